@@ -1,0 +1,1 @@
+"""Tessera: a self-hosted membership service."""

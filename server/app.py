@@ -1,0 +1,73 @@
+"""Application factory: routes and middleware from each area, built from settings."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from server import background
+from server.auth import routes as auth_routes
+from server.config import Settings, load_settings
+from server.database import make_engine, make_sessionmaker
+from server.web.access_log import install as install_log_redaction
+from server.web.csrf import CSRFMiddleware
+from server.web.errors import csrf_rejected, exception_handlers
+from server.web.headers import SecurityHeadersMiddleware
+from server.web.sessions import SessionMiddleware
+from server.web.templating import ROOT, make_templates
+
+# Paths that never read or set a session cookie (bearer-token pages and their assets).
+SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
+# Paths whose unsafe requests authenticate otherwise than by session cookie.
+CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
+
+ROUTE_MODULES: list[Any] = [auth_routes]
+
+
+def build_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for module in ROUTE_MODULES:
+        routes.extend(module.routes)
+    routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
+    return routes
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_log_redaction()
+        async with background.running(app):
+            yield
+        await engine.dispose()
+
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(
+            SessionMiddleware,
+            secret_key=str(settings.secret_key),
+            https_only=settings.https,
+            skip_prefixes=SESSIONLESS_PREFIXES,
+        ),
+        Middleware(CSRFMiddleware, reject=csrf_rejected, exempt_prefixes=CSRF_EXEMPT_PREFIXES),
+    ]
+    app = Starlette(
+        routes=build_routes(),
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.templates = make_templates()
+    app.state.nav_links = []
+    return app

@@ -1,0 +1,56 @@
+"""The decorator every page uses: database session, current user, permission check.
+
+``@page()`` needs a logged-in member; ``@page(anonymous=True)`` lets anyone in;
+``@page(staff=True)`` needs admin-area access (a current group membership, computed
+live, or superuser); ``@page("manage_members")`` needs that
+permission (and implies staff). The check happens on the server for every request,
+whatever the UI showed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.auth.access import is_staff, permissions_of
+from server.auth.current import current_user
+from server.settings.store import load_settings
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def page(
+    permission: str | None = None, *, staff: bool = False, anonymous: bool = False
+) -> Callable[[Endpoint], Endpoint]:
+    def decorator(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def wrapper(request: Request) -> Response:
+            async with request.app.state.sessionmaker() as db:
+                request.state.db = db
+                user = await current_user(request, db)
+                request.state.user = user
+                request.state.perms = await permissions_of(db, user)
+                request.state.site = await load_settings(db)
+                if user is None and not anonymous:
+                    if request.method == "GET":
+                        target = quote(request.url.path, safe="/")
+                        return RedirectResponse(f"/login?next={target}", status_code=303)
+                    raise HTTPException(401, "Please log in first.")
+                if user is not None and (staff or permission):
+                    if not await is_staff(db, user):
+                        raise HTTPException(403, "This page is for staff only.")
+                    if permission and permission not in request.state.perms:
+                        raise HTTPException(
+                            403, f"You need the '{permission}' permission for this page."
+                        )
+                return await endpoint(request)
+
+        wrapper.guard = (permission, staff, anonymous)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

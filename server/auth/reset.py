@@ -1,0 +1,108 @@
+"""Password reset by an emailed link: random token, stored hashed, 24 h, single use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.log import record
+from server.auth.login import find_by_email
+from server.auth.models import PasswordResetToken
+from server.auth.passwords import hash_password
+from server.database import utcnow
+from server.mail.outbox import queue_email
+from server.members.models import Member
+
+LIFETIME = dt.timedelta(hours=24)
+MAX_PER_HOUR = 3
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def request_reset(session: AsyncSession, email: str, base_url: str, site_title: str) -> None:
+    """Queue a reset email if the address belongs to a member; silent otherwise."""
+    member = await find_by_email(session, email)
+    if member is None:
+        return
+    now = utcnow()
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(PasswordResetToken)
+        .where(
+            PasswordResetToken.member_id == member.id,
+            PasswordResetToken.created_at > now - dt.timedelta(hours=1),
+        )
+    )
+    if (recent or 0) >= MAX_PER_HOUR:
+        return
+    token = secrets.token_urlsafe(32)
+    session.add(
+        PasswordResetToken(
+            member_id=member.id, token_hash=token_hash(token), expires_at=now + LIFETIME
+        )
+    )
+    queue_email(
+        session,
+        to=member.email,
+        template="password_reset",
+        context={
+            "member": member,
+            "link": f"{base_url}/password-reset/{token}",
+            "site_title": site_title,
+        },
+        member_id=member.id,
+    )
+
+
+async def valid_token(session: AsyncSession, token: str) -> PasswordResetToken | None:
+    if not token or len(token) > 100:
+        return None
+    row = (
+        await session.execute(
+            select(PasswordResetToken).where(PasswordResetToken.token_hash == token_hash(token))
+        )
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.expires_at < utcnow():
+        return None
+    return row
+
+
+class TokenUsed(Exception):
+    """The link was used by a concurrent request."""
+
+
+async def complete_reset(session: AsyncSession, row: PasswordResetToken, password: str) -> Member:
+    """Set the password, use up this and every other open token, clear the lockout."""
+    now = utcnow()
+    claimed = await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise TokenUsed
+    member = await session.get(Member, row.member_id)
+    assert member is not None
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.member_id == member.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    member.password_hash = hash_password(password)
+    member.failed_login_attempts = 0
+    member.locked_until = None
+    member.modified_at = now
+    record(
+        session,
+        actor_id=member.id,
+        action="member.password_reset",
+        entity=member,
+        member_id=member.id,
+    )
+    return member

@@ -1,0 +1,142 @@
+"""Login, logout and password reset pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.current import start_session
+from server.auth.guards import page
+from server.auth.login import attempt_login
+from server.auth.passwords import password_problem
+from server.auth.reset import TokenUsed, complete_reset, request_reset, valid_token
+from server.web.forms import FormReader
+from server.web.ratelimit import RateLimiter, client_key
+from server.web.templating import flash, render
+
+# Per client address, on top of the per-account lockout.
+login_limiter = RateLimiter(limit=30, window=300)
+reset_limiter = RateLimiter(limit=10, window=3600)
+
+
+def _safe_next(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
+
+
+def _too_many(request: Request, limiter: RateLimiter, template: str) -> Response | None:
+    wait = limiter.retry_after(client_key(request.client))
+    if not wait:
+        return None
+    response = render(
+        request,
+        template,
+        {"error": "Too many attempts from your address. Wait a little and try again."},
+        status_code=429,
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@page(anonymous=True)
+async def login(request: Request) -> Response:
+    next_url = _safe_next(request.query_params.get("next", "/"))
+    if request.method == "GET":
+        return render(request, "auth/login.html", {"next": next_url})
+    limited = _too_many(request, login_limiter, "auth/login.html")
+    if limited:
+        return limited
+    login_limiter.hit(client_key(request.client))
+    form = FormReader(await request.form())
+    email = form.text("email", "Email", max_length=254)
+    password = form.raw("password")[:1000]
+    db = request.state.db
+    result = await attempt_login(db, email, password)
+    await db.commit()
+    if result.member is None:
+        return render(
+            request,
+            "auth/login.html",
+            {
+                "error": result.error,
+                "contact_needed": result.contact_needed,
+                "email": email,
+                "next": next_url,
+            },
+            status_code=400,
+        )
+    start_session(request, result.member)
+    flash(request, f"Welcome, {result.member.display_name}.")
+    return RedirectResponse(next_url, status_code=303)
+
+
+@page(anonymous=True)
+async def logout(request: Request) -> Response:
+    request.session.clear()
+    flash(request, "You are logged out.")
+    return RedirectResponse("/login", status_code=303)
+
+
+@page(anonymous=True)
+async def reset_request(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "auth/reset_request.html")
+    limited = _too_many(request, reset_limiter, "auth/reset_request.html")
+    if limited:
+        return limited
+    reset_limiter.hit(client_key(request.client))
+    form = FormReader(await request.form())
+    email = form.email("email")
+    if not form.ok:
+        return render(request, "auth/reset_request.html", {"errors": form.errors}, status_code=400)
+    db = request.state.db
+    await request_reset(
+        db, email, request.app.state.settings.base_url, request.state.site["site_title"]
+    )
+    await db.commit()
+    return render(request, "auth/reset_sent.html", {"email": email})
+
+
+@page(anonymous=True)
+async def reset_confirm(request: Request) -> Response:
+    db = request.state.db
+    token = request.path_params["token"]
+    row = await valid_token(db, token)
+    response: Response
+    if row is None:
+        response = render(request, "auth/reset_invalid.html", status_code=400)
+    elif request.method == "GET":
+        response = render(request, "auth/reset_form.html")
+    else:
+        form = FormReader(await request.form())
+        password = form.raw("password")
+        problem = password_problem(password)
+        if problem is None and password != form.raw("password_again"):
+            problem = "The two passwords differ."
+        if problem:
+            response = render(request, "auth/reset_form.html", {"error": problem}, status_code=400)
+        else:
+            try:
+                await complete_reset(db, row, password)
+                await db.commit()
+            except TokenUsed:
+                response = render(request, "auth/reset_invalid.html", status_code=400)
+            else:
+                flash(request, "Your password is set. Log in with it now.")
+                response = RedirectResponse("/login", status_code=303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+routes = [
+    Route("/login", login, methods=["GET", "POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/password-reset", reset_request, methods=["GET", "POST"]),
+    Route("/password-reset/{token}", reset_confirm, methods=["GET", "POST"]),
+]

@@ -1,0 +1,51 @@
+"""The command registry behind ``manage.py``: each area declares its commands here."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int | None]
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    handler: Handler
+    arguments: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str) -> Callable[[Handler], Handler]:
+    """Register ``handler`` as ``manage.py NAME``; add options with ``@argument``."""
+
+    def decorator(handler: Handler) -> Handler:
+        pending = getattr(handler, "_cli_arguments", [])
+        COMMANDS[name] = Command(name, help, handler, list(reversed(pending)))
+        return handler
+
+    return decorator
+
+
+def argument(*flags: str, **options: Any) -> Callable[[Handler], Handler]:
+    def decorator(handler: Handler) -> Handler:
+        handler._cli_arguments = [*getattr(handler, "_cli_arguments", []), (flags, options)]  # type: ignore[attr-defined]
+        return handler
+
+    return decorator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="manage.py", description="Tessera command line.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        for flags, options in cmd.arguments:
+            p.add_argument(*flags, **options)
+        p.set_defaults(handler=cmd.handler)
+    return parser

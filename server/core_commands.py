@@ -1,0 +1,115 @@
+"""Core commands: serve, migrate, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from sqlalchemy import select
+
+from server.audit.log import record
+from server.auth.passwords import hash_password, password_problem
+from server.cli import argument, command
+from server.config import load_settings
+from server.database import make_engine, make_sessionmaker
+from server.members.models import Member
+from server.migrate import needs_upgrade, upgrade
+
+
+async def _is_empty(url: str) -> bool:
+    from sqlalchemy import inspect
+
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    await engine.dispose()
+    return not names
+
+
+@command("migrate", "Bring the database schema up to date.")
+def migrate(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    asyncio.run(upgrade(settings.database_url))
+    print("Database is up to date.")
+    return 0
+
+
+def prepare_database(url: str) -> bool:
+    """Migrate an empty database; refuse to start on one with pending migrations."""
+    if asyncio.run(_is_empty(url)):
+        print("Empty database: creating the schema.")
+        asyncio.run(upgrade(url))
+        return True
+    if asyncio.run(needs_upgrade(url)):
+        print("The database schema is out of date: run `python manage.py migrate` first.")
+        return False
+    return True
+
+
+@command("serve", "Run the web server (and, inside it, the mail loop and nightly jobs).")
+@argument("--host", default="127.0.0.1")
+@argument("--port", type=int, default=8000)
+@argument("--workers", type=int, default=1)
+@argument("--demo", action="store_true", help="Load the demo data first (idempotent).")
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.cli import COMMANDS
+    from server.web.access_log import install
+
+    settings = load_settings()
+    if not prepare_database(settings.database_url):
+        return 1
+    if args.demo:
+        COMMANDS["demo"].handler(args)
+    install()
+    print(f"Tessera is listening on http://{args.host}:{args.port}/ (BASE_URL {settings.base_url})")
+    uvicorn.run(
+        "server.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        server_header=False,
+        log_config=None if args.workers > 1 else uvicorn.config.LOGGING_CONFIG,
+    )
+    return 0
+
+
+async def _create_admin(email: str, password: str) -> str:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    async with make_sessionmaker(engine)() as db, db.begin():
+        member = (
+            await db.execute(select(Member).where(Member.email_key == email.lower()))
+        ).scalar_one_or_none()
+        if member is None:
+            member = Member(email=email, email_key=email.lower(), sca_name="Administrator")
+            db.add(member)
+            verb = "Created"
+        else:
+            verb = "Updated"
+        member.password_hash = hash_password(password)
+        member.is_superuser = True
+        member.is_staff = True
+        await db.flush()
+        record(db, actor_id=None, action="member.create_admin", entity=member, member_id=member.id)
+    await engine.dispose()
+    return verb
+
+
+@command("create-admin", "Create (or update) a superuser who can log in with a password.")
+@argument("email")
+@argument("--password", required=True)
+def create_admin(args: argparse.Namespace) -> int:
+    problem = password_problem(args.password)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    settings = load_settings()
+    if not prepare_database(settings.database_url):
+        return 1
+    verb = asyncio.run(_create_admin(args.email, args.password))
+    print(f"{verb} superuser {args.email}. Log in at {settings.base_url}/login")
+    return 0

@@ -1,0 +1,25 @@
+"""Imports every area's models so ``Base.metadata`` is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+from server.audit.models import AuditEntry
+from server.auth.models import PasswordResetToken
+from server.database import Base
+from server.groups.models import Group, GroupMembership
+from server.mail.models import OutboxMessage
+from server.members.models import Branch, Member
+from server.nightly.models import JobLock
+from server.settings.models import SettingValue
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Branch",
+    "Group",
+    "GroupMembership",
+    "JobLock",
+    "Member",
+    "OutboxMessage",
+    "PasswordResetToken",
+    "SettingValue",
+]

@@ -1,0 +1,186 @@
+"""App settings declared in code: key, type, default, label and help text.
+
+Plugins declare theirs through the plugin contract; they land in the same registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class SettingError(ValueError):
+    """A value that does not fit its setting; the message is shown to the admin."""
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    key: str
+    kind: str  # text, longtext, bool, int, email, color, fields
+    default: Any
+    label: str
+    help: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+    validator: Callable[[Any], None] | None = field(default=None, compare=False)
+
+    def parse(self, raw: str | None) -> Any:
+        """Turn a form value into the stored value, or raise SettingError."""
+        raw = (raw or "").strip()
+        if self.kind == "bool":
+            return raw in {"on", "true", "1", "yes"}
+        if self.kind == "int":
+            try:
+                value: Any = int(raw)
+            except ValueError:
+                raise SettingError(f"{self.label}: enter a whole number.") from None
+            if self.minimum is not None and value < self.minimum:
+                raise SettingError(f"{self.label}: must be at least {self.minimum}.")
+            if self.maximum is not None and value > self.maximum:
+                raise SettingError(f"{self.label}: must be at most {self.maximum}.")
+        elif self.kind == "email":
+            if raw and not EMAIL_RE.match(raw):
+                raise SettingError(f"{self.label}: enter a valid email address.")
+            value = raw
+        elif self.kind == "color":
+            if not COLOR_RE.match(raw):
+                raise SettingError(f"{self.label}: enter a colour like #1a2b3c.")
+            value = raw.lower()
+        elif self.kind == "fields":
+            value = parse_info_fields(raw)
+        elif self.kind == "list":
+            value = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
+        else:
+            if len(raw) > 2000:
+                raise SettingError(f"{self.label}: at most 2000 characters.")
+            if self.kind == "text" and not raw:
+                raise SettingError(f"{self.label}: may not be empty.")
+            value = raw
+        if self.validator is not None:
+            self.validator(value)
+        return value
+
+    def render(self, value: Any) -> str:
+        if self.kind == "fields":
+            return json.dumps(value, indent=2)
+        if self.kind == "list":
+            return ", ".join(value)
+        return "" if value is None else str(value)
+
+
+INFO_FIELD_TYPES = ("text", "select", "date")
+
+
+def parse_info_fields(raw: str) -> list[dict[str, Any]]:
+    """Validate the additional-info field definitions (a JSON list)."""
+    if not raw:
+        return []
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingError(f"Additional info fields: not valid JSON ({exc.msg}).") from None
+    if not isinstance(data, list):
+        raise SettingError("Additional info fields: expected a JSON list of fields.")
+    seen: set[str] = set()
+    fields: list[dict[str, Any]] = []
+    for item in data:
+        if not isinstance(item, dict):
+            raise SettingError("Additional info fields: each field must be an object.")
+        key = str(item.get("key", "")).strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", key) or key in seen:
+            raise SettingError(f"Additional info fields: bad or repeated key {key!r}.")
+        seen.add(key)
+        kind = item.get("type", "text")
+        if kind not in INFO_FIELD_TYPES:
+            raise SettingError(f"Additional info fields: {key}: type must be text, select or date.")
+        options = item.get("options", [])
+        if kind == "select" and (
+            not isinstance(options, list)
+            or not options
+            or not all(isinstance(o, str) for o in options)
+        ):
+            raise SettingError(f"Additional info fields: {key}: a select needs a list of options.")
+        fields.append(
+            {
+                "key": key,
+                "label": str(item.get("label") or key),
+                "type": kind,
+                "options": options if kind == "select" else [],
+                "member_editable": bool(item.get("member_editable", False)),
+                "public": bool(item.get("public", False)),
+            }
+        )
+    return fields
+
+
+CORE_SETTINGS: tuple[SettingDef, ...] = (
+    SettingDef("kingdom_name", "text", "Kingdom of the Example", "Kingdom name"),
+    SettingDef(
+        "site_title", "text", "Tessera", "Short site title", "Shown in the header and on cards."
+    ),
+    SettingDef("card_color", "color", "#5b2a86", "Card colour", "Theme colour of the mobile card."),
+    SettingDef("card_text_color", "color", "#ffffff", "Card text colour"),
+    SettingDef("contact_email", "email", "", "General contact email"),
+    SettingDef(
+        "membership_office_email",
+        "email",
+        "",
+        "Membership Office email",
+        "Receives the weekly recap; named in login refusals.",
+    ),
+    SettingDef("registration_open", "bool", True, "Public registration open"),
+    SettingDef(
+        "ENFORCE_MEMBER_CODES",
+        "bool",
+        True,
+        "Enforce member codes",
+        "When off, any member code is accepted on the registration form.",
+    ),
+    SettingDef(
+        "member_code_grace_days", "int", 30, "Member-code grace days", minimum=0, maximum=365
+    ),
+    SettingDef(
+        "terms_text",
+        "longtext",
+        "I accept the organisation's terms of membership.",
+        "Registration terms",
+    ),
+    SettingDef(
+        "additional_info_fields",
+        "fields",
+        [],
+        "Additional info fields",
+        'JSON list: [{"key": "household", "label": "Household", "type": "text|select|date", '
+        '"options": [], "member_editable": true, "public": false}]',
+    ),
+    SettingDef(
+        "enabled_plugins",
+        "list",
+        ["activities"],
+        "Enabled plugins",
+        "Comma-separated plugin keys.",
+    ),
+)
+
+_REGISTRY: dict[str, SettingDef] = {s.key: s for s in CORE_SETTINGS}
+
+
+def register(definition: SettingDef) -> None:
+    existing = _REGISTRY.get(definition.key)
+    if existing is not None and existing != definition:
+        raise ValueError(f"setting {definition.key} declared twice")
+    _REGISTRY[definition.key] = definition
+
+
+def definitions() -> list[SettingDef]:
+    return list(_REGISTRY.values())
+
+
+def get_definition(key: str) -> SettingDef:
+    return _REGISTRY[key]

@@ -1,0 +1,71 @@
+"""Error pages: every failure answers with a page or JSON that says what happened."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server.web.templating import render
+
+log = logging.getLogger("tessera")
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Changed by someone else",
+    410: "Gone",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return (
+        request.url.path.endswith(".json")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
+
+
+def error_response(request: Request, status: int, detail: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": detail, "status": status}, status_code=status)
+    return render(
+        request,
+        "errors/error.html",
+        {"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+        status_code=status,
+    )
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "There is no page at this address."
+    if exc.status_code == 405:
+        detail = "This address does not accept that kind of request."
+    response = error_response(request, exc.status_code, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request, 500, "The server could not finish this request. Nothing was saved."
+    )
+
+
+async def csrf_rejected(request: Request, reason: str) -> Response:
+    return error_response(request, 403, reason)
+
+
+exception_handlers = {HTTPException: http_exception, Exception: server_error}

@@ -1,0 +1,86 @@
+"""Sessions in itsdangerous-signed cookies, written only when they change.
+
+Paths under ``skip_prefixes`` (the card and its service worker) never read or set
+a session cookie.
+"""
+
+from __future__ import annotations
+
+import json
+from base64 import b64decode, b64encode
+from http.cookies import SimpleCookie
+from typing import Any
+
+from itsdangerous import BadSignature, TimestampSigner
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE_NAME = "tessera_session"
+MAX_AGE = 14 * 24 * 3600
+
+
+class SessionMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        *,
+        https_only: bool,
+        skip_prefixes: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        self.signer = TimestampSigner(secret_key, salt="tessera.session")
+        self.https_only = https_only
+        self.skip_prefixes = skip_prefixes
+
+    def _load(self, scope: Scope) -> dict[str, Any]:
+        for name, value in scope["headers"]:
+            if name != b"cookie":
+                continue
+            cookie: SimpleCookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:
+                return {}
+            morsel = cookie.get(COOKIE_NAME)
+            if morsel is None:
+                continue
+            try:
+                raw = self.signer.unsign(morsel.value.encode(), max_age=MAX_AGE)
+                data = json.loads(b64decode(raw))
+            except (BadSignature, ValueError):
+                return {}
+            return data if isinstance(data, dict) else {}
+        return {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.skip_prefixes):
+            await self.app(scope, receive, send)
+            return
+        session = self._load(scope)
+        original = json.dumps(session, sort_keys=True)
+        had_cookie = bool(session)
+        scope["session"] = session
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                current = scope["session"]
+                if json.dumps(current, sort_keys=True) != original:
+                    headers = MutableHeaders(scope=message)
+                    secure = "; Secure" if self.https_only else ""
+                    if current:
+                        payload = b64encode(json.dumps(current).encode())
+                        value = self.signer.sign(payload).decode()
+                        headers.append(
+                            "Set-Cookie",
+                            f"{COOKIE_NAME}={value}; Path=/; Max-Age={MAX_AGE}; "
+                            f"HttpOnly; SameSite=Lax{secure}",
+                        )
+                    elif had_cookie:
+                        headers.append(
+                            "Set-Cookie",
+                            f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
+                        )
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

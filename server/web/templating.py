@@ -1,0 +1,68 @@
+"""Jinja2 templates with the globals every page needs (user, CSRF token, flashes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from server.members import status as member_status
+from server.web.csrf import csrf_token
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATE_DIR = ROOT / "templates"
+
+
+def flash(request: Request, text: str, level: str = "success") -> None:
+    """Queue a message for the next page this browser renders."""
+    request.session.setdefault("flash", []).append([level, text])
+
+
+def _pop_flashes(request: Request) -> list[list[str]]:
+    if "session" not in request.scope:
+        return []
+    return request.session.pop("flash", [])
+
+
+def _date(value: dt.date | dt.datetime | None, fmt: str = "%Y-%m-%d") -> str:
+    if value is None:
+        return ""
+    return value.strftime(fmt)
+
+
+def _datetime(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(directory))
+    env = templates.env
+    env.globals["status_label"] = member_status.label
+    env.globals["STATUSES"] = member_status.STATUSES
+    env.filters["date"] = _date
+    env.filters["datetime"] = _datetime
+    return templates
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    state = request.state
+    ctx: dict[str, Any] = {
+        "user": getattr(state, "user", None),
+        "perms": getattr(state, "perms", frozenset()),
+        "site": getattr(state, "site", None) or {},
+        "nav_links": getattr(request.app.state, "nav_links", []),
+        "today": dt.date.today(),
+        "flashes": _pop_flashes(request),
+        "csrf_token": csrf_token(request.session) if "session" in request.scope else "",
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -1,0 +1,164 @@
+"""Shared fixtures: every database-facing test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is 127.0.0.1:5432 (user postgres) unless TESSERA_TEST_PG says otherwise. A
+fresh database is made per test from a migrated template. With CI=true a missing
+PostgreSQL or Chromium is an error; elsewhere those tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.datastructures import Secret
+
+from server.app import create_app
+from server.config import Settings
+from server.migrate import upgrade
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+CHROMIUM = os.environ.get("TESSERA_CHROMIUM", "/usr/bin/chromium")
+
+
+def missing(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where everything must run."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _pg_dsn(database: str) -> str:
+    return re.sub(r"/[^/]*$", f"/{database}", PG_ADMIN_URL)
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class DatabaseTemplates:
+    """Migrated template databases, made once per test session and per backend."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.run_id = uuid.uuid4().hex[:8]
+        self.sqlite_template: Path | None = None
+        self.pg_template: str | None = None
+        self.pg_error: str | None = None
+        self.pg_databases: list[str] = []
+
+    def sqlite_url(self) -> str:
+        if self.sqlite_template is None:
+            path = self.root / "template.sqlite3"
+            asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+            self.sqlite_template = path
+        copy = self.root / f"db-{uuid.uuid4().hex[:10]}.sqlite3"
+        shutil.copyfile(self.sqlite_template, copy)
+        return f"sqlite+aiosqlite:///{copy}"
+
+    def pg_url(self) -> str:
+        if self.pg_error:
+            missing(self.pg_error)
+        if self.pg_template is None:
+            name = f"tessera_tpl_{self.run_id}"
+            try:
+                asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+            except Exception as exc:  # connection refused, auth, ...
+                self.pg_error = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
+                missing(self.pg_error)
+            self.pg_databases.append(name)
+            asyncio.run(upgrade("postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]))
+            self.pg_template = name
+        name = f"tessera_t_{self.run_id}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg_template}"'))
+        self.pg_databases.append(name)
+        return "postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]
+
+    def drop(self, name: str) -> None:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.pg_databases:
+            self.pg_databases.remove(name)
+
+    def cleanup(self) -> None:
+        for name in reversed(list(self.pg_databases)):
+            with contextlib.suppress(Exception):
+                self.drop(name)
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplates]:
+    templates = DatabaseTemplates(tmp_path_factory.mktemp("db"))
+    yield templates
+    templates.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, db_templates: DatabaseTemplates) -> Iterator[str]:
+    """A fresh, migrated database on each backend."""
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("this test is about PostgreSQL concurrency")
+        yield db_templates.sqlite_url()
+        return
+    url = db_templates.pg_url()
+    yield url
+    db_templates.drop(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        secret_key=Secret("test-secret-key-" + "x" * 32),
+        base_url="http://testserver",
+        smtp_url=None,
+        mail_from="Tessera <tessera@example.org>",
+        run_background_jobs=False,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", follow_redirects=False
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def db(app: Starlette) -> AsyncIterator:
+    """A database session on the app's engine, for arranging and asserting."""
+    async with app.state.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+def _reset_rate_limits() -> None:
+    from server.auth import routes as auth_routes
+
+    auth_routes.login_limiter.reset()
+    auth_routes.reset_limiter.reset()

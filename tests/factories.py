@@ -1,0 +1,107 @@
+"""Making members, groups and logged-in clients for tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth.passwords import hash_password
+from server.groups.models import Group, GroupMembership
+from server.members.models import Branch, Member
+from server.members.status import compute_status, is_adult
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+_HASH = hash_password(PASSWORD)  # hashing is slow on purpose; do it once
+
+
+async def make_branch(db: AsyncSession, name: str = "Shire of Testing", **kw: Any) -> Branch:
+    branch = Branch(name=name, **kw)
+    db.add(branch)
+    await db.flush()
+    return branch
+
+
+async def make_member(db: AsyncSession, **kw: Any) -> Member:
+    """A member whose status follows the table from the given facts (adult, active by default)."""
+    n = next(_counter)
+    today = dt.date.today()
+    kw.setdefault("email", f"member{n}@example.org")
+    kw.setdefault("sca_name", f"Member {n}")
+    kw.setdefault("first_name", "Test")
+    kw.setdefault("last_name", f"Person{n}")
+    kw.setdefault("birth_month", 1)
+    kw.setdefault("birth_year", today.year - 30)
+    kw.setdefault("password_hash", _HASH)
+    member = Member(email_key=kw["email"].lower(), **kw)
+    member.status = compute_status(
+        deactivated=member.deactivated_at is not None,
+        adult=is_adult(member.birth_month, member.birth_year, today),
+        verified=member.verified_at is not None,
+        parent_linked=member.parent_id is not None,
+    )
+    db.add(member)
+    await db.flush()
+    return member
+
+
+async def make_group(
+    db: AsyncSession,
+    name: str | None = None,
+    permissions: list[str] | None = None,
+    chair_permissions: list[str] | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> Group:
+    group = Group(
+        name=name or f"Group {next(_counter)}",
+        since=since or dt.date(2000, 1, 1),
+        until=until,
+        permissions=permissions or [],
+        chair_permissions=chair_permissions or [],
+    )
+    db.add(group)
+    await db.flush()
+    return group
+
+
+async def make_staff(db: AsyncSession, permissions: list[str], **kw: Any) -> Member:
+    """A verified adult with a current membership in a group granting ``permissions``."""
+    kw.setdefault("membership_number", f"M{next(_counter):06d}")
+    kw.setdefault("membership_expires_on", dt.date.today() + dt.timedelta(days=365))
+    kw.setdefault("verified_at", dt.datetime.now(dt.UTC))
+    member = await make_member(db, is_staff=True, **kw)
+    group = await make_group(db, permissions=permissions)
+    db.add(GroupMembership(group_id=group.id, member_id=member.id, since=dt.date(2000, 1, 1)))
+    await db.flush()
+    return member
+
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def csrf_from(client: httpx.AsyncClient, path: str) -> str:
+    response = await client.get(path)
+    match = CSRF_RE.search(response.text)
+    assert match, f"no CSRF token on {path} ({response.status_code})"
+    return match.group(1)
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    token = await csrf_from(client, "/login")
+    return await client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+async def post_form(
+    client: httpx.AsyncClient, path: str, data: dict[str, Any], *, form_page: str | None = None
+) -> httpx.Response:
+    """POST with the CSRF token taken from ``form_page`` (default: /login, always there)."""
+    token = await csrf_from(client, form_page or "/login")
+    return await client.post(path, data={**data, "csrf_token": token})

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from server.members.models import Member
+from tests.factories import PASSWORD, csrf_from, login, make_member
+
+
+async def test_login_and_logout(client, db):
+    member = await make_member(db, email="Anna@Example.org")
+    await db.commit()
+    response = await login(client, "anna@example.org")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    token = await csrf_from(client, "/login")
+    response = await client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303
+    refreshed = (await db.execute(select(Member).where(Member.id == member.id))).scalar_one()
+    await db.refresh(refreshed)
+    assert refreshed.last_login is not None
+
+
+async def test_wrong_password_counts_and_locks(client, db):
+    member = await make_member(db, email="bob@example.org")
+    await db.commit()
+    for _ in range(5):
+        response = await login(client, "bob@example.org", "wrong password!")
+        assert response.status_code == 400
+    assert "Too many failed attempts" in response.text
+    # Even the right password is refused while locked, and the attempt extends the lock.
+    response = await login(client, "bob@example.org", PASSWORD)
+    assert "Too many failed attempts" in response.text
+    await db.refresh(member)
+    assert member.failed_login_attempts == 6
+    assert member.locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=4)
+    # Once the lock has passed, success clears the counter.
+    member.locked_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await db.commit()
+    response = await login(client, "bob@example.org", PASSWORD)
+    assert response.status_code == 303
+    await db.refresh(member)
+    assert member.failed_login_attempts == 0
+
+
+async def test_post_without_csrf_is_refused(client, db):
+    await make_member(db, email="carl@example.org")
+    await db.commit()
+    response = await client.post("/login", data={"email": "carl@example.org", "password": PASSWORD})
+    assert response.status_code == 403
+    assert "did not come from this site" in response.text
+
+
+async def test_security_headers(client):
+    response = await client.get("/login")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"]
