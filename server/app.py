@@ -15,6 +15,7 @@ from server import background
 from server.auth import routes as auth_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
+from server.plugins import registry as plugin_registry
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
@@ -34,6 +35,8 @@ def build_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for module in ROUTE_MODULES:
         routes.extend(module.routes)
+    for plugin in plugin_registry.discover():
+        routes.extend(plugin.routes)
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     return routes
 
@@ -69,5 +72,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.templates = make_templates()
-    app.state.nav_links = []
     return app

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.passwords import hash_password
 from server.groups.models import Group, GroupMembership
 from server.members.models import Branch, Member
-from server.members.status import compute_status, is_adult
+from server.members.status import refresh_status
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -39,12 +39,7 @@ async def make_member(db: AsyncSession, **kw: Any) -> Member:
     kw.setdefault("birth_year", today.year - 30)
     kw.setdefault("password_hash", _HASH)
     member = Member(email_key=kw["email"].lower(), **kw)
-    member.status = compute_status(
-        deactivated=member.deactivated_at is not None,
-        adult=is_adult(member.birth_month, member.birth_year, today),
-        verified=member.verified_at is not None,
-        parent_linked=member.parent_id is not None,
-    )
+    refresh_status(member, today)
     db.add(member)
     await db.flush()
     return member

@@ -36,13 +36,14 @@ def page(
                 request.state.user = user
                 request.state.perms = await permissions_of(db, user)
                 request.state.site = await load_settings(db)
+                request.state.is_staff = user is not None and await is_staff(db, user)
                 if user is None and not anonymous:
                     if request.method == "GET":
                         target = quote(request.url.path, safe="/")
                         return RedirectResponse(f"/login?next={target}", status_code=303)
                     raise HTTPException(401, "Please log in first.")
                 if user is not None and (staff or permission):
-                    if not await is_staff(db, user):
+                    if not request.state.is_staff:
                         raise HTTPException(403, "This page is for staff only.")
                     if permission and permission not in request.state.perms:
                         raise HTTPException(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 ADULT_AGE = 18
 
@@ -76,3 +77,23 @@ def adult_cutoff(today: dt.date) -> tuple[int, int]:
 
 def label(key: str) -> str:
     return BY_KEY[key].label if key in BY_KEY else key
+
+
+class HasFacts(Protocol):
+    deactivated_at: dt.datetime | None
+    verified_at: dt.datetime | None
+    parent_id: int | None
+    birth_month: int | None
+    birth_year: int | None
+    status: str
+
+
+def refresh_status(member: HasFacts, today: dt.date) -> str:
+    """Recompute ``member.status`` from its facts (every action ends with this)."""
+    member.status = compute_status(
+        deactivated=member.deactivated_at is not None,
+        adult=is_adult(member.birth_month, member.birth_year, today),
+        verified=member.verified_at is not None,
+        parent_linked=member.parent_id is not None,
+    )
+    return member.status

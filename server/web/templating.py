@@ -11,7 +11,9 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from server.members import status as member_status
+from server.web import navigation
 from server.web.csrf import csrf_token
+from server.web.navigation import NavLink
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE_DIR = ROOT / "templates"
@@ -50,6 +52,14 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     return templates
 
 
+def _nav_links(request: Request) -> list[NavLink]:
+    """Admin links for staff: those without a permission, and those whose permission they hold."""
+    if not getattr(request.state, "is_staff", False):
+        return []
+    perms: frozenset[str] = getattr(request.state, "perms", frozenset())
+    return [link for link in navigation.links() if link.permission in (None, *perms)]
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
@@ -59,7 +69,7 @@ def render(
         "user": getattr(state, "user", None),
         "perms": getattr(state, "perms", frozenset()),
         "site": getattr(state, "site", None) or {},
-        "nav_links": getattr(request.app.state, "nav_links", []),
+        "nav_links": _nav_links(request),
         "today": dt.date.today(),
         "flashes": _pop_flashes(request),
         "csrf_token": csrf_token(request.session) if "session" in request.scope else "",
