@@ -24,6 +24,7 @@ from starlette.datastructures import Secret
 from server.app import create_app
 from server.config import Settings
 from server.migrate import upgrade
+from tests.live import CHROMIUM_ARGS, LiveServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_URL = os.environ.get("TESSERA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -162,3 +163,52 @@ def _reset_rate_limits() -> None:
 
     auth_routes.login_limiter.reset()
     auth_routes.reset_limiter.reset()
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The real app under uvicorn, on the same database as ``db``/``app``."""
+    server = LiveServer(tmp_path / "live", database_url)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sqlite_only(request: pytest.FixtureRequest) -> None:
+    """For browser tests: the database layer is covered on both backends elsewhere."""
+    if "[postgresql]" in request.node.name:
+        pytest.skip("browser tests run on SQLite; database behaviour is tested on both")
+
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where screenshots and PDFs kept for people to look at are written."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator:
+    """A persistent (installability-capable) Chromium context at phone size."""
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
