@@ -34,6 +34,9 @@ def version_locations() -> list[Path]:
     found = [MIGRATIONS / "versions"]
     if plugins.is_dir():
         found += sorted(p for p in plugins.glob("*/migrations") if p.is_dir())
+    from server.plugins.registry import migration_folders  # installed plugins (tests)
+
+    found += [p for p in migration_folders() if p not in found]
     return found
 
 

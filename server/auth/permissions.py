@@ -37,6 +37,11 @@ def register(permission: Permission) -> None:
     _CATALOGUE[permission.key] = permission
 
 
+def unregister(key: str) -> None:
+    """Forget a plugin's permission when the plugin is uninstalled (tests)."""
+    _CATALOGUE.pop(key, None)
+
+
 def catalogue() -> list[Permission]:
     return list(_CATALOGUE.values())
 

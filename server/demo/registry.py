@@ -50,5 +50,14 @@ def demo_step(order: int) -> Callable[[DemoStep], DemoStep]:
     return decorator
 
 
+def register(name: str, order: int, step: DemoStep) -> None:
+    """Register a step under an explicit name (plugins' demo hooks)."""
+    _STEPS[name] = _Step(order, name, step)
+
+
+def unregister(name: str) -> None:
+    _STEPS.pop(name, None)
+
+
 def steps() -> list[DemoStep]:
     return [s.run for s in sorted(_STEPS.values(), key=lambda s: (s.order, s.name))]

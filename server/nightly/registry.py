@@ -40,5 +40,9 @@ def register(job: NightlyJob) -> None:
     _JOBS[job.name] = job
 
 
+def unregister(name: str) -> None:
+    _JOBS.pop(name, None)
+
+
 def jobs() -> list[NightlyJob]:
     return sorted(_JOBS.values(), key=lambda j: (j.order, j.name))

@@ -1,13 +1,17 @@
 """The plugin contract: everything a plugin may contribute, in one place.
 
-A plugin is a module under ``server/plugins/<key>/`` (or any importable module, for
+A plugin is a package under ``server/plugins/<key>/`` (or any importable module, for
 tests) exposing ``plugin: Plugin``. Plugins are enabled by the ``enabled_plugins`` app
-setting; disabled plugins contribute nothing at request time. Core card parts use the
-same section mechanism (see ``server.cards``).
+setting; a disabled plugin contributes nothing at request time (its sections vanish,
+its routes answer 404, its navigation links are hidden, its nightly jobs and demo data
+are skipped). Core card parts use the same section mechanism with
+``always_enabled=True``.
 
 Card sections are structured data — key, title, order, rows — rendered by Tessera's
 own templates (mobile card, auth card, check page), never raw HTML from a plugin.
-Order is deterministic: ``(order, key)``.
+Order is deterministic: ``(order, key)``. Every hook is documented with its signature
+in the README ("Writing a plugin"); ``tests/test_plugin_contract.py`` fails when one
+is not.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 
 from server.auth.permissions import Permission
+from server.demo.registry import DemoData
 from server.nightly.registry import NightlyJob
 from server.settings.registry import SettingDef
 from server.web.navigation import NavLink
@@ -36,6 +42,9 @@ class SectionContext(StrEnum):
     MOBILE_CARD = "mobile_card"
     AUTH_CARD = "auth_card"
     CHECK_PAGE = "check_page"
+
+
+TONES = ("", "ok", "warn", "bad")
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,26 @@ class Row:
 
 @dataclass(frozen=True)
 class Section:
+    """A titled list of rows; ``key`` is unique per card and stable (JSON consumers use it)."""
+
     key: str
     title: str
     order: int = 100
     rows: tuple[Row, ...] = ()
     empty_text: str = ""  # shown when there are no rows; a section with neither is hidden
+
+    @property
+    def visible(self) -> bool:
+        return bool(self.rows or self.empty_text)
+
+    def grouped(self) -> list[tuple[str, list[Row]]]:
+        """Rows under their group headings, in row order (for templates)."""
+        groups: list[tuple[str, list[Row]]] = []
+        for row in self.rows:
+            if not groups or groups[-1][0] != row.group:
+                groups.append((row.group, []))
+            groups[-1][1].append(row)
+        return groups
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,14 +100,21 @@ class Section:
         }
 
 
+# async def sections(db, member, context, today) -> Sequence[Section]
 SectionProvider = Callable[
     [AsyncSession, "Member", SectionContext, dt.date], Awaitable[Sequence[Section]]
 ]
+# async def demo(db, demo: DemoData) -> None
+DemoHook = Callable[[AsyncSession, DemoData], Awaitable[None]]
 
 
 @dataclass
 class Plugin:
-    """What a plugin contributes. Every field is optional."""
+    """What a plugin contributes. Every field but ``key`` and ``name`` is optional.
+
+    Each field is a hook documented in the README; adding a field here without
+    documenting and testing it fails ``tests/test_plugin_contract.py``.
+    """
 
     key: str
     name: str
@@ -92,9 +123,11 @@ class Plugin:
     nav_links: list[NavLink] = field(default_factory=list)
     settings: list[SettingDef] = field(default_factory=list)
     permissions: list[Permission] = field(default_factory=list)
-    # Importable module names holding the plugin's SQLAlchemy models; the plugin's
-    # Alembic revisions live in ``<plugin package>/migrations/`` as their own branch.
+    # Importable module names holding the plugin's SQLAlchemy models.
     model_modules: list[str] = field(default_factory=list)
+    # The folder of the plugin's hand-written Alembic revisions (their own branch).
+    migrations: Path | None = None
     nightly_jobs: list[NightlyJob] = field(default_factory=list)
-    # Extra demo data: ``async def (db, today) -> None``.
-    demo: Callable[[AsyncSession, dt.date], Awaitable[None]] | None = None
+    demo: DemoHook | None = None
+    # Core parts built on the contract: on whatever ``enabled_plugins`` says.
+    always_enabled: bool = False

@@ -1,15 +1,26 @@
-"""Finding, loading and enabling plugins (the contract is in ``server.plugins.contract``)."""
+"""Finding, installing and enabling plugins (the contract is in ``server.plugins.contract``).
+
+``install`` registers a plugin's settings, permissions, models, nightly jobs, demo step
+and navigation links with the core registries; ``uninstall`` takes them back (tests).
+Whether a plugin is *enabled* is decided per request from the ``enabled_plugins``
+setting, so switching it on or off needs no restart.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import pkgutil
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth import permissions
+from server.demo import registry as demo_registry
 from server.members.models import Member
 from server.nightly import registry as nightly
 from server.plugins.contract import Plugin, Section, SectionContext
@@ -18,12 +29,13 @@ from server.settings.store import get_setting
 from server.web import navigation
 
 PLUGIN_DIR = Path(__file__).resolve().parent
+DEMO_ORDER = 30  # after core members (10) and other core demo steps (20s)
 _PLUGINS: dict[str, Plugin] = {}
 _discovered = False
 
 
 def install(plugin: Plugin) -> None:
-    """Make a plugin available: register its settings, permissions, models and jobs."""
+    """Make a plugin available: register its settings, permissions, models, jobs and links."""
     _PLUGINS[plugin.key] = plugin
     for definition in plugin.settings:
         settings_registry.register(definition)
@@ -34,29 +46,75 @@ def install(plugin: Plugin) -> None:
     for job in plugin.nightly_jobs:
         nightly.register(
             nightly.NightlyJob(
-                f"{plugin.key}.{job.name}", job.order, _only_when_enabled(plugin, job)
+                f"{plugin.key}.{job.name}", job.order, _job_when_enabled(plugin, job)
             )
         )
+    if plugin.demo is not None:
+        demo_registry.register(f"plugin.{plugin.key}", DEMO_ORDER, _demo_when_enabled(plugin))
     for link in plugin.nav_links:
-        navigation.add(link)
+        navigation.add(
+            dataclasses.replace(link, plugin=None if plugin.always_enabled else plugin.key)
+        )
+    for route in plugin.routes:
+        _gate(route, plugin.key)
 
 
-def _only_when_enabled(plugin: Plugin, job: nightly.NightlyJob) -> nightly.JobFunc:
+def uninstall(key: str) -> None:
+    """Forget a plugin and everything ``install`` registered for it (tests)."""
+    plugin = _PLUGINS.pop(key, None)
+    if plugin is None:
+        return
+    for definition in plugin.settings:
+        settings_registry.unregister(definition.key)
+    for permission in plugin.permissions:
+        permissions.unregister(permission.key)
+    for job in plugin.nightly_jobs:
+        nightly.unregister(f"{plugin.key}.{job.name}")
+    demo_registry.unregister(f"plugin.{plugin.key}")
+    for link in plugin.nav_links:
+        navigation.remove(link.href)
+
+
+class _EnabledOnly:
+    """ASGI wrapper: the plugin's route answers 404 while the plugin is disabled."""
+
+    def __init__(self, key: str, app: ASGIApp) -> None:
+        self.key = key
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with scope["app"].state.sessionmaker() as db:
+            on = await is_enabled(db, self.key)
+        if not on:
+            raise HTTPException(404)
+        await self.app(scope, receive, send)
+
+
+def _gate(route: BaseRoute, key: str) -> None:
+    app = getattr(route, "app", None)
+    if app is not None and not isinstance(app, _EnabledOnly):
+        route.app = _EnabledOnly(key, app)  # type: ignore[attr-defined]
+
+
+def _job_when_enabled(plugin: Plugin, job: nightly.NightlyJob) -> nightly.JobFunc:
     async def run(db: AsyncSession, today: dt.date) -> str:
-        if plugin.key not in await enabled_keys(db):
+        if not await is_enabled(db, plugin.key):
             return "skipped (plugin disabled)"
         return await job.run(db, today)
 
     return run
 
 
-def uninstall(key: str) -> None:
-    """Forget a plugin (tests)."""
-    _PLUGINS.pop(key, None)
+def _demo_when_enabled(plugin: Plugin) -> demo_registry.DemoStep:
+    async def run(db: AsyncSession, demo: demo_registry.DemoData) -> None:
+        if plugin.demo is not None and await is_enabled(db, plugin.key):
+            await plugin.demo(db, demo)
+
+    return run
 
 
 def discover() -> list[Plugin]:
-    """Import every package under ``server/plugins/`` that exposes ``plugin``."""
+    """Install every package under ``server/plugins/`` that exposes ``plugin``."""
     global _discovered
     if not _discovered:
         _discovered = True
@@ -71,12 +129,23 @@ def discover() -> list[Plugin]:
 
 
 def available() -> list[Plugin]:
+    """Every installed plugin, enabled or not, by key."""
     return sorted(_PLUGINS.values(), key=lambda p: p.key)
+
+
+def migration_folders() -> list[Path]:
+    """Installed plugins' Alembic folders (``server/plugins/*/migrations`` are found anyway)."""
+    return [p.migrations for p in available() if p.migrations is not None]
 
 
 async def enabled_keys(db: AsyncSession) -> set[str]:
     value = await get_setting(db, "enabled_plugins")
-    return set(value or [])
+    keys = set(value or [])
+    return keys | {p.key for p in _PLUGINS.values() if p.always_enabled}
+
+
+async def is_enabled(db: AsyncSession, key: str) -> bool:
+    return key in _PLUGINS and key in await enabled_keys(db)
 
 
 async def enabled(db: AsyncSession) -> list[Plugin]:
@@ -87,10 +156,10 @@ async def enabled(db: AsyncSession) -> list[Plugin]:
 async def collect_sections(
     db: AsyncSession, member: Member, context: SectionContext, today: dt.date | None = None
 ) -> list[Section]:
-    """Every enabled plugin's sections for ``member`` in ``context``, ordered (order, key)."""
+    """Every enabled plugin's visible sections for ``member`` in ``context``, by (order, key)."""
     today = today or dt.date.today()
     sections: list[Section] = []
     for plugin in await enabled(db):
         if plugin.sections is not None:
             sections.extend(await plugin.sections(db, member, context, today))
-    return sorted(sections, key=lambda s: (s.order, s.key))
+    return sorted((s for s in sections if s.visible), key=lambda s: (s.order, s.key))

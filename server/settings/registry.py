@@ -178,6 +178,11 @@ def register(definition: SettingDef) -> None:
     _REGISTRY[definition.key] = definition
 
 
+def unregister(key: str) -> None:
+    """Forget a plugin's setting when the plugin is uninstalled (tests)."""
+    _REGISTRY.pop(key, None)
+
+
 def definitions() -> list[SettingDef]:
     return list(_REGISTRY.values())
 

@@ -11,6 +11,7 @@ class NavLink:
     href: str
     permission: str | None = None  # shown only to holders; None: every staff member
     order: int = 100
+    plugin: str | None = None  # set by the plugin registry; hidden while that plugin is off
 
 
 _LINKS: dict[str, NavLink] = {}
@@ -18,6 +19,10 @@ _LINKS: dict[str, NavLink] = {}
 
 def add(link: NavLink) -> None:
     _LINKS[link.href] = link
+
+
+def remove(href: str) -> None:
+    _LINKS.pop(href, None)
 
 
 def links() -> list[NavLink]:

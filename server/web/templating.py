@@ -57,7 +57,12 @@ def _nav_links(request: Request) -> list[NavLink]:
     if not getattr(request.state, "is_staff", False):
         return []
     perms: frozenset[str] = getattr(request.state, "perms", frozenset())
-    return [link for link in navigation.links() if link.permission in (None, *perms)]
+    plugins_on = (getattr(request.state, "site", None) or {}).get("enabled_plugins") or []
+    return [
+        link
+        for link in navigation.links()
+        if link.permission in (None, *perms) and link.plugin in (None, *plugins_on)
+    ]
 
 
 def render(

@@ -1,0 +1,242 @@
+"""The plugin contract, proved end to end with the dummy plugin (tests/dummy_plugin).
+
+Each test names the hook it proves with ``@pytest.mark.hook(...)``; the meta-tests at
+the bottom fail when a field of ``Plugin`` is undocumented in the README or untested.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from server.app import create_app
+from server.auth import permissions
+from server.database import make_engine
+from server.demo.registry import DemoData, steps
+from server.nightly.registry import jobs
+from server.plugins import registry
+from server.plugins.contract import Plugin, Row, Section, SectionContext
+from server.settings.registry import definitions
+from server.settings.store import set_setting
+from tests.dummy_plugin import plugin as dummy_plugin
+from tests.dummy_plugin.models import DummyBadge, DummyBase
+from tests.factories import login, make_member, make_staff
+from tests.plugin_fixtures import installed, set_enabled
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def dummy(database_url: str) -> Iterator[Plugin]:
+    with installed(dummy_plugin, database_url) as plugin:
+        yield plugin
+
+
+@pytest.fixture
+async def app(dummy, settings):  # the app is built with the dummy plugin installed
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+
+
+async def _badge(db, member, name="Shiny", until=TODAY):
+    db.add(DummyBadge(member_id=member.id, name=name, until=until))
+    await db.commit()
+
+
+@pytest.mark.hook("sections")
+async def test_section_appears_in_every_context_only_while_enabled(db):
+    member = await make_member(db)
+    await _badge(db, member)
+    for context in SectionContext:
+        assert [s.key for s in await registry.collect_sections(db, member, context)] == []
+    await set_enabled(db, "dummy", True)
+    for context in SectionContext:
+        sections = await registry.collect_sections(db, member, context, TODAY)
+        dummy = next(s for s in sections if s.key == "dummy_badges")
+        assert dummy.rows == (Row("Shiny", f"shown on {context.value}", note="dummy badge"),)
+        assert dummy.as_dict()["rows"][0]["label"] == "Shiny"
+    await set_enabled(db, "dummy", False)
+    sections = await registry.collect_sections(db, member, SectionContext.MOBILE_CARD)
+    assert "dummy_badges" not in [s.key for s in sections]
+
+
+@pytest.mark.hook("routes")
+@pytest.mark.hook("permissions")
+async def test_route_answers_404_while_disabled_and_checks_the_plugin_permission(client, db):
+    keeper = await make_staff(db, ["dummy_manage"], email="keeper@example.org")
+    other = await make_staff(db, ["manage_members"], email="other@example.org")
+    await _badge(db, keeper, "Gold")
+    await db.commit()
+    assert permissions.get("dummy_manage") is not None
+    await login(client, other.email)
+    assert (await client.get("/dummy/badges")).status_code == 404
+    await set_enabled(db, "dummy", True)
+    assert (await client.get("/dummy/badges")).status_code == 403
+    client.cookies.clear()
+    await login(client, keeper.email)
+    response = await client.get("/dummy/badges")
+    assert response.status_code == 200
+    assert response.json()["badges"] == ["Gold"]
+    await set_enabled(db, "dummy", False)
+    assert (await client.get("/dummy/badges")).status_code == 404
+
+
+@pytest.mark.hook("settings")
+async def test_setting_is_declared_with_its_default_and_read_by_the_plugin(client, db):
+    assert "dummy_greeting" in [d.key for d in definitions()]
+    keeper = await make_staff(db, ["dummy_manage"])
+    await set_enabled(db, "dummy", True)
+    await login(client, keeper.email)
+    assert (await client.get("/dummy/badges")).json()["greeting"] == "Hello from the dummy"
+    await set_setting(db, "dummy_greeting", "Well met", actor_id=keeper.id)
+    await db.commit()
+    assert (await client.get("/dummy/badges")).json()["greeting"] == "Well met"
+
+
+@pytest.mark.hook("nav_links")
+async def test_nav_link_shows_for_holders_while_enabled(client, db):
+    keeper = await make_staff(db, ["dummy_manage"])
+    await db.commit()
+    await login(client, keeper.email)
+    assert 'href="/dummy/badges"' not in (await client.get("/login")).text
+    await set_enabled(db, "dummy", True)
+    assert 'href="/dummy/badges"' in (await client.get("/login")).text
+
+
+def _only_dummy_tables(name, type_, parent_names):
+    table = name if type_ == "table" else parent_names.get("table_name")
+    return table is None or table.startswith("dummy_")
+
+
+@pytest.mark.hook("model_modules")
+@pytest.mark.hook("migrations")
+async def test_models_and_their_migration_branch_match(database_url, db):
+    engine = make_engine(database_url)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(
+                MigrationContext.configure(c, opts={"include_name": _only_dummy_tables}),
+                DummyBase.metadata,
+            )
+        )
+        heads = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    await engine.dispose()
+    assert diff == []
+    assert "t001_dummy" in heads
+    member = await make_member(db)
+    await _badge(db, member)
+    assert (await db.scalars(select(DummyBadge.name))).all() == ["Shiny"]
+
+
+@pytest.mark.hook("nightly_jobs")
+async def test_nightly_job_runs_only_while_enabled(db):
+    member = await make_member(db)
+    await _badge(db, member, "Old", until=TODAY - dt.timedelta(days=1))
+    await _badge(db, member, "New", until=TODAY + dt.timedelta(days=1))
+    job = next(j for j in jobs() if j.name == "dummy.retire_badges")
+    assert await job.run(db, TODAY) == "skipped (plugin disabled)"
+    await set_enabled(db, "dummy", True)
+    assert await job.run(db, TODAY) == "1 badges retired"
+    await db.commit()
+    sections = await registry.collect_sections(db, member, SectionContext.CHECK_PAGE)
+    assert [r.label for r in sections[0].rows] == ["New"]
+
+
+@pytest.mark.hook("demo")
+async def test_demo_hook_runs_as_a_demo_step_while_enabled(db):
+    member = await make_member(db)
+    demo = DemoData(today=TODAY, base_url="http://testserver", members={"admin": member})
+    for step in steps():
+        if step.__qualname__.startswith("_demo_when_enabled"):
+            await step(db, demo)
+    assert (await db.scalars(select(DummyBadge))).all() == []
+    await set_enabled(db, "dummy", True)
+    for step in steps():
+        if step.__qualname__.startswith("_demo_when_enabled"):
+            await step(db, demo)
+    assert [b.name for b in (await db.scalars(select(DummyBadge))).all()] == ["Demo badge"]
+
+
+@pytest.mark.hook("key")
+@pytest.mark.hook("name")
+@pytest.mark.hook("always_enabled")
+async def test_core_parts_use_the_contract_always_on_and_order_is_order_then_key(db, dummy):
+    async def core_sections(db, member, context, today):
+        return [
+            Section("core_b", "B", order=50, rows=(Row("b"),)),
+            Section("core_a", "A", order=50, rows=(Row("a"),)),
+            Section("core_first", "First", order=10, empty_text="Nothing yet"),
+            Section("core_hidden", "Hidden"),  # no rows, no empty text: not shown
+        ]
+
+    core = Plugin(key="core_test", name="Core parts", sections=core_sections, always_enabled=True)
+    registry.install(core)
+    try:
+        member = await make_member(db)
+        await _badge(db, member)
+        await set_enabled(db, "dummy", True)
+        sections = await registry.collect_sections(db, member, SectionContext.AUTH_CARD)
+        assert [s.key for s in sections] == ["core_first", "core_a", "core_b", "dummy_badges"]
+        assert [p.key for p in registry.available()][:2] == ["core_test", "dummy"]
+    finally:
+        registry.uninstall("core_test")
+    assert "core_test" not in [p.key for p in registry.available()]
+
+
+def test_uninstall_takes_back_what_install_registered(database_url):
+    with installed(dummy_plugin, database_url):
+        assert "dummy.retire_badges" in [j.name for j in jobs()]
+    assert "dummy.retire_badges" not in [j.name for j in jobs()]
+    assert "dummy_greeting" not in [d.key for d in definitions()]
+    assert permissions.get("dummy_manage") is None
+
+
+# --- meta-tests: every hook documented and tested ---------------------------------
+
+
+def _readme_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Writing a plugin\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert match, "README.md has no '## Writing a plugin' section"
+    return match.group(1)
+
+
+def _tested_hooks() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "pytest.mark.hook"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                found.add(node.args[0].value)
+    return found
+
+
+HOOKS = [f.name for f in dataclasses.fields(Plugin)]
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_in_the_readme_with_its_signature(hook):
+    section = _readme_section()
+    entry = re.search(rf"^- \*\*`{hook}`\*\* — `([^`]+)`", section, re.M)
+    assert entry, f"README 'Writing a plugin' does not document the `{hook}` hook"
+    assert entry.group(1).strip(), f"the `{hook}` entry has no signature"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook):
+    assert hook in _tested_hooks(), f"no test is marked @pytest.mark.hook({hook!r})"
