@@ -15,6 +15,7 @@ from server import background
 from server.auth import routes as auth_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
+from server.members import action_routes as member_action_routes
 from server.plugins import registry as plugin_registry
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
@@ -28,7 +29,7 @@ SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
 # Paths whose unsafe requests authenticate otherwise than by session cookie.
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
-ROUTE_MODULES: list[Any] = [auth_routes]
+ROUTE_MODULES: list[Any] = [auth_routes, member_action_routes]
 
 
 def build_routes() -> list[BaseRoute]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
 from server.auth.models import PasswordResetToken
+from server.codes.models import Agreement, Seat
 from server.database import Base
 from server.groups.models import Group, GroupMembership
 from server.mail.models import OutboxMessage
@@ -12,6 +14,10 @@ from server.nightly.models import JobLock
 from server.settings.models import SettingValue
 
 __all__ = [
+    "Agreement",
+    "Applicant",
+    "RecapEntry",
+    "Seat",
     "AuditEntry",
     "Base",
     "Branch",
