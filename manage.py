@@ -9,6 +9,8 @@ import sys
 # Modules that register commands with server.cli; each area adds its own.
 COMMAND_MODULES = [
     "server.core_commands",
+    "server.cards.commands",
+    "server.mail.commands",
 ]
 
 

@@ -15,6 +15,7 @@ from server import background
 from server.auth import routes as auth_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
+from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.members import action_routes as member_action_routes
 from server.plugins import registry as plugin_registry
 from server.web.access_log import install as install_log_redaction

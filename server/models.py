@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
 from server.auth.models import PasswordResetToken
+from server.cards.models import CardIssueJob, CardLink, CardPayload
 from server.codes.models import Agreement, Seat
 from server.database import Base
 from server.groups.models import Group, GroupMembership
@@ -21,6 +22,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Branch",
+    "CardIssueJob",
+    "CardLink",
+    "CardPayload",
     "Group",
     "GroupMembership",
     "JobLock",

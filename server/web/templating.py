@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from server.mail.sealed import unseal_filter
 from server.members import status as member_status
 from server.web import navigation
 from server.web.csrf import csrf_token
@@ -49,6 +50,7 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.globals["STATUSES"] = member_status.STATUSES
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
+    env.filters["unseal"] = unseal_filter  # outbox viewer: open sealed card links
     return templates
 
 

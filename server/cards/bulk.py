@@ -1,0 +1,160 @@
+"""Bulk issuing over a selection (branch with its sub-branches, statuses), in batches.
+
+Each batch of ``BATCH`` members is one transaction (links, emails and audit rows of
+those members together), so progress is visible to other connections and a stopped
+run can be resumed with "members without a live link".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.audit.log import record
+from server.cards.issuing import MailContext, issue_batch, load_recipients
+from server.cards.models import CardIssueJob, CardLink
+from server.database import utcnow
+from server.members.models import Branch, Member
+
+BATCH = 500
+HEARTBEAT_STALE = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Selection:
+    branch_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    replace_existing: bool = False  # False: only members without a live link
+
+
+async def branch_and_descendants(db: AsyncSession, branch_id: int) -> list[int]:
+    rows = (await db.execute(select(Branch.id, Branch.parent_id))).all()
+    children: dict[int | None, list[int]] = {}
+    for bid, parent in rows:
+        children.setdefault(parent, []).append(bid)
+    found, todo = [], [branch_id]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+async def _base(db: AsyncSession, selection: Selection) -> Select[int]:
+    query = select(Member.id).where(Member.deleted_at.is_(None))
+    if selection.branch_id is not None:
+        query = query.where(
+            Member.branch_id.in_(await branch_and_descendants(db, selection.branch_id))
+        )
+    if selection.statuses:
+        query = query.where(Member.status.in_(selection.statuses))
+    return query
+
+
+async def selected_ids(db: AsyncSession, selection: Selection) -> tuple[list[int], int]:
+    """(member ids to issue, number skipped because deactivated)."""
+    base = await _base(db, selection)
+    query = base.where(Member.deactivated_at.is_(None))
+    if not selection.replace_existing:
+        query = query.where(~exists().where(CardLink.live_member_id == Member.id))
+    ids = list((await db.execute(query.order_by(Member.id))).scalars())
+    skipped = (
+        await db.execute(
+            select(func.count()).select_from(
+                base.where(Member.deactivated_at.is_not(None)).subquery()
+            )
+        )
+    ).scalar_one()
+    return ids, int(skipped)
+
+
+Progress = Callable[[int, int], None]
+
+
+async def issue_selection(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    selection: Selection,
+    *,
+    actor_id: int | None,
+    mail: MailContext,
+    job_id: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Issue links to everyone selected; returns (issued, skipped deactivated)."""
+    async with sessionmaker() as db:
+        ids, skipped = await selected_ids(db, selection)
+        if job_id is not None:
+            await _update_job(db, job_id, total=len(ids), skipped_deactivated=skipped)
+        record(
+            db,
+            actor_id=actor_id,
+            action="card_link.bulk_issue",
+            entity_type="card_issue_jobs",
+            entity_id=job_id,
+            after={
+                "branch_id": selection.branch_id,
+                "statuses": list(selection.statuses),
+                "replace_existing": selection.replace_existing,
+                "members": len(ids),
+                "skipped_deactivated": skipped,
+            },
+        )
+        await db.commit()
+    done = 0
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        async with sessionmaker() as db:
+            recipients = await load_recipients(db, chunk)
+            await issue_batch(db, recipients, actor_id=actor_id, via="bulk", mail=mail)
+            done += len(chunk)
+            if job_id is not None:
+                await _update_job(db, job_id, done=done)
+            await db.commit()
+        if progress is not None:
+            progress(done, len(ids))
+    return done, skipped
+
+
+async def _update_job(db: AsyncSession, job_id: int, **values: object) -> None:
+    await db.execute(
+        update(CardIssueJob)
+        .where(CardIssueJob.id == job_id)
+        .values(heartbeat_at=utcnow(), **values)
+    )
+
+
+async def run_job(
+    sessionmaker: async_sessionmaker[AsyncSession], job_id: int, mail: MailContext
+) -> None:
+    """Run a job row created by the admin page (inside the web server process)."""
+    async with sessionmaker() as db:
+        job = await db.get(CardIssueJob, job_id)
+        assert job is not None
+        selection = Selection(job.branch_id, tuple(job.statuses), job.replace_existing)
+        actor_id = job.created_by_id
+    try:
+        await issue_selection(sessionmaker, selection, actor_id=actor_id, mail=mail, job_id=job_id)
+    except Exception as exc:
+        async with sessionmaker() as db:
+            await _update_job(
+                db, job_id, state="failed", error=str(exc)[:500], finished_at=utcnow()
+            )
+            await db.commit()
+        raise
+    async with sessionmaker() as db:
+        await _update_job(db, job_id, state="finished", finished_at=utcnow())
+        await db.commit()
+
+
+def job_state(job: CardIssueJob, now: dt.datetime | None = None) -> str:
+    """running / finished / failed / interrupted (a running job that stopped beating)."""
+    now = now or utcnow()
+    if job.state == "running" and now - job.heartbeat_at > HEARTBEAT_STALE:
+        return "interrupted"
+    return job.state

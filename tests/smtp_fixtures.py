@@ -1,0 +1,67 @@
+"""A real SMTP server (aiosmtpd) on loopback that records what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.live import free_port
+
+CARD_URL_RE = re.compile(r"https?://[^\s\"<>]+/card/[A-Za-z0-9_-]{22}")
+
+
+class CaptureHandler:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse_next = 0  # answer this many DATA commands with 451
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted"
+
+
+class SmtpCapture:
+    def __init__(self, port: int | None = None) -> None:
+        self.handler = CaptureHandler()
+        self.port = port or free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def text_of(self, message: EmailMessage) -> str:
+        body = message.get_body(("plain",))
+        assert body is not None
+        return str(body.get_content())
+
+    def card_urls(self) -> list[str]:
+        return [u for m in self.messages for u in CARD_URL_RE.findall(self.text_of(m))]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpCapture]:
+    server = SmtpCapture()
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from starlette.datastructures import Secret
+
+from server.cards.service import issue_link
+from server.mail.delivery import deliver_once, parse_smtp_url
+from server.mail.models import OutboxMessage
+from server.mail.outbox import queue_email
+from tests import smtp_fixtures
+from tests.card_fixtures import mail_for
+from tests.factories import make_member
+from tests.live import free_port
+from tests.smtp_fixtures import SmtpCapture
+
+smtp_server = smtp_fixtures.smtp_server
+
+
+def with_smtp(settings, url):
+    return dataclasses.replace(settings, smtp_url=Secret(url))
+
+
+async def _rows(db):
+    db.expire_all()
+    rows = list((await db.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+    await db.commit()  # SQLite: every transaction holds the writer lock
+    return rows
+
+
+async def test_card_link_email_is_delivered_with_the_plain_link(app, db, settings, smtp_server):
+    member = await make_member(db)
+    issued = await issue_link(db, member, member, mail_for(settings))
+    await db.commit()
+
+    report = await deliver_once(app.state.sessionmaker, with_smtp(settings, smtp_server.url))
+
+    assert report.sent == 1
+    [message] = smtp_server.messages
+    assert message["To"] == member.email
+    assert message["From"] == settings.mail_from
+    assert smtp_server.card_urls() == [f"http://testserver/card/{issued.token}"]
+    html = message.get_body(("html",))
+    assert (
+        html is not None and f'href="http://testserver/card/{issued.token}"' in html.get_content()
+    )
+    [row] = await _rows(db)
+    assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
+    assert issued.token not in row.body_text  # still sealed in the database
+
+
+async def test_refusing_server_is_retried_later_and_then_succeeds(app, db, settings, smtp_server):
+    queue_email(db, to="a@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp_server.handler.refuse_next = 1
+    smtp = with_smtp(settings, smtp_server.url)
+
+    first = await deliver_once(app.state.sessionmaker, smtp)
+    assert (first.sent, first.retried) == (0, 1)
+    [row] = await _rows(db)
+    assert row.status == "queued" and "451" in row.last_error
+    assert row.next_attempt_at > dt.datetime.now(dt.UTC)
+    # Not due yet: nothing happens.
+    assert (await deliver_once(app.state.sessionmaker, smtp)).sent == 0
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    assert (await deliver_once(app.state.sessionmaker, smtp, now=later)).sent == 1
+    [row] = await _rows(db)
+    assert row.status == "sent" and row.attempts == 2
+    assert len(smtp_server.messages) == 1
+
+
+async def test_outage_loses_nothing(app, db, settings):
+    for n in range(3):
+        queue_email(db, to=f"m{n}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    port = free_port()
+    smtp = with_smtp(settings, f"smtp://127.0.0.1:{port}")
+    report = await deliver_once(app.state.sessionmaker, smtp)
+    assert report.retried == 3
+    assert all("unreachable" in r.last_error for r in await _rows(db))
+
+    server = SmtpCapture(port)
+    server.start()
+    try:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+        assert (await deliver_once(app.state.sessionmaker, smtp, now=later)).sent == 3
+    finally:
+        server.stop()
+    assert sorted(m["To"] for m in server.messages) == [f"m{n}@example.org" for n in range(3)]
+
+
+async def test_two_loops_never_send_one_message_twice(app, db, settings, smtp_server):
+    for n in range(40):
+        queue_email(db, to=f"m{n}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp = with_smtp(settings, smtp_server.url)
+    from server.mail import delivery
+
+    old = delivery.BATCH
+    delivery.BATCH = 7
+    try:
+
+        async def loop(name: str) -> int:
+            sent = 0
+            while True:
+                report = await deliver_once(app.state.sessionmaker, smtp, worker=name)
+                sent += report.sent
+                if report.sent == 0:
+                    return sent
+
+        counts = await asyncio.gather(loop("one"), loop("two"))
+    finally:
+        delivery.BATCH = old
+    received = sorted(m["To"] for m in smtp_server.messages)
+    assert received == sorted(f"m{n}@example.org" for n in range(40))
+    assert sum(counts) == 40
+
+
+async def test_without_smtp_url_the_console_gets_the_message(app, db, settings, capsys):
+    member = await make_member(db)
+    issued = await issue_link(db, member, member, mail_for(settings))
+    await db.commit()
+    report = await deliver_once(app.state.sessionmaker, settings)
+    assert report.sent == 1
+    out = capsys.readouterr().out
+    assert f"/card/{issued.token}" in out and member.email in out
+
+
+async def test_a_seal_from_another_secret_key_fails_the_message_clearly(
+    app, db, settings, smtp_server
+):
+    member = await make_member(db)
+    await issue_link(db, member, member, mail_for(settings))
+    await db.commit()
+    other = dataclasses.replace(with_smtp(settings, smtp_server.url), secret_key=Secret("another"))
+    report = await deliver_once(app.state.sessionmaker, other)
+    assert report.failed == 1
+    [row] = await _rows(db)
+    assert row.status == "failed" and "SECRET_KEY" in row.last_error
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.org", ("mail.example.org", 587, False, None, None)),
+        ("smtps://u%40x:p%3Aw@mail.example.org", ("mail.example.org", 465, True, "u@x", "p:w")),
+        (
+            "smtp://mail.example.org:2525?starttls=require",
+            ("mail.example.org", 2525, False, "u", None),
+        ),
+    ],
+)
+def test_smtp_url_parsing(url, expected):
+    target = parse_smtp_url(url)
+    host, port, implicit, user, password = expected
+    assert (target.host, target.port, target.implicit_tls) == (host, port, implicit)
+    if user == "u":
+        assert target.starttls is True
+    else:
+        assert (target.username, target.password) == (user, password)
+
+
+def test_bad_smtp_url_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match="smtp://"):
+        parse_smtp_url("http://example.org")
+
+
+def _ctx():
+    return {
+        "site": {
+            "site_title": "Tessera",
+            "kingdom_name": "K",
+            "card_color": "#000000",
+            "card_text_color": "#ffffff",
+        },
+        "greeting": "Friend",
+        "member_name": "Friend",
+        "for_parent": False,
+        "card_url": "http://testserver/card/x",
+    }
