@@ -1,0 +1,26 @@
+"""The Activities plugin: activity groups, activities and members' authorizations.
+
+Flows (each checked on the server, one transaction, audited, emailed): ``requests``
+(request, retract), ``decisions`` (vote, activate, revoke) and ``expiry`` (nightly).
+Card sections in ``sections``; pages in ``admin_routes`` and ``member_routes``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from server.nightly.registry import NightlyJob
+from server.plugins.activities.expiry import expire_authorizations
+from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
+from server.plugins.activities.sections import activity_sections
+from server.plugins.contract import Plugin
+
+plugin = Plugin(
+    key="activities",
+    name="Activities and authorizations",
+    sections=activity_sections,
+    permissions=list(AUTHORIZER_PERMISSIONS),
+    model_modules=["server.plugins.activities.models"],
+    migrations=Path(__file__).resolve().parent / "migrations",
+    nightly_jobs=[NightlyJob("expire_authorizations", 40, expire_authorizations)],
+)
