@@ -52,14 +52,58 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+SCHEMA_SQL = """
+SELECT (SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables
+        WHERE schemaname = 'public'),
+       (SELECT array_agg(version_num::text ORDER BY version_num) FROM alembic_version)
+"""
+ROWS_SQL = """
+SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables
+WHERE schemaname = 'public' AND tablename <> 'alembic_version'
+"""
+
+
+async def _pg_schema(name: str) -> tuple[list[str], list[str]]:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_dsn(name), timeout=5)
+    try:
+        tables, versions = await conn.fetchrow(SCHEMA_SQL)
+        return list(tables or []), list(versions or [])
+    finally:
+        await conn.close()
+
+
+async def _pg_truncate(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_pg_dsn(name), timeout=5)
+    try:
+        await conn.execute("SET lock_timeout = '5s'")
+        tables = await conn.fetchval(ROWS_SQL)
+        if tables:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
 class DatabaseTemplates:
-    """Migrated template databases, made once per test session and per backend."""
+    """Migrated databases, made once per test session and per backend.
+
+    SQLite: each test gets a copy of a migrated file. PostgreSQL: creating and dropping
+    a database costs a checkpoint (about 2 s here), so one migrated database is reused:
+    after each test its tables are truncated. A test that changed the schema (a plugin
+    migration, say) leaves a database that is dropped instead, and the next test gets a
+    fresh copy of the template. Migrations therefore must not insert rows.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.run_id = uuid.uuid4().hex[:8]
         self.sqlite_template: Path | None = None
         self.pg_template: str | None = None
+        self.pg_schema: tuple[list[str], list[str]] | None = None
+        self.pg_clean: str | None = None
         self.pg_error: str | None = None
         self.pg_databases: list[str] = []
 
@@ -72,7 +116,7 @@ class DatabaseTemplates:
         shutil.copyfile(self.sqlite_template, copy)
         return f"sqlite+aiosqlite:///{copy}"
 
-    def pg_url(self) -> str:
+    def _pg_template(self) -> str:
         if self.pg_error:
             missing(self.pg_error)
         if self.pg_template is None:
@@ -83,12 +127,31 @@ class DatabaseTemplates:
                 self.pg_error = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
                 missing(self.pg_error)
             self.pg_databases.append(name)
-            asyncio.run(upgrade("postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]))
+            asyncio.run(upgrade(_sqlalchemy_url(name)))
+            self.pg_schema = asyncio.run(_pg_schema(name))
             self.pg_template = name
-        name = f"tessera_t_{self.run_id}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.pg_template}"'))
-        self.pg_databases.append(name)
-        return "postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]
+        return self.pg_template
+
+    def pg_url(self) -> str:
+        template = self._pg_template()
+        name, self.pg_clean = self.pg_clean, None
+        if name is None:
+            name = f"tessera_t_{self.run_id}_{uuid.uuid4().hex[:8]}"
+            asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            self.pg_databases.append(name)
+        return _sqlalchemy_url(name)
+
+    def pg_release(self, url: str) -> None:
+        """Empty the database for the next test, or drop it if its schema changed."""
+        name = url.rsplit("/", 1)[1]
+        try:
+            if asyncio.run(_pg_schema(name)) == self.pg_schema:
+                asyncio.run(_pg_truncate(name))
+                self.pg_clean = name
+                return
+        except Exception:
+            pass
+        self.drop(name)
 
     def drop(self, name: str) -> None:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -101,6 +164,10 @@ class DatabaseTemplates:
                 self.drop(name)
 
 
+def _sqlalchemy_url(name: str) -> str:
+    return "postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]
+
+
 @pytest.fixture(scope="session")
 def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplates]:
     templates = DatabaseTemplates(tmp_path_factory.mktemp("db"))
@@ -110,7 +177,7 @@ def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseT
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, db_templates: DatabaseTemplates) -> Iterator[str]:
-    """A fresh, migrated database on each backend."""
+    """An empty, migrated database on each backend."""
     if request.param == "sqlite":
         if request.node.get_closest_marker("postgres_only"):
             pytest.skip("this test is about PostgreSQL concurrency")
@@ -118,7 +185,7 @@ def database_url(request: pytest.FixtureRequest, db_templates: DatabaseTemplates
         return
     url = db_templates.pg_url()
     yield url
-    db_templates.drop(url.rsplit("/", 1)[1])
+    db_templates.pg_release(url)
 
 
 @pytest.fixture
