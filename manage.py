@@ -11,6 +11,8 @@ COMMAND_MODULES = [
     "server.core_commands",
     "server.cards.commands",
     "server.mail.commands",
+    "server.nightly.command",
+    "server.demo.command",
 ]
 
 

@@ -12,11 +12,16 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from server import background
+from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
+from server.home import routes as home_routes
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.members import action_routes as member_action_routes
+from server.members import profile_routes as member_profile_routes
+from server.members import routes as member_routes
+from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
 from server.plugins import registry as plugin_registry
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
@@ -30,7 +35,14 @@ SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
 # Paths whose unsafe requests authenticate otherwise than by session cookie.
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
-ROUTE_MODULES: list[Any] = [auth_routes, member_action_routes]
+ROUTE_MODULES: list[Any] = [
+    auth_routes,
+    home_routes,
+    member_profile_routes,
+    member_routes,
+    member_action_routes,
+    audit_routes,
+]
 
 
 def build_routes() -> list[BaseRoute]:

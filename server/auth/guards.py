@@ -3,7 +3,7 @@
 ``@page()`` needs a logged-in member; ``@page(anonymous=True)`` lets anyone in;
 ``@page(staff=True)`` needs admin-area access (a current group membership, computed
 live, or superuser); ``@page("manage_members")`` needs that
-permission (and implies staff). The check happens on the server for every request,
+permission (and implies staff); ``@page(("a", "b"))`` needs either of them. The check happens on the server for every request,
 whatever the UI showed.
 """
 
@@ -25,8 +25,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def page(
-    permission: str | None = None, *, staff: bool = False, anonymous: bool = False
+    permission: str | tuple[str, ...] | None = None,
+    *,
+    staff: bool = False,
+    anonymous: bool = False,
 ) -> Callable[[Endpoint], Endpoint]:
+    needed = (permission,) if isinstance(permission, str) else (permission or ())
+
     def decorator(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def wrapper(request: Request) -> Response:
@@ -45,9 +50,10 @@ def page(
                 if user is not None and (staff or permission):
                     if not request.state.is_staff:
                         raise HTTPException(403, "This page is for staff only.")
-                    if permission and permission not in request.state.perms:
+                    if needed and request.state.perms.isdisjoint(needed):
+                        names = "' or '".join(needed)
                         raise HTTPException(
-                            403, f"You need the '{permission}' permission for this page."
+                            403, f"You need the '{names}' permission for this page."
                         )
                 return await endpoint(request)
 

@@ -113,8 +113,11 @@ class FormReader:
         return not self.errors
 
 
+MAX_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
+
+
 def parse_id(value: str | None) -> int | None:
-    """An id from a path or query string, or None when it is not a positive integer."""
-    if value is None or not re.fullmatch(r"\d{1,18}", value):
+    """An id from a path or query string, or None when it is not one a row could have."""
+    if value is None or not re.fullmatch(r"\d{1,10}", value) or not 0 < int(value) <= MAX_ID:
         return None
     return int(value)

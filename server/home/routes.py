@@ -1,0 +1,36 @@
+"""The start page: a dashboard for staff; members go to their profile."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.members.lookup import REGISTER_PERMISSIONS
+from server.members.models import Member
+from server.members.status import STATUSES
+from server.web.templating import render
+
+
+@page()
+async def home(request: Request) -> Response:
+    if not request.state.is_staff:
+        return RedirectResponse("/me", status_code=303)
+    counts: list[tuple[str, str, int]] = []
+    if not request.state.perms.isdisjoint(REGISTER_PERMISSIONS):
+        rows = dict(
+            (
+                await request.state.db.execute(
+                    select(Member.status, func.count())
+                    .where(Member.deleted_at.is_(None))
+                    .group_by(Member.status)
+                )
+            ).all()
+        )
+        counts = [(s.key, s.label, rows.get(s.key, 0)) for s in STATUSES]
+    return render(request, "home/dashboard.html", {"counts": counts})
+
+
+routes = [Route("/", home, methods=["GET"])]

@@ -1,0 +1,115 @@
+"""``/me``: a member's own profile, their editable fields and their password."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.audit.log import record
+from server.auth.current import start_session
+from server.auth.guards import page
+from server.auth.passwords import hash_password, password_problem, verify_password
+from server.groups.periods import memberships_of
+from server.members.form import info_fields, read_additional_info
+from server.members.lookup import member_or_404
+from server.members.service import MemberChangeError, save_member
+from server.web.forms import FormReader
+from server.web.templating import flash, render
+
+
+async def _profile(
+    request: Request,
+    *,
+    info_errors: dict[str, str] | None = None,
+    password_error: str = "",
+    values: object = None,
+    status_code: int = 200,
+) -> Response:
+    db = request.state.db
+    member = await member_or_404(db, str(request.state.user.id))
+    fields = info_fields(request.state.site)
+    return render(
+        request,
+        "members/me.html",
+        {
+            "member": member,
+            "memberships": await memberships_of(db, member.id, dt.date.today()),
+            "editable_fields": [f for f in fields if f.get("member_editable")],
+            "public_fields": [
+                f for f in fields if f.get("public") and not f.get("member_editable")
+            ],
+            "errors": info_errors or {},
+            "values": values,
+            "password_error": password_error,
+        },
+        status_code=status_code,
+    )
+
+
+@page()
+async def me(request: Request) -> Response:
+    return await _profile(request)
+
+
+@page()
+async def me_info(request: Request) -> Response:
+    """Save the additional-info fields the member may edit themselves."""
+    db = request.state.db
+    member = request.state.user
+    form = FormReader(await request.form())
+    version = form.integer("version", "Version", required=True, minimum=1, maximum=2**31 - 1)
+    fields = info_fields(request.state.site, member_editable_only=True)
+    info = read_additional_info(form, fields, member.additional_info)
+    if not form.ok:
+        return await _profile(request, info_errors=form.errors, values=form.form, status_code=400)
+    try:
+        changed = await save_member(
+            db,
+            member,
+            {"additional_info": info},
+            actor_id=member.id,
+            expected_version=version,
+            action="member.self_update",
+        )
+        await db.commit()
+    except MemberChangeError as exc:
+        await db.rollback()
+        return await _profile(request, info_errors={"form": str(exc)}, status_code=409)
+    flash(request, "Your details are saved." if changed else "Nothing changed.")
+    return RedirectResponse("/me", status_code=303)
+
+
+@page()
+async def me_password(request: Request) -> Response:
+    db = request.state.db
+    member = request.state.user
+    form = FormReader(await request.form())
+    current = form.raw("current_password")[:1000]
+    new = form.raw("password")
+    problem = password_problem(new)
+    if not verify_password(member.password_hash, current):
+        problem = "Your current password is not right."
+    elif problem is None and new != form.raw("password_again"):
+        problem = "The two new passwords differ."
+    if problem:
+        return await _profile(request, password_error=problem, status_code=400)
+    member.password_hash = hash_password(new)
+    member.modified_at = dt.datetime.now(dt.UTC)
+    member.modified_by_id = member.id
+    record(
+        db, actor_id=member.id, action="member.password_change", entity=member, member_id=member.id
+    )
+    await db.commit()
+    start_session(request, member)  # other sessions end: their fingerprint no longer matches
+    flash(request, "Your password is changed. Other devices are logged out.")
+    return RedirectResponse("/me", status_code=303)
+
+
+routes = [
+    Route("/me", me, methods=["GET"]),
+    Route("/me/info", me_info, methods=["POST"]),
+    Route("/me/password", me_password, methods=["POST"]),
+]

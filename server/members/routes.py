@@ -1,0 +1,184 @@
+"""The member register in the admin area: list, detail, edit, soft delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.groups.periods import memberships_of
+from server.members.branches import all_branches, branch_options
+from server.members.form import info_fields, read_member_form
+from server.members.lookup import REGISTER_PERMISSIONS, path_member
+from server.members.models import Member
+from server.members.search import PAGE_SIZE, MemberSearch, search
+from server.members.service import EmailTaken, MemberChangeError, save_member, soft_delete
+from server.members.status import STATUSES
+from server.web.forms import FormReader
+from server.web.navigation import NavLink, add
+from server.web.templating import flash, render
+
+add(NavLink("Members", "/members", order=10))
+
+
+@page(REGISTER_PERMISSIONS)
+async def member_list(request: Request) -> Response:
+    db = request.state.db
+    criteria = MemberSearch.from_query(dict(request.query_params))
+    branches = await all_branches(db)
+    members, total = await search(db, criteria, branches)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return render(
+        request,
+        "members/list.html",
+        {
+            "members": members,
+            "total": total,
+            "criteria": criteria,
+            "pages": pages,
+            "branch_options": branch_options(branches),
+            "status_options": [(s.key, s.label) for s in STATUSES],
+        },
+    )
+
+
+@page(REGISTER_PERMISSIONS)
+async def member_detail(request: Request) -> Response:
+    db = request.state.db
+    member = await path_member(request)
+    today = dt.date.today()
+    children = (
+        (
+            await db.execute(
+                select(Member)
+                .where(Member.parent_id == member.id, Member.deleted_at.is_(None))
+                .order_by(Member.sca_name)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "members/detail.html",
+        {
+            "member": member,
+            "children": children,
+            "memberships": await memberships_of(db, member.id, today),
+            "info_fields": info_fields(request.state.site),
+        },
+    )
+
+
+async def _edit_page(
+    request: Request,
+    member: Member,
+    errors: dict[str, str] | None = None,
+    values: Any = None,
+    status_code: int = 200,
+) -> Response:
+    branches = await all_branches(request.state.db)
+    return render(
+        request,
+        "members/edit.html",
+        {
+            "member": member,
+            "values": values,
+            "errors": errors or {},
+            "branch_options": branch_options(branches),
+            "info_fields": info_fields(request.state.site),
+        },
+        status_code=status_code,
+    )
+
+
+@page("manage_members")
+async def member_edit(request: Request) -> Response:
+    db = request.state.db
+    member = await path_member(request)
+    if member.is_deleted:
+        raise HTTPException(409, "This member was deleted; their record can be read, not edited.")
+    if request.method == "GET":
+        return await _edit_page(request, member)
+    form = FormReader(await request.form())
+    version = form.integer("version", "Version", required=True, minimum=1, maximum=2**31 - 1)
+    branches = await all_branches(db)
+    values = read_member_form(
+        form,
+        member,
+        branch_ids={b.id for b in branches},
+        fields=info_fields(request.state.site),
+        today=dt.date.today(),
+    )
+    if not form.ok:
+        if "version" in form.errors:
+            raise HTTPException(400, "The form is incomplete; reload the page and try again.")
+        return await _edit_page(request, member, form.errors, form.form, 400)
+    try:
+        changed = await save_member(
+            db, member, values, actor_id=request.state.user.id, expected_version=version
+        )
+        await db.commit()
+    except IntegrityError:
+        await db.rollback()
+        return await _stale_or_taken(request, EmailTaken(), form)
+    except MemberChangeError as exc:
+        await db.rollback()
+        return await _stale_or_taken(request, exc, form)
+    flash(request, f"Saved {member.display_name}." if changed else "Nothing changed.")
+    return RedirectResponse(f"/members/{member.id}", status_code=303)
+
+
+async def _stale_or_taken(request: Request, exc: MemberChangeError, form: FormReader) -> Response:
+    member = await path_member(request)
+    errors = {exc.field or "form": str(exc)}
+    status = 400 if exc.field else 409
+    return await _edit_page(request, member, errors, form.form, status)
+
+
+@page("manage_members")
+async def member_delete(request: Request) -> Response:
+    """Soft delete: superusers only (checked here, whatever the page showed)."""
+    db = request.state.db
+    user = request.state.user
+    if not user.is_superuser:
+        raise HTTPException(403, "Only a superuser may delete members.")
+    member = await path_member(request)
+    if member.is_deleted:
+        flash(request, f"{member.display_name} was already deleted.", "warning")
+        return RedirectResponse(f"/members/{member.id}", status_code=303)
+    if request.method == "GET":
+        return render(request, "members/delete.html", {"member": member, "errors": {}})
+    form = FormReader(await request.form())
+    reason = form.text("reason", "Reason", required=True, max_length=500)
+    if not form.boolean("confirm"):
+        form.errors["confirm"] = "Tick the box to confirm."
+    if member.id == user.id:
+        form.errors["confirm"] = "You cannot delete your own account."
+    if not form.ok:
+        return render(
+            request,
+            "members/delete.html",
+            {"member": member, "errors": form.errors, "reason": reason},
+            status_code=400,
+        )
+    name = member.display_name
+    await soft_delete(db, member, actor_id=user.id, reason=reason)
+    await db.commit()
+    flash(request, f"{name} was deleted. Their history stays readable; the email is free again.")
+    return RedirectResponse("/members", status_code=303)
+
+
+routes = [
+    Route("/members", member_list, methods=["GET"]),
+    Route("/members/{member_id}", member_detail, methods=["GET"]),
+    Route("/members/{member_id}/edit", member_edit, methods=["GET", "POST"]),
+    Route("/members/{member_id}/delete", member_delete, methods=["GET", "POST"]),
+]

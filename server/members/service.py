@@ -1,0 +1,177 @@
+"""Changing members: the one place edits are checked, applied, status-refreshed and audited.
+
+Other areas (status actions, applicants, plugins) call these functions instead of
+writing ``Member`` columns themselves, so every change gets the same checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from server.audit.log import changes, record, snapshot
+from server.database import utcnow
+from server.members.models import Member
+from server.members.status import is_adult, refresh_status
+
+STALE_MESSAGE = "This member was changed by someone else — reload the page and try again."
+EMAIL_TAKEN_MESSAGE = "Another member already uses this email address."
+
+
+class MemberChangeError(Exception):
+    """A change that was refused; ``str(exc)`` is the message for the user."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StaleMember(MemberChangeError):
+    def __init__(self) -> None:
+        super().__init__(STALE_MESSAGE)
+
+
+class EmailTaken(MemberChangeError):
+    def __init__(self) -> None:
+        super().__init__(EMAIL_TAKEN_MESSAGE, "email")
+
+
+def email_key(email: str) -> str:
+    return email.strip().lower()
+
+
+async def email_in_use(db: AsyncSession, email: str, exclude_id: int | None = None) -> bool:
+    """Whether a member who is not deleted has this address (case-insensitive)."""
+    query = select(func.count()).select_from(Member).where(Member.email_key == email_key(email))
+    if exclude_id is not None:
+        query = query.where(Member.id != exclude_id)
+    return bool(await db.scalar(query))
+
+
+def apply_facts(member: Member, today: dt.date) -> None:
+    """Age up (an adult has no parent link) and recompute the status from the facts."""
+    if member.parent_id is not None and is_adult(member.birth_month, member.birth_year, today):
+        member.parent_id = None
+    refresh_status(member, today)
+
+
+async def save_member(
+    db: AsyncSession,
+    member: Member,
+    values: dict[str, Any],
+    *,
+    actor_id: int | None,
+    expected_version: int | None = None,
+    action: str = "member.update",
+    today: dt.date | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """Apply ``values`` to ``member``, refresh its status, audit before → after.
+
+    1. A form's version that is not the member's current one: ``StaleMember``.
+    2. A new email already used by another member: ``EmailTaken``.
+    3. Apply the values; age up and recompute the status.
+    4. Nothing changed: return ``{}`` (no write, no audit row).
+    5. Flush (the version column refuses a concurrent write: ``StaleMember``) and audit.
+
+    Returns the changed fields with their new values. The caller commits.
+    """
+    today = today or dt.date.today()
+    if expected_version is not None and expected_version != member.version:
+        raise StaleMember
+    if "email" in values:
+        values = {**values, "email": values["email"].strip()}
+        if email_key(values["email"]) != member.email_key and await email_in_use(
+            db, values["email"], exclude_id=member.id
+        ):
+            raise EmailTaken
+    before = snapshot(member)
+    for key, value in values.items():
+        setattr(member, key, value)
+    if "email" in values and member.deleted_at is None:
+        member.email_key = email_key(member.email)
+    apply_facts(member, today)
+    old, new = changes(before, snapshot(member))
+    if not new:
+        return {}
+    member.modified_at = utcnow()
+    member.modified_by_id = actor_id
+    try:
+        await db.flush()
+    except StaleDataError:
+        raise StaleMember from None
+    record(
+        db,
+        actor_id=actor_id,
+        action=action,
+        entity=member,
+        member_id=member.id,
+        before=old,
+        after=new,
+        note=note,
+    )
+    return new
+
+
+async def create_member(
+    db: AsyncSession,
+    values: dict[str, Any],
+    *,
+    actor_id: int | None,
+    action: str = "member.create",
+    today: dt.date | None = None,
+    note: str = "",
+) -> Member:
+    """A new member with the status from the table; audited. The caller commits."""
+    today = today or dt.date.today()
+    email = values.get("email", "").strip()
+    if not email:
+        raise MemberChangeError("Email is required.", "email")
+    if await email_in_use(db, email):
+        raise EmailTaken
+    member = Member(**{**values, "email": email})
+    member.email_key = email_key(email)
+    member.created_by_id = actor_id
+    member.modified_by_id = actor_id
+    apply_facts(member, today)
+    db.add(member)
+    await db.flush()
+    record(
+        db,
+        actor_id=actor_id,
+        action=action,
+        entity=member,
+        member_id=member.id,
+        after=snapshot(member),
+        note=note,
+    )
+    return member
+
+
+async def soft_delete(db: AsyncSession, member: Member, *, actor_id: int, reason: str) -> None:
+    """Hide a member from lists and free the email; every row about them stays."""
+    before = snapshot(member, ["deleted_at", "deleted_by_id", "is_staff"])
+    member.deleted_at = utcnow()
+    member.deleted_by_id = actor_id
+    member.email_key = None
+    member.is_staff = False
+    member.modified_at = member.deleted_at
+    member.modified_by_id = actor_id
+    try:
+        await db.flush()
+    except StaleDataError:
+        raise StaleMember from None
+    record(
+        db,
+        actor_id=actor_id,
+        action="member.delete",
+        entity=member,
+        member_id=member.id,
+        before=before,
+        after=snapshot(member, ["deleted_at", "deleted_by_id", "is_staff"]),
+        note=reason,
+    )

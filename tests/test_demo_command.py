@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from server.demo.command import load_demo
+from server.demo.core import ADMIN_EMAIL, ADMIN_PASSWORD
+from server.members.models import Branch, Member
+from tests.factories import login
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_demo_is_idempotent_and_the_admin_can_log_in(database_url, client, db):
+    first = await load_demo(database_url, "http://testserver")
+    counts = [await db.scalar(select(func.count()).select_from(t)) for t in (Member, Branch)]
+    await db.commit()
+    second = await load_demo(database_url, "http://testserver")
+    again = [await db.scalar(select(func.count()).select_from(t)) for t in (Member, Branch)]
+    await db.commit()
+    assert counts == again
+    assert any(ADMIN_EMAIL in line and ADMIN_PASSWORD in line for line in first.notes)
+    assert first.notes == second.notes
+    assert (await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status_code == 303
+    assert (await client.get("/members")).status_code == 200
+
+
+def test_manage_py_demo_and_nightly(tmp_path, database_url):
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    demo = subprocess.run(
+        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert f"as {ADMIN_EMAIL} with the password {ADMIN_PASSWORD}" in demo.stdout
+    nightly = subprocess.run(
+        [sys.executable, "manage.py", "nightly"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert nightly.returncode == 0, nightly.stderr
+    assert "staff_sync: staff granted to" in nightly.stdout
