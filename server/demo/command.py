@@ -20,9 +20,11 @@ DEMO_DIR = Path(__file__).resolve().parent
 
 
 def load_steps() -> None:
-    """Import every module under ``server/demo/`` (each registers its steps)."""
+    """Import every module under ``server/demo/`` (each registers its steps); plugins
+    register theirs when discovered."""
     for info in pkgutil.iter_modules([str(DEMO_DIR)]):
         importlib.import_module(f"server.demo.{info.name}")
+    plugins.discover()
 
 
 async def load_demo(url: str, base_url: str, today: dt.date | None = None) -> DemoData:
@@ -34,9 +36,6 @@ async def load_demo(url: str, base_url: str, today: dt.date | None = None) -> De
         async with make_sessionmaker(engine)() as db, db.begin():
             for step in steps():
                 await step(db, demo)
-            for plugin in plugins.discover():
-                if plugin.demo is not None:
-                    await plugin.demo(db, demo.today)
     finally:
         await engine.dispose()
     return demo
