@@ -10,15 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.nightly.registry import NightlyJob
+from server.plugins.activities import admin_routes, member_routes
 from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
 from server.plugins.activities.sections import activity_sections
 from server.plugins.contract import Plugin
+from server.web.navigation import NavLink
 
 plugin = Plugin(
     key="activities",
     name="Activities and authorizations",
     sections=activity_sections,
+    routes=[*admin_routes.routes, *member_routes.routes],
+    nav_links=[
+        NavLink("Activities", "/activities/admin", permission="manage_activities", order=60),
+        NavLink("Authorization requests", "/activities/queue", order=61),
+    ],
     permissions=list(AUTHORIZER_PERMISSIONS),
     model_modules=["server.plugins.activities.models"],
     migrations=Path(__file__).resolve().parent / "migrations",

@@ -89,7 +89,7 @@ async def vote(
     if not approve:
         authorization.status = DENIED
         authorization.decided_at = dt.datetime.now(dt.UTC)
-        changed(
+        await changed(
             db,
             event="denied",
             authorization=authorization,
@@ -138,7 +138,7 @@ async def _activate(
     authorization.decided_at = dt.datetime.now(dt.UTC)
     authorization.start_on = today
     authorization.expires_on = terms.expiry_for(today, activity.term_months)
-    changed(
+    await changed(
         db,
         event="approved",
         authorization=authorization,
@@ -168,7 +168,7 @@ async def revoke(
     authorization.revoked_by_id = actor.id
     authorization.revoked_at = dt.datetime.now(dt.UTC)
     authorization.revoked_reason = reason
-    changed(
+    await changed(
         db,
         event="revoked",
         authorization=authorization,

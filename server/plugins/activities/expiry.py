@@ -1,7 +1,8 @@
 """The nightly job: approved authorizations past their expiry become expired.
 
-Set-based over the whole register: three ``INSERT … SELECT``/``UPDATE`` statements
-whatever the number of rows (audit rows and the members' emails first, then the status).
+Set-based over the whole register: four statements whatever the number of rows (audit
+rows and the members' emails first, then their mobile cards marked stale — as
+``server.cards.payload.invalidate`` does, for a sub-select — then the status).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import String, and_, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
+from server.cards.models import CardPayload
 from server.mail.models import OutboxMessage
 from server.members.models import Member
 from server.plugins.activities.models import APPROVED, EXPIRED, Activity, Authorization
@@ -76,6 +78,12 @@ async def expire_authorizations(db: AsyncSession, today: dt.date) -> str:
             ],
             mail,
         )
+    )
+    await db.execute(
+        update(CardPayload)
+        .where(CardPayload.member_id.in_(select(Authorization.member_id).where(due)))
+        .values(generation=CardPayload.generation + 1, body=None, valid_until=0)
+        .execution_options(synchronize_session=False)
     )
     result = await db.execute(
         update(Authorization)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record, snapshot
+from server.cards.payload import invalidate
 from server.mail.outbox import queue_email
 from server.members.models import Member
 from server.plugins.activities.models import Activity, Authorization
@@ -23,7 +24,7 @@ class ActivityError(Exception):
     """A refused action; the message says why, in words for the person who tried."""
 
 
-def changed(
+async def changed(
     db: AsyncSession,
     *,
     event: str,
@@ -34,7 +35,8 @@ def changed(
     before: dict[str, object] | None = None,
     note: str = "",
 ) -> None:
-    """Audit ``event`` on ``authorization`` and email the member, in the caller's transaction."""
+    """Audit ``event``, email the member and mark their mobile card stale (caller's transaction)."""
+    await invalidate(db, [member.id])
     record(
         db,
         actor_id=actor_id,

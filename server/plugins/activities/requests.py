@@ -98,7 +98,7 @@ async def request_authorization(
         await db.flush()
     except IntegrityError:  # a concurrent request won the one-pending index
         raise ActivityError(f"There is already a pending request for {activity.name}.") from None
-    changed(
+    await changed(
         db,
         event="requested",
         authorization=authorization,
@@ -121,7 +121,7 @@ async def retract(
     activity = await db.get_one(Activity, authorization.activity_id)
     authorization.status = RETRACTED
     authorization.decided_at = dt.datetime.now(dt.UTC)
-    changed(
+    await changed(
         db,
         event="retracted",
         authorization=authorization,

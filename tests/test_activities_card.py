@@ -1,0 +1,74 @@
+"""The Activities sections in the mobile card's precomputed payload, kept fresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+
+from server.cards.models import CardPayload
+from server.cards.payload import refresh
+from server.nightly.registry import jobs
+from server.plugins.activities.decisions import revoke, vote
+from tests.activities_fixtures import make_activity, make_authorization, make_authorizer
+from tests.factories import make_member, make_staff
+
+TODAY = dt.date.today()
+
+
+async def _sections(db, member_id):
+    body, _etag, _until = await refresh(db, member_id, TODAY)
+    return {s["key"]: s for s in json.loads(body)["sections"]}
+
+
+async def _stale(db, member_id) -> bool:
+    body = await db.scalar(
+        select(CardPayload.body)
+        .where(CardPayload.member_id == member_id)
+        .execution_options(populate_existing=True)
+    )
+    return body is None
+
+
+async def test_card_payload_carries_sections_and_every_change_invalidates_it(db):
+    member = await make_member(db)
+    rapier = await make_activity(
+        db, "Rapier", "Single Rapier", authorize_permission="authorize_rapier"
+    )
+    pending = await make_authorization(db, member, rapier, status="pending")
+    marshal = await make_authorizer(db, "authorize_rapier")
+    admin = await make_staff(db, ["manage_activities"])
+    await db.commit()
+    sections = await _sections(db, member.id)
+    assert sections["authorizations"]["rows"] == []
+    assert sections["authorizations"]["empty_text"] == "No current authorizations."
+
+    await vote(
+        db, authorization_id=pending.id, authorizer=marshal, approve=True, note="", today=TODAY
+    )
+    await db.commit()
+    assert await _stale(db, member.id)
+    rows = (await _sections(db, member.id))["authorizations"]["rows"]
+    assert [(r["group"], r["label"]) for r in rows] == [("Rapier", "Single Rapier")]
+    assert (await _sections(db, marshal.id))["may_authorize"]["rows"][0]["label"] == "Single Rapier"
+
+    await revoke(db, authorization_id=pending.id, actor=admin, reason="Unsafe", today=TODAY)
+    await db.commit()
+    assert await _stale(db, member.id)
+    assert (await _sections(db, member.id))["authorizations"]["rows"] == []
+
+
+async def test_nightly_expiry_invalidates_exactly_the_affected_cards(db):
+    activity = await make_activity(db)
+    lapsing, keeping = await make_member(db), await make_member(db)
+    await make_authorization(db, lapsing, activity, expires_on=TODAY - dt.timedelta(days=1))
+    await make_authorization(db, keeping, activity, expires_on=TODAY + dt.timedelta(days=9))
+    await db.commit()
+    await refresh(db, lapsing.id, TODAY)
+    await refresh(db, keeping.id, TODAY)
+    job = next(j for j in jobs() if j.name == "activities.expire_authorizations")
+    await job.run(db, TODAY)
+    await db.commit()
+    assert await _stale(db, lapsing.id)
+    assert not await _stale(db, keeping.id)
