@@ -16,6 +16,7 @@ from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
+from server.groups import routes as group_routes
 from server.home import routes as home_routes
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.members import action_routes as member_action_routes
@@ -42,6 +43,7 @@ ROUTE_MODULES: list[Any] = [
     member_routes,
     member_action_routes,
     audit_routes,
+    group_routes,
 ]
 
 

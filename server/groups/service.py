@@ -1,0 +1,292 @@
+"""Changing groups and group memberships: every writing path goes through here.
+
+The rules of brief §5 — until ≥ since; inside the group's period; no overlapping
+memberships of one member in one group; one chair at a time — are checked with the
+group's row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
+IMMEDIATE`` already serialises writers), so two requests at once cannot both pass.
+A membership ends by getting an ``until`` date; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.log import changes, record, snapshot
+from server.auth import permissions as catalogue
+from server.groups.models import Group, GroupMembership
+from server.groups.staff_sync import sync_staff
+from server.members.models import Member
+
+FAR_FUTURE = dt.date.max
+
+
+class GroupRuleError(Exception):
+    """A refused change; ``str(exc)`` is the message, ``field`` the form field."""
+
+    def __init__(self, message: str, field: str = "form") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class GroupValues:
+    name: str
+    description: str
+    since: dt.date
+    until: dt.date | None
+    permissions: list[str]
+    chair_permissions: list[str]
+
+
+@dataclass(frozen=True)
+class MembershipValues:
+    since: dt.date
+    until: dt.date | None
+    role: str
+    is_chair: bool
+
+
+def _overlaps(
+    a_since: dt.date, a_until: dt.date | None, b_since: dt.date, b_until: dt.date | None
+) -> bool:
+    return a_since <= (b_until or FAR_FUTURE) and b_since <= (a_until or FAR_FUTURE)
+
+
+async def lock_group(db: AsyncSession, group_id: int) -> Group:
+    group = (
+        await db.execute(
+            select(Group)
+            .where(Group.id == group_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if group is None:
+        raise GroupRuleError("There is no such group.")
+    return group
+
+
+def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]) -> None:
+    """Nobody hands out a permission they do not hold (superusers hold them all)."""
+    missing = sorted(wanted - actor_perms)
+    if missing and not actor.is_superuser:
+        names = ", ".join(missing)
+        raise GroupRuleError(
+            f"You can only grant permissions you hold yourself; you do not hold: {names}.",
+            "permissions",
+        )
+
+
+async def _name_taken(db: AsyncSession, name: str, exclude_id: int | None) -> bool:
+    query = select(Group.id).where(Group.name == name)
+    if exclude_id is not None:
+        query = query.where(Group.id != exclude_id)
+    return (await db.execute(query.limit(1))).first() is not None
+
+
+def _check_group_values(values: GroupValues) -> None:
+    if values.until is not None and values.until < values.since:
+        raise GroupRuleError("The end date must not be before the start date.", "until")
+    unknown = set(values.permissions + values.chair_permissions) - {
+        p.key for p in catalogue.catalogue()
+    }
+    if unknown:
+        raise GroupRuleError(f"Unknown permission: {', '.join(sorted(unknown))}.", "permissions")
+
+
+async def create_group(db: AsyncSession, values: GroupValues, *, actor_id: int | None) -> Group:
+    _check_group_values(values)
+    if await _name_taken(db, values.name, None):
+        raise GroupRuleError("Another group already has this name.", "name")
+    group = Group(**values.__dict__)
+    db.add(group)
+    await db.flush()
+    record(db, actor_id=actor_id, action="group.create", entity=group, after=snapshot(group))
+    return group
+
+
+async def update_group(
+    db: AsyncSession, group_id: int, values: GroupValues, *, actor_id: int | None, today: dt.date
+) -> Group:
+    """Change a group; its memberships must stay inside its new period."""
+    group = await lock_group(db, group_id)
+    _check_group_values(values)
+    if await _name_taken(db, values.name, group.id):
+        raise GroupRuleError("Another group already has this name.", "name")
+    outside = (
+        await db.execute(
+            select(Member.sca_name, GroupMembership.since)
+            .join(Member, Member.id == GroupMembership.member_id)
+            .where(
+                GroupMembership.group_id == group.id,
+                or_(
+                    GroupMembership.since < values.since,
+                    *(
+                        []
+                        if values.until is None
+                        else [
+                            GroupMembership.until.is_(None),
+                            GroupMembership.until > values.until,
+                        ]
+                    ),
+                ),
+            )
+            .limit(3)
+        )
+    ).all()
+    if outside:
+        names = ", ".join(f"{name or 'a member'} (since {since})" for name, since in outside)
+        raise GroupRuleError(
+            f"These memberships would fall outside the group's new period: {names}. "
+            "End or change them first.",
+            "since",
+        )
+    before = snapshot(group)
+    for key, value in values.__dict__.items():
+        setattr(group, key, value)
+    old, new = changes(before, snapshot(group))
+    if new:
+        await db.flush()
+        record(db, actor_id=actor_id, action="group.update", entity=group, before=old, after=new)
+        member_ids = (
+            await db.execute(
+                select(GroupMembership.member_id).where(GroupMembership.group_id == group.id)
+            )
+        ).scalars()
+        await sync_staff(db, today, set(member_ids))
+    return group
+
+
+async def _check_membership(
+    db: AsyncSession,
+    group: Group,
+    member_id: int,
+    values: MembershipValues,
+    exclude_id: int | None,
+) -> None:
+    """The rules, with the group locked: period, inside the group, overlap, one chair."""
+    if values.until is not None and values.until < values.since:
+        raise GroupRuleError("The end date must not be before the start date.", "until")
+    if values.since < group.since:
+        raise GroupRuleError(
+            f"The membership cannot start before the group does ({group.since}).", "since"
+        )
+    if group.until is not None and (values.until is None or values.until > group.until):
+        raise GroupRuleError(
+            f"The group ends on {group.until}; the membership must end by then.", "until"
+        )
+    others = (
+        await db.execute(
+            select(GroupMembership).where(
+                GroupMembership.group_id == group.id,
+                GroupMembership.id != (exclude_id or 0),
+                or_(GroupMembership.member_id == member_id, GroupMembership.is_chair.is_(True)),
+            )
+        )
+    ).scalars()
+    for other in others:
+        if not _overlaps(values.since, values.until, other.since, other.until):
+            continue
+        if other.member_id == member_id:
+            raise GroupRuleError(
+                f"This member already belongs to the group from {other.since} "
+                f"{'until ' + str(other.until) if other.until else '(open-ended)'}; "
+                "memberships of one member in one group may not overlap.",
+                "since",
+            )
+        if values.is_chair and other.is_chair:
+            raise GroupRuleError(
+                f"The group already has a chair from {other.since} "
+                f"{'until ' + str(other.until) if other.until else '(open-ended)'}; "
+                "one chair at a time.",
+                "is_chair",
+            )
+
+
+async def add_membership(
+    db: AsyncSession,
+    group_id: int,
+    member: Member,
+    values: MembershipValues,
+    *,
+    actor_id: int | None,
+    today: dt.date,
+) -> GroupMembership:
+    group = await lock_group(db, group_id)
+    if member.is_deleted:
+        raise GroupRuleError("This member was deleted.", "member")
+    await _check_membership(db, group, member.id, values, None)
+    membership = GroupMembership(
+        group_id=group.id, member_id=member.id, granted_by_id=actor_id, **values.__dict__
+    )
+    db.add(membership)
+    await db.flush()
+    record(
+        db,
+        actor_id=actor_id,
+        action="group_membership.add",
+        entity=membership,
+        member_id=member.id,
+        after=snapshot(membership),
+        note=group.name,
+    )
+    await sync_staff(db, today, [member.id])
+    return membership
+
+
+async def update_membership(
+    db: AsyncSession,
+    membership: GroupMembership,
+    values: MembershipValues,
+    *,
+    actor_id: int | None,
+    today: dt.date,
+    action: str = "group_membership.update",
+) -> bool:
+    group = await lock_group(db, membership.group_id)
+    await _check_membership(db, group, membership.member_id, values, membership.id)
+    before = snapshot(membership)
+    for key, value in values.__dict__.items():
+        setattr(membership, key, value)
+    if action == "group_membership.end":
+        membership.ended_by_id = actor_id
+    old, new = changes(before, snapshot(membership))
+    if not new:
+        return False
+    await db.flush()
+    record(
+        db,
+        actor_id=actor_id,
+        action=action,
+        entity=membership,
+        member_id=membership.member_id,
+        before=old,
+        after=new,
+        note=group.name,
+    )
+    await sync_staff(db, today, [membership.member_id])
+    return True
+
+
+async def end_membership(
+    db: AsyncSession,
+    membership: GroupMembership,
+    until: dt.date,
+    *,
+    actor_id: int | None,
+    today: dt.date,
+) -> bool:
+    """End by date (never delete); an end date can only move earlier this way."""
+    if membership.until is not None and until > membership.until:
+        raise GroupRuleError(
+            f"This membership already ends on {membership.until}; use Edit to extend it.",
+            "until",
+        )
+    values = MembershipValues(membership.since, until, membership.role, membership.is_chair)
+    return await update_membership(
+        db, membership, values, actor_id=actor_id, today=today, action="group_membership.end"
+    )

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from server.audit.models import AuditEntry
+from server.groups.models import Group, GroupMembership
+from tests.factories import csrf_from, login, make_member, make_staff
+from tests.reload import reload
+
+
+async def test_admin_creates_a_group_adds_and_ends_a_membership(client, db):
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    officer = await make_member(db, email="officer@example.org", membership_number="M-77")
+    await db.commit()
+    await login(client, admin.email)
+    token = await csrf_from(client, "/groups/new")
+    response = await client.post(
+        "/groups/new",
+        data={
+            "csrf_token": token,
+            "name": "Marshallate",
+            "since": "2020-01-01",
+            "permissions": ["check_cards"],
+            "chair_permissions": ["manage_activities"],
+        },
+    )
+    assert response.status_code == 303
+    group = (await db.execute(select(Group))).scalar_one()
+    await db.commit()
+    assert group.permissions == ["check_cards"]
+
+    response = await client.post(
+        f"/groups/{group.id}/memberships",
+        data={
+            "csrf_token": token,
+            "member": "M-77",
+            "role": "Earl Marshal",
+            "since": "2021-01-01",
+            "is_chair": "on",
+        },
+    )
+    assert response.status_code == 303
+    page = await client.get(f"/groups/{group.id}")
+    assert "Earl Marshal" in page.text and "Chair" in page.text
+    membership = (await db.execute(select(GroupMembership))).scalar_one()
+    await db.commit()
+    assert membership.granted_by_id == admin.id
+
+    # A second chair for the same time is refused with the reason.
+    other = await make_member(db, email="other@example.org")
+    await db.commit()
+    response = await client.post(
+        f"/groups/{group.id}/memberships",
+        data={
+            "csrf_token": token,
+            "member": "other@example.org",
+            "since": "2022-01-01",
+            "is_chair": "on",
+        },
+    )
+    assert response.status_code == 400 and "one chair at a time" in response.text
+
+    response = await client.post(
+        f"/groups/{group.id}/memberships/{membership.id}/end",
+        data={"csrf_token": token, "until": dt.date.today().isoformat()},
+    )
+    assert response.status_code == 303
+    await reload(db, membership, officer)
+    assert membership.until == dt.date.today() and membership.ended_by_id == admin.id
+    actions = (await db.execute(select(AuditEntry.action))).scalars().all()
+    await db.commit()
+    assert {"group.create", "group_membership.add", "group_membership.end"} <= set(actions)
+    # The member's page lists it under the right heading.
+    page = await client.get(f"/members/{officer.id}")
+    assert "Marshallate" in page.text
+    assert other.id
+
+
+async def test_nobody_hands_out_permissions_they_do_not_hold(client, db):
+    staff = await make_staff(db, ["manage_groups"])
+    await db.commit()
+    await login(client, staff.email)
+    token = await csrf_from(client, "/groups/new")
+    response = await client.post(
+        "/groups/new",
+        data={
+            "csrf_token": token,
+            "name": "Sneaky",
+            "since": "2020-01-01",
+            "permissions": ["manage_settings"],
+        },
+    )
+    assert response.status_code == 400
+    assert "only grant permissions you hold" in response.text
+    assert (await db.execute(select(Group).where(Group.name == "Sneaky"))).first() is None
+
+
+async def test_group_period_change_may_not_strand_memberships(client, db):
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    member = await make_member(db, email="m@example.org")
+    await db.commit()
+    await login(client, admin.email)
+    token = await csrf_from(client, "/groups/new")
+    await client.post(
+        "/groups/new", data={"csrf_token": token, "name": "Board", "since": "2020-01-01"}
+    )
+    group = (await db.execute(select(Group))).scalar_one()
+    await db.commit()
+    await client.post(
+        f"/groups/{group.id}/memberships",
+        data={"csrf_token": token, "member": "m@example.org", "since": "2020-06-01"},
+    )
+    response = await client.post(
+        f"/groups/{group.id}/edit",
+        data={"csrf_token": token, "name": "Board", "since": "2021-01-01"},
+    )
+    assert response.status_code == 400 and "would fall outside the group" in response.text
+    await reload(db, group)
+    assert group.since == dt.date(2020, 1, 1)
+    assert member.id
