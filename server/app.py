@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from server import background
 from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
+from server.authcards import routes as authcard_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
 from server.groups import routes as group_routes
@@ -37,6 +38,7 @@ SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
 ROUTE_MODULES: list[Any] = [
+    authcard_routes,
     auth_routes,
     home_routes,
     member_profile_routes,

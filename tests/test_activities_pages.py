@@ -171,3 +171,16 @@ async def test_retract_and_revoke_through_the_pages(client, db):
         await db.scalars(select(Authorization.status).execution_options(populate_existing=True))
     )
     assert statuses == {"retracted", "revoked"}
+
+
+async def test_member_detail_and_profile_link_to_authorizations_and_the_auth_card(client, db):
+    office = await make_staff(db, ["manage_members"])
+    member = await make_member(db)
+    await db.commit()
+    await login(client, office.email)
+    detail = await client.get(f"/members/{member.id}")
+    assert f'href="/activities/members/{member.id}"' in detail.text
+    assert f'href="/members/{member.id}/auth-card"' in detail.text
+    me = await client.get("/me")
+    assert 'href="/activities/mine"' in me.text
+    assert f'href="/members/{office.id}/auth-card"' in me.text

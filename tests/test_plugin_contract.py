@@ -72,6 +72,26 @@ async def test_section_appears_in_every_context_only_while_enabled(db):
     assert "dummy_badges" not in [s.key for s in sections]
 
 
+@pytest.mark.hook("sections")
+async def test_section_on_the_auth_card_and_in_the_mobile_card_payload(client, db):
+    import json
+
+    from server.cards.payload import refresh
+
+    member = await make_member(db)
+    await _badge(db, member, "Glittering")
+    await login(client, member.email)
+    assert "Glittering" not in (await client.get(f"/members/{member.id}/auth-card")).text
+    body, _, _ = await refresh(db, member.id, TODAY)
+    assert "dummy_badges" not in [s["key"] for s in json.loads(body)["sections"]]
+    await set_enabled(db, "dummy", True)
+    card = (await client.get(f"/members/{member.id}/auth-card")).text
+    assert "Dummy badges" in card and "Glittering" in card and "shown on auth_card" in card
+    body, _, _ = await refresh(db, member.id, TODAY)
+    sections = {s["key"]: s for s in json.loads(body)["sections"]}
+    assert sections["dummy_badges"]["rows"][0]["value"] == "shown on mobile_card"
+
+
 @pytest.mark.hook("routes")
 @pytest.mark.hook("permissions")
 async def test_route_answers_404_while_disabled_and_checks_the_plugin_permission(client, db):

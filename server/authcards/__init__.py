@@ -1,0 +1,1 @@
+"""Printable auth cards: credit-card-size panels with the member's plugin sections."""

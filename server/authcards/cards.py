@@ -1,0 +1,66 @@
+"""What one printed auth card shows: the front facts and the sections cut into panels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.authcards.layout import BackPanel, back_panels, folded_pairs
+from server.authcards.qr import qr_markup
+from server.members.models import Branch, Member
+from server.members.status import label as status_label
+from server.plugins.contract import SectionContext
+from server.plugins.registry import collect_sections_many
+
+
+@dataclass
+class AuthCard:
+    member: Member
+    branch: str
+    status: str
+    membership: str
+    membership_expired: bool
+    qr: Markup | None
+    pairs: list[tuple[str | BackPanel, BackPanel | None]]
+
+
+def membership_text(member: Member, today: dt.date) -> tuple[str, bool]:
+    """("Membership 123 — expires 2027-01-31", expired?) in words."""
+    if not member.membership_number and member.membership_expires_on is None:
+        return "No membership on record", False
+    number = f"Membership {member.membership_number}" if member.membership_number else "Membership"
+    expires = member.membership_expires_on
+    if expires is None:
+        return number, False
+    if expires < today:
+        return f"{number} — EXPIRED {expires.isoformat()}", True
+    return f"{number} — expires {expires.isoformat()}", False
+
+
+async def build_cards(
+    db: AsyncSession, members: list[Member], today: dt.date, base_url: str
+) -> list[AuthCard]:
+    branch_ids = {m.branch_id for m in members if m.branch_id is not None}
+    branches = dict(
+        (await db.execute(select(Branch.id, Branch.name).where(Branch.id.in_(branch_ids)))).all()
+    )
+    sections = await collect_sections_many(db, members, SectionContext.AUTH_CARD, today)
+    cards = []
+    for member in members:
+        membership, expired = membership_text(member, today)
+        cards.append(
+            AuthCard(
+                member=member,
+                branch=branches.get(member.branch_id, "") if member.branch_id else "",
+                status=status_label(member.status),
+                membership=membership,
+                membership_expired=expired,
+                qr=await qr_markup(db, member, base_url),
+                pairs=folded_pairs(back_panels(sections[member.id])),
+            )
+        )
+    return cards

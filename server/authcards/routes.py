@@ -1,0 +1,137 @@
+"""``/members/{id}/auth-card`` (one member) and ``/auth-cards`` (batch printing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.authcards.cards import build_cards
+from server.members.models import Branch, Member
+from server.members.status import is_adult
+from server.web.forms import parse_id
+from server.web.navigation import NavLink, add
+from server.web.templating import render
+
+PAPERS = {"a4": "A4", "letter": "Letter"}
+BATCH_LIMIT = 2000
+
+
+def _paper(request: Request) -> str:
+    paper = request.query_params.get("paper", "a4")
+    return paper if paper in PAPERS else "a4"
+
+
+def may_print(user: Member, perms: frozenset[str], member: Member, today: dt.date) -> bool:
+    """The member, the parent of a minor, or staff with ``manage_members``."""
+    if user.id == member.id or "manage_members" in perms:
+        return True
+    minor = not is_adult(member.birth_month, member.birth_year, today)
+    return minor and member.parent_id == user.id
+
+
+@page()
+async def auth_card(request: Request) -> Response:
+    db: AsyncSession = request.state.db
+    today = dt.date.today()
+    member_id = parse_id(request.path_params["member_id"])
+    member = None if member_id is None else await db.get(Member, member_id)
+    if member is None or member.is_deleted:
+        raise HTTPException(404, "There is no such member.")
+    if not may_print(request.state.user, request.state.perms, member, today):
+        raise HTTPException(403, "You can print your own auth card, or your minor child's.")
+    cards = await build_cards(db, [member], today, request.app.state.settings.base_url)
+    return render(
+        request,
+        "authcards/print.html",
+        {
+            "cards": cards,
+            "paper": _paper(request),
+            "papers": PAPERS,
+            "title": f"Auth card — {member.display_name}",
+        },
+    )
+
+
+async def _branch_and_below(db: AsyncSession, branch_id: int) -> list[int]:
+    rows = (await db.execute(select(Branch.id, Branch.parent_id))).all()
+    children: dict[int | None, list[int]] = {}
+    for child, parent in rows:
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [branch_id]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _ids(raw: str) -> list[int] | None:
+    parts = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
+    ids = [parse_id(p) for p in parts]
+    return None if any(i is None for i in ids) else [i for i in ids if i is not None]
+
+
+@page("manage_members")
+async def batch(request: Request) -> Response:
+    db: AsyncSession = request.state.db
+    today = dt.date.today()
+    branches = (await db.scalars(select(Branch).order_by(Branch.name))).all()
+    params = request.query_params
+    query = select(Member).where(Member.deleted_at.is_(None))
+    error = ""
+    if params.get("ids"):
+        ids = _ids(params["ids"])
+        if ids is None:
+            error = "Member ids must be whole numbers separated by commas."
+        query = query.where(Member.id.in_(ids or []))
+    elif params.get("branch"):
+        branch_id = parse_id(params["branch"])
+        if branch_id is None or branch_id not in {b.id for b in branches}:
+            error = "Choose one of the listed branches."
+        else:
+            query = query.where(Member.branch_id.in_(await _branch_and_below(db, branch_id)))
+    else:
+        return render(request, "authcards/batch.html", {"branches": branches})
+    if error:
+        return render(
+            request, "authcards/batch.html", {"branches": branches, "error": error}, status_code=400
+        )
+    members = list(
+        (await db.scalars(query.order_by(Member.sca_name, Member.id).limit(BATCH_LIMIT + 1))).all()
+    )
+    if len(members) > BATCH_LIMIT:
+        return render(
+            request,
+            "authcards/batch.html",
+            {
+                "branches": branches,
+                "error": f"At most {BATCH_LIMIT} cards at once; pick a smaller branch.",
+            },
+            status_code=400,
+        )
+    cards = await build_cards(db, members, today, request.app.state.settings.base_url)
+    return render(
+        request,
+        "authcards/print.html",
+        {
+            "cards": cards,
+            "paper": _paper(request),
+            "papers": PAPERS,
+            "title": f"{len(cards)} auth cards",
+        },
+    )
+
+
+add(NavLink("Print auth cards", "/auth-cards", permission="manage_members", order=45))
+
+routes = [
+    Route("/members/{member_id}/auth-card", auth_card),
+    Route("/auth-cards", batch),
+]
