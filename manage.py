@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "server.mail.commands",
     "server.nightly.command",
     "server.demo.command",
+    "server.applicants.recap",
 ]
 
 

@@ -12,9 +12,12 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from server import background
+from server.applicants import admin_routes as applicant_admin_routes
+from server.applicants import routes as applicant_routes
 from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
+from server.codes import routes as code_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
 from server.groups import routes as group_routes
@@ -46,6 +49,9 @@ ROUTE_MODULES: list[Any] = [
     member_action_routes,
     audit_routes,
     group_routes,
+    applicant_routes,
+    applicant_admin_routes,
+    code_routes,
 ]
 
 

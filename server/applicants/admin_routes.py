@@ -1,0 +1,125 @@
+"""Applicant review for the Membership Office: list with filters, detail, Create member."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.applicants import review
+from server.applicants.creation import CreationRefused, create_member
+from server.applicants.models import Applicant
+from server.auth.guards import page
+from server.members.models import Branch, Member
+from server.web import navigation
+from server.web.forms import FormReader, parse_id
+from server.web.navigation import NavLink
+from server.web.templating import flash, render
+
+PERMISSION = "manage_members"
+PAGE_SIZE = 50
+
+
+@page(PERMISSION)
+async def applicant_list(request: Request) -> Response:
+    db = request.state.db
+    params = request.query_params
+    active = [key for key in review.FILTERS if params.get(key) == "1"]
+    if not params:
+        active = ["pending"]
+    page_no = max(1, min(parse_id(params.get("page")) or 1, 10_000))
+    query = await review.applicant_query(db, active, dt.date.today())
+    total = await db.scalar(select(func.count()).select_from(query.subquery()))
+    applicants = (
+        (await db.execute(query.limit(PAGE_SIZE).offset((page_no - 1) * PAGE_SIZE))).scalars().all()
+    )
+    branches = {row.id: row.name for row in await db.execute(select(Branch.id, Branch.name))}
+    return render(
+        request,
+        "applicants/list.html",
+        {
+            "applicants": applicants,
+            "filters": review.FILTERS,
+            "active": active,
+            "total": total,
+            "page_no": page_no,
+            "more": page_no * PAGE_SIZE < (total or 0),
+            "branches": branches,
+        },
+    )
+
+
+async def _load(request: Request) -> Applicant:
+    applicant_id = parse_id(request.path_params.get("applicant_id"))
+    applicant = (
+        None if applicant_id is None else await request.state.db.get(Applicant, applicant_id)
+    )
+    if applicant is None:
+        raise HTTPException(404, "There is no such applicant.")
+    return applicant
+
+
+@page(PERMISSION)
+async def applicant_detail(request: Request) -> Response:
+    db = request.state.db
+    applicant = await _load(request)
+    branch = None if applicant.branch_id is None else await db.get(Branch, applicant.branch_id)
+    member = None if applicant.member_id is None else await db.get(Member, applicant.member_id)
+    return render(
+        request,
+        "applicants/detail.html",
+        {
+            "applicant": applicant,
+            "branch": branch,
+            "member": member,
+            "duplicates": await review.possible_duplicates(db, applicant)
+            if applicant.member_id is None
+            else [],
+            "blockers": await review.blocking_reasons(db, applicant),
+            "info": await review.agreement_info(db, applicant, dt.date.today()),
+        },
+    )
+
+
+@page(PERMISSION)
+async def applicant_create_member(request: Request) -> Response:
+    db = request.state.db
+    applicant_id = parse_id(request.path_params.get("applicant_id"))
+    form = FormReader(await request.form())
+    version = form.integer("version", "Version", required=True, minimum=1)
+    back = f"/applicants/{applicant_id}"
+    if applicant_id is None:
+        raise HTTPException(404, "There is no such applicant.")
+    if version is None:
+        flash(request, "The form is incomplete — reload the page and try again.", "error")
+        return RedirectResponse(back, status_code=303)
+    try:
+        member = await create_member(
+            db,
+            applicant_id,
+            version,
+            request.state.user,
+            dt.date.today(),
+            site=request.state.site,
+            base_url=request.app.state.settings.base_url,
+        )
+        await db.commit()
+    except CreationRefused as exc:
+        await db.rollback()
+        flash(request, exc.message, "error")
+        return RedirectResponse(back, status_code=303)
+    flash(request, f"Member {member.display_name} created; the confirmation email is queued.")
+    return RedirectResponse(back, status_code=303)
+
+
+routes = [
+    Route("/applicants", applicant_list, methods=["GET"]),
+    Route("/applicants/{applicant_id}", applicant_detail, methods=["GET"]),
+    Route("/applicants/{applicant_id}/create-member", applicant_create_member, methods=["POST"]),
+]
+
+navigation.add(NavLink("Applicants", "/applicants", permission=PERMISSION, order=30))
