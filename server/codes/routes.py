@@ -88,8 +88,8 @@ async def agreement_edit(request: Request) -> Response:
     db = request.state.db
     agreement = await _load(request)
     if request.method == "GET":
-        values = {name: _text(getattr(agreement, name)) for name in agreements.EDITABLE}
-        return await _form_page(request, agreement, values, {})
+        shown = {name: _text(getattr(agreement, name)) for name in agreements.EDITABLE}
+        return await _form_page(request, agreement, shown, {})
     form = FormReader(await request.form())
     values = await agreements.read_agreement_form(db, form, agreement)
     if not form.ok:
