@@ -121,3 +121,19 @@ async def test_members_are_not_loaded_as_objects(db):
     await db.commit()
     fresh = (await db.execute(select(Member.status).where(Member.id == member.id))).scalar_one()
     assert fresh == "active"
+
+
+async def test_saving_a_member_ages_them_up_but_not_when_deactivated(db):
+    from server.members.service import save_member
+
+    today = dt.date(2026, 6, 1)
+    member, _ = await _minor_with_parent(db, 6, 2008, today - dt.timedelta(days=1))
+    gone, parent = await _minor_with_parent(
+        db, 6, 2008, today, deactivated_at=dt.datetime.now(dt.UTC)
+    )
+    await db.commit()
+    await save_member(db, member, {"public_notes": "saved"}, actor_id=None, today=today)
+    await save_member(db, gone, {"public_notes": "saved"}, actor_id=None, today=today)
+    await db.commit()
+    assert (member.parent_id, member.status) == (None, "active")
+    assert (gone.parent_id, gone.status) == (parent.id, "deactivated")

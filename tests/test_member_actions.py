@@ -234,3 +234,33 @@ async def test_unknown_member_and_bad_version_answer_clearly(client, db):
     page = await client.get(response.headers["location"])
     assert "reload the page" in page.text
     assert (await _reload(db, member)).status == "active"
+
+
+async def test_member_detail_page_carries_the_controls_and_returns_there(client, db):
+    await _admin(db, client)
+    member = await make_member(db)
+    await db.commit()
+    page = await client.get(f"/members/{member.id}")
+    assert page.status_code == 200
+    assert "Status actions" in page.text
+    assert f'name="back" value="/members/{member.id}"' in page.text
+    assert f'name="version" value="{member.version}"' in page.text
+    token = await csrf_from(client, f"/members/{member.id}")
+    response = await client.post(
+        f"/members/{member.id}/deactivate",
+        data={
+            "csrf_token": token,
+            "version": member.version,
+            "reason": "Moved away",
+            "back": f"/members/{member.id}",
+        },
+    )
+    assert response.headers["location"] == f"/members/{member.id}"
+    page = await client.get(response.headers["location"])
+    assert "is deactivated" in page.text and "Reactivate" in page.text
+    # An outside address is never used as the way back.
+    response = await client.post(
+        f"/members/{member.id}/reactivate",
+        data={"csrf_token": token, "version": member.version + 1, "back": "//evil.example"},
+    )
+    assert response.headers["location"] == f"/members/{member.id}/status"

@@ -53,8 +53,13 @@ async def email_in_use(db: AsyncSession, email: str, exclude_id: int | None = No
 
 
 def apply_facts(member: Member, today: dt.date) -> None:
-    """Age up (an adult has no parent link) and recompute the status from the facts."""
-    if member.parent_id is not None and is_adult(member.birth_month, member.birth_year, today):
+    """Age up (an adult has no parent link; deactivated members are left as they are, as
+    in the nightly ``server.members.ageup``) and recompute the status from the facts."""
+    if (
+        member.parent_id is not None
+        and member.deactivated_at is None
+        and is_adult(member.birth_month, member.birth_year, today)
+    ):
         member.parent_id = None
     refresh_status(member, today)
 

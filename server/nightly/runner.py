@@ -27,6 +27,8 @@ log = logging.getLogger("tessera.nightly")
 # Modules that register nightly jobs (``@nightly_job``); each area adds its own.
 JOB_MODULES: list[str] = [
     "server.groups.staff_sync",
+    "server.members.ageup",
+    "server.applicants.recap",
 ]
 LOCK_NAME = "nightly"
 LOCK_TTL = dt.timedelta(hours=2)
