@@ -168,6 +168,27 @@ def _sqlalchemy_url(name: str) -> str:
     return "postgresql+asyncpg://" + _pg_dsn(name).split("://", 1)[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``postgres_only`` tests on PostgreSQL only and ``sqlite_only`` ones on SQLite only.
+
+    The other backend's copy is deselected rather than skipped, so a skip in a run
+    always means something is missing.
+    """
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        name = item.name
+        pg_only = item.get_closest_marker("postgres_only") is not None
+        sqlite_only = "sqlite_only" in getattr(item, "fixturenames", ())
+        if (pg_only and "[sqlite" in name) or (sqlite_only and "[postgresql" in name):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseTemplates]:
     templates = DatabaseTemplates(tmp_path_factory.mktemp("db"))
@@ -179,8 +200,6 @@ def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseT
 def database_url(request: pytest.FixtureRequest, db_templates: DatabaseTemplates) -> Iterator[str]:
     """An empty, migrated database on each backend."""
     if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("this test is about PostgreSQL concurrency")
         yield db_templates.sqlite_url()
         return
     url = db_templates.pg_url()
@@ -243,10 +262,11 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def sqlite_only(request: pytest.FixtureRequest) -> None:
-    """For browser tests: the database layer is covered on both backends elsewhere."""
-    if "[postgresql]" in request.node.name:
-        pytest.skip("browser tests run on SQLite; database behaviour is tested on both")
+def sqlite_only() -> None:
+    """For browser tests: the database layer is covered on both backends elsewhere.
+
+    Requesting this fixture deselects the PostgreSQL copy of the test.
+    """
 
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
