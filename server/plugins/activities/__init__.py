@@ -11,6 +11,7 @@ from pathlib import Path
 
 from server.nightly.registry import NightlyJob
 from server.plugins.activities import admin_routes, member_routes
+from server.plugins.activities.demo import demo_activities
 from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
 from server.plugins.activities.sections import activity_sections
@@ -30,4 +31,5 @@ plugin = Plugin(
     model_modules=["server.plugins.activities.models"],
     migrations=Path(__file__).resolve().parent / "migrations",
     nightly_jobs=[NightlyJob("expire_authorizations", 40, expire_authorizations)],
+    demo=demo_activities,
 )
