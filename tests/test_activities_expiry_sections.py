@@ -123,3 +123,28 @@ async def test_empty_authorizations_say_so_and_may_authorize_lists_permitted_act
     ]
     await set_enabled(db, "activities", False)
     assert await registry.collect_sections(db, marshal, SectionContext.CHECK_PAGE, TODAY) == []
+
+
+async def test_batch_sections_agree_with_one_member_sections(db):
+    rapier = await make_activity(
+        db, "Rapier", "Single Rapier", authorize_permission="authorize_rapier"
+    )
+    archery = await make_activity(
+        db, "Archery", "Target Archery", authorize_permission="authorize_archery"
+    )
+    marshal = await make_staff(db, ["authorize_rapier"])
+    lapsed = await make_staff(db, ["authorize_archery"], membership_expires_on=YESTERDAY)
+    chair = await make_staff(db, [], is_superuser=True)
+    plain = await make_member(db)
+    await make_authorization(db, plain, rapier, expires_on=TODAY)
+    await make_authorization(db, marshal, archery, expires_on=None)
+    await make_authorization(db, lapsed, rapier, expires_on=YESTERDAY)
+    await db.commit()
+    members = [marshal, lapsed, chair, plain]
+    many = await registry.collect_sections_many(db, members, SectionContext.AUTH_CARD, TODAY)
+    for member in members:
+        assert many[member.id] == await registry.collect_sections(
+            db, member, SectionContext.AUTH_CARD, TODAY
+        )
+    assert [s.key for s in many[lapsed.id]] == ["authorizations"]  # expired membership
+    assert len(next(s for s in many[chair.id] if s.key == "may_authorize").rows) == 2

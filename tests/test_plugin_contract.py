@@ -92,6 +92,22 @@ async def test_section_on_the_auth_card_and_in_the_mobile_card_payload(client, d
     assert sections["dummy_badges"]["rows"][0]["value"] == "shown on mobile_card"
 
 
+@pytest.mark.hook("bulk_sections")
+async def test_bulk_sections_agree_with_sections_for_every_member(db):
+    members = [await make_member(db) for _ in range(3)]
+    await _badge(db, members[0], "Alpha")
+    await _badge(db, members[0], "Beta")
+    await _badge(db, members[2], "Gamma")
+    await set_enabled(db, "dummy", True)
+    many = await registry.collect_sections_many(db, members, SectionContext.AUTH_CARD, TODAY)
+    for member in members:
+        one = await registry.collect_sections(db, member, SectionContext.AUTH_CARD, TODAY)
+        assert many[member.id] == one
+    dummy = next(s for s in many[members[0].id] if s.key == "dummy_badges")
+    assert [r.label for r in dummy.rows] == ["Alpha", "Beta"]
+    assert "dummy_badges" not in [s.key for s in many[members[1].id]]  # no rows: hidden
+
+
 @pytest.mark.hook("routes")
 @pytest.mark.hook("permissions")
 async def test_route_answers_404_while_disabled_and_checks_the_plugin_permission(client, db):

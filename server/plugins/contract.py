@@ -17,7 +17,7 @@ is not.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -104,6 +104,11 @@ class Section:
 SectionProvider = Callable[
     [AsyncSession, "Member", SectionContext, dt.date], Awaitable[Sequence[Section]]
 ]
+# async def bulk_sections(db, members, context, today) -> Mapping[member id, Sequence[Section]]
+BulkSectionProvider = Callable[
+    [AsyncSession, Sequence["Member"], SectionContext, dt.date],
+    Awaitable[Mapping[int, Sequence[Section]]],
+]
 # async def demo(db, demo: DemoData) -> None
 DemoHook = Callable[[AsyncSession, DemoData], Awaitable[None]]
 
@@ -119,6 +124,9 @@ class Plugin:
     key: str
     name: str
     sections: SectionProvider | None = None
+    # The same sections for many members at once (batch printing); must agree with
+    # ``sections``. Optional: without it ``sections`` is called per member.
+    bulk_sections: BulkSectionProvider | None = None
     routes: list[BaseRoute] = field(default_factory=list)
     nav_links: list[NavLink] = field(default_factory=list)
     settings: list[SettingDef] = field(default_factory=list)

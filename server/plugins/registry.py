@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import importlib
 import pkgutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +30,10 @@ from server.settings.store import get_setting
 from server.web import navigation
 
 PLUGIN_DIR = Path(__file__).resolve().parent
-DEMO_ORDER = 30  # after core members (10) and other core demo steps (20s)
+DEMO_ORDER = 30
+BULK_CHUNK = (
+    500  # members per bulk_sections call  # after core members (10) and other core demo steps (20s)
+)
 _PLUGINS: dict[str, Plugin] = {}
 _discovered = False
 
@@ -166,17 +170,22 @@ async def collect_sections(
 
 
 async def collect_sections_many(
-    db: AsyncSession, members: list[Member], context: SectionContext, today: dt.date
+    db: AsyncSession, members: Sequence[Member], context: SectionContext, today: dt.date
 ) -> dict[int, list[Section]]:
-    """``collect_sections`` for many members (batch printing): the enabled set read once."""
-    plugins = [p for p in await enabled(db) if p.sections is not None]
-    result: dict[int, list[Section]] = {}
-    for member in members:
-        sections: list[Section] = []
-        for plugin in plugins:
-            assert plugin.sections is not None
-            sections.extend(await plugin.sections(db, member, context, today))
-        result[member.id] = sorted(
-            (s for s in sections if s.visible), key=lambda s: (s.order, s.key)
-        )
-    return result
+    """``collect_sections`` for many members (batch printing), through ``bulk_sections``
+    where a plugin has it."""
+    gathered: dict[int, list[Section]] = {m.id: [] for m in members}
+    for plugin in await enabled(db):
+        if plugin.bulk_sections is not None:
+            for start in range(0, len(members), BULK_CHUNK):
+                chunk = members[start : start + BULK_CHUNK]
+                found = await plugin.bulk_sections(db, chunk, context, today)
+                for member in chunk:
+                    gathered[member.id].extend(found.get(member.id, ()))
+        elif plugin.sections is not None:
+            for member in members:
+                gathered[member.id].extend(await plugin.sections(db, member, context, today))
+    return {
+        key: sorted((s for s in found if s.visible), key=lambda s: (s.order, s.key))
+        for key, found in gathered.items()
+    }

@@ -9,7 +9,7 @@ first demo member a badge.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -40,8 +40,26 @@ async def badge_sections(
             .order_by(DummyBadge.name)
         )
     ).all()
-    rows = tuple(Row(b.name, f"shown on {context.value}", note="dummy badge") for b in badges)
-    return [Section("dummy_badges", "Dummy badges", order=50, rows=rows)]
+    return [_section([b.name for b in badges], context)]
+
+
+def _section(names: Sequence[str], context: SectionContext) -> Section:
+    rows = tuple(Row(name, f"shown on {context.value}", note="dummy badge") for name in names)
+    return Section("dummy_badges", "Dummy badges", order=50, rows=rows)
+
+
+async def badge_sections_many(
+    db: AsyncSession, members: Sequence[Member], context: SectionContext, today: dt.date
+) -> Mapping[int, Sequence[Section]]:
+    names: dict[int, list[str]] = {m.id: [] for m in members}
+    rows = await db.execute(
+        select(DummyBadge.member_id, DummyBadge.name)
+        .where(DummyBadge.member_id.in_(names), DummyBadge.retired.is_(False))
+        .order_by(DummyBadge.name)
+    )
+    for member_id, name in rows:
+        names[member_id].append(name)
+    return {member_id: [_section(found, context)] for member_id, found in names.items()}
 
 
 @page("dummy_manage")
@@ -72,6 +90,7 @@ plugin = Plugin(
     key="dummy",
     name="Dummy (test plugin)",
     sections=badge_sections,
+    bulk_sections=badge_sections_many,
     routes=[Route("/dummy/badges", badge_list)],
     nav_links=[NavLink("Dummy badges", "/dummy/badges", permission="dummy_manage")],
     settings=[SettingDef("dummy_greeting", "text", "Hello from the dummy", "Dummy greeting")],

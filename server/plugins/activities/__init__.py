@@ -14,7 +14,7 @@ from server.plugins.activities import admin_routes, member_routes
 from server.plugins.activities.demo import demo_activities
 from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
-from server.plugins.activities.sections import activity_sections
+from server.plugins.activities.sections import activity_sections, activity_sections_many
 from server.plugins.contract import Plugin
 from server.web.navigation import NavLink
 
@@ -22,6 +22,7 @@ plugin = Plugin(
     key="activities",
     name="Activities and authorizations",
     sections=activity_sections,
+    bulk_sections=activity_sections_many,
     routes=[*admin_routes.routes, *member_routes.routes],
     nav_links=[
         NavLink("Activities", "/activities/admin", permission="manage_activities", order=60),

@@ -1,75 +1,96 @@
-"""The card sections: Authorizations (current, grouped) and May authorize."""
+"""The card sections: Authorizations (current, grouped) and May authorize.
+
+``activity_sections`` serves one member (the mobile card, the check page);
+``activity_sections_many`` serves many with the same three queries (batch printing).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth.access import permissions_of
+from server.auth.access import permissions_of, permissions_of_many
 from server.members.models import Member
 from server.plugins.activities.models import APPROVED, Activity, ActivityGroup, Authorization
 from server.plugins.contract import Row, Section, SectionContext
 
 AUTHORIZATIONS_ORDER = 20
 MAY_AUTHORIZE_ORDER = 30
+Held = tuple[str, str, "dt.date | None"]  # group, activity, expiry
 
 
-async def current_authorizations(
-    db: AsyncSession, member_id: int, today: dt.date
-) -> list[tuple[str, str, dt.date | None]]:
-    """(group name, activity name, expiry) of current approved ones, sorted."""
-    rows = await db.execute(
-        select(ActivityGroup.name, Activity.name, Authorization.expires_on)
+def _current(today: dt.date) -> Select[int, str, str, dt.date | None]:
+    """(member id, group, activity, expiry) of current approved authorizations, sorted."""
+    return (
+        select(Authorization.member_id, ActivityGroup.name, Activity.name, Authorization.expires_on)
         .join(Activity, Activity.id == Authorization.activity_id)
         .join(ActivityGroup, ActivityGroup.id == Activity.group_id)
         .where(
-            Authorization.member_id == member_id,
             Authorization.status == APPROVED,
             or_(Authorization.expires_on.is_(None), Authorization.expires_on >= today),
         )
         .order_by(ActivityGroup.name, Activity.name)
     )
-    return [(g, a, e) for g, a, e in rows]
+
+
+async def _authorizable(db: AsyncSession) -> list[tuple[str, str, str]]:
+    """(permission, group, activity) of every active activity, sorted."""
+    rows = await db.execute(
+        select(Activity.authorize_permission, ActivityGroup.name, Activity.name)
+        .join(ActivityGroup, ActivityGroup.id == Activity.group_id)
+        .where(Activity.is_active.is_(True))
+        .order_by(ActivityGroup.name, Activity.name)
+    )
+    return [(p, g, a) for p, g, a in rows]
 
 
 def expiry_note(expires_on: dt.date | None) -> str:
     return f"expires {expires_on.isoformat()}" if expires_on else "no expiry"
 
 
+def _sections(held: Sequence[Held], may: Sequence[tuple[str, str]]) -> list[Section]:
+    return [
+        Section(
+            key="authorizations",
+            title="Authorizations",
+            order=AUTHORIZATIONS_ORDER,
+            rows=tuple(
+                Row(label=a, value="Authorized", note=expiry_note(e), group=g, tone="ok")
+                for g, a, e in held
+            ),
+            empty_text="No current authorizations.",
+        ),
+        Section(
+            key="may_authorize",
+            title="May authorize",
+            order=MAY_AUTHORIZE_ORDER,
+            rows=tuple(Row(label=a, group=g) for g, a in may),
+        ),
+    ]
+
+
 async def activity_sections(
     db: AsyncSession, member: Member, context: SectionContext, today: dt.date
 ) -> Sequence[Section]:
-    held = await current_authorizations(db, member.id, today)
-    authorizations = Section(
-        key="authorizations",
-        title="Authorizations",
-        order=AUTHORIZATIONS_ORDER,
-        rows=tuple(
-            Row(
-                label=activity,
-                value="Authorized",
-                note=expiry_note(expires),
-                group=group,
-                tone="ok",
-            )
-            for group, activity, expires in held
-        ),
-        empty_text="No current authorizations.",
-    )
+    rows = await db.execute(_current(today).where(Authorization.member_id == member.id))
+    held = [(g, a, e) for _, g, a, e in rows]
     perms = await permissions_of(db, member, today)
-    may: list[Row] = []
-    if perms:
-        rows = await db.execute(
-            select(ActivityGroup.name, Activity.name)
-            .join(ActivityGroup, ActivityGroup.id == Activity.group_id)
-            .where(Activity.is_active.is_(True), Activity.authorize_permission.in_(perms))
-            .order_by(ActivityGroup.name, Activity.name)
-        )
-        may = [Row(label=activity, group=group) for group, activity in rows]
-    may_authorize = Section(
-        key="may_authorize", title="May authorize", order=MAY_AUTHORIZE_ORDER, rows=tuple(may)
-    )
-    return [authorizations, may_authorize]
+    may = [(g, a) for p, g, a in await _authorizable(db) if p in perms] if perms else []
+    return _sections(held, may)
+
+
+async def activity_sections_many(
+    db: AsyncSession, members: Sequence[Member], context: SectionContext, today: dt.date
+) -> Mapping[int, Sequence[Section]]:
+    ids = [m.id for m in members]
+    held: dict[int, list[Held]] = {i: [] for i in ids}
+    for member_id, g, a, e in await db.execute(
+        _current(today).where(Authorization.member_id.in_(ids))
+    ):
+        held[member_id].append((g, a, e))
+    perms = await permissions_of_many(db, list(members), today)
+    activities = await _authorizable(db) if any(perms.values()) else []
+    return {i: _sections(held[i], [(g, a) for p, g, a in activities if p in perms[i]]) for i in ids}
