@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "server.nightly.command",
     "server.demo.command",
     "server.applicants.recap",
+    "server.members.ageup_bench",
 ]
 
 

@@ -137,3 +137,15 @@ async def test_saving_a_member_ages_them_up_but_not_when_deactivated(db):
     await db.commit()
     assert (member.parent_id, member.status) == (None, "active")
     assert (gone.parent_id, gone.status) == (parent.id, "deactivated")
+
+
+async def test_bench_seeds_and_ages_up_the_due_members(tmp_path):
+    from server.members.ageup_bench import run_bench
+
+    figures = await run_bench(
+        f"sqlite+aiosqlite:///{tmp_path / 'bench.sqlite3'}", 300, dt.date(2026, 6, 15)
+    )
+    assert figures["register size"] == 300
+    assert figures["first night: members aged up"] == 30  # every tenth turns 18 this month
+    assert figures["second night: members aged up"] == 0
+    assert figures["audit rows"] == 30

@@ -88,7 +88,7 @@ async def age_up_register(db: AsyncSession, today: dt.date) -> int:
         }
         for member_id, status, parent_id, verified in rows
     ]
-    await db.execute(insert(AuditEntry), audit)
+    await db.execute(insert(AuditEntry.__table__), audit)  # Core: no ORM bookkeeping
     for verified, status in new_status.items():
         verified_clause = (
             Member.verified_at.is_not(None) if verified else Member.verified_at.is_(None)
