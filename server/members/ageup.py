@@ -8,9 +8,9 @@ left untouched.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
@@ -27,6 +27,7 @@ from server.members.status import (
 from server.nightly.registry import nightly_job
 
 ACTION = "member.age_up"
+AUDIT_TABLE = cast(Table, AuditEntry.__table__)
 MINOR_STATUSES = tuple(s.key for s in STATUSES if s.adult is False)
 
 
@@ -88,7 +89,7 @@ async def age_up_register(db: AsyncSession, today: dt.date) -> int:
         }
         for member_id, status, parent_id, verified in rows
     ]
-    await db.execute(insert(AuditEntry.__table__), audit)  # Core: no ORM bookkeeping
+    await db.execute(insert(AUDIT_TABLE), audit)  # Core insert: no ORM bookkeeping per row
     for verified, status in new_status.items():
         verified_clause = (
             Member.verified_at.is_not(None) if verified else Member.verified_at.is_(None)
