@@ -86,12 +86,17 @@ async def _link_parent(
     )
 
 
-async def _clear(
-    request: Request, member: Member, form: FormReader, version: int, today: dt.date
-) -> str:
-    return await actions.clear_membership(
-        request.state.db, member, request.state.user, expected_version=version, today=today
-    )
+def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
+    """An action whose form carries nothing but the version (clear, reactivate)."""
+
+    async def run(
+        request: Request, member: Member, form: FormReader, version: int, today: dt.date
+    ) -> str:
+        return await service(
+            request.state.db, member, request.state.user, expected_version=version, today=today
+        )
+
+    return run
 
 
 async def _deactivate(
@@ -107,14 +112,6 @@ async def _deactivate(
     )
 
 
-async def _reactivate(
-    request: Request, member: Member, form: FormReader, version: int, today: dt.date
-) -> str:
-    return await actions.reactivate(
-        request.state.db, member, request.state.user, expected_version=version, today=today
-    )
-
-
 @page("verify_members")
 async def verify_route(request: Request) -> Response:
     return await _run(request, _verify)
@@ -127,7 +124,7 @@ async def link_parent_route(request: Request) -> Response:
 
 @page("verify_members")
 async def clear_route(request: Request) -> Response:
-    return await _run(request, _clear)
+    return await _run(request, _without_input(actions.clear_membership))
 
 
 @page("manage_members")
@@ -137,7 +134,7 @@ async def deactivate_route(request: Request) -> Response:
 
 @page("manage_members")
 async def reactivate_route(request: Request) -> Response:
-    return await _run(request, _reactivate)
+    return await _run(request, _without_input(actions.reactivate))
 
 
 @page(staff=True)
