@@ -113,3 +113,19 @@ async def test_applicant_pages_need_manage_members(client, db):
     assert (await client.get("/applicants")).status_code == 403
     assert (await client.get(f"/applicants/{applicant.id}")).status_code == 403
     assert (await client.get("/applicants/abc")).status_code in (403, 404)
+
+
+async def test_pages_keep_the_filters(client, db, monkeypatch):
+    from server.applicants import admin_routes
+
+    monkeypatch.setattr(admin_routes, "PAGE_SIZE", 2)
+    await _manager(db, client)
+    member = await make_member(db)
+    for n in range(3):
+        await make_applicant(db, email=f"a{n}@example.org")
+    done = await make_applicant(db, email="", member_id=member.id)
+    await db.commit()
+    first = await client.get("/applicants")
+    assert len(_ids(first)) == 2 and 'href="/applicants?f=1&amp;pending=1&amp;page=2"' in first.text
+    second = await client.get("/applicants?f=1&pending=1&page=2")
+    assert len(_ids(second)) == 1 and done.id not in _ids(second)

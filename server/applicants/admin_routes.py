@@ -49,6 +49,7 @@ async def applicant_list(request: Request) -> Response:
             "page_no": page_no,
             "more": page_no * PAGE_SIZE < (total or 0),
             "branches": branches,
+            "query": "&".join(["f=1", *(f"{key}=1" for key in active)]),
         },
     )
 
