@@ -6,12 +6,14 @@ rolls back:
 
 1. Lock the applicant row; refuse when it is gone, already created, changed since the
    page was drawn (version), or still blocked (``review.blocking_reasons``).
-2. Create the member from the applicant's fields, with the status from the table.
+2. Create the member from the applicant's fields (``members.service.create_member``:
+   the status from the table, the email checked, an audit row).
 3. Assign a seat of the agreement behind the applicant's member code (if one exists).
 4. Link the applicant to the member and empty its personal fields.
 5. Add the member to the weekly new-members recap.
 6. Queue the confirmation email (adult text, or minor text explaining the parent step).
-7. Write the audit row; flush (a concurrent change or a taken email becomes a refusal).
+7. Audit the applicant's link; flush (a concurrent change or a taken email becomes a
+   refusal). The member's own creation is audited by ``members.service.create_member``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from server.codes.models import Seat
 from server.codes.validation import find_agreement
 from server.database import utcnow
 from server.mail.outbox import queue_email
+from server.members import service
 from server.members.models import Member
-from server.members.status import is_adult, label, refresh_status
+from server.members.status import is_adult, label
 
 STALE = "This applicant was changed by someone else — reload the page and try again."
-COPIED = tuple(f for f in PERSONAL_FIELDS if f != "email")
 
 
 class CreationRefused(Exception):
@@ -64,18 +66,14 @@ class Creation:
 
 async def _create_member(c: Creation) -> None:
     a = c.applicant
-    member = Member(
-        **{name: getattr(a, name) for name in COPIED},
-        email=a.email.strip(),
-        email_key=a.email.strip().lower(),
-        branch_id=a.branch_id,
-        created_by_id=c.actor.id,
-        modified_by_id=c.actor.id,
+    c.member = await service.create_member(
+        c.db,
+        {name: getattr(a, name) for name in PERSONAL_FIELDS} | {"branch_id": a.branch_id},
+        actor_id=c.actor.id,
+        action="member.create_from_applicant",
+        today=c.today,
+        note=f"Created from applicant #{a.id}.",
     )
-    refresh_status(member, c.today)
-    c.db.add(member)
-    await c.db.flush()
-    c.member = member
 
 
 async def _assign_seat(c: Creation) -> None:
@@ -121,17 +119,14 @@ async def _queue_confirmation(c: Creation) -> None:
 
 
 async def _audit(c: Creation) -> None:
-    member = c.new_member
     record(
         c.db,
         actor_id=c.actor.id,
-        action="member.create_from_applicant",
-        entity=member,
-        member_id=member.id,
+        action="applicant.member_created",
+        entity=c.applicant,
+        member_id=c.new_member.id,
         after={
-            "applicant_id": c.applicant.id,
-            "status": member.status,
-            "email": member.email,
+            "member_id": c.new_member.id,
             "seat_agreement_id": c.seat.agreement_id if c.seat else None,
         },
     )
@@ -176,6 +171,8 @@ async def create_member(
             await step(creation)
     except StaleDataError:
         raise CreationRefused(STALE) from None
+    except service.EmailTaken as exc:
+        raise CreationRefused(f"{exc} Reload the page.") from None
     except IntegrityError:
         raise CreationRefused(
             "Another member was created with this email address or from this applicant "

@@ -19,9 +19,9 @@ from server.audit.log import changes, record, snapshot
 from server.database import utcnow
 from server.members.ageup import age_up_member
 from server.members.models import Member
+from server.members.service import STALE_MESSAGE
 from server.members.status import is_adult, label, refresh_status
 
-STALE = "This member was changed by someone else — reload the page and try again."
 FACTS = [
     "status",
     "membership_number",
@@ -45,7 +45,7 @@ class ActionRefused(Exception):
 
 class StaleMember(ActionRefused):
     def __init__(self) -> None:
-        super().__init__(STALE)
+        super().__init__(STALE_MESSAGE)
 
 
 def _check(member: Member, expected_version: int) -> None:
