@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "server.demo.command",
     "server.applicants.recap",
     "server.members.ageup_bench",
+    "server.plugins.activities.bench_command",
 ]
 
 

@@ -12,10 +12,60 @@ import random
 import sqlite3
 from collections.abc import Iterable, Iterator
 
+from sqlalchemy import Table
+
+from server.members.models import Member
 from server.plugins.activities.demo import CATALOGUE
 
 BATCH = 50_000
 _NOW = "2026-01-01 00:00:00.000000"
+
+
+def _member_values(table: Table, n: int, today: dt.date) -> tuple[object, ...]:
+    """One verified adult; every other column from its scalar default or NULL."""
+    given: dict[str, object] = {
+        "id": n,
+        "public_id": f"{n:016x}",
+        "sca_name": f"Bench Member {n}",
+        "email": f"member{n}@bench.example.org",
+        "email_key": f"member{n}@bench.example.org",
+        "branch_id": 1,
+        "membership_number": f"{100000 + n}",
+        "membership_expires_on": (today + dt.timedelta(days=300)).isoformat(),
+        "birth_month": 5,
+        "birth_year": 1990,
+        "status": "verified",
+        "verified_at": _NOW,
+        "created_at": _NOW,
+        "modified_at": _NOW,
+        "additional_info": "{}",
+    }
+    values: list[object] = []
+    for column in table.columns:
+        if column.key in given:
+            values.append(given[column.key])
+        elif column.default is not None and not callable(getattr(column.default, "arg", None)):
+            arg = column.default.arg  # type: ignore[attr-defined]
+            values.append(int(arg) if isinstance(arg, bool) else arg)
+        else:
+            values.append(None)
+    return tuple(values)
+
+
+def seed_members(conn: sqlite3.Connection, count: int, today: dt.date) -> None:
+    """A branch and ``count`` verified adult members (ids 1..count)."""
+    table = Member.__table__
+    assert isinstance(table, Table)
+    conn.execute(
+        "INSERT INTO branches (id, name, kind, created_at) VALUES (1, 'Kingdom of Bench', "
+        "'kingdom', ?)",
+        (_NOW,),
+    )
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    sql = f"INSERT INTO members ({names}) VALUES ({', '.join('?' for _ in table.columns)})"
+    for start in range(1, count + 1, BATCH):
+        ids = range(start, min(start + BATCH, count + 1))
+        conn.executemany(sql, [_member_values(table, n, today) for n in ids])
 
 
 def seed_catalogue(conn: sqlite3.Connection) -> list[int]:
