@@ -8,6 +8,7 @@ import sys
 
 # Modules that register commands with server.cli; each area adds its own.
 COMMAND_MODULES = [
+    "server.checks.commands",
     "server.core_commands",
     "server.cards.commands",
     "server.mail.commands",

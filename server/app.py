@@ -17,6 +17,8 @@ from server.applicants import routes as applicant_routes
 from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
+from server.checks import routes as check_routes
+from server.checks import runtime as check_runtime
 from server.codes import routes as code_routes
 from server.config import Settings, load_settings
 from server.database import make_engine, make_sessionmaker
@@ -27,6 +29,7 @@ from server.members import action_routes as member_action_routes
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
 from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
+from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
@@ -52,6 +55,8 @@ ROUTE_MODULES: list[Any] = [
     applicant_routes,
     applicant_admin_routes,
     code_routes,
+    check_routes,
+    photo_routes,
 ]
 
 
@@ -96,4 +101,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.templates = make_templates()
+    check_runtime.attach(app)
     return app

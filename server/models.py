@@ -6,12 +6,14 @@ from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
 from server.auth.models import PasswordResetToken
 from server.cards.models import CardIssueJob, CardLink, CardPayload
+from server.checks.models import CheckEntry, CodeRevocation
 from server.codes.models import Agreement, Seat
 from server.database import Base
 from server.groups.models import Group, GroupMembership
 from server.mail.models import OutboxMessage
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
+from server.photos.models import MemberPhoto
 from server.settings.models import SettingValue
 
 __all__ = [
@@ -25,10 +27,13 @@ __all__ = [
     "CardIssueJob",
     "CardLink",
     "CardPayload",
+    "CheckEntry",
+    "CodeRevocation",
     "Group",
     "GroupMembership",
     "JobLock",
     "Member",
+    "MemberPhoto",
     "OutboxMessage",
     "PasswordResetToken",
     "SettingValue",

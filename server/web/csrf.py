@@ -61,7 +61,7 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = await FormParser(parsed_headers, stream()).parse()
         elif content_type.startswith("multipart/form-data"):
-            form = await MultiPartParser(parsed_headers, stream()).parse()
+            form = await MultiPartParser(parsed_headers, stream(), max_part_size=MAX_BODY).parse()
         else:
             return None
     except (MultiPartException, ValueError, KeyError):

@@ -1,0 +1,1 @@
+"""Marshal check: signed check codes, the live check page, the check log and the scanner."""

@@ -1,0 +1,27 @@
+"""The QR on the printed auth card: a check code valid until the membership expires."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.authcards.qr import fill_qr_slot
+from server.checks import codes, qr, runtime
+from server.checks.keyring import keyring_for
+from server.checks.revocations import latest_revocation
+from server.database import utcnow
+from server.members.models import Member
+
+
+@fill_qr_slot
+async def printed_check_qr(db: AsyncSession, member: Member, base_url: str) -> str | None:
+    """Inline SVG of ``BASE_URL/check/{code}``, the code valid until membership expiry
+    (at most a year). Staff revoke it (lost card) on the member's checks page."""
+    if member.deleted_at is not None:
+        return None
+    settings = runtime.settings_for(db.get_bind())
+    ring = keyring_for(settings.data_dir)
+    revoked_before = await latest_revocation(db, member.id)
+    code = codes.printed_code(
+        ring, member.public_id, utcnow(), member.membership_expires_on, revoked_before
+    )
+    return qr.svg_inline(codes.check_url(base_url, code))

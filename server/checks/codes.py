@@ -1,0 +1,164 @@
+"""The check code: a compact, signed statement "member X, issued at T, valid until U".
+
+Layout (big-endian), then base64url without padding::
+
+    version (1 byte) | key id (2) | public id length (1) | public id (n) |
+    issued at (4, Unix seconds) | valid until (4, Unix seconds) | Ed25519 signature (64)
+
+The signature covers every byte before it. A code names the member only by
+``Member.public_id``; it never contains or reveals the card token. Ed25519 signatures
+are deterministic, so the same member, key and times always give the same code (the
+mobile card's ETag stays stable within an hour).
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+
+from server.checks.keyring import CheckKey, Keyring, b64d, b64e
+
+VERSION = 1
+SIGNATURE_SIZE = 64
+HEADER = struct.Struct(">BHB")
+TIMES = struct.Struct(">II")
+MAX_PUBLIC_ID = 32
+MAX_CODE_CHARS = 200  # anything longer is not ours; refuse before decoding
+MOBILE_VALIDITY = dt.timedelta(hours=72)
+PRINTED_MAX_VALIDITY = dt.timedelta(days=365)
+PRINTED_MIN_VALIDITY = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class CheckCode:
+    key_id: int
+    public_id: str
+    issued_at: dt.datetime
+    valid_until: dt.datetime
+
+    def expired(self, now: dt.datetime) -> bool:
+        return now > self.valid_until
+
+
+class CodeRejected(Exception):
+    """The code cannot be trusted; ``result`` is a key of ``server.checks.results``."""
+
+    def __init__(self, result: str, reason: str, key_id: int | None = None) -> None:
+        super().__init__(reason)
+        self.result = result
+        self.reason = reason
+        self.key_id = key_id
+
+
+def _seconds(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _moment(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def sign(key: CheckKey, public_id: str, issued_at: dt.datetime, valid_until: dt.datetime) -> str:
+    """Make a code. ``public_id`` must be hex (``Member.public_id`` always is)."""
+    raw_id = bytes.fromhex(public_id)
+    if not 0 < len(raw_id) <= MAX_PUBLIC_ID:
+        raise ValueError("public id has the wrong length")
+    if valid_until <= issued_at:
+        raise ValueError("a code must be valid after it is issued")
+    message = (
+        HEADER.pack(VERSION, key.key_id, len(raw_id))
+        + raw_id
+        + TIMES.pack(_seconds(issued_at), _seconds(valid_until))
+    )
+    return b64e(message + key.private.sign(message))
+
+
+def read(text: str, keyring: Keyring) -> CheckCode:
+    """Decode and verify ``text``; raise ``CodeRejected`` if it cannot be trusted.
+
+    Expiry is not judged here: an expired code still says who it was for, which the
+    check log records.
+    """
+    if not text or len(text) > MAX_CODE_CHARS:
+        raise CodeRejected("unknown", "This is not a Tessera check code.")
+    try:
+        raw = b64d(text)
+    except (binascii.Error, ValueError):
+        raise CodeRejected("unknown", "This is not a Tessera check code.") from None
+    if len(raw) < HEADER.size + TIMES.size + SIGNATURE_SIZE:
+        raise CodeRejected("unknown", "This is not a Tessera check code.")
+    version, key_id, id_length = HEADER.unpack_from(raw)
+    if version != VERSION:
+        raise CodeRejected("unknown", "This code was made by an unknown version of Tessera.")
+    body_length = HEADER.size + id_length + TIMES.size
+    if len(raw) != body_length + SIGNATURE_SIZE or not 0 < id_length <= MAX_PUBLIC_ID:
+        raise CodeRejected("unknown", "This is not a Tessera check code.")
+    key = keyring.keys.get(key_id)
+    if key is None:
+        raise CodeRejected("unknown", "This code was signed by a key this server does not know.")
+    message, signature = raw[:body_length], raw[body_length:]
+    try:
+        key.public.verify(signature, message)
+    except InvalidSignature:
+        raise CodeRejected(
+            "unknown", "The signature does not match: the code was altered or forged.", key_id
+        ) from None
+    if key.retired:
+        raise CodeRejected(
+            "revoked", "The key that signed this code has been retired; issue a new card.", key_id
+        )
+    public_id = raw[HEADER.size : HEADER.size + id_length].hex()
+    issued, until = TIMES.unpack_from(raw, HEADER.size + id_length)
+    return CheckCode(key_id, public_id, _moment(issued), _moment(until))
+
+
+def hour_floor(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def issue_time(now: dt.datetime, revoked_before: dt.datetime | None = None) -> dt.datetime:
+    """The start of this hour, or just after the member's last revocation if later.
+
+    Hour buckets keep a card's code (and its ETag) stable between refreshes; a code
+    made after a revocation must not fall inside the revoked range.
+    """
+    issued = hour_floor(now)
+    if revoked_before is not None and issued < revoked_before:
+        issued = revoked_before.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return issued
+
+
+def mobile_code(
+    keyring: Keyring, public_id: str, now: dt.datetime, revoked_before: dt.datetime | None = None
+) -> str:
+    """The mobile card's code: valid for 72 hours, so an offline card lasts a weekend."""
+    issued = issue_time(now, revoked_before)
+    return sign(keyring.current, public_id, issued, issued + MOBILE_VALIDITY)
+
+
+def printed_code(
+    keyring: Keyring,
+    public_id: str,
+    now: dt.datetime,
+    membership_expires_on: dt.date | None,
+    revoked_before: dt.datetime | None = None,
+) -> str:
+    """The printed auth card's code: valid until the membership expires, at most a year.
+
+    Without a current membership the code still lives ``PRINTED_MIN_VALIDITY`` (the live
+    check then answers "unverified" or "expired", which is the honest answer).
+    """
+    issued = issue_time(now, revoked_before)
+    until = issued + PRINTED_MIN_VALIDITY
+    if membership_expires_on is not None:
+        end = dt.datetime.combine(membership_expires_on, dt.time(23, 59, 59), dt.UTC)
+        until = max(until, end)
+    return sign(keyring.current, public_id, issued, min(until, issued + PRINTED_MAX_VALIDITY))
+
+
+def check_url(base_url: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/check/{code}"

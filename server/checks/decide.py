@@ -1,0 +1,72 @@
+"""Deciding a check: from the code in the URL to one result of the fixed vocabulary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from server.checks import codes
+from server.checks.keyring import Keyring
+from server.checks.lookup import MemberFacts
+from server.checks.results import Result, result
+
+Lookup = Callable[[str], Awaitable[MemberFacts | None]]
+NEEDS_PARENT = frozenset({"minor_unverified", "minor_membership_verified"})
+NOT_VERIFIED = frozenset({"active", "minor_parent_verified"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    result: Result
+    reason: str
+    code: codes.CheckCode | None = None
+    member: MemberFacts | None = None
+    key_id: int | None = None
+
+
+async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) -> Verdict:
+    """Check one code, live.
+
+    1. Decode the code; anything that is not a well-formed version-1 code → ``unknown``.
+    2. Find the signing key by its id; a key this server never had → ``unknown``.
+    3. Verify the Ed25519 signature over every byte before it; a mismatch (altered
+       payload, altered signature, forgery) → ``unknown``.
+    4. A code signed by a retired key → ``revoked``.
+    5. Look the member up by public id (one indexed query, with their branch and the
+       latest code revocation); no such member, or soft-deleted → ``unknown``.
+    6. The code was issued before the member's codes were revoked (lost card) → ``revoked``.
+    7. The code is past its valid-until → ``code_expired``.
+    8. The member is deactivated → ``deactivated``.
+    9. An under-18 member with no parent linked → ``minor_needs_parent``.
+    10. Membership not verified → ``unverified``.
+    11. Membership expiry missing or before today (UTC) → ``membership_expired``.
+    12. Otherwise → ``ok``.
+    """
+    try:
+        code = codes.read(text, keyring)  # steps 1-4
+    except codes.CodeRejected as rejected:
+        return Verdict(result(rejected.result), rejected.reason, key_id=rejected.key_id)
+    member = await lookup(code.public_id)  # step 5
+    if member is None or member.deleted:
+        return Verdict(result("unknown"), "The code is genuine, but there is no such member.", code)
+
+    def verdict(key: str, reason: str) -> Verdict:
+        return Verdict(result(key), reason, code, member, code.key_id)
+
+    if member.revoked_before is not None and code.issued_at < member.revoked_before:
+        return verdict("revoked", "This member's codes issued before then were revoked.")
+    if code.expired(now):
+        return verdict("code_expired", "The code has expired: refresh the card or reprint it.")
+    if member.status == "deactivated":
+        return verdict("deactivated", "The member has been deactivated.")
+    if member.status in NEEDS_PARENT:
+        return verdict("minor_needs_parent", "Under 18 and no parent or guardian is linked.")
+    if member.status in NOT_VERIFIED:
+        return verdict("unverified", "The membership has not been verified.")
+    today = now.date()
+    expires = member.membership_expires_on
+    if expires is None or expires < today:
+        when = f" on {expires.isoformat()}" if expires else ""
+        return verdict("membership_expired", f"The membership expired{when}.")
+    return verdict("ok", f"Membership current until {expires.isoformat()}.")

@@ -1,0 +1,93 @@
+"""Revoking a member's codes (a lost printed card) and the list offline scanners cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.audit.log import record
+from server.cards.payload import invalidate
+from server.checks.models import CodeRevocation
+from server.database import utcnow
+from server.members.models import Member
+
+ALL_CODES = 2**32 - 1  # "every code, whenever issued" in the revocation list
+
+
+async def revoke_codes(
+    db: AsyncSession, member: Member, actor_id: int | None, reason: str
+) -> CodeRevocation:
+    """Every code issued to ``member`` until now is refused; new codes work again."""
+    revocation = CodeRevocation(
+        member_id=member.id, revoked_before=utcnow(), reason=reason, revoked_by_id=actor_id
+    )
+    db.add(revocation)
+    await db.flush()
+    await invalidate(db, [member.id])  # the card gets a code made after this
+    record(
+        db,
+        actor_id=actor_id,
+        action="member.revoke_check_codes",
+        entity=revocation,
+        member_id=member.id,
+        after={"revoked_before": revocation.revoked_before.isoformat()},
+        note=reason,
+    )
+    return revocation
+
+
+async def latest_revocation(db: AsyncSession, member_id: int) -> dt.datetime | None:
+    return (
+        await db.execute(
+            select(func.max(CodeRevocation.revoked_before)).where(
+                CodeRevocation.member_id == member_id
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def revocations_of(db: AsyncSession, member_id: int) -> list[CodeRevocation]:
+    return list(
+        (
+            await db.execute(
+                select(CodeRevocation)
+                .where(CodeRevocation.member_id == member_id)
+                .order_by(CodeRevocation.id.desc())
+            )
+        ).scalars()
+    )
+
+
+async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
+    """What offline scanners refuse: ``{"p": public id, "before": unix s, "result": key}``.
+
+    Revoked codes (issued before the latest revocation), and every code of deactivated
+    or deleted members. Two set-based queries.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    revoked = await db.execute(
+        select(Member.public_id, func.max(CodeRevocation.revoked_before))
+        .join(CodeRevocation, CodeRevocation.member_id == Member.id)
+        .group_by(Member.public_id)
+    )
+    for public_id, before in revoked:
+        entries[public_id] = {
+            "p": public_id,
+            "before": int(before.timestamp()),
+            "result": "revoked",
+        }
+    gone = await db.execute(
+        select(Member.public_id, Member.deleted_at).where(
+            or_(Member.status == "deactivated", Member.deleted_at.is_not(None))
+        )
+    )
+    for public_id, deleted_at in gone:
+        entries[public_id] = {
+            "p": public_id,
+            "before": ALL_CODES,
+            "result": "unknown" if deleted_at is not None else "deactivated",
+        }
+    return sorted(entries.values(), key=lambda e: e["p"])

@@ -1,0 +1,179 @@
+"""The live check page ``/check/{code}``, the public keys and the revocation list.
+
+Also gathers the scanner's and the reports' routes, so ``server.app`` lists one module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.auth.access import permissions_of
+from server.auth.current import current_user
+from server.auth.guards import page
+from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
+from server.checks import card_part as _card_part  # noqa: F401  (registers the QR part)
+from server.checks import reports, runtime, scanner
+from server.checks.decide import Verdict, decide
+from server.checks.log import entry_for
+from server.checks.results import RESULTS
+from server.checks.revocations import revocation_list, revoke_codes
+from server.database import utcnow
+from server.members import status as member_status
+from server.members.models import Member
+from server.photos.store import photo_data_uri
+from server.plugins.contract import SectionContext
+from server.plugins.registry import collect_sections
+from server.web.forms import FormReader
+from server.web.navigation import NavLink, add
+from server.web.ratelimit import RateLimiter, client_key
+from server.web.templating import flash
+
+# Codes that fail to verify, per client address: guessing gets nowhere and is slowed.
+failure_limiter = RateLimiter(limit=60, window=60)
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _age(issued_at: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(0, int((now - issued_at).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} minutes ago"
+    if minutes < 72 * 60:
+        return f"{minutes // 60} hours ago"
+    return f"{minutes // 1440} days ago"
+
+
+def _verdict_json(verdict: Verdict, extra: dict[str, Any]) -> dict[str, Any]:
+    member = verdict.member
+    return {
+        "result": verdict.result.key,
+        "word": verdict.result.word,
+        "label": verdict.result.label,
+        "reason": verdict.reason,
+        "name": member.sca_name if member else None,
+        "branch": member.branch_name if member else None,
+        **extra,
+    }
+
+
+def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Response:
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(_verdict_json(verdict, extra), headers=NO_STORE)
+    html = request.app.state.templates.get_template("checks/check.html").render(
+        verdict=verdict, results=RESULTS, **extra
+    )
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+async def _marshal_view(
+    request: Request, verdict: Verdict, now: dt.datetime
+) -> tuple[int | None, dict[str, Any]]:
+    """Who is checking, and — for holders of ``check_cards`` — what else they see."""
+    async with request.app.state.sessionmaker() as db:
+        user = await current_user(request, db)
+        if user is None:
+            return None, {}
+        perms = await permissions_of(db, user)
+        extra: dict[str, Any] = {"checker": user.display_name}
+        if "check_cards" not in perms:
+            return user.id, extra
+        extra["marshal"] = True
+        if verdict.code is not None:
+            extra["issued_at"] = verdict.code.issued_at.strftime("%Y-%m-%d %H:%M UTC")
+            extra["valid_until"] = verdict.code.valid_until.strftime("%Y-%m-%d %H:%M UTC")
+            extra["age"] = _age(verdict.code.issued_at, now)
+        if verdict.member is not None:
+            member = await db.get(Member, verdict.member.member_id)
+            assert member is not None
+            extra["status"] = member_status.label(member.status)
+            expires = member.membership_expires_on
+            extra["membership_expires_on"] = expires.isoformat() if expires else None
+            extra["photo"] = await photo_data_uri(db, member.id)
+            sections = await collect_sections(db, member, SectionContext.CHECK_PAGE, now.date())
+            extra["sections"] = [s.as_dict() for s in sections]
+            if "manage_members" in perms:
+                extra["member_url"] = f"/checks/member/{member.id}"
+        return user.id, extra
+
+
+async def check(request: Request) -> Response:
+    """The live check (see ``server.checks.decide.decide`` for the steps)."""
+    client = client_key(request.client)
+    wait = failure_limiter.retry_after(client)
+    if wait:
+        return HTMLResponse(
+            "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
+            "verify came from your address. Wait a minute and try again.</p>",
+            status_code=429,
+            headers={**NO_STORE, "Retry-After": str(wait)},
+        )
+    app = request.app
+    now = utcnow()
+    verdict = await decide(
+        request.path_params["code"], runtime.keyring(app), runtime.lookup(app), now
+    )
+    if verdict.code is None:
+        failure_limiter.hit(client)
+    checker_id: int | None = None
+    extra: dict[str, Any] = {}
+    if request.scope.get("session", {}).get("uid") is not None:
+        checker_id, extra = await _marshal_view(request, verdict, now)
+    runtime.log_writer(app).add(entry_for(verdict, checker_id=checker_id, now=now))
+    return _respond(request, verdict, extra)
+
+
+async def keys(request: Request) -> Response:
+    """Every public key (current, earlier and retired), for offline scanners."""
+    ring = runtime.keyring(request.app)
+    return JSONResponse(
+        {"current": ring.current_id, "keys": ring.public_keys()},
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@page("check_cards")
+async def revoked(request: Request) -> Response:
+    entries = await revocation_list(request.state.db)
+    return JSONResponse(
+        {"generated_at": int(utcnow().timestamp()), "entries": entries},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@page("manage_members")
+async def revoke(request: Request) -> Response:
+    db = request.state.db
+    member = await db.get(Member, request.path_params["member_id"])
+    if member is None or member.is_deleted:
+        raise HTTPException(404, "There is no such member.")
+    form = FormReader(await request.form())
+    reason = form.text("reason", "Reason", max_length=500) or "Lost card"
+    if not form.ok:
+        flash(request, "; ".join(form.errors.values()), "error")
+    else:
+        await revoke_codes(db, member, request.state.user.id, reason)
+        await db.commit()
+        flash(
+            request,
+            f"Every check code issued to {member.display_name} until now is revoked. "
+            "Their mobile card gets a new code at its next refresh; reprint the auth card.",
+        )
+    return RedirectResponse(f"/checks/member/{member.id}", status_code=303)
+
+
+add(NavLink("Check log", "/checks", "view_reports", order=80))
+add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81))
+
+routes: list[BaseRoute] = [
+    Route("/check/keys.json", keys, methods=["GET"]),
+    Route("/check/revoked.json", revoked, methods=["GET"]),
+    *scanner.routes,
+    Route("/check/{code}", check, methods=["GET"]),
+    Route("/members/{member_id:int}/revoke-codes", revoke, methods=["POST"]),
+    *reports.routes,
+]

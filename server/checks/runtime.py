@@ -1,0 +1,53 @@
+"""Per-app parts of the check: keyring, member lookup and log writer (made on first use)."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from starlette.applications import Starlette
+
+from server.checks.keyring import Keyring, keyring_for
+from server.checks.log import CheckLogWriter
+from server.checks.lookup import FactsLookup
+from server.config import Settings, load_settings
+
+
+def keyring(app: Starlette) -> Keyring:
+    return keyring_for(app.state.settings.data_dir)
+
+
+def lookup(app: Starlette) -> FactsLookup:
+    found: FactsLookup | None = getattr(app.state, "check_lookup", None)
+    if found is None:
+        found = FactsLookup(app.state.engine, app.state.settings.database_url)
+        app.state.check_lookup = found
+    return found
+
+
+def log_writer(app: Starlette) -> CheckLogWriter:
+    found: CheckLogWriter | None = getattr(app.state, "check_log", None)
+    if found is None:
+        found = CheckLogWriter(app.state.sessionmaker)
+        app.state.check_log = found
+    return found
+
+
+async def flush_log(app: Starlette) -> int:
+    return await log_writer(app).flush()
+
+
+# Code outside a request (the card payload builder) finds its app's settings by engine.
+_SETTINGS_BY_ENGINE: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyDictionary()
+
+
+def attach(app: Starlette) -> None:
+    """Remember ``app``'s settings for sessions on its engine (called by ``create_app``)."""
+    _SETTINGS_BY_ENGINE[app.state.engine.sync_engine] = app.state.settings
+
+
+def settings_for(bind: Any) -> Settings:
+    """The settings of the app whose engine ``bind`` is; the environment's otherwise."""
+    engine = getattr(bind, "sync_engine", bind)
+    found = _SETTINGS_BY_ENGINE.get(getattr(engine, "engine", engine))
+    return found if found is not None else load_settings()

@@ -1,0 +1,1 @@
+"""Member profile photos: validated, re-encoded and shown on the card and check page."""

@@ -1,0 +1,67 @@
+"""Turning an uploaded file into a safe, small JPEG (or refusing it with a reason).
+
+The upload is decoded fully by Pillow, turned upright (EXIF orientation), flattened
+onto white, downscaled to fit ``MAX_SIDE`` and re-encoded: nothing of the original
+file — EXIF, GPS, comments, trailing data — survives.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_SIDE = 480
+MAX_PIXELS = 40_000_000  # refuse decompression bombs long before memory runs out
+ACCEPTED_FORMATS = ("JPEG", "PNG")  # phone MPO files open as JPEG
+JPEG_QUALITY = 82
+
+
+class PhotoRefused(ValueError):
+    """The upload is not an acceptable photo; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Photo:
+    data: bytes
+    width: int
+    height: int
+    content_type: str = "image/jpeg"
+
+
+def process(upload: bytes) -> Photo:
+    if not upload:
+        raise PhotoRefused("Choose a photo to upload.")
+    if len(upload) > MAX_UPLOAD_BYTES:
+        raise PhotoRefused("The photo is larger than 5 MB. Choose a smaller one.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(upload), formats=list(ACCEPTED_FORMATS))
+            if image.width * image.height > MAX_PIXELS:
+                raise PhotoRefused("The photo has too many pixels. Choose a smaller one.")
+            image.load()
+    except PhotoRefused:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoRefused("This file is not a JPEG or PNG photo.") from None
+    except (OSError, ValueError, SyntaxError):
+        raise PhotoRefused("This photo is damaged or incomplete and could not be read.") from None
+    upright = ImageOps.exif_transpose(image) or image
+    if upright.mode in {"RGBA", "LA", "P", "PA"}:
+        rgba = upright.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        upright = flat
+    else:
+        upright = upright.convert("RGB")
+    upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    # A fresh image holds only pixels: no info dict (comments, ICC, EXIF) to carry over.
+    clean = Image.new("RGB", upright.size)
+    clean.paste(upright)
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return Photo(out.getvalue(), clean.width, clean.height)

@@ -1,0 +1,105 @@
+"""Photo pages: upload (the member, their parent, or staff with ``manage_members``) and view."""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.members.models import Member
+from server.photos import card_part as _card_part  # noqa: F401  (registers the photo part)
+from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process
+from server.photos.store import current_photo, remove_photo, save_photo
+from server.web.templating import flash, render
+
+VIEW_PERMISSIONS = frozenset({"manage_members", "check_cards"})
+
+
+async def _member(request: Request) -> Member:
+    member = await request.state.db.get(Member, request.path_params["member_id"])
+    if member is None or member.is_deleted:
+        raise HTTPException(404, "There is no such member.")
+    return member
+
+
+def _may_edit(request: Request, member: Member) -> bool:
+    user = request.state.user
+    return (
+        user.id == member.id
+        or member.parent_id == user.id
+        or (request.state.is_staff and "manage_members" in request.state.perms)
+    )
+
+
+def _may_view(request: Request, member: Member) -> bool:
+    return _may_edit(request, member) or bool(VIEW_PERMISSIONS & request.state.perms)
+
+
+def _back(request: Request, member: Member) -> str:
+    return "/me" if request.state.user.id == member.id else f"/members/{member.id}"
+
+
+@page()
+async def photo(request: Request) -> Response:
+    member = await _member(request)
+    if not _may_view(request, member):
+        raise HTTPException(403, "You may not see this member's photo.")
+    current = await current_photo(request.state.db, member.id)
+    if current is None:
+        raise HTTPException(404, "This member has no photo.")
+    etag = f'"{current.digest}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(current.image, media_type=current.content_type, headers=headers)
+
+
+@page()
+async def upload(request: Request) -> Response:
+    member = await _member(request)
+    if not _may_edit(request, member):
+        raise HTTPException(403, "You may change only your own photo (or your child's).")
+    db = request.state.db
+    error = ""
+    status = 200
+    if request.method == "POST":
+        form = await request.form(max_part_size=MAX_UPLOAD_BYTES + 1024)
+        action = form.get("action")
+        if action == "remove":
+            removed = await remove_photo(db, member.id, request.state.user.id)
+            await db.commit()
+            flash(request, "Photo removed." if removed else "There was no photo to remove.")
+            return RedirectResponse(_back(request, member), status_code=303)
+        file = form.get("photo")
+        data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
+        try:
+            processed = process(data)
+        except PhotoRefused as refused:
+            error, status = str(refused), 400
+        else:
+            await save_photo(db, member.id, processed, request.state.user.id)
+            await db.commit()
+            flash(request, "Photo saved. It shows on the card and to marshals at a check.")
+            return RedirectResponse(_back(request, member), status_code=303)
+    has_photo = await current_photo(db, member.id) is not None
+    return render(
+        request,
+        "photos/upload.html",
+        {"member": member, "has_photo": has_photo, "error": error, "back": _back(request, member)},
+        status_code=status,
+    )
+
+
+@page()
+async def my_photo(request: Request) -> Response:
+    return RedirectResponse(f"/members/{request.state.user.id}/photo/upload", status_code=303)
+
+
+routes = [
+    Route("/members/{member_id:int}/photo", photo, methods=["GET"]),
+    Route("/members/{member_id:int}/photo/upload", upload, methods=["GET", "POST"]),
+    Route("/me/photo", my_photo, methods=["GET"]),
+]

@@ -1,0 +1,54 @@
+/* Service worker of the card scanner (scope /check/scan/): keeps its shell offline. */
+const CACHE = "tessera-scan-v1-jsqr-1.4.0";
+const SHELL = [
+  "/check/scan/",
+  "/check/scan/about",
+  "/check/scan/manifest.webmanifest",
+  "/static/scan/scanner.js",
+  "/static/scan/scanner.css",
+  "/static/scan/icon-192.png",
+  "/static/scan/icon-512.png",
+  "/static/vendor/jsqr/jsQR.js",
+  "/static/css/site.css",
+  "/static/favicon.svg",
+];
+const TIMEOUT_MS = 4000;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((names) => Promise.all(names.filter((n) => n.startsWith("tessera-scan-") && n !== CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+function withTimeout(promise) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timeout")), TIMEOUT_MS);
+    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+/* Network first (fresh page and code when online), the cached shell when not. */
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  const path = url.pathname;
+  if (!SHELL.includes(path)) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    try {
+      const response = await withTimeout(fetch(event.request));
+      if (response.ok && !response.redirected) await cache.put(path, response.clone());
+      return response;
+    } catch (error) {
+      const cached = await cache.match(path);
+      if (cached) return cached;
+      throw error;
+    }
+  })());
+});

@@ -1,0 +1,52 @@
+"""Helpers for check tests: codes for members, a marshal's client, a test plugin section."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from starlette.applications import Starlette
+
+from server.checks import codes, runtime
+from server.members.models import Member
+from server.plugins import registry
+from server.plugins.contract import Plugin, Row, Section, SectionContext
+
+
+async def make_verified(db, **kw) -> Member:
+    """An adult with a verified, current membership (their check says OK)."""
+    from tests.factories import make_member
+
+    kw.setdefault("membership_number", "M77")
+    kw.setdefault("membership_expires_on", dt.date.today() + dt.timedelta(days=200))
+    kw.setdefault("verified_at", dt.datetime.now(dt.UTC))
+    member = await make_member(db, **kw)
+    await db.commit()
+    return member
+
+
+def code_for(app: Starlette, member: Member, now: dt.datetime | None = None) -> str:
+    return codes.mobile_code(runtime.keyring(app), member.public_id, now or dt.datetime.now(dt.UTC))
+
+
+async def _sections(db, member, context, today):
+    if context != SectionContext.CHECK_PAGE:
+        return []
+    return [
+        Section(
+            "checktest",
+            "Authorizations",
+            10,
+            (Row("Rapier", "authorized", "expires 2027-05-01", "Fencing", "ok"),),
+        )
+    ]
+
+
+@pytest.fixture
+def check_plugin() -> Iterator[Plugin]:
+    """A plugin whose check-page section marshals must see (enable it per test)."""
+    plugin = Plugin(key="checktest", name="Check test", sections=_sections)
+    registry.install(plugin)
+    yield plugin
+    registry.uninstall("checktest")

@@ -1,0 +1,84 @@
+"""The offline scanner in Chromium: cached, verifies with the server down, uploads later."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+from sqlalchemy import select
+
+from server.checks import codes, keyring
+from server.checks.models import CheckEntry
+from tests.check_fixtures import make_verified
+from tests.factories import PASSWORD, make_staff
+
+
+async def _log_in(page, base: str, email: str) -> None:
+    await page.goto(f"{base}/login?next=/check/scan/")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{base}/check/scan/")
+
+
+@pytest.mark.browser
+async def test_scanner_checks_offline_and_uploads_when_back(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric")
+    marshal_id, member_id = marshal.id, member.id
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    code = codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    link = codes.check_url(live_server.url, code)
+    base = live_server.url
+
+    page = await browser.new_page()
+    await _log_in(page, base, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await page.reload()
+    assert await page.evaluate("navigator.serviceWorker.controller !== null")
+    cdp = await browser.new_cdp_session(page)
+    installability = await cdp.send("Page.getInstallabilityErrors")
+    assert installability["installabilityErrors"] == []
+    await expect(page.locator("#keys-state")).to_contain_text("key(s)")
+
+    # Online, a scan is the live check (logged by the server, not queued).
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_selector("#result[data-mode=live]")
+    assert await page.locator("#r-word").text_content() == "OK"
+    assert "Aelfric" in (await page.locator("#r-name").text_content() or "")
+
+    live_server.stop()
+    await page.reload()  # the page now comes from the service worker's cache
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_selector("#result[data-mode=offline]")
+    assert await page.locator("#r-word").text_content() == "OK"
+    data = await page.locator("#r-data").text_content() or ""
+    assert member.public_id in data and "Code issued" in data
+    await page.screenshot(path=str(artifacts / "scanner-offline-ok.png"), full_page=True)
+
+    tampered = code[:-3] + ("A" if code[-3] != "A" else "B") + code[-2:]
+    await page.get_by_label("Or type or paste the code").fill(tampered)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await expect(page.locator("#r-word")).to_have_text("UNKNOWN")
+    assert "altered or forged" in (await page.locator("#r-reason").text_content() or "")
+    assert await page.locator("#queue-state").text_content() == "2"
+
+    live_server.start()
+    await page.get_by_role("button", name="Update and upload now").click()
+    await expect(page.locator("#queue-state")).to_have_text("0", timeout=15000)
+
+    entries = (
+        (await db.execute(select(CheckEntry).where(CheckEntry.source == "offline"))).scalars().all()
+    )
+    assert sorted(e.result for e in entries) == ["ok", "unknown"]
+    assert {e.checker_id for e in entries} == {marshal_id}
+    ok = next(e for e in entries if e.result == "ok")
+    assert ok.member_id == member_id
+    assert ok.code_issued_at is not None
