@@ -72,3 +72,23 @@ async def test_nightly_expiry_invalidates_exactly_the_affected_cards(db):
     await db.commit()
     assert await _stale(db, lapsing.id)
     assert not await _stale(db, keeping.id)
+
+
+async def test_joining_or_changing_an_authorizing_group_refreshes_may_authorize(db):
+    from server.groups.models import GroupMembership
+    from tests.factories import make_group
+
+    await make_activity(db, "Rapier", "Single Rapier", authorize_permission="authorize_rapier")
+    member = await make_staff(db, [])
+    group = await make_group(db, permissions=[])
+    await db.commit()
+    await refresh(db, member.id, TODAY)
+    db.add(GroupMembership(group_id=group.id, member_id=member.id, since=dt.date(2020, 1, 1)))
+    await db.commit()
+    assert await _stale(db, member.id)
+    assert "may_authorize" not in await _sections(db, member.id)
+    group.permissions = ["authorize_rapier"]
+    await db.commit()
+    assert await _stale(db, member.id)
+    rows = (await _sections(db, member.id))["may_authorize"]["rows"]
+    assert [r["label"] for r in rows] == ["Single Rapier"]

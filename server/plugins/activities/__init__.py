@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from server.nightly.registry import NightlyJob
-from server.plugins.activities import admin_routes, member_routes
+from server.plugins.activities import admin_routes, card_refresh, member_routes
 from server.plugins.activities.demo import demo_activities
 from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
 from server.plugins.activities.sections import activity_sections, activity_sections_many
 from server.plugins.contract import Plugin
 from server.web.navigation import NavLink
+
+__all__ = ["card_refresh", "plugin"]  # card_refresh: its listener registers at import
 
 plugin = Plugin(
     key="activities",
