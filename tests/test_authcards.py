@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from server.authcards.qr import clear_qr_slot, fill_qr_slot
+from server.authcards.qr import clear_qr_slot, fill_qr_slot, qr_provider
 from tests.activities_fixtures import make_activity, make_authorization
 from tests.factories import login, make_branch, make_member, make_staff
 
@@ -90,16 +90,20 @@ async def test_batch_prints_a_branch_with_its_sub_branches_or_a_selection(client
 
 
 @pytest.fixture
-def qr_provider():
+def check_area_qr():
     async def provider(db, member, base_url):
         return f'<svg xmlns="http://www.w3.org/2000/svg" data-check="{member.id}"></svg>'
 
+    previous = qr_provider()  # the check area's, when installed
     fill_qr_slot(provider)
     yield provider
-    clear_qr_slot()
+    if previous is None:
+        clear_qr_slot()
+    else:
+        fill_qr_slot(previous)
 
 
-async def test_the_check_area_fills_the_qr_slot(client, db, qr_provider):
+async def test_the_check_area_fills_the_qr_slot(client, db, check_area_qr):
     member = await make_member(db)
     await db.commit()
     await login(client, member.email)

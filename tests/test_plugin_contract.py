@@ -92,6 +92,27 @@ async def test_section_on_the_auth_card_and_in_the_mobile_card_payload(client, d
     assert sections["dummy_badges"]["rows"][0]["value"] == "shown on mobile_card"
 
 
+@pytest.mark.hook("sections")
+async def test_section_on_the_marshal_check_page_only_while_enabled(app, client, db):
+    from tests.activities_fixtures import make_activity, make_authorization
+    from tests.check_fixtures import code_for, make_verified
+
+    marshal = await make_staff(db, ["check_cards"])
+    member = await make_verified(db)
+    await _badge(db, member, "Sparkling")
+    await make_authorization(db, member, await make_activity(db, "Rapier", "Single Rapier"))
+    await db.commit()
+    await login(client, marshal.email)
+    url = f"/check/{code_for(app, member)}"
+    page = (await client.get(url)).text
+    assert "Single Rapier" in page and "Sparkling" not in page
+    await set_enabled(db, "dummy", True)
+    page = (await client.get(url)).text
+    assert 'data-section="dummy_badges"' in page and "shown on check_page" in page
+    await set_enabled(db, "dummy", False)
+    assert "Sparkling" not in (await client.get(url)).text
+
+
 @pytest.mark.hook("bulk_sections")
 async def test_bulk_sections_agree_with_sections_for_every_member(db):
     members = [await make_member(db) for _ in range(3)]

@@ -25,6 +25,10 @@ def fill_qr_slot(provider: QrProvider) -> QrProvider:
     return provider
 
 
+def qr_provider() -> QrProvider | None:
+    return _provider[0] if _provider else None
+
+
 def clear_qr_slot() -> None:
     _provider.clear()
 
