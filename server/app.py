@@ -44,6 +44,7 @@ SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
 ROUTE_MODULES: list[Any] = [
+    check_routes,  # /check/{code} early: the marshal check is a hot path
     authcard_routes,
     auth_routes,
     home_routes,
@@ -55,7 +56,6 @@ ROUTE_MODULES: list[Any] = [
     applicant_routes,
     applicant_admin_routes,
     code_routes,
-    check_routes,
     photo_routes,
 ]
 

@@ -122,3 +122,22 @@ async def test_other_member_may_not_upload_but_manage_members_may(client, db):
     await login(client, office.email)
     assert (await _upload(client, member.id, png_bytes())).status_code == 303
     assert (await client.get(f"/members/{member.id}/photo")).status_code == 200
+
+
+async def test_profile_and_member_page_link_to_the_photo_and_checks(client, db):
+    member = await make_member(db)
+    office = await make_staff(db, ["manage_members", "view_reports"])
+    await db.commit()
+    await login(client, member.email)
+    me = await client.get("/me")
+    assert 'href="/me/photo"' in me.text
+    assert (
+        (await client.get("/me/photo"))
+        .headers["location"]
+        .endswith(f"/members/{member.id}/photo/upload")
+    )
+    client.cookies.clear()
+    await login(client, office.email)
+    detail = await client.get(f"/members/{member.id}")
+    assert f'href="/members/{member.id}/photo/upload"' in detail.text
+    assert f'href="/checks/member/{member.id}"' in detail.text

@@ -84,14 +84,21 @@ def _facts(row: Any) -> MemberFacts:
     )
 
 
+def sqlite_file(database_url: str) -> str | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 class FactsLookup:
     """``await lookup(public_id)`` → ``MemberFacts`` or None; one per app."""
 
     def __init__(self, engine: AsyncEngine, database_url: str) -> None:
         self.engine = engine
         self._sqlite: sqlite3.Connection | None = None
-        url = make_url(database_url)
-        self._sqlite_path = url.database if url.get_backend_name() == "sqlite" else None
+        self._sqlite_path = sqlite_file(database_url)
 
     def _sqlite_connection(self) -> sqlite3.Connection:
         if self._sqlite is None:
@@ -107,7 +114,7 @@ class FactsLookup:
         return self._sqlite
 
     async def __call__(self, public_id: str) -> MemberFacts | None:
-        if self._sqlite_path and self._sqlite_path != ":memory:":
+        if self._sqlite_path:
             row = self._sqlite_connection().execute(SQLITE_SQL, {"public_id": public_id}).fetchone()
         else:
             async with self.engine.connect() as conn:

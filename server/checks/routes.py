@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -33,6 +34,22 @@ from server.web.forms import FormReader
 from server.web.navigation import NavLink, add
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import flash
+
+
+class CheckCodeConvertor(Convertor[str]):
+    """What can be a check code: lets ``/check/{code}`` be matched first (the hot path)
+    without shadowing ``/check/scan/`` or ``/check/keys.json``."""
+
+    regex = "[A-Za-z0-9_-]{40,200}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("checkcode", CheckCodeConvertor())
 
 # Codes that fail to verify, per client address: guessing gets nowhere and is slowed.
 failure_limiter = RateLimiter(limit=60, window=60)
@@ -64,9 +81,11 @@ def _verdict_json(verdict: Verdict, extra: dict[str, Any]) -> dict[str, Any]:
 def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(_verdict_json(verdict, extra), headers=NO_STORE)
-    html = request.app.state.templates.get_template("checks/check.html").render(
-        verdict=verdict, results=RESULTS, **extra
-    )
+    template = getattr(request.app.state, "check_template", None)
+    if template is None:  # looked up once: no per-request file check on the hot path
+        template = request.app.state.templates.get_template("checks/check.html")
+        request.app.state.check_template = template
+    html = template.render(verdict=verdict, results=RESULTS, **extra)
     return HTMLResponse(html, headers=NO_STORE)
 
 
@@ -170,10 +189,10 @@ add(NavLink("Check log", "/checks", "view_reports", order=80))
 add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81))
 
 routes: list[BaseRoute] = [
+    Route("/check/{code:checkcode}", check, methods=["GET"]),  # first: the hot path
     Route("/check/keys.json", keys, methods=["GET"]),
     Route("/check/revoked.json", revoked, methods=["GET"]),
     *scanner.routes,
-    Route("/check/{code}", check, methods=["GET"]),
     Route("/members/{member_id:int}/revoke-codes", revoke, methods=["POST"]),
     *reports.routes,
 ]

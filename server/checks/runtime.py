@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from server.checks.keyring import Keyring, keyring_for
 from server.checks.log import CheckLogWriter
-from server.checks.lookup import FactsLookup
+from server.checks.lookup import FactsLookup, sqlite_file
 from server.config import Settings, load_settings
 
 
@@ -28,7 +28,7 @@ def lookup(app: Starlette) -> FactsLookup:
 def log_writer(app: Starlette) -> CheckLogWriter:
     found: CheckLogWriter | None = getattr(app.state, "check_log", None)
     if found is None:
-        found = CheckLogWriter(app.state.sessionmaker)
+        found = CheckLogWriter(app.state.sessionmaker, sqlite_file(app.state.settings.database_url))
         app.state.check_log = found
     return found
 
