@@ -17,6 +17,8 @@ from server.applicants import routes as applicant_routes
 from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
+from server.cards import card_routes
+from server.cards import routes as card_admin_routes
 from server.checks import routes as check_routes
 from server.checks import runtime as check_runtime
 from server.codes import routes as code_routes
@@ -44,6 +46,7 @@ SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
 ROUTE_MODULES: list[Any] = [
+    card_routes,  # first: the card is the hot path, and routes match in order
     check_routes,  # /check/{code} early: the marshal check is a hot path
     authcard_routes,
     auth_routes,
@@ -57,6 +60,7 @@ ROUTE_MODULES: list[Any] = [
     applicant_admin_routes,
     code_routes,
     photo_routes,
+    card_admin_routes,
 ]
 
 

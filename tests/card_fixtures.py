@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 
 from server.cards.issuing import MailContext
+from server.cards.service import issue_link
 from server.config import Settings
+from server.members.models import Member
 
 
 def mail_for(settings: Settings) -> MailContext:
@@ -36,3 +41,22 @@ async def database_contains(db: AsyncSession, settings: Settings, needle: str) -
         if found:
             return True
     return False
+
+
+async def issued_token(db: AsyncSession, settings: Settings, member: Member) -> str:
+    """Issue ``member`` a card link from the command line's point of view."""
+    issued = await issue_link(db, member, None, mail_for(settings))
+    await db.commit()
+    return issued.token
+
+
+@pytest.fixture(autouse=True)
+async def close_card_reader(app: Starlette) -> AsyncIterator[None]:
+    """The card hot path keeps its own connection (asyncpg pool); close it per test."""
+    from server.cards import card_routes
+
+    card_routes.unknown_limiter.reset()
+    yield
+    reader = getattr(app.state, "card_reader", None)
+    if reader is not None:
+        await reader.close()

@@ -1,0 +1,215 @@
+"""Pages that issue and revoke card links: per member (admins), /me (self and
+parents of minors), and bulk issuing with a progress view."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.cards.bulk import job_state, run_job
+from server.cards.issuing import MailContext
+from server.cards.models import CardIssueJob
+from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
+from server.members.models import Branch, Member
+from server.members.status import STATUSES, is_adult
+from server.web import navigation
+from server.web.forms import FormReader, parse_id
+from server.web.navigation import NavLink
+from server.web.templating import flash, render
+
+navigation.add(NavLink("Card links", "/cards/bulk", permission="issue_card_links", order=40))
+
+# Bulk jobs running in this process (kept referenced until they finish).
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def mail_context(request: Request) -> MailContext:
+    settings = request.app.state.settings
+    return MailContext(settings.base_url, str(settings.secret_key))
+
+
+async def _member(request: Request, value: str | None) -> Member:
+    member_id = parse_id(value)
+    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    if member is None or member.is_deleted:
+        raise HTTPException(404, "There is no such member.")
+    return member
+
+
+def _sent_message(member: Member, recipients: list[str]) -> str:
+    return (
+        f"A new card link for {member.display_name} is on its way to {' and '.join(recipients)}. "
+        "Any earlier link no longer works."
+    )
+
+
+@page("issue_card_links")
+async def member_card_links(request: Request) -> Response:
+    member = await _member(request, request.path_params["member_id"])
+    history = await link_history(request.state.db, member.id)
+    return render(request, "cards/member_links.html", {"member": member, "links": history})
+
+
+@page("issue_card_links")
+async def member_issue(request: Request) -> Response:
+    db = request.state.db
+    member = await _member(request, request.path_params["member_id"])
+    back = f"/members/{member.id}/card-links"
+    try:
+        issued = await issue_link(db, member, request.state.user, mail_context(request))
+        flash(request, _sent_message(member, issued.recipients))
+        await db.commit()
+    except CardRefused as exc:
+        await db.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse(back, status_code=303)
+
+
+@page("issue_card_links")
+async def member_revoke(request: Request) -> Response:
+    db = request.state.db
+    member = await _member(request, request.path_params["member_id"])
+    form = FormReader(await request.form())
+    reason = form.text("reason", "Reason", max_length=300) or "revoked by an admin"
+    back = f"/members/{member.id}/card-links"
+    try:
+        await revoke_link(db, member, request.state.user, reason)
+        flash(request, f"The card link of {member.display_name} is revoked.")
+        await db.commit()
+    except CardRefused as exc:
+        await db.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse(back, status_code=303)
+
+
+async def _my_minors(request: Request) -> list[Member]:
+    user = request.state.user
+    today = dt.date.today()
+    children = (
+        await request.state.db.execute(
+            select(Member)
+            .where(Member.parent_id == user.id, Member.deleted_at.is_(None))
+            .order_by(Member.sca_name)
+        )
+    ).scalars()
+    return [c for c in children if not is_adult(c.birth_month, c.birth_year, today)]
+
+
+@page()
+async def my_cards(request: Request) -> Response:
+    db = request.state.db
+    user = request.state.user
+    minors = await _my_minors(request)
+    histories = {m.id: (await link_history(db, m.id, limit=1)) for m in [user, *minors]}
+    return render(request, "cards/my_cards.html", {"minors": minors, "latest": histories})
+
+
+@page()
+async def my_issue(request: Request) -> Response:
+    """A member emails their own link, or a parent their minor child's."""
+    db = request.state.db
+    form = FormReader(await request.form())
+    target = await _member(request, form.raw("member_id") or str(request.state.user.id))
+    if await issue_role(db, request.state.user, target) not in {"self", "parent", "admin"}:
+        flash(request, "You can only email your own card link or your minor child's.", "error")
+        return RedirectResponse("/me/cards", status_code=303)
+    try:
+        issued = await issue_link(db, target, request.state.user, mail_context(request))
+        flash(request, _sent_message(target, issued.recipients))
+        await db.commit()
+    except CardRefused as exc:
+        await db.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse("/me/cards", status_code=303)
+
+
+@page("issue_card_links")
+async def bulk_page(request: Request) -> Response:
+    db = request.state.db
+    branches = (await db.execute(select(Branch).order_by(Branch.name))).scalars().all()
+    jobs = (
+        (await db.execute(select(CardIssueJob).order_by(CardIssueJob.id.desc()).limit(10)))
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "cards/bulk.html",
+        {"branches": branches, "statuses": STATUSES, "jobs": jobs, "job_state": job_state},
+    )
+
+
+@page("issue_card_links")
+async def bulk_start(request: Request) -> Response:
+    db = request.state.db
+    form = FormReader(await request.form())
+    branch_ids = [str(b) for b in (await db.execute(select(Branch.id))).scalars()]
+    branch = form.choice("branch_id", "Branch", branch_ids)
+    statuses = form.multi_choice("status", "Status", [s.key for s in STATUSES])
+    if not form.ok:
+        flash(request, " ".join(form.errors.values()), "error")
+        return RedirectResponse("/cards/bulk", status_code=303)
+    job = CardIssueJob(
+        created_by_id=request.state.user.id,
+        branch_id=int(branch) if branch else None,
+        statuses=statuses,
+        replace_existing=form.boolean("replace"),
+    )
+    db.add(job)
+    await db.commit()
+    task = asyncio.create_task(
+        run_job(request.app.state.sessionmaker, job.id, mail_context(request))
+    )
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    return RedirectResponse(f"/cards/bulk/{job.id}", status_code=303)
+
+
+async def _job(request: Request) -> CardIssueJob:
+    job_id = parse_id(request.path_params["job_id"])
+    job = None if job_id is None else await request.state.db.get(CardIssueJob, job_id)
+    if job is None:
+        raise HTTPException(404, "There is no such bulk issuing run.")
+    return job
+
+
+@page("issue_card_links")
+async def bulk_job(request: Request) -> Response:
+    job = await _job(request)
+    return render(request, "cards/bulk_job.html", {"job": job, "state": job_state(job)})
+
+
+@page("issue_card_links")
+async def bulk_job_json(request: Request) -> Response:
+    job = await _job(request)
+    return JSONResponse(
+        {
+            "id": job.id,
+            "state": job_state(job),
+            "total": job.total,
+            "done": job.done,
+            "skipped_deactivated": job.skipped_deactivated,
+            "error": job.error,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+routes = [
+    Route("/members/{member_id}/card-links", member_card_links, methods=["GET"]),
+    Route("/members/{member_id}/card-links/issue", member_issue, methods=["POST"]),
+    Route("/members/{member_id}/card-links/revoke", member_revoke, methods=["POST"]),
+    Route("/me/cards", my_cards, methods=["GET"]),
+    Route("/me/cards/issue", my_issue, methods=["POST"]),
+    Route("/cards/bulk", bulk_page, methods=["GET"]),
+    Route("/cards/bulk", bulk_start, methods=["POST"]),
+    Route("/cards/bulk/{job_id}.json", bulk_job_json, methods=["GET"]),
+    Route("/cards/bulk/{job_id}", bulk_job, methods=["GET"]),
+]

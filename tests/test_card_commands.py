@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from server.cards.models import CardLink
+from server.database import make_engine, make_sessionmaker
+from tests.factories import make_branch, make_member
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "command-test-secret-" + "z" * 32,
+        "BASE_URL": "https://cards.example.org",
+    }
+    env.pop("SMTP_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def _seed(database_url: str) -> str:
+    engine = make_engine(database_url)
+    async with make_sessionmaker(engine)() as db:
+        shire = await make_branch(db, "Shire of Commands")
+        for _ in range(3):
+            await make_member(db, branch_id=shire.id)
+        other = await make_member(db, email="single@example.org")
+        await db.commit()
+        email = other.email
+    await engine.dispose()
+    return email
+
+
+async def _live_links(database_url: str) -> int:
+    engine = make_engine(database_url)
+    async with make_sessionmaker(engine)() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(CardLink).where(CardLink.revoked_at.is_(None))
+        )
+    await engine.dispose()
+    return int(count or 0)
+
+
+def test_issue_cards_issue_card_and_send_mail(database_url, tmp_path):
+    email = asyncio.run(_seed(database_url))
+
+    bulk = _manage(database_url, tmp_path, "issue-cards", "--branch", "Shire of Commands")
+    assert bulk.returncode == 0, bulk.stderr
+    assert "Issued 3 card links" in bulk.stdout
+    assert "3/3" in bulk.stderr and "#" in bulk.stderr  # the progress bar
+    assert asyncio.run(_live_links(database_url)) == 3
+
+    one = _manage(database_url, tmp_path, "issue-card", email.upper())
+    assert one.returncode == 0, one.stderr
+    assert "Issued a new card link" in one.stdout
+    assert asyncio.run(_live_links(database_url)) == 4
+
+    missing = _manage(database_url, tmp_path, "issue-card", "nobody@example.org")
+    assert missing.returncode == 1 and "No member with the email" in missing.stderr
+    bad = _manage(database_url, tmp_path, "issue-cards", "--status", "bogus")
+    assert bad.returncode == 2 and "Unknown status" in bad.stderr
+
+    sent = _manage(database_url, tmp_path, "send-mail")
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 4" in sent.stdout
+    assert sent.stdout.count("https://cards.example.org/card/") == 4

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from server.cards.models import CardLink
+from server.demo.cards import demo_card
+from server.demo.registry import DemoData
+from server.members.models import Member
+from tests import card_fixtures
+
+_close_card_reader = card_fixtures.close_card_reader
+
+
+async def test_demo_step_issues_a_working_link_and_prints_it(db, client, monkeypatch, settings):
+    monkeypatch.setenv("SECRET_KEY", str(settings.secret_key))
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(settings.data_dir))
+    demo = DemoData(today=dt.date.today(), base_url="http://testserver")
+    await demo_card(db, demo)
+    await demo_card(db, demo)  # idempotent: same member, a fresh link
+    await db.commit()
+    assert (
+        len(
+            (
+                await db.execute(select(Member).where(Member.email_key == "card.demo@example.org"))
+            ).all()
+        )
+        == 1
+    )
+    assert len((await db.execute(select(CardLink).where(CardLink.revoked_at.is_(None)))).all()) == 1
+    await db.commit()
+    url = demo.notes[-1].split(": ", 1)[1]
+    response = await client.get(url.removeprefix("http://testserver") + ".json")
+    assert response.status_code == 200
+    assert response.json()["headline"]["text"] == "Current member"
