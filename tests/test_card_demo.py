@@ -18,7 +18,8 @@ async def test_demo_step_issues_a_working_link_and_prints_it(db, client, monkeyp
     monkeypatch.setenv("TESSERA_DATA_DIR", str(settings.data_dir))
     demo = DemoData(today=dt.date.today(), base_url="http://testserver")
     await demo_card(db, demo)
-    await demo_card(db, demo)  # idempotent: same member, a fresh link
+    await demo_card(db, demo)  # idempotent: same member, the same link
+    assert demo.notes[0] == demo.notes[1]
     await db.commit()
     assert (
         len(

@@ -94,8 +94,12 @@ async def issue_batch(
     via: str,
     mail: MailContext,
     now: dt.datetime | None = None,
+    tokens: dict[int, str] | None = None,
 ) -> dict[int, str]:
-    """Issue new links to ``recipients`` (already checked). Returns member id → token."""
+    """Issue new links to ``recipients`` (already checked). Returns member id → token.
+
+    ``tokens`` may fix some members' tokens (the demo's stable link); the rest are random.
+    """
     if not recipients:
         return {}
     now = now or utcnow()
@@ -107,7 +111,7 @@ async def issue_batch(
             live_member_id=None, revoked_at=now, revoked_by_id=actor_id, revoke_reason="replaced"
         )
     )
-    tokens = {r.member_id: new_token() for r in recipients}
+    tokens = {r.member_id: (tokens or {}).get(r.member_id) or new_token() for r in recipients}
     await db.execute(
         insert(CardLink),
         [

@@ -13,20 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Delete, Update, event, insert, select, update
+from sqlalchemy import Connection, Delete, Table, Update, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from server.cards import wording
 from server.cards.models import CardPayload
 from server.members.models import Branch, Member
-from server.plugins.contract import SectionContext
+from server.plugins.contract import Section, SectionContext
 from server.plugins.registry import collect_sections
+from server.plugins.registry import enabled as enabled_plugins
 from server.settings.models import SettingValue
 from server.settings.store import load_settings
 
@@ -74,14 +74,26 @@ async def build(db: AsyncSession, member_id: int, today: dt.date) -> PayloadBuil
         return None
     member, branch_name = row
     site = await load_settings(db)
-    result = PayloadBuild(member, branch_name or "", today, site, valid_until=next_midnight(today))
+    sections = await collect_sections(db, member, SectionContext.MOBILE_CARD, today)
+    return await compose(db, member, branch_name or "", site, sections, today)
+
+
+async def compose(
+    db: AsyncSession,
+    member: Member,
+    branch_name: str,
+    site: dict[str, Any],
+    sections: Sequence[Section],
+    today: dt.date,
+) -> PayloadBuild:
+    """The payload from what was loaded: the core part, then every registered part."""
+    result = PayloadBuild(member, branch_name, today, site, valid_until=next_midnight(today))
     membership = wording.dated_part(
         member.membership_expires_on,
         today,
         missing="No membership on record",
         number=member.membership_number,
     )
-    sections = await collect_sections(db, member, SectionContext.MOBILE_CARD, today)
     result.data = {
         "v": PAYLOAD_VERSION,
         "as_of": today.isoformat(),
@@ -94,7 +106,7 @@ async def build(db: AsyncSession, member_id: int, today: dt.date) -> PayloadBuil
         "member": {
             "sca_name": member.sca_name,
             "legal_name": member.legal_name,
-            "branch": branch_name or "",
+            "branch": branch_name,
         },
         "headline": wording.headline(member.status, membership),
         "status": wording.status_part(member.status),
@@ -182,17 +194,72 @@ async def invalidate(db: AsyncSession, member_ids: Iterable[int] | None) -> None
     await db.execute(_invalidate_statement(ids))
 
 
-async def warm(db: AsyncSession, member_ids: list[int], today: dt.date | None = None) -> int:
-    """Build the payloads of many members now (bench, after bulk issuing)."""
-    count = 0
-    for member_id in member_ids:
-        if await refresh(db, member_id, today) is not None:
-            count += 1
-    return count
+async def rebuild(
+    db: AsyncSession, member_ids: Sequence[int], today: dt.date | None = None, chunk: int = 1000
+) -> int:
+    """Build and store the payloads of many members now, set-based (bench, bulk jobs).
 
-
-def now_ts() -> float:
-    return time.time()
+    Commits after each chunk; a payload invalidated meanwhile is not overwritten.
+    """
+    today = today or dt.date.today()
+    site = await load_settings(db)
+    providers = [p.sections for p in await enabled_plugins(db) if p.sections is not None]
+    stored = 0
+    for start in range(0, len(member_ids), chunk):
+        ids = list(member_ids[start : start + chunk])
+        generations = dict(
+            (
+                await db.execute(
+                    select(CardPayload.member_id, CardPayload.generation).where(
+                        CardPayload.member_id.in_(ids)
+                    )
+                )
+            ).all()
+        )
+        rows = (
+            await db.execute(
+                select(Member, Branch.name)
+                .outerjoin(Branch, Branch.id == Member.branch_id)
+                .where(Member.id.in_(ids), Member.deleted_at.is_(None))
+            )
+        ).all()
+        updates, inserts = [], []
+        for member, branch_name in rows:
+            sections: list[Section] = []
+            for provider in providers:
+                sections.extend(await provider(db, member, SectionContext.MOBILE_CARD, today))
+            sections.sort(key=lambda s: (s.order, s.key))
+            built = await compose(db, member, branch_name or "", site, sections, today)
+            body, etag = encode(built.data)
+            values = {"m": member.id, "body": body, "etag": etag, "vu": built.valid_until}
+            if member.id in generations:
+                updates.append({**values, "g": generations[member.id]})
+            else:
+                inserts.append(
+                    {
+                        "member_id": member.id,
+                        "generation": 0,
+                        "body": body,
+                        "etag": etag,
+                        "valid_until": built.valid_until,
+                    }
+                )
+        table = cast(Table, CardPayload.__table__)
+        if updates:
+            await db.execute(
+                update(table)
+                .where(table.c.member_id == bindparam("m"), table.c.generation == bindparam("g"))
+                .values(
+                    body=bindparam("body"), etag=bindparam("etag"), valid_until=bindparam("vu")
+                ),
+                updates,
+            )
+        if inserts:
+            await db.execute(insert(table), inserts)
+        await db.commit()
+        db.expunge_all()
+        stored += len(rows)
+    return stored
 
 
 # --- automatic invalidation --------------------------------------------------------
