@@ -11,6 +11,7 @@ COMMAND_MODULES = [
     "server.checks.commands",
     "server.core_commands",
     "server.cards.commands",
+    "server.bench.command",
     "server.mail.commands",
     "server.nightly.command",
     "server.demo.command",

@@ -219,3 +219,17 @@ async def test_payload_computed_before_an_invalidation_is_not_stored(db, setting
     db.expire_all()
     row = (await db.execute(select(CardPayload))).scalar_one()
     assert row.body is None and row.generation == 1
+
+
+async def test_rebuild_stores_the_same_payload_as_a_single_refresh(db, settings):
+    members = [await make_member(db, sca_name=f"Bulk {n}") for n in range(3)]
+    ids = [m.id for m in members]
+    for m in members:
+        await issue_link(db, m, m, mail_for(settings))
+    await db.commit()
+    assert await payload.rebuild(db, ids) == 3
+    stored = dict((await db.execute(select(CardPayload.member_id, CardPayload.body))).all())
+    await db.commit()
+    single, _, _ = await payload.refresh(db, ids[0])
+    assert stored[ids[0]] == single
+    assert '"sca_name":"Bulk 2"' in stored[ids[2]]

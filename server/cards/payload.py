@@ -26,7 +26,6 @@ from server.cards.models import CardPayload
 from server.members.models import Branch, Member
 from server.plugins.contract import Section, SectionContext
 from server.plugins.registry import collect_sections
-from server.plugins.registry import enabled as enabled_plugins
 from server.settings.models import SettingValue
 from server.settings.store import load_settings
 
@@ -203,7 +202,6 @@ async def rebuild(
     """
     today = today or dt.date.today()
     site = await load_settings(db)
-    providers = [p.sections for p in await enabled_plugins(db) if p.sections is not None]
     stored = 0
     for start in range(0, len(member_ids), chunk):
         ids = list(member_ids[start : start + chunk])
@@ -225,10 +223,7 @@ async def rebuild(
         ).all()
         updates, inserts = [], []
         for member, branch_name in rows:
-            sections: list[Section] = []
-            for provider in providers:
-                sections.extend(await provider(db, member, SectionContext.MOBILE_CARD, today))
-            sections.sort(key=lambda s: (s.order, s.key))
+            sections = await collect_sections(db, member, SectionContext.MOBILE_CARD, today)
             built = await compose(db, member, branch_name or "", site, sections, today)
             body, etag = encode(built.data)
             values = {"m": member.id, "body": body, "etag": etag, "vu": built.valid_until}

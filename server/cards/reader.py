@@ -113,7 +113,8 @@ class UsageTracker:
     """``last_used_at`` without a write per request: remembered in memory, written in
     one set-based UPDATE at most every ``interval`` seconds, each link at most once an hour."""
 
-    def __init__(self, interval: float = 30.0, per_link: float = 3600.0) -> None:
+    def __init__(self, interval: float = 10.0, per_link: float = 3600.0, batch: int = 2000) -> None:
+        self.batch = batch
         self.interval = interval
         self.per_link = per_link
         self._seen: dict[int, float] = {}
@@ -139,9 +140,11 @@ class UsageTracker:
 
     async def flush(self, engine: AsyncEngine) -> int:
         self._last_flush = time.monotonic()
-        pending, self._pending = self._pending, {}
-        if not pending:
+        if not self._pending:
             return 0
+        # At most ``batch`` rows per round keeps each write short; the rest wait.
+        keys = list(self._pending)[: self.batch]
+        pending = {k: self._pending.pop(k) for k in keys}
         table = CardLink.__table__
         assert isinstance(table, Table)
         stmt = (

@@ -1,0 +1,189 @@
+"""A synthetic register for the benchmark: members, branches, live card links, payloads.
+
+Set-based throughout (executemany in batches); the tokens stay in memory and in the
+load generator's temporary file, never in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from sqlalchemy import JSON, Table, select
+
+from server.bench.registry import Target
+from server.cards import payload
+from server.cards.models import CardLink, CardPayload
+from server.cards.tokens import hash_token, new_token
+from server.database import make_engine, make_sessionmaker, utcnow
+from server.members.models import Member
+from server.members.status import compute_status, is_adult
+from server.migrate import upgrade
+
+BATCH = 10_000
+Progress = Callable[[str], None]
+
+
+def _member_row(n: int, branch_ids: list[int], today: dt.date, now: dt.datetime) -> dict[str, Any]:
+    rng = random.Random(n)
+    birth_year = today.year - rng.choice([8, 12, 16, 19, 25, 34, 47, 61])
+    birth_month = rng.randint(1, 12)
+    verified = rng.random() < 0.7
+    deactivated = rng.random() < 0.02
+    minor = not is_adult(birth_month, birth_year, today)
+    parent_linked = minor and rng.random() < 0.8
+    expires = today + dt.timedelta(days=rng.randint(-200, 700)) if verified else None
+    email = f"member{n}@bench.example.org"
+    return {
+        "id": n,
+        "public_id": f"{n:016x}",
+        "sca_name": f"Bench Member {n}",
+        "first_name": "Bench",
+        "middle_name": "",
+        "last_name": f"Person{n}",
+        "email": email,
+        "email_key": email,
+        "branch_id": rng.choice(branch_ids),
+        "membership_number": f"{100000 + n}" if verified else None,
+        "membership_expires_on": expires,
+        "background_check_expires_on": today + dt.timedelta(days=rng.randint(-100, 900))
+        if rng.random() < 0.3
+        else None,
+        "birth_month": birth_month,
+        "birth_year": birth_year,
+        # parent links point at member 1 (an adult) to keep the seed simple
+        "parent_id": 1 if parent_linked and n != 1 else None,
+        "status": compute_status(
+            deactivated=deactivated,
+            adult=not minor,
+            verified=verified,
+            parent_linked=parent_linked and n != 1,
+        ),
+        "deactivated_at": now if deactivated else None,
+        "verified_at": now if verified else None,
+        "created_at": now,
+        "modified_at": now,
+    }
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _complete(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    """Every column of ``table`` for a raw executemany: given, scalar default, or NULL."""
+    values = []
+    for column in table.columns:
+        if column.key in row:
+            value = row[column.key]
+        elif column.default is not None and not callable(getattr(column.default, "arg", None)):
+            value = column.default.arg  # type: ignore[attr-defined]
+        elif column.nullable:
+            value = None
+        elif isinstance(column.type, JSON):
+            value = {}
+        else:
+            raise ValueError(f"bench seed: no value for {table.name}.{column.key}")
+        values.append(_sql_value(value))
+    return tuple(values)
+
+
+def _insert_sql(table: Table) -> str:
+    names = ", ".join(f'"{c.name}"' for c in table.columns)
+    marks = ", ".join("?" for _ in table.columns)
+    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+
+
+def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> dict[int, str]:
+    """Members and live links with plain sqlite3 executemany (the bench is SQLite)."""
+    now = utcnow()
+    members_table = cast(Table, Member.__table__)
+    links_table = cast(Table, CardLink.__table__)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute(
+            "INSERT INTO branches (name, kind, created_at) VALUES ('Kingdom of Bench', 'kingdom', ?)",
+            (_sql_value(now),),
+        )
+        kingdom = conn.execute("SELECT max(id) FROM branches").fetchone()[0]
+        conn.executemany(
+            "INSERT INTO branches (name, kind, parent_id, created_at) VALUES (?, 'barony', ?, ?)",
+            [(f"Barony {i}", kingdom, _sql_value(now)) for i in range(1, 31)],
+        )
+        branch_ids = [r[0] for r in conn.execute("SELECT id FROM branches")]
+        member_sql, link_sql = _insert_sql(members_table), _insert_sql(links_table)
+        tokens: dict[int, str] = {}
+        for start in range(1, members + 1, BATCH):
+            ids = range(start, min(start + BATCH, members + 1))
+            batch = {n: new_token() for n in ids}
+            tokens.update(batch)
+            conn.execute("BEGIN")
+            conn.executemany(
+                member_sql,
+                [_complete(members_table, _member_row(n, branch_ids, today, now)) for n in ids],
+            )
+            conn.executemany(
+                link_sql,
+                [
+                    _complete(
+                        links_table,
+                        {
+                            "id": n,
+                            "member_id": n,
+                            "token_hash": hash_token(t),
+                            "live_member_id": n,
+                            "issued_at": now,
+                            "issued_via": "bench",
+                            "revoke_reason": "",
+                        },
+                    )
+                    for n, t in batch.items()
+                ],
+            )
+            conn.execute("COMMIT")
+            if (start // BATCH) % 4 == 0 or start + BATCH > members:
+                progress(f"seeded {min(start + BATCH - 1, members):,} of {members:,} members")
+        conn.execute("ANALYZE")
+    finally:
+        conn.close()
+    return tokens
+
+
+async def seed(database_url: str, members: int, loaded: int, progress: Progress) -> list[Target]:
+    """Migrate an empty SQLite database and fill it; payloads are built for ``loaded``
+    randomly chosen members (the ones the load generator will ask for)."""
+    await upgrade(database_url)
+    today = dt.date.today()
+    started = time.monotonic()
+    path = database_url.split(":///", 1)[1]
+    tokens = await asyncio.to_thread(_seed_rows, path, members, today, progress)
+    progress(
+        f"{members:,} members with live card links seeded in {time.monotonic() - started:.1f} s"
+    )
+    chosen = sorted(random.sample(list(tokens), min(loaded, len(tokens))))
+    started = time.monotonic()
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            await payload.rebuild(db, chosen)
+            etags = dict((await db.execute(select(CardPayload.member_id, CardPayload.etag))).all())
+    finally:
+        await engine.dispose()
+    progress(f"{len(chosen):,} card payloads built in {time.monotonic() - started:.1f} s")
+    return [Target(tokens[n], etags[n] or "", n) for n in chosen if etags.get(n)]
