@@ -233,3 +233,37 @@ async def test_rebuild_stores_the_same_payload_as_a_single_refresh(db, settings)
     single, _, _ = await payload.refresh(db, ids[0])
     assert stored[ids[0]] == single
     assert '"sca_name":"Bulk 2"' in stored[ids[2]]
+
+
+def test_the_fast_email_renderer_matches_the_templates():
+    from server.cards.issuing import CardEmailRenderer
+    from server.mail.outbox import render_email
+    from server.settings.registry import definitions
+
+    site = {d.key: d.default for d in definitions()}
+    name, url = 'Bob <the "Bold"> & Co', "https://x.example/card/[[sealed:abc=]]"
+    for for_parent in (False, True):
+        expected = render_email(
+            "card_link",
+            {
+                "site": site,
+                "greeting": "Dear " + name,
+                "member_name": name,
+                "for_parent": for_parent,
+                "card_url": url,
+            },
+        )
+        assert CardEmailRenderer(site)("Dear " + name, name, for_parent, url) == expected
+
+
+async def test_login_bookkeeping_keeps_the_payload(db, settings):
+    member = await make_member(db)
+    member_id = member.id
+    await issue_link(db, member, member, mail_for(settings))
+    await db.commit()
+    await payload.refresh(db, member_id)
+    await db.execute(update(Member).where(Member.id == member_id).values(failed_login_attempts=2))
+    await db.commit()
+    row = (await db.execute(select(CardPayload))).scalar_one()
+    await db.commit()
+    assert row.body is not None and row.generation == 0

@@ -182,3 +182,61 @@ def _ctx():
         "for_parent": False,
         "card_url": "http://testserver/card/x",
     }
+
+
+def _tls_context(cert, key):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def _authenticator(logins):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login,
+            auth_data.password,
+        ) == (b"mailer", b"s3cret:pw")
+        logins.append(ok)
+        return AuthResult(success=ok)
+
+    return check
+
+
+async def test_starttls_with_authentication(app, db, settings, tmp_path):
+    cert, key = smtp_fixtures.self_signed_certificate(tmp_path)
+    logins: list[bool] = []
+    server = SmtpCapture(
+        tls_context=_tls_context(cert, key),
+        require_starttls=True,
+        auth_required=True,
+        authenticator=_authenticator(logins),
+    )
+    server.start()
+    try:
+        queue_email(db, to="tls@example.org", template="card_link", context=_ctx())
+        await db.commit()
+        url = f"smtp://mailer:s3cret%3Apw@127.0.0.1:{server.port}?starttls=require&cafile={cert}"
+        report = await deliver_once(app.state.sessionmaker, with_smtp(settings, url))
+    finally:
+        server.stop()
+    assert report.sent == 1 and logins == [True]
+    assert [m["To"] for m in server.messages] == ["tls@example.org"]
+
+
+async def test_implicit_tls(app, db, settings, tmp_path):
+    cert, key = smtp_fixtures.self_signed_certificate(tmp_path)
+    server = SmtpCapture(ssl_context=_tls_context(cert, key))
+    server.start()
+    try:
+        queue_email(db, to="smtps@example.org", template="card_link", context=_ctx())
+        await db.commit()
+        url = f"smtps://127.0.0.1:{server.port}?cafile={cert}"
+        report = await deliver_once(app.state.sessionmaker, with_smtp(settings, url))
+    finally:
+        server.stop()
+    assert report.sent == 1
+    assert [m["To"] for m in server.messages] == ["smtps@example.org"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -86,6 +88,37 @@ async def load_recipients(db: AsyncSession, member_ids: list[int]) -> list[Recip
     return result
 
 
+class CardEmailRenderer:
+    """The card-link email for many members: each template variant is rendered once with
+    markers, then the markers are replaced (HTML-escaped in the HTML part)."""
+
+    FIELDS = ("greeting", "member_name", "card_url")
+
+    def __init__(self, site: dict[str, Any]) -> None:
+        self.site = site
+        self._variants: dict[bool, tuple[str, str, str]] = {}
+
+    def _variant(self, for_parent: bool) -> tuple[str, str, str]:
+        if for_parent not in self._variants:
+            markers = {f: f"\x00{f}\x00" for f in self.FIELDS}
+            self._variants[for_parent] = render_email(
+                "card_link", {"site": self.site, "for_parent": for_parent, **markers}
+            )
+        return self._variants[for_parent]
+
+    def __call__(
+        self, greeting: str, member_name: str, for_parent: bool, card_url: str
+    ) -> tuple[str, str, str]:
+        values = dict(zip(self.FIELDS, (greeting, member_name, card_url), strict=True))
+        subject, text, html = self._variant(for_parent)
+        for field, value in values.items():
+            marker = f"\x00{field}\x00"
+            subject = subject.replace(marker, value)
+            text = text.replace(marker, value)
+            html = html.replace(marker, str(escape(value)))
+        return subject, text, html
+
+
 async def issue_batch(
     db: AsyncSession,
     recipients: list[Recipient],
@@ -129,6 +162,7 @@ async def issue_batch(
     )
     await payload.ensure_rows(db, ids)
     site = await load_settings(db)
+    render = CardEmailRenderer(site)
     messages = []
     for r in recipients:
         url = mail.base_url + card_path(seal(tokens[r.member_id], mail.secret_key))
@@ -136,16 +170,7 @@ async def issue_batch(
         if r.is_minor and r.parent_email:
             targets.append((r.parent_email, r.parent_name or r.parent_email, True))
         for address, greeting, for_parent in targets:
-            subject, text, html = render_email(
-                "card_link",
-                {
-                    "site": site,
-                    "greeting": greeting,
-                    "member_name": r.name,
-                    "for_parent": for_parent,
-                    "card_url": url,
-                },
-            )
+            subject, text, html = render(greeting, r.name, for_parent, url)
             messages.append(
                 {
                     "created_at": now,

@@ -337,6 +337,9 @@ def _on_orm_statement(state: ORMExecuteState) -> None:
         return
     if stmt.entity_description.get("entity") is not Member:
         return
+    values = getattr(stmt, "_values", None) if isinstance(stmt, Update) else None
+    if values and all(getattr(k, "key", k) in NOT_ON_CARD for k in values):
+        return  # login bookkeeping and the like: nothing on the card changes
     where = stmt.whereclause
     targets = select(Member.id) if where is None else select(Member.id).where(where)
     state.session.connection().execute(
