@@ -19,10 +19,6 @@ from server.members.models import Branch, Member
 from server.members.status import BY_KEY
 
 
-def mail_context(settings: Settings) -> MailContext:
-    return MailContext(settings.base_url, str(settings.secret_key))
-
-
 async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
     engine = make_engine(settings.database_url)
     try:
@@ -33,7 +29,7 @@ async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
             if member is None:
                 return 1, f"No member with the email {email}."
             try:
-                issued = await issue_link(db, member, None, mail_context(settings))
+                issued = await issue_link(db, member, None, MailContext.of(settings))
             except CardRefused as exc:
                 return 1, str(exc)
             await db.commit()
@@ -81,7 +77,7 @@ async def _issue_many(settings: Settings, selection: Selection) -> tuple[int, in
             make_sessionmaker(engine),
             selection,
             actor_id=None,
-            mail=mail_context(settings),
+            mail=MailContext.of(settings),
             progress=lambda done, total: progress_bar(done, total, started),
         )
     finally:

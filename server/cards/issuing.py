@@ -24,6 +24,7 @@ from server.audit.models import AuditEntry
 from server.cards import payload
 from server.cards.models import CardLink
 from server.cards.tokens import card_path, hash_token, new_token
+from server.config import Settings
 from server.database import utcnow
 from server.mail.models import OutboxMessage
 from server.mail.outbox import render_email
@@ -48,8 +49,14 @@ class Recipient:
 
 @dataclass(frozen=True)
 class MailContext:
+    """What an emailed link needs: where the site lives and the key that seals it."""
+
     base_url: str
     secret_key: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> MailContext:
+        return cls(settings.base_url, str(settings.secret_key))
 
 
 async def load_recipients(db: AsyncSession, member_ids: list[int]) -> list[Recipient]:

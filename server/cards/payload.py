@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Delete, Table, Update, bindparam, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -147,7 +148,13 @@ async def refresh(
     body, etag = encode(built.data)
     values = {"body": body, "etag": etag, "valid_until": built.valid_until}
     if generation is None:
-        await db.execute(insert(CardPayload).values(member_id=member_id, generation=0, **values))
+        try:
+            await db.execute(
+                insert(CardPayload).values(member_id=member_id, generation=0, **values)
+            )
+        except IntegrityError:  # another request stored it first: theirs is as good
+            await db.rollback()
+            return body, etag, built.valid_until
     else:
         await db.execute(
             update(CardPayload)

@@ -31,8 +31,7 @@ _RUNNING: set[asyncio.Task[None]] = set()
 
 
 def mail_context(request: Request) -> MailContext:
-    settings = request.app.state.settings
-    return MailContext(settings.base_url, str(settings.secret_key))
+    return MailContext.of(request.app.state.settings)
 
 
 async def _member(request: Request, value: str | None) -> Member:
