@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import random
 import sqlite3
@@ -30,46 +31,51 @@ BATCH = 10_000
 Progress = Callable[[str], None]
 
 
-def _member_row(n: int, branch_ids: list[int], today: dt.date, now: dt.datetime) -> dict[str, Any]:
-    rng = random.Random(n)
-    birth_year = today.year - rng.choice([8, 12, 16, 19, 25, 34, 47, 61])
+def _member_row(
+    n: int, rng: random.Random, branch_ids: list[int], today: dt.date, now: str
+) -> dict[str, Any]:
+    """One synthetic member, values already in SQLite's storage format."""
+    birth_year = today.year - rng.choice((8, 12, 16, 19, 25, 34, 47, 61))
     birth_month = rng.randint(1, 12)
     verified = rng.random() < 0.7
     deactivated = rng.random() < 0.02
     minor = not is_adult(birth_month, birth_year, today)
-    parent_linked = minor and rng.random() < 0.8
-    expires = today + dt.timedelta(days=rng.randint(-200, 700)) if verified else None
+    parent_linked = minor and n != 1 and rng.random() < 0.8
     email = f"member{n}@bench.example.org"
     return {
         "id": n,
         "public_id": f"{n:016x}",
         "sca_name": f"Bench Member {n}",
         "first_name": "Bench",
-        "middle_name": "",
         "last_name": f"Person{n}",
         "email": email,
         "email_key": email,
         "branch_id": rng.choice(branch_ids),
         "membership_number": f"{100000 + n}" if verified else None,
-        "membership_expires_on": expires,
-        "background_check_expires_on": today + dt.timedelta(days=rng.randint(-100, 900))
+        "membership_expires_on": (today + dt.timedelta(days=rng.randint(-200, 700))).isoformat()
+        if verified
+        else None,
+        "background_check_expires_on": (
+            today + dt.timedelta(days=rng.randint(-100, 900))
+        ).isoformat()
         if rng.random() < 0.3
         else None,
         "birth_month": birth_month,
         "birth_year": birth_year,
-        # parent links point at member 1 (an adult) to keep the seed simple
-        "parent_id": 1 if parent_linked and n != 1 else None,
-        "status": compute_status(
-            deactivated=deactivated,
-            adult=not minor,
-            verified=verified,
-            parent_linked=parent_linked and n != 1,
-        ),
+        "parent_id": 1 if parent_linked else None,  # member 1 stands in for every parent
+        "status": _status(deactivated, not minor, verified, parent_linked),
         "deactivated_at": now if deactivated else None,
         "verified_at": now if verified else None,
         "created_at": now,
         "modified_at": now,
     }
+
+
+@functools.cache
+def _status(deactivated: bool, adult: bool, verified: bool, parent_linked: bool) -> str:
+    return compute_status(
+        deactivated=deactivated, adult=adult, verified=verified, parent_linked=parent_linked
+    )
 
 
 def _sql_value(value: Any) -> Any:
@@ -84,35 +90,45 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-def _complete(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
-    """Every column of ``table`` for a raw executemany: given, scalar default, or NULL."""
-    values = []
-    for column in table.columns:
-        if column.key in row:
-            value = row[column.key]
-        elif column.default is not None and not callable(getattr(column.default, "arg", None)):
-            value = column.default.arg  # type: ignore[attr-defined]
-        elif column.nullable:
-            value = None
-        elif isinstance(column.type, JSON):
-            value = {}
-        else:
-            raise ValueError(f"bench seed: no value for {table.name}.{column.key}")
-        values.append(_sql_value(value))
-    return tuple(values)
+class RowMaker:
+    """Rows for a raw ``executemany`` into ``table``: every column, given values or the
+    column's scalar default (NULL when nullable; ``{}`` for JSON). Named parameters let
+    sqlite3 pick the values in C."""
 
+    def __init__(self, table: Table) -> None:
+        self.defaults: dict[str, Any] = {}
+        self.required: set[str] = set()
+        for column in table.columns:
+            default = getattr(column.default, "arg", None)
+            if default is not None and not callable(default):
+                self.defaults[column.key] = _sql_value(default)
+            elif column.nullable:
+                self.defaults[column.key] = None
+            elif isinstance(column.type, JSON):
+                self.defaults[column.key] = "{}"
+            else:
+                self.required.add(column.key)
+        names = ", ".join(f'"{c.name}"' for c in table.columns)
+        marks = ", ".join(f":{c.key}" for c in table.columns)
+        self.sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+        self.table = table.name
+        self._checked = False
 
-def _insert_sql(table: Table) -> str:
-    names = ", ".join(f'"{c.name}"' for c in table.columns)
-    marks = ", ".join("?" for _ in table.columns)
-    return f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if not self._checked:
+            missing = self.required - row.keys()
+            if missing:
+                raise ValueError(f"bench seed: no value for {self.table}.{sorted(missing)[0]}")
+            self._checked = True
+        return {**self.defaults, **row}
 
 
 def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> dict[int, str]:
     """Members and live links with plain sqlite3 executemany (the bench is SQLite)."""
-    now = utcnow()
-    members_table = cast(Table, Member.__table__)
-    links_table = cast(Table, CardLink.__table__)
+    now = _sql_value(utcnow())
+    rng = random.Random(20261121)
+    member_row = RowMaker(cast(Table, Member.__table__))
+    link_row = RowMaker(cast(Table, CardLink.__table__))
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -124,10 +140,9 @@ def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> d
         kingdom = conn.execute("SELECT max(id) FROM branches").fetchone()[0]
         conn.executemany(
             "INSERT INTO branches (name, kind, parent_id, created_at) VALUES (?, 'barony', ?, ?)",
-            [(f"Barony {i}", kingdom, _sql_value(now)) for i in range(1, 31)],
+            [(f"Barony {i}", kingdom, now) for i in range(1, 31)],
         )
         branch_ids = [r[0] for r in conn.execute("SELECT id FROM branches")]
-        member_sql, link_sql = _insert_sql(members_table), _insert_sql(links_table)
         tokens: dict[int, str] = {}
         for start in range(1, members + 1, BATCH):
             ids = range(start, min(start + BATCH, members + 1))
@@ -135,14 +150,13 @@ def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> d
             tokens.update(batch)
             conn.execute("BEGIN")
             conn.executemany(
-                member_sql,
-                [_complete(members_table, _member_row(n, branch_ids, today, now)) for n in ids],
+                member_row.sql,
+                [member_row(_member_row(n, rng, branch_ids, today, now)) for n in ids],
             )
             conn.executemany(
-                link_sql,
+                link_row.sql,
                 [
-                    _complete(
-                        links_table,
+                    link_row(
                         {
                             "id": n,
                             "member_id": n,
@@ -151,7 +165,7 @@ def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> d
                             "issued_at": now,
                             "issued_via": "bench",
                             "revoke_reason": "",
-                        },
+                        }
                     )
                     for n, t in batch.items()
                 ],
