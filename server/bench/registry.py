@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Modules that register scenarios when imported; issues 5 and 6 append theirs.
+# Modules that register scenarios (and seeders) when imported; other areas append theirs.
 SCENARIO_MODULES = [
     "server.bench.card_json",
     "server.bench.card_json_304",
     "server.bench.card_html",
+    "server.bench.activities",
 ]
+
+# Extra data for the seeded register: ``(sqlite3 connection, member ids, today) -> summary``,
+# run inside one transaction after the members and their links are in.
+Seeder = Callable[[sqlite3.Connection, range, dt.date], str]
+SEEDERS: list[Seeder] = []
+
+
+def seeder(func: Seeder) -> Seeder:
+    if func not in SEEDERS:
+        SEEDERS.append(func)
+    return func
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy import JSON, Table, select
 
-from server.bench.registry import Target
+from server.bench.registry import SEEDERS, Target, scenarios
 from server.cards import payload
 from server.cards.models import CardLink, CardPayload
 from server.cards.tokens import hash_token, new_token
@@ -173,6 +173,11 @@ def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> d
             conn.execute("COMMIT")
             if (start // BATCH) % 4 == 0 or start + BATCH > members:
                 progress(f"seeded {min(start + BATCH - 1, members):,} of {members:,} members")
+        for extra in SEEDERS:
+            conn.execute("BEGIN")
+            summary = extra(conn, range(1, members + 1), today)
+            conn.execute("COMMIT")
+            progress(summary)
         conn.execute("ANALYZE")
     finally:
         conn.close()
@@ -186,6 +191,7 @@ async def seed(database_url: str, members: int, loaded: int, progress: Progress)
     today = dt.date.today()
     started = time.monotonic()
     path = database_url.split(":///", 1)[1]
+    scenarios()  # imports the scenario modules, which register their seeders
     tokens = await asyncio.to_thread(_seed_rows, path, members, today, progress)
     progress(
         f"{members:,} members with live card links seeded in {time.monotonic() - started:.1f} s"

@@ -26,7 +26,7 @@ from server.cards import wording
 from server.cards.models import CardPayload
 from server.members.models import Branch, Member
 from server.plugins.contract import Section, SectionContext
-from server.plugins.registry import collect_sections
+from server.plugins.registry import collect_sections, collect_sections_many
 from server.settings.models import SettingValue
 from server.settings.store import load_settings
 
@@ -229,8 +229,11 @@ async def rebuild(
             )
         ).all()
         updates, inserts = [], []
+        found = await collect_sections_many(
+            db, [m for m, _ in rows], SectionContext.MOBILE_CARD, today
+        )
         for member, branch_name in rows:
-            sections = await collect_sections(db, member, SectionContext.MOBILE_CARD, today)
+            sections = found.get(member.id, [])
             built = await compose(db, member, branch_name or "", site, sections, today)
             body, etag = encode(built.data)
             values = {"m": member.id, "body": body, "etag": etag, "vu": built.valid_until}
