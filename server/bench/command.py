@@ -17,8 +17,8 @@ from server.cli import argument, command
 
 # How many distinct cards the load generator asks for (chosen at random from the
 # register; their payloads are built up front, as a running server would have them).
-LOADED_CARDS = 100_000
-QUICK_LOADED_CARDS = 10_000
+LOADED_CARDS = 10_000
+QUICK_LOADED_CARDS = 2_000
 
 
 def _say(text: str) -> None:
