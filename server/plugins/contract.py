@@ -44,9 +44,6 @@ class SectionContext(StrEnum):
     CHECK_PAGE = "check_page"
 
 
-TONES = ("", "ok", "warn", "bad")
-
-
 @dataclass(frozen=True)
 class Row:
     """One line of a section: a label, a value, an optional note and a tone."""

@@ -166,6 +166,10 @@ async def collect_sections(
     for plugin in await enabled(db):
         if plugin.sections is not None:
             sections.extend(await plugin.sections(db, member, context, today))
+    return _ordered(sections)
+
+
+def _ordered(sections: list[Section]) -> list[Section]:
     return sorted((s for s in sections if s.visible), key=lambda s: (s.order, s.key))
 
 
@@ -185,7 +189,4 @@ async def collect_sections_many(
         elif plugin.sections is not None:
             for member in members:
                 gathered[member.id].extend(await plugin.sections(db, member, context, today))
-    return {
-        key: sorted((s for s in found if s.visible), key=lambda s: (s.order, s.key))
-        for key, found in gathered.items()
-    }
+    return {key: _ordered(found) for key, found in gathered.items()}
