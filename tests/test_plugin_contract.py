@@ -300,3 +300,42 @@ def test_every_hook_is_documented_in_the_readme_with_its_signature(hook):
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_test(hook):
     assert hook in _tested_hooks(), f"no test is marked @pytest.mark.hook({hook!r})"
+
+
+@pytest.mark.hook("sections")
+async def test_section_on_the_mobile_card_html_and_json_only_while_enabled(
+    app, client, db, settings
+):
+    from tests.activities_fixtures import make_activity, make_authorization
+    from tests.card_fixtures import issued_token
+
+    member = await make_member(db)
+    await _badge(db, member, "Radiant")
+    await make_authorization(db, member, await make_activity(db, "Archery", "Target Archery"))
+    await db.commit()
+    token = await issued_token(db, settings, member)
+
+    async def card() -> tuple[str, dict]:
+        html = (await client.get(f"/card/{token}")).text
+        data = (await client.get(f"/card/{token}.json")).json()
+        return html, {s["key"]: s for s in data["sections"]}
+
+    try:
+        await _card_shows_the_section_only_while_enabled(db, card)
+    finally:
+        reader = getattr(app.state, "card_reader", None)  # the card hot path's own connection
+        if reader is not None:
+            await reader.close()
+
+
+async def _card_shows_the_section_only_while_enabled(db, card) -> None:
+    html, sections = await card()
+    assert "Target Archery" in html and sections["authorizations"]["rows"][0]["group"] == "Archery"
+    assert "Radiant" not in html and "dummy_badges" not in sections
+    await set_enabled(db, "dummy", True)
+    html, sections = await card()
+    assert 'data-key="dummy_badges"' in html and "shown on mobile_card" in html
+    assert sections["dummy_badges"]["rows"][0]["label"] == "Radiant"
+    await set_enabled(db, "dummy", False)
+    html, sections = await card()
+    assert "Radiant" not in html and "dummy_badges" not in sections
