@@ -190,3 +190,15 @@ def test_keyring_cache_follows_a_rotation_made_elsewhere(tmp_path, monkeypatch):
     monkeypatch.setattr(keyring, "RELOAD_SECONDS", 0.0)
     os.utime(tmp_path / keyring.FILE_NAME, (1, 1))  # make sure the mtime differs
     assert cache.get().current_id == 2
+
+
+def test_rotate_check_key_command(tmp_path, monkeypatch, capsys):
+    import manage
+
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path))
+    assert manage.main(["rotate-check-key"]) == 0
+    assert "New check key 2" in capsys.readouterr().out
+    assert manage.main(["rotate-check-key", "--retire", "1"]) == 0
+    assert keyring.load_or_create(tmp_path).keys[1].retired
+    assert manage.main(["rotate-check-key", "--retire", "2"]) == 2  # the current key
+    assert "cannot be retired" in capsys.readouterr().err

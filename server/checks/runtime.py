@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any
 
@@ -50,4 +51,17 @@ def settings_for(bind: Any) -> Settings:
     """The settings of the app whose engine ``bind`` is; the environment's otherwise."""
     engine = getattr(bind, "sync_engine", bind)
     found = _SETTINGS_BY_ENGINE.get(getattr(engine, "engine", engine))
-    return found if found is not None else load_settings()
+    return found if found is not None else _environment_settings()
+
+
+_ENVIRONMENT_SETTINGS: dict[tuple[str | None, ...], Settings] = {}
+
+
+def _environment_settings() -> Settings:
+    """Outside an app (commands building cards): the environment's settings, read once
+    per data dir and base URL."""
+    key = tuple(os.environ.get(name) for name in ("TESSERA_DATA_DIR", "BASE_URL"))
+    found = _ENVIRONMENT_SETTINGS.get(key)
+    if found is None:
+        found = _ENVIRONMENT_SETTINGS[key] = load_settings()
+    return found
