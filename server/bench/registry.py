@@ -14,6 +14,7 @@ SCENARIO_MODULES = [
     "server.bench.card_json_304",
     "server.bench.card_html",
     "server.bench.activities",
+    "server.bench.check",
 ]
 
 # Extra data for the seeded register: ``(sqlite3 connection, member ids, today) -> summary``,

@@ -1,0 +1,38 @@
+"""The live marshal check: ``/check/{code}`` for a random seeded member, anonymous.
+
+Each target gets its own code (distinct codes: no cache helps), signed with the
+benchmark server's key pair, made in its data dir (the seeded database's folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from server.bench.registry import Scenario, Target, scenario, seeder
+from server.checks import codes, keyring
+
+_database: list[Path] = []
+
+
+@seeder
+def _remember_database(conn: sqlite3.Connection, member_ids: range, today: dt.date) -> str:
+    path = Path(conn.execute("PRAGMA database_list").fetchone()[2])
+    _database[:] = [path]
+    keyring.load_or_create(path.parent)  # the server's data dir: it will use this key
+    return "check codes: key pair in the data dir"
+
+
+def _request(target: Target) -> tuple[str, dict[str, str]]:
+    path = _database[0]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        (public_id,) = conn.execute(
+            "SELECT public_id FROM members WHERE id = ?", (target.member_id,)
+        ).fetchone()
+    ring = keyring.load_or_create(path.parent)
+    return f"/check/{codes.mobile_code(ring, public_id, dt.datetime.now(dt.UTC))}", {}
+
+
+scenario(Scenario("check", "marshal check (live)", 40, _request))
