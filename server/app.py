@@ -27,12 +27,14 @@ from server.database import make_engine, make_sessionmaker
 from server.groups import routes as group_routes
 from server.home import routes as home_routes
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
+from server.mail import routes as outbox_routes
 from server.members import action_routes as member_action_routes
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
 from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
 from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
+from server.settings import routes as settings_routes
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
@@ -61,6 +63,8 @@ ROUTE_MODULES: list[Any] = [
     code_routes,
     photo_routes,
     card_admin_routes,
+    settings_routes,
+    outbox_routes,
 ]
 
 

@@ -41,3 +41,32 @@ def test_manage_py_demo_and_nightly(tmp_path, database_url):
     )
     assert nightly.returncode == 0, nightly.stderr
     assert "staff_sync: staff granted to" in nightly.stdout
+
+
+async def test_demo_covers_every_status_and_the_offices(database_url, db):
+    import datetime as dt
+
+    from server.groups.models import Group, GroupMembership
+    from server.members.status import STATUSES
+
+    await load_demo(database_url, "http://testserver")
+    today = dt.date.today()
+    members = list((await db.execute(select(Member))).scalars())
+    assert len(members) >= 45
+    assert {m.status for m in members} == {s.key for s in STATUSES}
+    minors = [m for m in members if m.status.startswith("minor")]
+    assert any(m.parent_id for m in minors) and any(m.parent_id is None for m in minors)
+    kinds = {b.kind for b in (await db.execute(select(Branch))).scalars()}
+    assert {"kingdom", "principality", "barony", "shire"} <= kinds
+    for name in ("Marshallate", "Membership Office"):
+        group = (await db.execute(select(Group).where(Group.name == name))).scalar_one()
+        rows = list(
+            (
+                await db.execute(
+                    select(GroupMembership).where(GroupMembership.group_id == group.id)
+                )
+            ).scalars()
+        )
+        assert any(r.is_current(today) for r in rows)
+        assert any(r.until is not None and r.until < today for r in rows)
+    await db.commit()

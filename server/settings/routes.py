@@ -1,0 +1,73 @@
+"""The app settings page: every declared setting, edited with its own validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.settings.registry import SettingError, definitions
+from server.settings.store import load_settings, set_setting
+from server.web.forms import MAX_FIELD
+from server.web.navigation import NavLink, add
+from server.web.templating import flash, render
+
+add(NavLink("Settings", "/admin/settings", permission="manage_settings", order=80))
+
+
+def _page(
+    request: Request,
+    current: dict[str, Any],
+    raw: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    rows = [
+        {
+            "definition": d,
+            "value": raw.get(d.key, "") if raw is not None else d.render(current[d.key]),
+            "checked": (raw.get(d.key) == "on") if raw is not None else bool(current[d.key]),
+        }
+        for d in definitions()
+    ]
+    return render(
+        request, "settings/edit.html", {"rows": rows, "errors": errors or {}}, status_code=status
+    )
+
+
+@page("manage_settings")
+async def settings_page(request: Request) -> Response:
+    db = request.state.db
+    current = await load_settings(db)
+    if request.method == "GET":
+        return _page(request, current)
+    form = await request.form()
+    raw = {d.key: form.get(d.key) for d in definitions()}
+    text = {k: v if isinstance(v, str) else "" for k, v in raw.items()}
+    parsed: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for definition in definitions():
+        value = text[definition.key]
+        if len(value) > MAX_FIELD or "\x00" in value:
+            errors[definition.key] = f"{definition.label}: too long or not plain text."
+            continue
+        try:
+            parsed[definition.key] = definition.parse(value)
+        except SettingError as exc:
+            errors[definition.key] = str(exc)
+    if errors:
+        return _page(request, current, text, errors, 400)
+    changed = [
+        key
+        for key, value in parsed.items()
+        if await set_setting(db, key, value, actor_id=request.state.user.id)
+    ]
+    await db.commit()
+    flash(request, f"Saved {len(changed)} changed setting(s)." if changed else "Nothing changed.")
+    return RedirectResponse("/admin/settings", status_code=303)
+
+
+routes = [Route("/admin/settings", settings_page, methods=["GET", "POST"])]

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from server.audit.models import AuditEntry
+from server.settings.registry import definitions
+from server.settings.store import load_settings
+from tests.factories import csrf_from, login, make_staff
+
+
+def _form_values(html: str) -> dict[str, str]:
+    """The settings form as the browser would submit it unchanged."""
+    data: dict[str, str] = {}
+    for name, value in re.findall(r'<input id="f-[^"]+" name="([^"]+)" value="([^"]*)"', html):
+        data[name] = value.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&")
+    for name, checked in re.findall(r'name="([^"]+)" type="checkbox" (checked)?', html):
+        if checked:
+            data[name] = "on"
+    for name, value in re.findall(
+        r'<textarea id="f-[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
+    ):
+        data[name] = value.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&")
+    return data
+
+
+async def test_settings_are_validated_saved_and_audited(client, db):
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    page = await client.get("/admin/settings")
+    assert page.status_code == 200
+    data = _form_values(page.text)
+    assert {d.key for d in definitions()} - {"registration_open", "ENFORCE_MEMBER_CODES"} <= set(
+        data
+    )
+    token = await csrf_from(client, "/admin/settings")
+
+    bad = {
+        **data,
+        "csrf_token": token,
+        "site_title": "Changed",
+        "card_color": "purple",
+        "member_code_grace_days": "-5",
+        "contact_email": "nope",
+        "additional_info_fields": '[{"key": "Bad Key"}]',
+    }
+    response = await client.post("/admin/settings", data=bad)
+    assert response.status_code == 400
+    for message in (
+        "enter a colour like #1a2b3c",
+        "must be at least 0",
+        "enter a valid email address",
+        "bad or repeated key",
+    ):
+        assert message in response.text
+    assert (await load_settings(db))["site_title"] == "Tessera"
+    assert (await db.execute(select(AuditEntry))).first() is None
+    await db.commit()
+
+    good = {
+        **data,
+        "csrf_token": token,
+        "site_title": "Example Register",
+        "member_code_grace_days": "14",
+        "additional_info_fields": '[{"key": "household", "type": "text", "member_editable": true}]',
+    }
+    good.pop("ENFORCE_MEMBER_CODES", None)  # unticked checkbox: off
+    response = await client.post("/admin/settings", data=good)
+    assert response.status_code == 303
+    values = await load_settings(db)
+    assert values["site_title"] == "Example Register"
+    assert values["member_code_grace_days"] == 14
+    assert values["ENFORCE_MEMBER_CODES"] is False
+    assert values["additional_info_fields"][0]["key"] == "household"
+    entries = (
+        (await db.execute(select(AuditEntry).where(AuditEntry.action == "setting.change")))
+        .scalars()
+        .all()
+    )
+    await db.commit()
+    changed = {key for e in entries for key in e.after}
+    assert changed == {
+        "site_title",
+        "member_code_grace_days",
+        "ENFORCE_MEMBER_CODES",
+        "additional_info_fields",
+    }
+    assert all(e.actor_id == staff.id for e in entries)
+    page = await client.get("/")
+    assert "Example Register" in page.text
+
+
+async def test_settings_need_the_permission(client, db):
+    staff = await make_staff(db, ["manage_members"])
+    await db.commit()
+    await login(client, staff.email)
+    assert (await client.get("/admin/settings")).status_code == 403
