@@ -15,6 +15,7 @@ from server.auth.models import PasswordResetToken
 from server.auth.passwords import hash_password
 from server.database import utcnow
 from server.mail.outbox import queue_email
+from server.mail.sealed import seal
 from server.members.models import Member
 
 LIFETIME = dt.timedelta(hours=24)
@@ -25,8 +26,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def request_reset(session: AsyncSession, email: str, base_url: str, site_title: str) -> None:
-    """Queue a reset email if the address belongs to a member; silent otherwise."""
+async def request_reset(
+    session: AsyncSession, email: str, base_url: str, site_title: str, secret_key: str
+) -> None:
+    """Queue a reset email if the address belongs to a member; silent otherwise.
+
+    The link is sealed in the outbox (opened only by the delivery loop and the outbox
+    viewer), so the database never holds a usable token: only its hash.
+    """
     member = await find_by_email(session, email)
     if member is None:
         return
@@ -53,7 +60,7 @@ async def request_reset(session: AsyncSession, email: str, base_url: str, site_t
         template="password_reset",
         context={
             "member": member,
-            "link": f"{base_url}/password-reset/{token}",
+            "link": seal(f"{base_url}/password-reset/{token}", secret_key),
             "site_title": site_title,
         },
         member_id=member.id,

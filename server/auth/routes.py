@@ -95,8 +95,9 @@ async def reset_request(request: Request) -> Response:
     if not form.ok:
         return render(request, "auth/reset_request.html", {"errors": form.errors}, status_code=400)
     db = request.state.db
+    settings = request.app.state.settings
     await request_reset(
-        db, email, request.app.state.settings.base_url, request.state.site["site_title"]
+        db, email, settings.base_url, request.state.site["site_title"], str(settings.secret_key)
     )
     await db.commit()
     return render(request, "auth/reset_sent.html", {"email": email})
