@@ -22,4 +22,7 @@ EXPECTED = {
     ("POST", "/activities/authorizations/{authorization_id}/vote"): MEMBER,
     ("POST", "/activities/authorizations/{authorization_id}/revoke"): "manage_activities",
     ("GET", "/activities/queue"): MEMBER,
+    # Printable auth cards: the member, a parent of a minor, or staff with manage_members.
+    ("GET", "/members/{member_id}/auth-card"): MEMBER,
+    ("GET", "/auth-cards"): "manage_members",
 }
