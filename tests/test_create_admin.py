@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from server.members.models import Member
+from tests.factories import login
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(tmp_path, database_url, *args):
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "manage.py", "create-admin", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+async def test_create_admin_makes_and_updates_a_superuser(tmp_path, database_url, client, db):
+    short = _run(tmp_path, database_url, "root@example.org", "--password", "short")
+    assert short.returncode == 2 and "at least 10" in short.stderr
+    made = _run(tmp_path, database_url, "Root@Example.org", "--password", "first password!")
+    assert made.returncode == 0 and "Created superuser" in made.stdout
+    again = _run(tmp_path, database_url, "root@example.org", "--password", "second password!")
+    assert again.returncode == 0 and "Updated superuser" in again.stdout
+    admins = (await db.execute(select(Member).where(Member.is_superuser))).scalars().all()
+    await db.commit()
+    assert len(admins) == 1 and admins[0].is_staff
+    assert (await login(client, "root@example.org", "first password!")).status_code == 400
+    assert (await login(client, "root@example.org", "second password!")).status_code == 303
+    assert (await client.get("/admin/settings")).status_code == 200
