@@ -29,6 +29,7 @@ from server.home import routes as home_routes
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.mail import routes as outbox_routes
 from server.members import action_routes as member_action_routes
+from server.members import branch_routes
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
 from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
@@ -58,6 +59,7 @@ ROUTE_MODULES: list[Any] = [
     member_action_routes,
     audit_routes,
     group_routes,
+    branch_routes,
     applicant_routes,
     applicant_admin_routes,
     code_routes,

@@ -11,13 +11,24 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import text
 
 import server.models  # noqa: F401  (every table in the metadata)
 from server.database import Base
 from server.groups.models import GroupMembership
+from server.web.ratelimit import RateLimiter
 from tests.factories import csrf_from, login, make_group, make_member
 from tests.route_access import expected
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """This test posts to every endpoint; leave no limiter exhausted for later tests."""
+    RateLimiter.reset_all()
+    yield
+    RateLimiter.reset_all()
+
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 SCRIPT = '<script>alert("tessera")</script>'

@@ -10,12 +10,23 @@ import re
 from dataclasses import dataclass
 
 import httpx
+import pytest
 from starlette.routing import Mount, Route
 
 from server.auth import permissions as catalogue
 from server.members.models import Member
+from server.web.ratelimit import RateLimiter
 from tests.factories import csrf_from, login, make_group, make_member, make_staff
 from tests.route_access import ANYONE, MEMBER, STAFF, SUPERUSER, Rule, expected
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """This test posts to every endpoint; leave no limiter exhausted for later tests."""
+    RateLimiter.reset_all()
+    yield
+    RateLimiter.reset_all()
+
 
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 

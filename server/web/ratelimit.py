@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections import deque
 
 
 class RateLimiter:
     """At most ``limit`` events per ``window`` seconds for each key."""
 
+    _instances: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
+
     def __init__(self, limit: int, window: float, max_keys: int = 100_000) -> None:
+        RateLimiter._instances.add(self)
         self.limit = limit
         self.window = window
         self.max_keys = max_keys
@@ -37,6 +41,12 @@ class RateLimiter:
 
     def reset(self) -> None:
         self._events.clear()
+
+    @classmethod
+    def reset_all(cls) -> None:
+        """Forget every limiter's events (tests that hammer many endpoints)."""
+        for limiter in list(cls._instances):
+            limiter.reset()
 
 
 def client_key(scope_client: tuple[str, int] | None) -> str:

@@ -39,6 +39,10 @@ EXPECTED = {
     ("POST", "/groups/{group_id}/memberships/{membership_id}/end"): "manage_groups",
     ("GET", "/admin/settings"): "manage_settings",
     ("POST", "/admin/settings"): "manage_settings",
+    ("GET", "/branches"): "manage_settings",
+    ("POST", "/branches"): "manage_settings",
+    ("GET", "/branches/{branch_id}/edit"): "manage_settings",
+    ("POST", "/branches/{branch_id}/edit"): "manage_settings",
     ("GET", "/admin/outbox"): SUPERUSER,
     ("GET", "/admin/outbox/{message_id}"): SUPERUSER,
 }
