@@ -42,7 +42,7 @@ async def test_branches_are_added_moved_and_kept_a_tree(client, db):
     )
     assert renamed.status_code == 303
     page = await client.get("/branches")
-    assert page.text.index("Kingdom of Tests") < page.text.index("Shire of Above")
+    assert page.text.index(">Kingdom of Tests</a>") < page.text.index(">Shire of Above</a>")
     actions = (await db.execute(select(AuditEntry.action))).scalars().all()
     await db.commit()
     assert sorted(actions) == ["branch.create", "branch.create", "branch.update"]
