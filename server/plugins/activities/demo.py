@@ -16,6 +16,7 @@ from server.auth.passwords import hash_password
 from server.database import utcnow
 from server.demo.registry import DemoData
 from server.groups.models import Group, GroupMembership
+from server.groups.service import MembershipValues, add_membership
 from server.members.models import Member
 from server.members.service import create_member
 from server.plugins.activities.models import (
@@ -156,8 +157,31 @@ async def _marshals(db: AsyncSession, demo: DemoData) -> list[Member]:
                 )
             )
         await db.flush()
+    else:
+        await _join_existing_marshallate(db, group, marshals, today)
     demo.groups["Marshallate"] = group
     return marshals
+
+
+async def _join_existing_marshallate(
+    db: AsyncSession, group: Group, marshals: list[Member], today: dt.date
+) -> None:
+    """The core demo made the Marshallate already: give it the authorizer permissions and
+    make the activity marshals (non-chair) members, through the group rules."""
+    wanted = [p.key for p in AUTHORIZER_PERMISSIONS if p.key not in group.permissions]
+    if wanted:
+        group.permissions = [*group.permissions, *wanted]
+        await db.flush()
+    for marshal in marshals:
+        has = await db.scalar(
+            select(GroupMembership.id).where(
+                GroupMembership.group_id == group.id, GroupMembership.member_id == marshal.id
+            )
+        )
+        if has is None:
+            since = max(group.since, today - dt.timedelta(days=365))
+            values = MembershipValues(since, None, "Marshal", False)
+            await add_membership(db, group.id, marshal, values, actor_id=None, today=today)
 
 
 async def demo_activities(db: AsyncSession, demo: DemoData) -> None:
