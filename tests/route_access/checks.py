@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.route_access import ANYONE, MEMBER
 
 EXPECTED = {
-    ("GET", "/check/{code}"): ANYONE,
+    ("GET", "/check/{code:checkcode}"): ANYONE,
     ("GET", "/check/keys.json"): ANYONE,
     ("GET", "/check/revoked.json"): "check_cards",
     ("GET", "/check/scan"): ANYONE,  # a redirect to /check/scan/
