@@ -83,8 +83,6 @@ async def test_membership_changes_sync_staff_and_email(db):
 @pytest.mark.postgres_only
 async def test_two_concurrent_requests_cannot_both_add_a_chair(app, database_url):
     """Real concurrent transactions: the second waits on the group lock, then sees the first."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL concurrency")
     sm = app.state.sessionmaker
     async with sm() as db:
         group = await make_group(db)
