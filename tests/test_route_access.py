@@ -17,7 +17,7 @@ from server.auth import permissions as catalogue
 from server.members.models import Member
 from server.web.ratelimit import RateLimiter
 from tests.factories import csrf_from, login, make_group, make_member, make_staff
-from tests.route_access import ANYONE, MEMBER, STAFF, SUPERUSER, Rule, expected
+from tests.route_access import ANYONE, MEMBER, STAFF, SUPERUSER, Rule, expected, json_routes
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +52,8 @@ def test_every_route_is_in_the_access_table(app):
         f"{missing}"
     )
     assert not stale, f"access-table entries for routes the app does not serve: {stale}"
+    stale_json = sorted(json_routes() - served)
+    assert not stale_json, f"JSON entries for routes the app does not serve: {stale_json}"
 
 
 @dataclass
@@ -60,6 +62,21 @@ class Principal:
     member: Member | None
     cookies: dict[str, str]
     token: str
+
+
+def json_refusal_problem(response: httpx.Response) -> str | None:
+    """What is wrong with a JSON endpoint's refusal, if anything (scripts read it)."""
+    if response.status_code not in (401, 403):
+        return f"answered {response.status_code} instead of 401/403"
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return f"answered {response.headers.get('content-type')} instead of JSON"
+    body = response.json()
+    if not (isinstance(body, dict) and body.get("error") and body.get("message")):
+        return f"answered {body!r} without an error and a message"
+    expected_error = "login_required" if response.status_code == 401 else None
+    if expected_error and body["error"] != expected_error:
+        return f"answered error {body['error']!r} instead of {expected_error!r}"
+    return None
 
 
 def denied(response: httpx.Response) -> bool:
@@ -129,7 +146,9 @@ async def test_who_gets_into_every_route(app, client, db):
     samples = {"group_id": group.id, "membership_id": membership.id, "token": "not-a-token"}
     principals = Principals(client, db)
     problems: list[str] = []
+    declared_json = json_routes()
     for (method, path), rule in sorted(expected().items()):
+        is_json = (method, path) in declared_json or path.endswith(".json")
         if path == "/static":
             path = "/static/css/site.css"
         for principal, may_enter in await principals.for_rule(rule):
@@ -152,4 +171,8 @@ async def test_who_gets_into_every_route(app, client, db):
                     f"{method} {path} ({rule}) as {principal.name}: {verdict} "
                     f"({response.status_code})"
                 )
+            elif is_json and not may_enter:
+                problem = json_refusal_problem(response)
+                if problem:
+                    problems.append(f"{method} {path} (JSON) refusing {principal.name}: {problem}")
     assert not problems, "\n".join(problems)

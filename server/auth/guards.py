@@ -5,6 +5,13 @@
 live, or superuser); ``@page("manage_members")`` needs that
 permission (and implies staff); ``@page(("a", "b"))`` needs either of them. The check happens on the server for every request,
 whatever the UI showed.
+
+Refusals: a page sends an anonymous GET to the login page and answers the rest with
+an error page. A JSON endpoint, one declared ``@page(..., json=True)`` or any request
+that wants JSON (a ``.json`` address, or ``Accept: application/json`` first), is
+answered in JSON instead, never with a redirect a script would follow into HTML:
+401 ``{"error": "login_required", ...}`` or 403 ``{"error": "staff_only" |
+"permission_required", ...}``, each with a ``message`` to show people.
 """
 
 from __future__ import annotations
@@ -15,13 +22,25 @@ from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server.auth.access import is_staff, permissions_of
 from server.auth.current import current_user
 from server.settings.store import load_settings
+from server.web.errors import wants_json
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _refuse(status: int, error: str, message: str, as_json: bool, **extra: object) -> Response:
+    """The JSON refusal; for pages, raise so the error-page handler renders it."""
+    if not as_json:
+        raise HTTPException(status, message)
+    return JSONResponse(
+        {"error": error, "message": message, "status": status, **extra},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def page(
@@ -29,6 +48,7 @@ def page(
     *,
     staff: bool = False,
     anonymous: bool = False,
+    json: bool = False,
 ) -> Callable[[Endpoint], Endpoint]:
     needed = (permission,) if isinstance(permission, str) else (permission or ())
 
@@ -42,18 +62,23 @@ def page(
                 request.state.perms = await permissions_of(db, user)
                 request.state.site = await load_settings(db)
                 request.state.is_staff = user is not None and await is_staff(db, user)
+                as_json = json or wants_json(request)
                 if user is None and not anonymous:
-                    if request.method == "GET":
+                    if request.method == "GET" and not as_json:
                         target = quote(request.url.path, safe="/")
                         return RedirectResponse(f"/login?next={target}", status_code=303)
-                    raise HTTPException(401, "Please log in first.")
+                    return _refuse(401, "login_required", "Please log in first.", as_json)
                 if user is not None and (staff or permission):
                     if not request.state.is_staff:
-                        raise HTTPException(403, "This page is for staff only.")
+                        return _refuse(403, "staff_only", "This page is for staff only.", as_json)
                     if needed and request.state.perms.isdisjoint(needed):
                         names = "' or '".join(needed)
-                        raise HTTPException(
-                            403, f"You need the '{names}' permission for this page."
+                        return _refuse(
+                            403,
+                            "permission_required",
+                            f"You need the '{names}' permission for this page.",
+                            as_json,
+                            permissions=list(needed),
                         )
                 return await endpoint(request)
 

@@ -155,7 +155,7 @@ async def keys(request: Request) -> Response:
     )
 
 
-@page("check_cards")
+@page("check_cards", json=True)
 async def revoked(request: Request) -> Response:
     entries = await revocation_list(request.state.db)
     return JSONResponse(

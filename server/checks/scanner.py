@@ -78,7 +78,7 @@ async def manifest(request: Request) -> Response:
     return Response(json.dumps(data), media_type="application/manifest+json")
 
 
-@page("check_cards")
+@page("check_cards", json=True)
 async def session_info(request: Request) -> Response:
     """Fresh CSRF token and who is logged in: the scanner asks before each upload."""
     return JSONResponse(
@@ -87,7 +87,7 @@ async def session_info(request: Request) -> Response:
     )
 
 
-@page("check_cards")
+@page("check_cards", json=True)
 async def upload_log(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_UPLOAD_BYTES:

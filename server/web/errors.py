@@ -26,7 +26,8 @@ TITLES = {
 }
 
 
-def _wants_json(request: Request) -> bool:
+def wants_json(request: Request) -> bool:
+    """A ``.json`` address, or a client that asks for JSON first (scripts)."""
     return (
         request.url.path.endswith(".json")
         or "application/json" in request.headers.get("accept", "").split(",")[0]
@@ -34,7 +35,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def error_response(request: Request, status: int, detail: str) -> Response:
-    if _wants_json(request):
+    if wants_json(request):
         return JSONResponse({"error": detail, "status": status}, status_code=status)
     return render(
         request,

@@ -5,8 +5,18 @@
   if (!box) return;
   function poll() {
     fetch(box.dataset.url, { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.json(); })
+      .then(function (r) {
+        if (r.status === 401 || r.status === 403) {
+          // Logged out or no longer allowed: the JSON refusal says so; polling stops.
+          return r.json().then(function (refusal) {
+            document.getElementById("job-error").textContent = refusal.message;
+            return null;
+          });
+        }
+        return r.json();
+      })
       .then(function (job) {
+        if (!job) return;
         var bar = document.getElementById("job-progress");
         bar.max = job.total || 1;
         bar.value = job.done;

@@ -12,6 +12,10 @@ Each module in this package defines ``EXPECTED: dict[tuple[str, str], Rule]`` ma
 ``tests/test_route_access.py`` fails for a route that is missing here, for an entry
 whose route no longer exists, and for every principal who gets in but should not
 (or should but does not). Add your routes to your own module.
+
+A module may also list ``JSON: set[tuple[str, str]]``: endpoints that scripts call,
+whose refusals must be JSON (401/403 with an ``error`` and a ``message``), never a
+redirect to the login page. Every ``.json`` address counts as such without listing.
 """
 
 from __future__ import annotations
@@ -35,3 +39,12 @@ def expected() -> dict[tuple[str, str], Rule]:
             assert key not in table, f"{key} is declared in two route-access tables"
             table[key] = rule
     return table
+
+
+def json_routes() -> set[tuple[str, str]]:
+    """Routes declared as JSON endpoints (``.json`` addresses are added by the test)."""
+    found: set[tuple[str, str]] = set()
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found |= getattr(module, "JSON", set())
+    return found

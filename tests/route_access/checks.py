@@ -24,3 +24,6 @@ EXPECTED = {
     ("POST", "/members/{member_id:int}/photo/upload"): MEMBER,
     ("GET", "/me/photo"): MEMBER,
 }
+
+# Called by the scanner's script: refused in JSON (the .json addresses are JSON anyway).
+JSON = {("POST", "/check/scan/log")}
