@@ -14,6 +14,17 @@ from server.plugins import registry
 from server.plugins.contract import Plugin, Row, Section, SectionContext
 
 
+async def log_in_to_scanner(page, base: str, email: str) -> None:
+    """Log in through the form in a Playwright page and land on the card scanner."""
+    from tests.factories import PASSWORD
+
+    await page.goto(f"{base}/login?next=/check/scan/")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{base}/check/scan/")
+
+
 async def make_verified(db, **kw) -> Member:
     """An adult with a verified, current membership (their check says OK)."""
     from tests.factories import make_member

@@ -280,7 +280,17 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-async def browser(tmp_path: Path) -> AsyncIterator:
+def chromium_extra_args() -> list[str]:
+    """Command-line flags added to ``CHROMIUM_ARGS`` for ``browser``.
+
+    None by default; a test module overrides this fixture to launch Chromium with, say,
+    a fake camera playing a video file.
+    """
+    return []
+
+
+@pytest.fixture
+async def browser(tmp_path: Path, chromium_extra_args: list[str]) -> AsyncIterator:
     """A persistent (installability-capable) Chromium context at phone size."""
     if not Path(CHROMIUM).exists():
         missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
@@ -290,7 +300,7 @@ async def browser(tmp_path: Path) -> AsyncIterator:
         context = await p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
             executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
+            args=[*CHROMIUM_ARGS, *chromium_extra_args],
             headless=True,
             viewport={"width": 390, "height": 844},
             device_scale_factor=2,

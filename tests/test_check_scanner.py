@@ -11,16 +11,9 @@ from sqlalchemy import select
 
 from server.checks import codes, keyring
 from server.checks.models import CheckEntry
-from tests.check_fixtures import make_verified
+from server.checks.revocations import revoke_codes
+from tests.check_fixtures import log_in_to_scanner, make_verified
 from tests.factories import PASSWORD, make_staff
-
-
-async def _log_in(page, base: str, email: str) -> None:
-    await page.goto(f"{base}/login?next=/check/scan/")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(f"{base}/check/scan/")
 
 
 @pytest.mark.browser
@@ -36,7 +29,7 @@ async def test_scanner_checks_offline_and_uploads_when_back(
     base = live_server.url
 
     page = await browser.new_page()
-    await _log_in(page, base, marshal.email)
+    await log_in_to_scanner(page, base, marshal.email)
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     await page.reload()
     assert await page.evaluate("navigator.serviceWorker.controller !== null")
@@ -82,3 +75,33 @@ async def test_scanner_checks_offline_and_uploads_when_back(
     ok = next(e for e in entries if e.result == "ok")
     assert ok.member_id == member_id
     assert ok.code_issued_at is not None
+
+
+@pytest.mark.browser
+async def test_logged_out_scanner_keeps_its_revocation_list_and_asks_to_log_in(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    lost = await make_verified(db, sca_name="Lost Card Lars")
+    await revoke_codes(db, lost, marshal.id, "Lost card")
+    await db.commit()
+    base = live_server.url
+    page = await browser.new_page()
+    await log_in_to_scanner(page, base, marshal.email)
+    await expect(page.locator("#revoked-state")).to_contain_text("1 entries")
+    await expect(page.locator("#netstate")).to_contain_text("Online")
+
+    await browser.clear_cookies()  # the session ends (logged out elsewhere, expired)
+    await page.get_by_role("button", name="Update and upload now").click()
+    state = page.locator("#netstate")
+    await expect(state).to_contain_text("Logged out")
+    await expect(state).not_to_contain_text("Offline")
+    await expect(page.locator("#revoked-state")).to_contain_text("1 entries")
+    await page.screenshot(path=str(artifacts / "scanner-logged-out.png"), full_page=True)
+
+    await state.get_by_role("link", name="Log in again").click()
+    await page.get_by_label("Email").fill(marshal.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{base}/check/scan/")
+    await expect(page.locator("#netstate")).to_contain_text("Online")

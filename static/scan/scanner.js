@@ -167,8 +167,25 @@
     queueEntry(code, outcome);
   }
 
+  /** A refusal the server explained (401 login_required, 403 ...): not a network failure. */
+  class Refused extends Error {
+    constructor(status, body) {
+      super(body.message || `Refused (${status}).`);
+      this.status = status;
+      this.error = body.error;
+    }
+  }
+
   async function fetchJSON(url, options = {}) {
-    const response = await fetch(url, { credentials: "same-origin", cache: "no-store", ...options });
+    const response = await fetch(url, {
+      credentials: "same-origin", cache: "no-store", ...options,
+      headers: { Accept: "application/json", ...(options.headers || {}) },
+    });
+    if (response.status === 401 || response.status === 403) {
+      let body = {};
+      try { body = await response.json(); } catch { /* not JSON: keep the status */ }
+      throw new Refused(response.status, body);
+    }
     if (!response.ok) throw new Error(`${url}: ${response.status}`);
     return response.json();
   }
@@ -195,6 +212,23 @@
     return outcome.accepted;
   }
 
+  /** Online but refused: the cached keys and list stay in use; say how to fix it. */
+  function showRefused(state, refused) {
+    const kept = "Codes are still checked on this phone with the cached data; the log waits.";
+    if (refused.status === 401) {
+      const link = document.createElement("a");
+      link.href = "/login?next=/check/scan/";
+      link.textContent = "Log in again";
+      state.replaceChildren(
+        "Logged out — the revocation list cannot be updated and checks cannot upload. ",
+        link, `. ${kept}`,
+      );
+    } else {
+      state.textContent = `Not allowed — ${refused.message} ${kept}`;
+    }
+    state.className = "netstate refused";
+  }
+
   let syncing = false;
   async function sync() {
     if (syncing) return;
@@ -205,9 +239,13 @@
       const uploaded = await upload();
       state.textContent = `Online — live checks. ${uploaded ? uploaded + " offline checks uploaded." : ""}`.trim();
       state.className = "netstate online";
-    } catch {
-      state.textContent = "Offline — codes are checked on this phone; the log uploads when the signal returns.";
-      state.className = "netstate offline";
+    } catch (error) {
+      if (error instanceof Refused) {
+        showRefused(state, error);
+      } else {
+        state.textContent = "Offline — codes are checked on this phone; the log uploads when the signal returns.";
+        state.className = "netstate offline";
+      }
     } finally {
       syncing = false;
       renderState();
