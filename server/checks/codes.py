@@ -9,16 +9,22 @@ The signature covers every byte before it. A code names the member only by
 ``Member.public_id``; it never contains or reveals the card token. Ed25519 signatures
 are deterministic, so the same member, key and times always give the same code (the
 mobile card's ETag stays stable within an hour).
+
+Because of that, the server — which holds every private key it ever signed with —
+checks a code by signing its payload again and comparing the two signatures in
+constant time. Only the private key can produce the signature it produces, so this
+accepts exactly the codes the server made; it costs a third of a verification
+(signing is one fixed-base scalar multiplication, verifying needs two), and the live
+check is the hot path. Offline scanners, which have only the public keys, verify.
 """
 
 from __future__ import annotations
 
 import binascii
 import datetime as dt
+import hmac
 import struct
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidSignature
 
 from server.checks.keyring import CheckKey, Keyring, b64d, b64e
 
@@ -101,12 +107,10 @@ def read(text: str, keyring: Keyring) -> CheckCode:
     if key is None:
         raise CodeRejected("unknown", "This code was signed by a key this server does not know.")
     message, signature = raw[:body_length], raw[body_length:]
-    try:
-        key.public.verify(signature, message)
-    except InvalidSignature:
+    if not hmac.compare_digest(key.private.sign(message), signature):
         raise CodeRejected(
             "unknown", "The signature does not match: the code was altered or forged.", key_id
-        ) from None
+        )
     if key.retired:
         raise CodeRejected(
             "revoked", "The key that signed this code has been retired; issue a new card.", key_id

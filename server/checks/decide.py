@@ -30,8 +30,9 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
 
     1. Decode the code; anything that is not a well-formed version-1 code → ``unknown``.
     2. Find the signing key by its id; a key this server never had → ``unknown``.
-    3. Verify the Ed25519 signature over every byte before it; a mismatch (altered
-       payload, altered signature, forgery) → ``unknown``.
+    3. Check the Ed25519 signature over every byte before it (signed again and
+       compared, see ``server.checks.codes``); a mismatch (altered payload, altered
+       signature, forgery) → ``unknown``.
     4. A code signed by a retired key → ``revoked``.
     5. Look the member up by public id (one indexed query, with their branch and the
        latest code revocation); no such member, or soft-deleted → ``unknown``.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SYMBOLS = {"ok": "✓", "warn": "!", "bad": "✕"}
+
 
 @dataclass(frozen=True)
 class Result:
@@ -11,6 +13,10 @@ class Result:
     word: str  # the large word on the check page and the scanner
     label: str  # a short sentence for lists and reports
     tone: str  # "ok", "warn", "bad": colour only; the word carries the meaning
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.tone]
 
 
 RESULTS: tuple[Result, ...] = (

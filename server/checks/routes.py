@@ -22,7 +22,6 @@ from server.checks import card_part as _card_part  # noqa: F401  (registers the 
 from server.checks import reports, runtime, scanner
 from server.checks.decide import Verdict, decide
 from server.checks.log import entry_for
-from server.checks.results import RESULTS
 from server.checks.revocations import revocation_list, revoke_codes
 from server.database import utcnow
 from server.members import status as member_status
@@ -85,7 +84,9 @@ def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Respo
     if template is None:  # looked up once: no per-request file check on the hot path
         template = request.app.state.templates.get_template("checks/check.html")
         request.app.state.check_template = template
-    html = template.render(verdict=verdict, results=RESULTS, **extra)
+    # A shared context skips merging the environment's globals: the page uses none.
+    context = template.new_context({"verdict": verdict, **extra}, shared=True)
+    html = template.environment.concat(template.root_render_func(context))
     return HTMLResponse(html, headers=NO_STORE)
 
 

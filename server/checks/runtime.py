@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from server.background import AT_SHUTDOWN
 from server.checks.keyring import Keyring, keyring_for
 from server.checks.log import CheckLogWriter
 from server.checks.lookup import FactsLookup, sqlite_file
@@ -36,6 +37,15 @@ def log_writer(app: Starlette) -> CheckLogWriter:
 
 async def flush_log(app: Starlette) -> int:
     return await log_writer(app).flush()
+
+
+async def flush_log_at_shutdown(app: Starlette) -> None:
+    """A clean stop (deploy, restart) writes the checks still waiting in memory."""
+    if getattr(app.state, "check_log", None) is not None:
+        await flush_log(app)
+
+
+AT_SHUTDOWN.append(flush_log_at_shutdown)
 
 
 # Code outside a request (the card payload builder) finds its app's settings by engine.

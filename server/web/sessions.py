@@ -58,14 +58,14 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         session = self._load(scope)
-        original = json.dumps(session, sort_keys=True)
         had_cookie = bool(session)
+        original = json.dumps(session, sort_keys=True) if had_cookie else "{}"
         scope["session"] = session
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 current = scope["session"]
-                if json.dumps(current, sort_keys=True) != original:
+                if (current or had_cookie) and json.dumps(current, sort_keys=True) != original:
                     headers = MutableHeaders(scope=message)
                     secure = "; Secure" if self.https_only else ""
                     if current:

@@ -1,0 +1,64 @@
+"""The check log on bad days: a busy database, and a server stopped mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from server.checks import codes, keyring, runtime
+from server.checks.lookup import sqlite_file
+from server.checks.models import CheckEntry
+from tests.check_fixtures import code_for, make_verified
+
+
+async def _logged(db) -> list[tuple[int | None, str]]:
+    rows = await db.execute(select(CheckEntry.member_id, CheckEntry.result))
+    return [tuple(r) for r in rows.all()]
+
+
+async def test_checks_answer_while_another_writer_holds_the_database(app, client, db, sqlite_only):
+    """An admin job holding SQLite's write lock must not stall the live check; the
+    entry waits in memory and is written once the lock is free."""
+    member = await make_verified(db, sca_name="Busy Day")
+    path = sqlite_file(app.state.settings.database_url)
+    assert path
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        response = await client.get(f"/check/{code_for(app, member)}")
+        assert response.status_code == 200 and "OK" in response.text
+        flushing = asyncio.create_task(runtime.flush_log(app))
+        await asyncio.sleep(0.3)
+        assert not flushing.done()  # waiting for the lock, without blocking the loop
+        assert time.monotonic() - started < 2
+        holder.execute("ROLLBACK")
+        assert await asyncio.wait_for(flushing, 5) == 1
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            holder.execute("ROLLBACK")
+        holder.close()
+    member_id = member.id
+    db.expire_all()
+    assert await _logged(db) == [(member_id, "ok")]
+
+
+async def test_checks_waiting_in_memory_are_written_when_the_server_stops(app, db, live_server):
+    """A deploy or restart stops the server with SIGTERM: the checks it answered in
+    the last fraction of a second are in the log afterwards."""
+    member = await make_verified(db, sca_name="Last Second")
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    live_code = codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        answers = [await http.get(f"/check/{live_code}") for _ in range(5)]
+    assert all(a.status_code == 200 for a in answers)
+    live_server.stop()  # at once: well inside the log's batching delay
+    count = await db.scalar(select(func.count()).select_from(CheckEntry))
+    assert count == 5, live_server.log()
