@@ -39,6 +39,10 @@ async def test_card_payload_has_a_live_check_code_renewed_after_revocation(app, 
     assert check["qr"].startswith("data:image/svg+xml")
     assert "Code valid until" in check["caption"]
     assert url in body  # the stored payload carries the same code: same hour, same code
+    stored = await db.scalar(
+        select(CardPayload.check_code).where(CardPayload.member_id == member_id)
+    )
+    assert url.endswith(f"/check/{stored}")  # what the live check trusts without signing
     assert valid_until <= int(dt.datetime.now(dt.UTC).timestamp()) + 3600
     code = codes.read(urlsplit(url).path.rsplit("/", 1)[1], runtime.keyring(app))
     assert code.valid_until - code.issued_at == codes.MOBILE_VALIDITY

@@ -202,3 +202,32 @@ def test_rotate_check_key_command(tmp_path, monkeypatch, capsys):
     assert keyring.load_or_create(tmp_path).keys[1].retired
     assert manage.main(["rotate-check-key", "--retire", "2"]) == 2  # the current key
     assert "cannot be retired" in capsys.readouterr().err
+
+
+async def test_the_code_a_card_carries_is_trusted_as_stored_and_nothing_else(ring, tmp_path):
+    """The live check trusts the member's stored card code by comparison; every other
+    text still has to carry the server's own signature."""
+    code = codes.mobile_code(ring, PUBLIC_ID, NOW)
+    known = lookup_of(facts(known_code=code))
+    assert (await decide(code, ring, known, NOW)).result.key == "ok"
+
+    raw = bytearray(b64d(code))
+    raw[-1] ^= 0x01  # one bit of the signature
+    assert (await decide(b64e(bytes(raw)), ring, known, NOW)).result.key == "unknown"
+    raw = bytearray(b64d(code))
+    raw[-66] ^= 0x01  # one bit of valid-until: a longer-lived code, same signature
+    assert (await decide(b64e(bytes(raw)), ring, known, NOW)).result.key == "unknown"
+    forged = codes.mobile_code(keyring.load_or_create(tmp_path / "thief"), PUBLIC_ID, NOW)
+    assert (await decide(forged, ring, known, NOW)).result.key == "unknown"
+
+    # An older code of this member (not the one stored) is still checked by signature.
+    earlier = codes.mobile_code(ring, PUBLIC_ID, NOW - dt.timedelta(hours=5))
+    assert (await decide(earlier, ring, known, NOW)).result.key == "ok"
+
+
+async def test_a_stored_card_code_from_a_retired_key_is_revoked(tmp_path):
+    old_code = codes.mobile_code(keyring.load_or_create(tmp_path), PUBLIC_ID, NOW)
+    keyring.rotate(tmp_path)
+    retired = keyring.retire(tmp_path, 1)
+    verdict = await decide(old_code, retired, lookup_of(facts(known_code=old_code)), NOW)
+    assert verdict.result.key == "revoked" and "retired" in verdict.reason

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, select
+from sqlalchemy import JSON, Table, func, select
 
 from server.bench.registry import SEEDERS, Target, scenarios
 from server.cards import payload
@@ -203,9 +203,12 @@ async def seed(database_url: str, members: int, loaded: int, progress: Progress)
         async with make_sessionmaker(engine)() as db:
             await payload.rebuild(db, chosen)
             etags = dict((await db.execute(select(CardPayload.member_id, CardPayload.etag))).all())
+            with_qr = await db.scalar(select(func.count(CardPayload.check_code)))
     finally:
         await engine.dispose()
     took = time.monotonic() - started
+    if with_qr != len(chosen):  # the benchmark must serve the card members really get
+        raise RuntimeError(f"only {with_qr} of {len(chosen)} bench cards have their check QR")
     progress(
         f"{len(chosen):,} card payloads built in {took:.1f} s "
         f"({1000 * took / max(len(chosen), 1):.1f} ms each, check QR and sections included)"

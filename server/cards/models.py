@@ -45,6 +45,10 @@ class CardPayload(Base):
 
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    # The marshal check code in the payload: the live check trusts exactly this text
+    # without signing it again (a code the server made; see server.checks.codes). Kept
+    # before ``body``, whose overflow pages a SQLite read would otherwise walk.
+    check_code: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(String(40))
     # Unix time after which the payload must be recomputed (date rollover, renewals).

@@ -11,7 +11,9 @@ or earlier when a payload part asks for it (``PayloadBuild.valid_until``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import importlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +37,7 @@ PAYLOAD_VERSION = 1
 
 @dataclass
 class PayloadBuild:
-    """What a payload part sees and may change (``data``, ``valid_until``)."""
+    """What a payload part sees and may change (``data``, ``valid_until``, ``check_code``)."""
 
     member: Member
     branch_name: str
@@ -43,18 +45,28 @@ class PayloadBuild:
     site: dict[str, Any]
     data: dict[str, Any] = field(default_factory=dict)
     valid_until: int = 0
+    check_code: str | None = None
 
 
 PayloadPart = Callable[[AsyncSession, PayloadBuild], Awaitable[None]]
-# Extra parts of the card (issue 6 fills ``data["check"]`` with the marshal QR code and
-# ``data["photo"]``); they run after the core part, in registration order.
+# Extra parts of the card (the marshal QR code in ``data["check"]``, ``data["photo"]``);
+# they run after the core part, in registration order. The modules that register them
+# are imported before the first payload is built, in whatever process builds it (the
+# server, a command, the benchmark's seeder): a card never depends on import order.
 PAYLOAD_PARTS: list[PayloadPart] = []
+PART_MODULES: list[str] = ["server.checks.card_part", "server.photos.card_part"]
 
 
 def register_part(part: PayloadPart) -> PayloadPart:
     if part not in PAYLOAD_PARTS:
         PAYLOAD_PARTS.append(part)
     return part
+
+
+@functools.cache
+def _load_parts() -> None:
+    for name in PART_MODULES:
+        importlib.import_module(name)
 
 
 def next_midnight(today: dt.date) -> int:
@@ -87,6 +99,7 @@ async def compose(
     today: dt.date,
 ) -> PayloadBuild:
     """The payload from what was loaded: the core part, then every registered part."""
+    _load_parts()
     result = PayloadBuild(member, branch_name, today, site, valid_until=next_midnight(today))
     membership = wording.dated_part(
         member.membership_expires_on,
@@ -146,7 +159,12 @@ async def refresh(
         await db.rollback()
         return None
     body, etag = encode(built.data)
-    values = {"body": body, "etag": etag, "valid_until": built.valid_until}
+    values = {
+        "body": body,
+        "etag": etag,
+        "valid_until": built.valid_until,
+        "check_code": built.check_code,
+    }
     if generation is None:
         try:
             await db.execute(
@@ -236,7 +254,13 @@ async def rebuild(
             sections = found.get(member.id, [])
             built = await compose(db, member, branch_name or "", site, sections, today)
             body, etag = encode(built.data)
-            values = {"m": member.id, "body": body, "etag": etag, "vu": built.valid_until}
+            values = {
+                "m": member.id,
+                "body": body,
+                "etag": etag,
+                "vu": built.valid_until,
+                "cc": built.check_code,
+            }
             if member.id in generations:
                 updates.append({**values, "g": generations[member.id]})
             else:
@@ -247,6 +271,7 @@ async def rebuild(
                         "body": body,
                         "etag": etag,
                         "valid_until": built.valid_until,
+                        "check_code": built.check_code,
                     }
                 )
         table = cast(Table, CardPayload.__table__)
@@ -255,7 +280,10 @@ async def rebuild(
                 update(table)
                 .where(table.c.member_id == bindparam("m"), table.c.generation == bindparam("g"))
                 .values(
-                    body=bindparam("body"), etag=bindparam("etag"), valid_until=bindparam("vu")
+                    body=bindparam("body"),
+                    etag=bindparam("etag"),
+                    valid_until=bindparam("vu"),
+                    check_code=bindparam("cc"),
                 ),
                 updates,
             )

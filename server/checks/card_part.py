@@ -26,6 +26,7 @@ async def check_code_part(db: AsyncSession, build: PayloadBuild) -> None:
     now = utcnow()
     revoked_before = await latest_revocation(db, build.member.id)
     code = codes.mobile_code(ring, build.member.public_id, now, revoked_before)
+    build.check_code = code
     url = codes.check_url(settings.base_url, code)
     valid_until = codes.issue_time(now, revoked_before) + codes.MOBILE_VALIDITY
     build.data["check"] = {

@@ -6,11 +6,9 @@ import argparse
 import sys
 
 from server.checks import bench as _bench  # noqa: F401  (bench-check)
-from server.checks import card_part as _check_part  # noqa: F401  (cards made by commands)
 from server.checks import keyring
 from server.cli import argument, command
 from server.config import load_settings
-from server.photos import card_part as _photo_part  # noqa: F401
 
 
 @command(

@@ -30,25 +30,28 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
 
     1. Decode the code; anything that is not a well-formed version-1 code → ``unknown``.
     2. Find the signing key by its id; a key this server never had → ``unknown``.
-    3. Check the Ed25519 signature over every byte before it (signed again and
-       compared, see ``server.checks.codes``); a mismatch (altered payload, altered
+    3. Look the member up by the public id in the code (one indexed query: their
+       branch, the latest code revocation, the code their mobile card carries now).
+    4. Check the Ed25519 signature over every byte before it: the very code the
+       member's card carries is one the server made; any other is signed again and
+       compared (see ``server.checks.codes``). A mismatch (altered payload, altered
        signature, forgery) → ``unknown``.
-    4. A code signed by a retired key → ``revoked``.
-    5. Look the member up by public id (one indexed query, with their branch and the
-       latest code revocation); no such member, or soft-deleted → ``unknown``.
-    6. The code was issued before the member's codes were revoked (lost card) → ``revoked``.
-    7. The code is past its valid-until → ``code_expired``.
-    8. The member is deactivated → ``deactivated``.
-    9. An under-18 member with no parent linked → ``minor_needs_parent``.
-    10. Membership not verified → ``unverified``.
-    11. Membership expiry missing or before today (UTC) → ``membership_expired``.
-    12. Otherwise → ``ok``.
+    5. A code signed by a retired key → ``revoked``.
+    6. No such member, or soft-deleted → ``unknown``.
+    7. The code was issued before the member's codes were revoked (lost card) → ``revoked``.
+    8. The code is past its valid-until → ``code_expired``.
+    9. The member is deactivated → ``deactivated``.
+    10. An under-18 member with no parent linked → ``minor_needs_parent``.
+    11. Membership not verified → ``unverified``.
+    12. Membership expiry missing or before today (UTC) → ``membership_expired``.
+    13. Otherwise → ``ok``.
     """
     try:
-        code = codes.read(text, keyring)  # steps 1-4
+        signed = codes.parse(text, keyring)  # steps 1-2
+        member = await lookup(signed.code.public_id)  # step 3
+        code = codes.trust(signed, member.known_code if member else None)  # steps 4-5
     except codes.CodeRejected as rejected:
         return Verdict(result(rejected.result), rejected.reason, key_id=rejected.key_id)
-    member = await lookup(code.public_id)  # step 5
     if member is None or member.deleted:
         return Verdict(result("unknown"), "The code is genuine, but there is no such member.", code)
 

@@ -1,6 +1,7 @@
 """The check's one database read: a member's facts by public id, lean.
 
-One indexed query (members by ``public_id``, its branch, the latest code revocation).
+One indexed query (members by ``public_id``, its branch, the latest code revocation,
+and the check code its mobile card carries now).
 On SQLite it runs on a plain read-only ``sqlite3`` connection in the event loop's
 thread: the lookup takes microseconds, and skipping the driver's thread hop and the
 ORM is what lets the check page keep up with a bare route. Elsewhere it is one
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.cards.models import CardPayload
 from server.checks.models import CodeRevocation
 from server.members.models import Branch, Member
 
@@ -33,6 +35,7 @@ class MemberFacts:
     membership_expires_on: dt.date | None
     deleted: bool
     revoked_before: dt.datetime | None
+    known_code: str | None = None  # the code in the member's current card payload
 
 
 _latest_revocation = (
@@ -50,8 +53,10 @@ FACTS_QUERY = (
         Member.membership_expires_on,
         Member.deleted_at,
         _latest_revocation,
+        CardPayload.check_code,
     )
     .outerjoin(Branch, Branch.id == Member.branch_id)
+    .outerjoin(CardPayload, CardPayload.member_id == Member.id)
     .where(Member.public_id == bindparam("public_id"))
 )
 SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="named")))
@@ -71,7 +76,7 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _facts(row: Any) -> MemberFacts:
-    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked = row
+    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked, known = row
     return MemberFacts(
         member_id=member_id,
         public_id=public_id,
@@ -81,6 +86,7 @@ def _facts(row: Any) -> MemberFacts:
         membership_expires_on=_date(expires),
         deleted=deleted_at is not None,
         revoked_before=_utc(revoked),
+        known_code=known,
     )
 
 

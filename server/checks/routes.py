@@ -18,7 +18,6 @@ from server.auth.access import permissions_of
 from server.auth.current import current_user
 from server.auth.guards import page
 from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
-from server.checks import card_part as _card_part  # noqa: F401  (registers the QR part)
 from server.checks import reports, runtime, scanner
 from server.checks.decide import Verdict, decide
 from server.checks.log import entry_for

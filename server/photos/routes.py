@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from server.auth.guards import page
 from server.members.models import Member
-from server.photos import card_part as _card_part  # noqa: F401  (registers the photo part)
 from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.templating import flash, render
