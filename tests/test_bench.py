@@ -35,9 +35,11 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
         },
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for key in ("card json", "card json 304", "card html"):
+    for key in ("card json", "card json 304", "card html", "check", "check printed"):
         match = re.search(rf"^{key} ratio (\d+\.\d\d)$", done.stdout, re.M)
         assert match, done.stdout
         assert float(match.group(1)) > 0
         assert re.search(rf"^{key} p99 ms \d+\.\d\d$", done.stdout, re.M)
+    for key in ("auth card batch seconds", "nightly expiry seconds"):
+        assert re.search(rf"^{key} \d+\.\d\d$", done.stdout, re.M), done.stdout
     assert "(0 errors)" not in done.stdout and "errors)" not in done.stdout

@@ -2,6 +2,8 @@
 
 Each target gets its own code (distinct codes: no cache helps), signed with the
 benchmark server's key pair, made in its data dir (the seeded database's folder).
+Two kinds: the code the member's mobile card carries now (the server trusts the text
+it stored with the card) and a printed auth card's code (signed again and compared).
 """
 
 from __future__ import annotations
@@ -25,14 +27,25 @@ def _remember_database(conn: sqlite3.Connection, member_ids: range, today: dt.da
     return "check codes: key pair in the data dir"
 
 
-def _request(target: Target) -> tuple[str, dict[str, str]]:
+def _public_id(target: Target) -> tuple[str, keyring.Keyring]:
     path = _database[0]
     with contextlib.closing(sqlite3.connect(path)) as conn:
         (public_id,) = conn.execute(
             "SELECT public_id FROM members WHERE id = ?", (target.member_id,)
         ).fetchone()
-    ring = keyring.load_or_create(path.parent)
+    return public_id, keyring.load_or_create(path.parent)
+
+
+def _mobile(target: Target) -> tuple[str, dict[str, str]]:
+    public_id, ring = _public_id(target)
     return f"/check/{codes.mobile_code(ring, public_id, dt.datetime.now(dt.UTC))}", {}
 
 
-scenario(Scenario("check", "marshal check (live)", 40, _request))
+def _printed(target: Target) -> tuple[str, dict[str, str]]:
+    public_id, ring = _public_id(target)
+    now = dt.datetime.now(dt.UTC)
+    return f"/check/{codes.printed_code(ring, public_id, now, now.date())}", {}
+
+
+scenario(Scenario("check", "marshal check (card)", 40, _mobile))
+scenario(Scenario("check printed", "check (printed code)", 41, _printed))

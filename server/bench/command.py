@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from server.bench import load
-from server.bench.registry import Target, scenarios
+from server.bench.registry import FIGURES, Target, scenarios
 from server.bench.seed import seed
-from server.bench.servers import fetch_status, uvicorn
+from server.bench.servers import SERVER, fetch_status, pinned, uvicorn
 from server.cli import argument, command
 
 # How many distinct cards the load generator asks for (chosen at random from the
@@ -58,6 +58,7 @@ def bench(args: argparse.Namespace) -> int:
         _say(
             f"bench: {args.members:,} members, {args.connections} connections, "
             f"{args.seconds:.0f} s per scenario, load by {load.tool()}, one uvicorn worker"
+            + (", server and load pinned to a core each" if pinned(SERVER) else "")
         )
         started = time.monotonic()
         loaded = QUICK_LOADED_CARDS if args.quick else LOADED_CARDS
@@ -87,6 +88,9 @@ def bench(args: argparse.Namespace) -> int:
                     lines.append((p, h.get("If-None-Match", "")))
                 results.append((item.key, item.label, _measure(base, lines, args, work, item.key)))
                 _say(f"{item.label} measured: {results[-1][2].rps:,.0f} req/s")
+        figures: list[tuple[str, float]] = []
+        for timed in FIGURES:
+            figures.extend(timed(args.members, args.quick, _say))
         _say("")
         _say(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
         _say(_row("bare Starlette route", reference, reference.rps))
@@ -99,6 +103,8 @@ def bench(args: argparse.Namespace) -> int:
             _say(f"{key} p50 ms {m.p50_ms:.2f}")
             _say(f"{key} p99 ms {m.p99_ms:.2f}")
             _say(f"{key} ratio {m.rps / reference.rps:.2f}")
+        for key, seconds in figures:
+            _say(f"{key} {seconds:.2f}")
         _say(f"total time {time.monotonic() - started:.0f} s")
     return 0
 

@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.bench.servers import LOAD, pinned
+
 LUA = r"""
 local targets = {}
 for line in io.lines(os.getenv("BENCH_TARGETS")) do
@@ -78,8 +80,9 @@ def run(
         script = workdir / "random-target.lua"
         script.write_text(LUA)
         command = [
+            *pinned(LOAD),
             "wrk",
-            f"-t{min(2, connections)}",
+            f"-t{1 if pinned(LOAD) else min(2, connections)}",
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
@@ -90,6 +93,7 @@ def run(
         ]
     else:
         command = [
+            *pinned(LOAD),
             sys.executable,
             "-m",
             "server.bench.client",

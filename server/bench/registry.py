@@ -29,6 +29,18 @@ def seeder(func: Seeder) -> Seeder:
     return func
 
 
+# Timed jobs outside HTTP, after the load scenarios: ``(members, quick, say) -> [(key,
+# seconds)]``, each printed as "<key> 2.41".
+Figure = Callable[[int, bool, Callable[[str], None]], list[tuple[str, float]]]
+FIGURES: list[Figure] = []
+
+
+def figure(func: Figure) -> Figure:
+    if func not in FIGURES:
+        FIGURES.append(func)
+    return func
+
+
 @dataclass(frozen=True)
 class Target:
     """One seeded member as the load generator sees it."""

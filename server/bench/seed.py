@@ -204,11 +204,17 @@ async def seed(database_url: str, members: int, loaded: int, progress: Progress)
             await payload.rebuild(db, chosen)
             etags = dict((await db.execute(select(CardPayload.member_id, CardPayload.etag))).all())
             with_qr = await db.scalar(select(func.count(CardPayload.check_code)))
+            with_rows = await db.scalar(
+                select(func.count()).where(CardPayload.body.contains('"rows":[{'))
+            )
     finally:
         await engine.dispose()
     took = time.monotonic() - started
-    if with_qr != len(chosen):  # the benchmark must serve the card members really get
+    # The benchmark must serve the cards members really get: QR code and plugin sections.
+    if with_qr != len(chosen):
         raise RuntimeError(f"only {with_qr} of {len(chosen)} bench cards have their check QR")
+    if SEEDERS and not with_rows:
+        raise RuntimeError("no bench card shows a plugin section row")
     progress(
         f"{len(chosen):,} card payloads built in {took:.1f} s "
         f"({1000 * took / max(len(chosen), 1):.1f} ms each, check QR and sections included)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+SERVER, LOAD = 0, 1  # which of our CPUs each side gets, when there are two or more
+
+
+def pinned(side: int) -> list[str]:
+    """A ``taskset`` prefix giving the server and the load generator a core each.
+
+    On a 2-core machine they would otherwise trade places on both cores, and the
+    latency tail measures the scheduler rather than the server. Without ``taskset``
+    or a second core, nothing is pinned.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2 or not shutil.which("taskset"):
+        return []
+    return ["taskset", "-c", str(cpus[side])]
 
 
 def free_port() -> int:
@@ -39,6 +54,7 @@ def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[st
     with log.open("ab") as out:
         process = subprocess.Popen(
             [
+                *pinned(SERVER),
                 sys.executable,
                 "-m",
                 "uvicorn",

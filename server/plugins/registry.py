@@ -153,6 +153,7 @@ async def is_enabled(db: AsyncSession, key: str) -> bool:
 
 
 async def enabled(db: AsyncSession) -> list[Plugin]:
+    discover()  # any process (a command, the bench's seeder) sees the same plugins as the app
     keys = await enabled_keys(db)
     return [p for p in available() if p.key in keys]
 

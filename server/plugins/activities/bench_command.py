@@ -13,6 +13,7 @@ import datetime as dt
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from server.cli import argument, command
@@ -37,11 +38,10 @@ def _seed(path: Path, members: int, per_member: int, today: dt.date) -> int:
     return count
 
 
-@command("bench-activities", "Time batch auth-card HTML and the nightly authorization expiry.")
-@argument("--members", type=int, default=100_000, help="Members to seed (default 100,000).")
-@argument("--per-member", type=int, default=10, help="Authorizations per member (default 10).")
-@argument("--cards", type=int, default=1000, help="Auth cards in the batch (default 1,000).")
-def bench_activities(args: argparse.Namespace) -> int:
+def measure(
+    members: int, per_member: int, cards: int, say: Callable[[str], None]
+) -> list[tuple[str, float]]:
+    """Seed a register of its own, time the batch and the expiry; ``(key, seconds)`` pairs."""
     today = dt.date.today()
     registry.discover()
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as work:
@@ -49,17 +49,26 @@ def bench_activities(args: argparse.Namespace) -> int:
         url = f"sqlite+aiosqlite:///{path}"
         asyncio.run(upgrade(url))
         started = time.monotonic()
-        count = _seed(path, args.members, args.per_member, today)
-        print(
-            f"seeded {args.members:,} members and {count:,} authorizations "
-            f"in {time.monotonic() - started:.1f} s",
-            flush=True,
+        count = _seed(path, members, per_member, today)
+        say(
+            f"seeded {members:,} members and {count:,} authorizations "
+            f"in {time.monotonic() - started:.1f} s"
         )
-        cards = list(range(1, min(args.cards, args.members) + 1))
-        batch = asyncio.run(benchmarks.batch_auth_cards(url, cards))
-        print(batch.line(), flush=True)
+        batch = asyncio.run(
+            benchmarks.batch_auth_cards(url, list(range(1, min(cards, members) + 1)))
+        )
+        say(batch.line())
         expiry, _total = asyncio.run(benchmarks.nightly_expiry(url, today))
-        print(expiry.line(), flush=True)
-        print(f"auth card batch seconds {batch.seconds:.2f}")
-        print(f"nightly expiry seconds {expiry.seconds:.2f}")
+        say(expiry.line())
+    return [("auth card batch seconds", batch.seconds), ("nightly expiry seconds", expiry.seconds)]
+
+
+@command("bench-activities", "Time batch auth-card HTML and the nightly authorization expiry.")
+@argument("--members", type=int, default=100_000, help="Members to seed (default 100,000).")
+@argument("--per-member", type=int, default=10, help="Authorizations per member (default 10).")
+@argument("--cards", type=int, default=1000, help="Auth cards in the batch (default 1,000).")
+def bench_activities(args: argparse.Namespace) -> int:
+    figures = measure(args.members, args.per_member, args.cards, lambda t: print(t, flush=True))
+    for key, seconds in figures:
+        print(f"{key} {seconds:.2f}")
     return 0
