@@ -1,7 +1,7 @@
 """checks: card payloads remember the check code they carry
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0006, 0004_cards (checks now build on the cards tables)
 Create Date: 2026-11-21 23:00:00
 """
 
@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = ("0006", "0004_cards")
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0004_cards"
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
