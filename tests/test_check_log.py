@@ -12,10 +12,13 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from server.checks import codes, keyring, runtime
+from server.checks import codes, keyring, log, runtime
+from server.checks.decide import decide
 from server.checks.lookup import sqlite_file
 from server.checks.models import CheckEntry
 from tests.check_fixtures import code_for, make_verified
+
+NOW = dt.datetime.now(dt.UTC)
 
 
 async def _logged(db) -> list[tuple[int | None, str]]:
@@ -62,3 +65,24 @@ async def test_checks_waiting_in_memory_are_written_when_the_server_stops(app, d
     live_server.stop()  # at once: well inside the log's batching delay
     count = await db.scalar(select(func.count()).select_from(CheckEntry))
     assert count == 5, live_server.log()
+
+
+async def test_a_grown_write_ahead_log_is_truncated(app, db, sqlite_only, monkeypatch):
+    """A long event's checks must not leave SQLite's WAL file growing without end."""
+    member = await make_verified(db, sca_name="Long Event")
+    verdict = await decide(code_for(app, member), runtime.keyring(app), runtime.lookup(app), NOW)
+    monkeypatch.setattr(log, "WAL_LIMIT", 0)
+    monkeypatch.setattr(log, "CHECKPOINT_SECONDS", 0.0)
+    path = sqlite_file(app.state.settings.database_url)
+    assert path
+    wal = Path(f"{path}-wal")
+    writer = runtime.log_writer(app)
+    for _ in range(2000):
+        writer.add(log.entry_for(verdict, checker_id=None, now=NOW))
+    await writer.flush()
+    assert wal.stat().st_size > 0
+    await db.close()  # the test's own session must not hold a snapshot open
+    checkpoint = writer._checkpointing
+    assert checkpoint is not None
+    await checkpoint
+    assert wal.stat().st_size == 0

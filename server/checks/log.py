@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -32,6 +33,7 @@ log = logging.getLogger("tessera.checks")
 CHECK_LOG = cast(Table, CheckEntry.__table__)
 FLUSH_DELAY = 0.2
 CHECKPOINT_SECONDS = 2.0
+WAL_LIMIT = 64 * 1024 * 1024  # bytes of WAL file before a checkpoint truncates it
 FLUSH_PATIENCE = 10.0  # seconds ``flush`` waits for another writer before giving up
 MAX_BATCH = 2000
 MAX_PENDING = 50_000
@@ -143,9 +145,19 @@ class CheckLogWriter:
         conn.execute("COMMIT")
 
     def _checkpoint_sqlite(self) -> None:
+        """Copy the WAL into the database file; truncate it once it has grown large.
+
+        Under a steady stream of checks a passive checkpoint rarely finds a moment when
+        every frame is copied, so the WAL file is not reused and keeps growing; past
+        ``WAL_LIMIT`` a TRUNCATE checkpoint (which briefly holds writers back; the log's
+        own writer just tries again) brings it back to zero.
+        """
         assert self.sqlite_path
+        wal = Path(f"{self.sqlite_path}-wal")
+        large = wal.exists() and wal.stat().st_size > WAL_LIMIT
         with contextlib.closing(sqlite3.connect(self.sqlite_path, isolation_level=None)) as conn:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.execute("PRAGMA busy_timeout=1000")
+            conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if large else 'PASSIVE'})")
 
     async def _checkpoint(self) -> None:
         try:
