@@ -142,6 +142,20 @@ def encode(data: dict[str, Any]) -> tuple[str, str]:
     return body, '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
 
 
+STORED_COLUMNS = ("body", "etag", "valid_until", "check_code")
+
+
+def _row_values(built: PayloadBuild) -> dict[str, Any]:
+    """What a built payload writes to its row (``STORED_COLUMNS``), insert or update."""
+    body, etag = encode(built.data)
+    return {
+        "body": body,
+        "etag": etag,
+        "valid_until": built.valid_until,
+        "check_code": built.check_code,
+    }
+
+
 async def refresh(
     db: AsyncSession, member_id: int, today: dt.date | None = None
 ) -> tuple[str, str, int] | None:
@@ -158,13 +172,8 @@ async def refresh(
     if built is None:
         await db.rollback()
         return None
-    body, etag = encode(built.data)
-    values = {
-        "body": body,
-        "etag": etag,
-        "valid_until": built.valid_until,
-        "check_code": built.check_code,
-    }
+    values = _row_values(built)
+    body, etag = values["body"], values["etag"]
     if generation is None:
         try:
             await db.execute(
@@ -253,38 +262,17 @@ async def rebuild(
         for member, branch_name in rows:
             sections = found.get(member.id, [])
             built = await compose(db, member, branch_name or "", site, sections, today)
-            body, etag = encode(built.data)
-            values = {
-                "m": member.id,
-                "body": body,
-                "etag": etag,
-                "vu": built.valid_until,
-                "cc": built.check_code,
-            }
+            values = _row_values(built)
             if member.id in generations:
-                updates.append({**values, "g": generations[member.id]})
+                updates.append({**values, "m": member.id, "g": generations[member.id]})
             else:
-                inserts.append(
-                    {
-                        "member_id": member.id,
-                        "generation": 0,
-                        "body": body,
-                        "etag": etag,
-                        "valid_until": built.valid_until,
-                        "check_code": built.check_code,
-                    }
-                )
+                inserts.append({**values, "member_id": member.id, "generation": 0})
         table = cast(Table, CardPayload.__table__)
         if updates:
             await db.execute(
                 update(table)
                 .where(table.c.member_id == bindparam("m"), table.c.generation == bindparam("g"))
-                .values(
-                    body=bindparam("body"),
-                    etag=bindparam("etag"),
-                    valid_until=bindparam("vu"),
-                    check_code=bindparam("cc"),
-                ),
+                .values({name: bindparam(name) for name in STORED_COLUMNS}),
                 updates,
             )
         if inserts:
