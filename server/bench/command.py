@@ -72,10 +72,10 @@ def bench(args: argparse.Namespace) -> int:
         results: list[tuple[str, str, load.Measurement]] = []
         with uvicorn(
             "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"
-        ) as base:
+        ) as (base, _pid):
             reference = _measure(base, [("/reference.json", "")], args, work, "reference")
         _say(f"reference measured: {reference.rps:,.0f} req/s")
-        with uvicorn("server.asgi:app", env, "/login", work / "app.log") as base:
+        with uvicorn("server.asgi:app", env, "/login", work / "app.log") as (base, _pid):
             for item in scenarios():
                 path, headers = item.request(sample[0])
                 status = fetch_status(base + path, headers)

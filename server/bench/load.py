@@ -76,13 +76,14 @@ def run(
     base_url: str, targets: Path, *, connections: int, seconds: float, workdir: Path
 ) -> Measurement:
     env = {**os.environ, "BENCH_TARGETS": str(targets)}
+    pin = pinned(LOAD)
     if tool() == "wrk":
         script = workdir / "random-target.lua"
         script.write_text(LUA)
         command = [
-            *pinned(LOAD),
+            *pin,
             "wrk",
-            f"-t{1 if pinned(LOAD) else min(2, connections)}",
+            f"-t{1 if pin else min(2, connections)}",
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
@@ -93,7 +94,7 @@ def run(
         ]
     else:
         command = [
-            *pinned(LOAD),
+            *pin,
             sys.executable,
             "-m",
             "server.bench.client",

@@ -47,8 +47,8 @@ def fetch_status(url: str, headers: dict[str, str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[str]:
-    """Run ``app`` and yield its base URL once ``probe`` answers."""
+def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[tuple[str, int]]:
+    """Run ``app``; once ``probe`` answers, yield its base URL and process id."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with log.open("ab") as out:
@@ -87,7 +87,7 @@ def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[st
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{app} did not start in 30 s") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
