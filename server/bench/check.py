@@ -2,8 +2,9 @@
 
 Each target gets its own code (distinct codes: no cache helps), signed with the
 benchmark server's key pair, made in its data dir (the seeded database's folder).
-Two kinds: the code the member's mobile card carries now (the server trusts the text
-it stored with the card) and a printed auth card's code (signed again and compared).
+Two kinds: the code the member's mobile card carries now, read from the card payload
+built by the seeder (the server trusts the text it stored with the card), and a
+printed auth card's code (signed again and compared).
 """
 
 from __future__ import annotations
@@ -37,8 +38,16 @@ def _public_id(target: Target) -> tuple[str, keyring.Keyring]:
 
 
 def _mobile(target: Target) -> tuple[str, dict[str, str]]:
-    public_id, ring = _public_id(target)
-    return f"/check/{codes.mobile_code(ring, public_id, dt.datetime.now(dt.UTC))}", {}
+    path = _database[0]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        (code,) = conn.execute(
+            "SELECT check_code FROM card_payloads WHERE member_id = ?", (target.member_id,)
+        ).fetchone()
+    try:
+        codes.read(code, keyring.load_or_create(path.parent))
+    except codes.CodeRejected as rejected:
+        raise RuntimeError(f"a bench card carries a code the server refuses: {rejected}") from None
+    return f"/check/{code}", {}
 
 
 def _printed(target: Target) -> tuple[str, dict[str, str]]:

@@ -14,6 +14,7 @@ from server.bench.registry import FIGURES, Target, scenarios
 from server.bench.seed import seed
 from server.bench.servers import SERVER, fetch_status, pinned, uvicorn
 from server.cli import argument, command
+from server.config import load_settings
 
 # How many distinct cards the load generator asks for (chosen at random from the
 # register; their payloads are built up front, as a running server would have them).
@@ -60,15 +61,15 @@ def bench(args: argparse.Namespace) -> int:
             f"{args.seconds:.0f} s per scenario, load by {load.tool()}, one uvicorn worker"
             + (", server and load pinned to a core each" if pinned(SERVER) else "")
         )
-        started = time.monotonic()
-        loaded = QUICK_LOADED_CARDS if args.quick else LOADED_CARDS
-        sample = asyncio.run(seed(url, args.members, loaded, _say))
         env = {
             "DATABASE_URL": url,
             "TESSERA_DATA_DIR": str(work),
             "SECRET_KEY": secrets.token_urlsafe(32),
             "TESSERA_BACKGROUND_JOBS": "false",
         }
+        started = time.monotonic()
+        loaded = QUICK_LOADED_CARDS if args.quick else LOADED_CARDS
+        sample = asyncio.run(seed(load_settings(env), args.members, loaded, _say))
         results: list[tuple[str, str, load.Measurement]] = []
         with uvicorn(
             "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"

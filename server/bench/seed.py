@@ -22,6 +22,8 @@ from server.bench.registry import SEEDERS, Target, scenarios
 from server.cards import payload
 from server.cards.models import CardLink, CardPayload
 from server.cards.tokens import hash_token, new_token
+from server.checks.runtime import bind_settings
+from server.config import Settings
 from server.database import make_engine, make_sessionmaker, utcnow
 from server.members.models import Member
 from server.members.status import compute_status, is_adult
@@ -184,9 +186,11 @@ def _seed_rows(path: str, members: int, today: dt.date, progress: Progress) -> d
     return tokens
 
 
-async def seed(database_url: str, members: int, loaded: int, progress: Progress) -> list[Target]:
-    """Migrate an empty SQLite database and fill it; payloads are built for ``loaded``
-    randomly chosen members (the ones the load generator will ask for)."""
+async def seed(settings: Settings, members: int, loaded: int, progress: Progress) -> list[Target]:
+    """Migrate the empty SQLite database of ``settings`` and fill it; payloads are built
+    for ``loaded`` randomly chosen members (the ones the load generator will ask for),
+    as the server will build them (its data dir's check key, its base URL)."""
+    database_url = settings.database_url
     await upgrade(database_url)
     today = dt.date.today()
     started = time.monotonic()
@@ -199,6 +203,7 @@ async def seed(database_url: str, members: int, loaded: int, progress: Progress)
     chosen = sorted(random.sample(list(tokens), min(loaded, len(tokens))))
     started = time.monotonic()
     engine = make_engine(database_url)
+    bind_settings(engine, settings)
     try:
         async with make_sessionmaker(engine)() as db:
             await payload.rebuild(db, chosen)

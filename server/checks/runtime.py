@@ -6,6 +6,7 @@ import os
 import weakref
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from server.background import AT_SHUTDOWN
@@ -54,7 +55,12 @@ _SETTINGS_BY_ENGINE: weakref.WeakKeyDictionary[Any, Settings] = weakref.WeakKeyD
 
 def attach(app: Starlette) -> None:
     """Remember ``app``'s settings for sessions on its engine (called by ``create_app``)."""
-    _SETTINGS_BY_ENGINE[app.state.engine.sync_engine] = app.state.settings
+    bind_settings(app.state.engine, app.state.settings)
+
+
+def bind_settings(engine: AsyncEngine, settings: Settings) -> None:
+    """Cards built on ``engine`` use ``settings`` (its data dir's keys, its base URL)."""
+    _SETTINGS_BY_ENGINE[engine.sync_engine] = settings
 
 
 def settings_for(bind: Any) -> Settings:
