@@ -1,10 +1,13 @@
 """The status actions of brief §2, one service function each.
 
 Every action: checks its preconditions on the server (``ActionRefused`` with a message
-otherwise), refuses a stale form (``Member.version``), changes the facts, applies
-age-up, recomputes the status through ``refresh_status``, writes one audit row with
-before/after, and flushes — inside the caller's transaction. A concurrent update found
-at flush time (``StaleDataError``) becomes the same "changed by someone else" refusal.
+otherwise), refuses a stale form (``Member.version``), ages up a member the stored record
+already makes due (``_begin``), changes the facts, recomputes the status through
+``refresh_status``, writes one audit row with before/after, ages up a member the change
+made due (a reactivated adult with a parent link), and flushes — inside the caller's
+transaction. Age-up writes its own ``member.age_up`` row (``server.members.ageup``). A
+concurrent update found at flush time (``StaleDataError``) becomes the same "changed by
+someone else" refusal.
 """
 
 from __future__ import annotations
@@ -55,6 +58,12 @@ def _check(member: Member, expected_version: int) -> None:
         raise StaleMember()
 
 
+def _begin(db: AsyncSession, member: Member, actor: Member, today: dt.date) -> dict[str, object]:
+    """Age up a due member first (as the nightly would have); the facts the action starts from."""
+    age_up_member(db, member, today, actor.id)
+    return snapshot(member, FACTS)
+
+
 async def _finish(
     db: AsyncSession,
     member: Member,
@@ -64,7 +73,6 @@ async def _finish(
     today: dt.date,
     note: str = "",
 ) -> str:
-    age_up_member(db, member, today, actor.id)
     refresh_status(member, today)
     member.modified_at = utcnow()
     member.modified_by_id = actor.id
@@ -79,6 +87,7 @@ async def _finish(
         after=new,
         note=note,
     )
+    age_up_member(db, member, today, actor.id)
     try:
         await db.flush()
     except StaleDataError:
@@ -105,7 +114,7 @@ async def verify_membership(
             f"That membership expired on {expires_on.isoformat()}; only a current membership "
             "can be verified."
         )
-    before = snapshot(member, FACTS)
+    before = _begin(db, member, actor, today)
     member.membership_number = number
     member.membership_expires_on = expires_on
     member.verified_by_id = actor.id
@@ -155,7 +164,7 @@ async def link_parent(
         raise ActionRefused(
             f"{parent.display_name} descends from this member; linking would make a cycle."
         )
-    before = snapshot(member, FACTS)
+    before = _begin(db, member, actor, today)
     member.parent_id = parent.id
     status = await _finish(db, member, actor, "member.link_parent", before, today)
     return f"{parent.display_name} is now linked as the parent. Status: {status}."
@@ -171,7 +180,7 @@ async def clear_membership(
         and member.membership_expires_on is None
     ):
         raise ActionRefused("This member has no membership information to clear.")
-    before = snapshot(member, FACTS)
+    before = _begin(db, member, actor, today)
     member.membership_number = None
     member.membership_expires_on = None
     member.verified_by_id = None
@@ -197,7 +206,7 @@ async def deactivate(
         raise ActionRefused("You cannot deactivate your own account.")
     if not reason:
         raise ActionRefused("Give a reason for the deactivation.")
-    before = snapshot(member, FACTS)
+    before = _begin(db, member, actor, today)
     member.deactivated_at = utcnow()
     member.deactivation_reason = reason
     await _finish(db, member, actor, "member.deactivate", before, today, note=reason)
@@ -210,7 +219,7 @@ async def reactivate(
     _check(member, expected_version)
     if not member.is_deactivated:
         raise ActionRefused("This member is not deactivated.")
-    before = snapshot(member, FACTS)
+    before = _begin(db, member, actor, today)
     member.deactivated_at = None
     member.deactivation_reason = ""
     status = await _finish(db, member, actor, "member.reactivate", before, today)

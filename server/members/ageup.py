@@ -1,8 +1,11 @@
 """Age-up (brief §2): a minor who turns 18 loses the parent link; the status follows the table.
 
-Runs over the whole register in a few set-based statements (nightly) and for one member
-whenever that member is saved (``age_up_member``). Deactivated and deleted members are
-left untouched.
+The one rule, on every path: a member who is neither deactivated nor deleted, is an adult
+today and still carries a parent link or a minor status is *due*; ageing up ends the link,
+sets the adult status for the member's verification and writes one ``member.age_up`` row.
+The nightly job applies it to the whole register in a few set-based statements
+(``due_clause``); saves, status actions and member creation apply it to one loaded member
+(``is_due``, ``age_up_member``, ``age_up_new_member``).
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from server.audit.log import record
 from server.audit.models import AuditEntry
 from server.database import utcnow
 from server.members.models import Member
-from server.members.status import (
-    STATUSES,
-    adult_cutoff,
-    compute_status,
-    is_adult,
-    refresh_status,
-)
+from server.members.status import STATUSES, adult_cutoff, compute_status, is_adult
 from server.nightly.registry import nightly_job
 
 ACTION = "member.age_up"
 AUDIT_TABLE = cast(Table, AuditEntry.__table__)
 MINOR_STATUSES = tuple(s.key for s in STATUSES if s.adult is False)
+# The status after ageing up, by "membership verified": adult, no parent, not deactivated.
+AGED_UP_STATUS = {
+    verified: compute_status(deactivated=False, adult=True, verified=verified, parent_linked=False)
+    for verified in (True, False)
+}
 
 
 def adult_clause(today: dt.date) -> ColumnElement[bool]:
@@ -52,8 +54,33 @@ def due_clause(today: dt.date) -> ColumnElement[bool]:
     )
 
 
+def is_due(member: Member, today: dt.date) -> bool:
+    """``due_clause`` for one loaded member."""
+    return (
+        member.deactivated_at is None
+        and member.deleted_at is None
+        and is_adult(member.birth_month, member.birth_year, today)
+        and (member.parent_id is not None or member.status in MINOR_STATUSES)
+    )
+
+
 def _note(parent_id: int | None) -> str:
     return "Turned 18: parent link ended." if parent_id is not None else "Turned 18."
+
+
+def _audit_row(
+    member_id: int, status: str, parent_id: int | None, verified: bool, actor_id: int | None
+) -> dict[str, Any]:
+    return {
+        "actor_id": actor_id,
+        "action": ACTION,
+        "entity_type": Member.__tablename__,
+        "entity_id": member_id,
+        "member_id": member_id,
+        "before": {"status": status, "parent_id": parent_id},
+        "after": {"status": AGED_UP_STATUS[verified], "parent_id": None},
+        "note": _note(parent_id),
+    }
 
 
 async def age_up_register(db: AsyncSession, today: dt.date) -> int:
@@ -69,28 +96,12 @@ async def age_up_register(db: AsyncSession, today: dt.date) -> int:
     if not rows:
         return 0
     now = utcnow()
-    new_status = {
-        verified: compute_status(
-            deactivated=False, adult=True, verified=verified, parent_linked=False
-        )
-        for verified in (True, False)
-    }
-    audit: list[dict[str, Any]] = [
-        {
-            "at": now,
-            "actor_id": None,
-            "action": ACTION,
-            "entity_type": Member.__tablename__,
-            "entity_id": member_id,
-            "member_id": member_id,
-            "before": {"status": status, "parent_id": parent_id},
-            "after": {"status": new_status[bool(verified)], "parent_id": None},
-            "note": _note(parent_id),
-        }
+    audit = [
+        {"at": now, **_audit_row(member_id, status, parent_id, bool(verified), None)}
         for member_id, status, parent_id, verified in rows
     ]
     await db.execute(insert(AUDIT_TABLE), audit)  # Core insert: no ORM bookkeeping per row
-    for verified, status in new_status.items():
+    for verified, status in AGED_UP_STATUS.items():
         verified_clause = (
             Member.verified_at.is_not(None) if verified else Member.verified_at.is_(None)
         )
@@ -106,29 +117,30 @@ async def age_up_register(db: AsyncSession, today: dt.date) -> int:
 def age_up_member(
     db: AsyncSession, member: Member, today: dt.date, actor_id: int | None = None
 ) -> bool:
-    """Apply age-up to one loaded member (call on every save); True when it changed."""
-    if member.deactivated_at is not None or member.deleted_at is not None:
+    """Age up one stored member if due, as the nightly job would; True when it did.
+
+    Changes what the nightly UPDATE changes (``parent_id``, ``status``, ``modified_at``;
+    the version on flush) and adds the same audit row, with ``actor_id`` as the actor.
+    """
+    if not is_due(member, today):
         return False
-    if not is_adult(member.birth_month, member.birth_year, today):
-        return False
-    old_parent = member.parent_id
-    before = {"status": member.status, "parent_id": old_parent}
+    verified = member.verified_at is not None
+    row = _audit_row(member.id, member.status, member.parent_id, verified, actor_id)
     member.parent_id = None
-    refresh_status(member, today)
-    after = {"status": member.status, "parent_id": None}
-    if before == after:
-        return False
-    record(
-        db,
-        actor_id=actor_id,
-        action=ACTION,
-        entity=member,
-        member_id=member.id,
-        before=before,
-        after=after,
-        note=_note(old_parent),
-    )
+    member.status = AGED_UP_STATUS[verified]
+    member.modified_at = utcnow()
+    record(db, **row)
     return True
+
+
+def age_up_new_member(member: Member, today: dt.date) -> None:
+    """The rule for a member about to be created: a due member starts without a parent link.
+
+    No audit row: no link or minor status was ever stored, so nothing ends; the creation's
+    own row shows the member as stored. The caller computes the status.
+    """
+    if is_due(member, today):
+        member.parent_id = None
 
 
 @nightly_job("age_up", order=10)

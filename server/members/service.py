@@ -15,8 +15,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
 from server.database import utcnow
+from server.members.ageup import age_up_member, age_up_new_member
 from server.members.models import Member
-from server.members.status import is_adult, refresh_status
+from server.members.status import refresh_status
 
 STALE_MESSAGE = "This member was changed by someone else — reload the page and try again."
 EMAIL_TAKEN_MESSAGE = "Another member already uses this email address."
@@ -52,18 +53,6 @@ async def email_in_use(db: AsyncSession, email: str, exclude_id: int | None = No
     return bool(await db.scalar(query))
 
 
-def apply_facts(member: Member, today: dt.date) -> None:
-    """Age up (an adult has no parent link; deactivated members are left as they are, as
-    in the nightly ``server.members.ageup``) and recompute the status from the facts."""
-    if (
-        member.parent_id is not None
-        and member.deactivated_at is None
-        and is_adult(member.birth_month, member.birth_year, today)
-    ):
-        member.parent_id = None
-    refresh_status(member, today)
-
-
 async def save_member(
     db: AsyncSession,
     member: Member,
@@ -79,11 +68,15 @@ async def save_member(
 
     1. A form's version that is not the member's current one: ``StaleMember``.
     2. A new email already used by another member: ``EmailTaken``.
-    3. Apply the values; age up and recompute the status.
-    4. Nothing changed: return ``{}`` (no write, no audit row).
-    5. Flush (the version column refuses a concurrent write: ``StaleMember``) and audit.
+    3. Age up a member the stored record already makes due (``ageup.age_up_member``: its
+       own ``member.age_up`` row, exactly as the nightly job would have written).
+    4. Apply the values and recompute the status (not a deleted member's); audit the
+       change as ``action``.
+    5. Age up a member the change itself made due (a corrected birth date).
+    6. Nothing changed: return ``{}`` (no write, no audit row).
+    7. Flush (the version column refuses a concurrent write: ``StaleMember``).
 
-    Returns the changed fields with their new values. The caller commits.
+    Returns the changed fields with their new values (age-up included). The caller commits.
     """
     today = today or dt.date.today()
     if expected_version is not None and expected_version != member.version:
@@ -94,32 +87,37 @@ async def save_member(
             db, values["email"], exclude_id=member.id
         ):
             raise EmailTaken
+    stored = snapshot(member)
+    aged_up = age_up_member(db, member, today, actor_id)
     before = snapshot(member)
     for key, value in values.items():
         setattr(member, key, value)
     if "email" in values and member.deleted_at is None:
         member.email_key = email_key(member.email)
-    apply_facts(member, today)
+    if member.deleted_at is None:  # a deleted record keeps its status, as in the nightly
+        refresh_status(member, today)
     old, new = changes(before, snapshot(member))
-    if not new:
+    if new:
+        member.modified_at = utcnow()
+        member.modified_by_id = actor_id
+        record(
+            db,
+            actor_id=actor_id,
+            action=action,
+            entity=member,
+            member_id=member.id,
+            before=old,
+            after=new,
+            note=note,
+        )
+    aged_up = age_up_member(db, member, today, actor_id) or aged_up
+    if not new and not aged_up:
         return {}
-    member.modified_at = utcnow()
-    member.modified_by_id = actor_id
     try:
         await db.flush()
     except StaleDataError:
         raise StaleMember from None
-    record(
-        db,
-        actor_id=actor_id,
-        action=action,
-        entity=member,
-        member_id=member.id,
-        before=old,
-        after=new,
-        note=note,
-    )
-    return new
+    return changes(stored, snapshot(member))[1]
 
 
 async def create_member(
@@ -142,7 +140,8 @@ async def create_member(
     member.email_key = email_key(email)
     member.created_by_id = actor_id
     member.modified_by_id = actor_id
-    apply_facts(member, today)
+    age_up_new_member(member, today)
+    refresh_status(member, today)
     db.add(member)
     await db.flush()
     record(
