@@ -1,12 +1,19 @@
-"""The migrations create exactly the schema the models describe, on both backends."""
+"""The migrations create exactly the schema the models describe, on both backends; 0008
+steps down and back up with rows in place."""
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import server.models  # noqa: F401
-from server.database import Base, make_engine
+from server.applicants.models import Applicant, RecapEntry
+from server.database import Base, make_engine, utcnow
+from server.members.models import Member
+from server.migrate import alembic_config
 from server.plugins import registry as plugin_registry
 
 
@@ -21,3 +28,59 @@ async def test_migrated_schema_matches_models(database_url):
         )
     await engine.dispose()
     assert diff == []
+
+
+def _alembic(database_url: str, command_name: str, revision: str):
+    """Run an Alembic command on the connection the coroutine below hands it."""
+
+    def run(connection) -> None:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        getattr(command, command_name)(config, revision)
+
+    return run
+
+
+def _applicant_columns(connection) -> set[str]:
+    return {c["name"] for c in inspect(connection).get_columns("applicants")}
+
+
+async def test_decline_migration_downgrades_and_upgrades_with_rows_in_place(database_url):
+    """0008 on a database where an applicant is referenced (the recap) and one is declined.
+
+    SQLite refuses to drop a table that other rows reference, so this also guards
+    against a migration that rebuilds ``applicants`` by copying it.
+    """
+    engine = make_engine(database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as db:
+        member = Member(email="m@example.org", email_key="m@example.org", sca_name="M")
+        db.add(member)
+        await db.flush()
+        linked = Applicant(member_id=member.id, member_code="ACME")
+        declined = Applicant(
+            email="spam@example.org",
+            declined_at=utcnow(),
+            declined_by_id=member.id,
+            decline_reason="Spam",
+        )
+        db.add_all([linked, declined])
+        await db.flush()
+        db.add(RecapEntry(member_id=member.id, applicant_id=linked.id))
+        await db.commit()
+    async with engine.connect() as conn:
+        await conn.run_sync(_alembic(database_url, "downgrade", "0007"))
+        await conn.commit()
+        assert "declined_at" not in await conn.run_sync(_applicant_columns)
+        rows = (await conn.execute(text("SELECT email FROM applicants ORDER BY id"))).all()
+        assert [r.email for r in rows] == ["", "spam@example.org"]
+        await conn.run_sync(_alembic(database_url, "upgrade", "heads"))
+        await conn.commit()
+        rows = (
+            await conn.execute(text("SELECT member_id, decline_reason FROM applicants ORDER BY id"))
+        ).all()
+        assert [tuple(r) for r in rows] == [(member.id, ""), (None, "")]
+        recap = await conn.scalar(text("SELECT applicant_id FROM new_member_recap"))
+        assert recap == linked.id
+    await engine.dispose()
+    await test_migrated_schema_matches_models(database_url)

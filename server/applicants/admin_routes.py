@@ -1,4 +1,4 @@
-"""Applicant review for the Membership Office: list with filters, detail, Create member."""
+"""Applicant review for the Membership Office: list with filters, detail, Create member, Decline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.applicants import review
+from server.applicants import decline, review
 from server.applicants.creation import CreationRefused, create_member
 from server.applicants.models import Applicant
 from server.auth.guards import page
@@ -64,12 +64,20 @@ async def _load(request: Request) -> Applicant:
     return applicant
 
 
-@page(PERMISSION)
-async def applicant_detail(request: Request) -> Response:
+async def _detail_page(
+    request: Request,
+    applicant: Applicant,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     db = request.state.db
-    applicant = await _load(request)
     branch = None if applicant.branch_id is None else await db.get(Branch, applicant.branch_id)
     member = None if applicant.member_id is None else await db.get(Member, applicant.member_id)
+    decliner = (
+        None if applicant.declined_by_id is None else await db.get(Member, applicant.declined_by_id)
+    )
     return render(
         request,
         "applicants/detail.html",
@@ -77,13 +85,23 @@ async def applicant_detail(request: Request) -> Response:
             "applicant": applicant,
             "branch": branch,
             "member": member,
+            "decliner": decliner,
             "duplicates": await review.possible_duplicates(db, applicant)
             if applicant.member_id is None
             else [],
             "blockers": await review.blocking_reasons(db, applicant),
             "info": await review.agreement_info(db, applicant, dt.date.today()),
+            "decline_reasons": list(decline.REASONS.items()),
+            "errors": errors or {},
+            "values": values or {},
         },
+        status_code=status_code,
     )
+
+
+@page(PERMISSION)
+async def applicant_detail(request: Request) -> Response:
+    return await _detail_page(request, await _load(request))
 
 
 @page(PERMISSION)
@@ -117,10 +135,43 @@ async def applicant_create_member(request: Request) -> Response:
     return RedirectResponse(back, status_code=303)
 
 
+@page(PERMISSION)
+async def applicant_decline(request: Request) -> Response:
+    """Decline with a reason; the same permission as Create member, re-checked here."""
+    db = request.state.db
+    applicant = await _load(request)
+    back = f"/applicants/{applicant.id}"
+    form = FormReader(await request.form())
+    version = form.integer("version", "Version", required=True, minimum=1)
+    if version is None:
+        flash(request, "The form is incomplete — reload the page and try again.", "error")
+        return RedirectResponse(back, status_code=303)
+    reason = decline.read_reason(form)
+    problem = decline.refusal(applicant, version)
+    if problem:
+        flash(request, problem, "error")
+        return RedirectResponse(back, status_code=303)
+    if not form.ok:
+        values = {name: form.raw(name) for name in ("reason_kind", "reason_details")}
+        return await _detail_page(
+            request, applicant, errors=form.errors, values=values, status_code=400
+        )
+    try:
+        await decline.decline_applicant(db, applicant.id, version, request.state.user, reason)
+        await db.commit()
+    except decline.DeclineRefused as exc:
+        await db.rollback()
+        flash(request, exc.message, "error")
+        return RedirectResponse(back, status_code=303)
+    flash(request, "The applicant was declined. No email was sent to them.")
+    return RedirectResponse(back, status_code=303)
+
+
 routes = [
     Route("/applicants", applicant_list, methods=["GET"]),
     Route("/applicants/{applicant_id}", applicant_detail, methods=["GET"]),
     Route("/applicants/{applicant_id}/create-member", applicant_create_member, methods=["POST"]),
+    Route("/applicants/{applicant_id}/decline", applicant_decline, methods=["POST"]),
 ]
 
 navigation.add(NavLink("Applicants", "/applicants", permission=PERMISSION, order=30))

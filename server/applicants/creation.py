@@ -4,8 +4,8 @@
 transaction; any failure (or refusal) leaves the database unchanged once the caller
 rolls back:
 
-1. Lock the applicant row; refuse when it is gone, already created, changed since the
-   page was drawn (version), or still blocked (``review.blocking_reasons``).
+1. Lock the applicant row; refuse when it is gone, already created, declined, changed
+   since the page was drawn (version), or still blocked (``review.blocking_reasons``).
 2. Create the member from the applicant's fields (``members.service.create_member``:
    the status from the table, the email checked, an audit row).
 3. Assign a seat of the agreement behind the applicant's member code (if one exists).
@@ -160,6 +160,10 @@ async def create_member(
         raise CreationRefused("There is no such applicant.")
     if applicant.member_id is not None:
         raise CreationRefused("A member was already created from this applicant; nothing changed.")
+    if applicant.declined_at is not None:
+        raise CreationRefused(
+            "This applicant was declined, so no member can be created from it; nothing changed."
+        )
     if applicant.version != expected_version:
         raise CreationRefused(STALE)
     blockers = await blocking_reasons(db, applicant)

@@ -52,6 +52,10 @@ class Applicant(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
     member_created_at: Mapped[dt.datetime | None] = mapped_column()
     member_created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # Set once, by "Decline"; a declined applicant can no longer become a member.
+    declined_at: Mapped[dt.datetime | None] = mapped_column()
+    declined_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decline_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -62,7 +66,7 @@ class Applicant(Base):
 
     @property
     def is_pending(self) -> bool:
-        return self.member_id is None
+        return self.member_id is None and self.declined_at is None
 
 
 class RecapEntry(Base):

@@ -24,6 +24,7 @@ from server.members.models import Member
 FILTERS: dict[str, str] = {
     "pending": "Pending",
     "created": "Member created",
+    "declined": "Declined",
     "override": "Code override used",
     "has_code": "Has a member code",
     "agreement_no_code": "Branch has an active agreement but no code given",
@@ -46,8 +47,11 @@ async def filter_clauses(
     clauses: list[ColumnElement[bool]] = []
     if "pending" in active:
         clauses.append(Applicant.member_id.is_(None))
+        clauses.append(Applicant.declined_at.is_(None))
     if "created" in active:
         clauses.append(Applicant.member_id.is_not(None))
+    if "declined" in active:
+        clauses.append(Applicant.declined_at.is_not(None))
     if "override" in active:
         clauses.append(Applicant.code_override.is_(True))
     if "has_code" in active:
@@ -75,6 +79,7 @@ class Duplicate:
     id: int
     name: str
     reasons: tuple[str, ...]
+    declined: str = ""  # an applicant declined before: when, and why
 
     @property
     def href(self) -> str:
@@ -109,7 +114,12 @@ async def possible_duplicates(db: AsyncSession, applicant: Applicant) -> list[Du
         for row in rows:
             reasons = tuple(r for r in REASONS if _same(r, applicant, row))
             name = row.sca_name or row.legal_name or row.email or f"#{row.id}"
-            found.append(Duplicate(kind, row.id, name, reasons))
+            declined = (
+                f"declined {row.declined_at:%Y-%m-%d}: {row.decline_reason}"
+                if kind == "applicant" and row.declined_at is not None
+                else ""
+            )
+            found.append(Duplicate(kind, row.id, name, reasons, declined))
     return found
 
 
@@ -132,6 +142,8 @@ async def blocking_reasons(db: AsyncSession, applicant: Applicant) -> list[str]:
     """Why "Create member" cannot run yet (empty: it can)."""
     if applicant.member_id is not None:
         return ["A member was already created from this applicant."]
+    if applicant.declined_at is not None:
+        return ["This applicant was declined."]
     reasons = []
     if not applicant.email:
         reasons.append("The applicant has no email address.")

@@ -10,6 +10,7 @@ EXPECTED = {
     ("GET", "/applicants"): "manage_members",
     ("GET", "/applicants/{applicant_id}"): "manage_members",
     ("POST", "/applicants/{applicant_id}/create-member"): "manage_members",
+    ("POST", "/applicants/{applicant_id}/decline"): "manage_members",
     ("GET", "/member-codes"): "manage_members",
     ("GET", "/member-codes/new"): "manage_members",
     ("POST", "/member-codes/new"): "manage_members",
