@@ -79,14 +79,7 @@ def _verdict_json(verdict: Verdict, extra: dict[str, Any]) -> dict[str, Any]:
 def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(_verdict_json(verdict, extra), headers=NO_STORE)
-    template = getattr(request.app.state, "check_template", None)
-    if template is None:  # looked up once: no per-request file check on the hot path
-        template = request.app.state.templates.get_template("checks/check.html")
-        request.app.state.check_template = template
-    # A shared context skips merging the environment's globals: the page uses none.
-    context = template.new_context({"verdict": verdict, **extra}, shared=True)
-    html = template.environment.concat(template.root_render_func(context))
-    return HTMLResponse(html, headers=NO_STORE)
+    return HTMLResponse(runtime.check_page(request.app).render(verdict, extra), headers=NO_STORE)
 
 
 async def _marshal_view(

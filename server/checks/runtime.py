@@ -1,4 +1,4 @@
-"""Per-app parts of the check: keyring, member lookup and log writer (made on first use)."""
+"""Per-app parts of the check: keyring, member lookup, page and log writer (made on first use)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from server.background import AT_SHUTDOWN
+from server.checks.answer import CheckPage
 from server.checks.keyring import Keyring, keyring_for
 from server.checks.log import CheckLogWriter
 from server.checks.lookup import FactsLookup, sqlite_file
@@ -25,6 +26,13 @@ def lookup(app: Starlette) -> FactsLookup:
     if found is None:
         found = FactsLookup(app.state.engine, app.state.settings.database_url)
         app.state.check_lookup = found
+    return found
+
+
+def check_page(app: Starlette) -> CheckPage:
+    found: CheckPage | None = getattr(app.state, "check_page", None)
+    if found is None:
+        found = app.state.check_page = CheckPage(app.state.templates.env)
     return found
 
 
