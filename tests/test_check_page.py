@@ -268,6 +268,33 @@ async def test_report_shows_checks_per_day_and_per_member(app, client, db):
     assert (await client.get("/checks")).status_code == 403
 
 
+async def test_member_checks_page_covers_a_chosen_period(app, client, db):
+    reporter = await make_staff(db, ["view_reports"])
+    member, _ = await _member_for(db, "ok")
+    now = dt.datetime.now(dt.UTC)
+    for days_ago, reason in ((2, "Checked at the gate"), (120, "Checked at last season's war")):
+        moment = now - dt.timedelta(days=days_ago)
+        db.add(
+            CheckEntry(
+                checked_at=moment,
+                recorded_at=moment,
+                member_id=member.id,
+                result="ok",
+                reason=reason,
+                source="online",
+            )
+        )
+    await db.commit()
+    await login(client, reporter.email)
+    page = (await client.get(f"/checks/member/{member.id}")).text
+    assert "Checked at the gate" in page and "last season" not in page
+    assert '<option value="90" selected>last 90 days</option>' in page
+    page = (await client.get(f"/checks/member/{member.id}?days=365")).text
+    assert "Checked at the gate" in page and "Checked at last season&#39;s war" in page
+    page = (await client.get(f"/checks/member/{member.id}?days=-3")).text  # not a choice
+    assert '<option value="90" selected>' in page and "last season" not in page
+
+
 async def _scanner_session(client, db):
     marshal = await make_staff(db, ["check_cards"])
     await db.commit()

@@ -1,16 +1,19 @@
 """The migrations create exactly the schema the models describe, on both backends; 0008
-steps down and back up with rows in place."""
+and 0009 step down and back up with rows in place."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import server.models  # noqa: F401
 from server.applicants.models import Applicant, RecapEntry
+from server.checks.models import CheckEntry
 from server.database import Base, make_engine, utcnow
 from server.members.models import Member
 from server.migrate import alembic_config
@@ -82,5 +85,37 @@ async def test_decline_migration_downgrades_and_upgrades_with_rows_in_place(data
         assert [tuple(r) for r in rows] == [(member.id, ""), (None, "")]
         recap = await conn.scalar(text("SELECT applicant_id FROM new_member_recap"))
         assert recap == linked.id
+    await engine.dispose()
+    await test_migrated_schema_matches_models(database_url)
+
+
+async def test_check_log_index_migration_keeps_rows_and_uploaded_refs_unique(database_url):
+    """0009 steps down and back up with checks in the log; afterwards an uploaded entry's
+    ``client_ref`` is still unique while online checks (no ref) are not limited."""
+    engine = make_engine(database_url)
+    moment = utcnow()
+
+    def entry(ref: str | None) -> CheckEntry:
+        return CheckEntry(
+            checked_at=moment, recorded_at=moment, result="ok", reason="", client_ref=ref
+        )
+
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as db:
+        db.add_all([entry(None), entry(None), entry("scanner-1")])
+        await db.commit()
+    async with engine.connect() as conn:
+        await conn.run_sync(_alembic(database_url, "downgrade", "0008"))
+        await conn.commit()
+        await conn.run_sync(_alembic(database_url, "upgrade", "heads"))
+        await conn.commit()
+        refs = (await conn.execute(text("SELECT client_ref FROM check_log ORDER BY id"))).all()
+        assert [r.client_ref for r in refs] == [None, None, "scanner-1"]
+    async with sessions() as db:
+        db.add_all([entry(None), entry(None)])
+        await db.commit()
+        db.add(entry("scanner-1"))
+        with pytest.raises(IntegrityError):
+            await db.commit()
     await engine.dispose()
     await test_migrated_schema_matches_models(database_url)

@@ -26,6 +26,12 @@ from server.web.templating import render
 DAY_CHOICES = (1, 7, 14, 30, 90, 365)
 
 
+def _days(request: Request, default: int) -> int:
+    """The period a page covers: ``?days=`` if it is one of the choices."""
+    days = parse_id(request.query_params.get("days"))
+    return days if days in DAY_CHOICES else default
+
+
 def _day(db: AsyncSession) -> ColumnElement[Any]:
     """The UTC calendar day of a check, on either backend."""
     if db.get_bind().dialect.name == "postgresql":
@@ -61,9 +67,7 @@ async def _flush(request: Request) -> None:
 async def report(request: Request) -> Response:
     db = request.state.db
     await _flush(request)
-    days = parse_id(request.query_params.get("days")) or 14
-    if days not in DAY_CHOICES:
-        days = 14
+    days = _days(request, 14)
     since = utcnow() - dt.timedelta(days=days)
     day = _day(db).label("day")
     per_day: dict[str, dict[str, int]] = {}
@@ -108,15 +112,22 @@ async def member_checks(request: Request) -> Response:
     if member is None:
         raise HTTPException(404, "There is no such member.")
     entries: list[Any] = []
+    # A period, not the whole log: the log is indexed by time (see ``CheckEntry``).
+    days = _days(request, 90)
     if "view_reports" in perms:
         await _flush(request)
-        entries = await _recent(db, CheckEntry.member_id == member.id, limit=200)
+        since = utcnow() - dt.timedelta(days=days)
+        entries = await _recent(
+            db, CheckEntry.checked_at >= since, CheckEntry.member_id == member.id, limit=200
+        )
     return render(
         request,
         "checks/member.html",
         {
             "member": member,
             "entries": entries,
+            "days": days,
+            "day_choices": DAY_CHOICES,
             "revocations": await revocations_of(db, member.id),
             "results": BY_KEY,
         },
