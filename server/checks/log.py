@@ -73,13 +73,23 @@ def entry_for(
     }
 
 
-def _sqlite_value(value: Any) -> Any:
-    """Timestamps as SQLAlchemy stores them on SQLite (UTC, microseconds)."""
-    if isinstance(value, dt.datetime):
-        if value.utcoffset():
-            value = value.astimezone(dt.UTC)
-        return value.isoformat(" ", "microseconds")[:26]
-    return value
+TIMESTAMPS = tuple(COLUMNS.index(c) for c in ("checked_at", "recorded_at", "code_issued_at"))
+
+
+def _sqlite_timestamp(value: dt.datetime) -> str:
+    """A timestamp as SQLAlchemy stores it on SQLite (UTC, microseconds)."""
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_row(entry: dict[str, Any]) -> list[Any]:
+    row = [entry[column] for column in COLUMNS]
+    for place in TIMESTAMPS:
+        value = row[place]
+        if value is not None:
+            row[place] = _sqlite_timestamp(value)
+    return row
 
 
 class WriterBusy(Exception):
@@ -130,7 +140,7 @@ class CheckLogWriter:
 
     def _write_sqlite(self, batch: list[dict[str, Any]]) -> None:
         conn = self._connection()
-        rows = json.dumps([[_sqlite_value(entry[c]) for c in COLUMNS] for entry in batch])
+        rows = json.dumps([_sqlite_row(entry) for entry in batch])
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

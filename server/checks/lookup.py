@@ -59,7 +59,10 @@ FACTS_QUERY = (
     .outerjoin(CardPayload, CardPayload.member_id == Member.id)
     .where(Member.public_id == bindparam("public_id"))
 )
-SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="named")))
+SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
+# Pages reached through a memory map are read without a system call each; checks pick
+# members at random, so most pages of the members table are reached sooner or later.
+SQLITE_MMAP_BYTES = 1 << 30
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -116,12 +119,13 @@ class FactsLookup:
                 isolation_level=None,
             )
             conn.execute("PRAGMA busy_timeout=2000")
+            conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             self._sqlite = conn
         return self._sqlite
 
     async def __call__(self, public_id: str) -> MemberFacts | None:
         if self._sqlite_path:
-            row = self._sqlite_connection().execute(SQLITE_SQL, {"public_id": public_id}).fetchone()
+            row = self._sqlite_connection().execute(SQLITE_SQL, (public_id,)).fetchone()
         else:
             async with self.engine.connect() as conn:
                 row = (await conn.execute(FACTS_QUERY, {"public_id": public_id})).first()
