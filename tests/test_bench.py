@@ -40,6 +40,9 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
         assert match, done.stdout
         assert float(match.group(1)) > 0
         assert re.search(rf"^{key} p99 ms \d+\.\d\d$", done.stdout, re.M)
+    for key in ("reference", "card json", "check"):  # the server's CPU time per request
+        match = re.search(rf"^{key} cpu us (\d+)$", done.stdout, re.M)
+        assert match and int(match.group(1)) > 0, done.stdout
     for key in ("auth card batch seconds", "nightly expiry seconds"):
         assert re.search(rf"^{key} \d+\.\d\d$", done.stdout, re.M), done.stdout
     assert "(0 errors)" not in done.stdout and "errors)" not in done.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import secrets
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from server.bench import load
 from server.bench.registry import FIGURES, Target, scenarios
 from server.bench.seed import seed
-from server.bench.servers import SERVER, fetch_status, pinned, uvicorn
+from server.bench.servers import SERVER, cpu_seconds, fetch_status, pinned, uvicorn
 from server.cli import argument, command
 from server.config import load_settings
 
@@ -27,22 +28,32 @@ def _say(text: str) -> None:
 
 
 def _measure(
-    base: str, lines: list[tuple[str, str]], args: argparse.Namespace, work: Path, name: str
+    server: tuple[str, int],
+    lines: list[tuple[str, str]],
+    args: argparse.Namespace,
+    work: Path,
+    name: str,
 ) -> load.Measurement:
+    base, pid = server
     targets = work / f"{name.replace(' ', '-')}.txt"
     load.write_targets(targets, lines)
     load.run(base, targets, connections=args.connections, seconds=args.warmup, workdir=work)
+    cpu_before = cpu_seconds(pid)
     result = load.run(
         base, targets, connections=args.connections, seconds=args.seconds, workdir=work
     )
+    cpu_us = (cpu_seconds(pid) - cpu_before) / max(1, result.requests) * 1e6
     targets.unlink()
-    return result
+    return dataclasses.replace(result, server_cpu_us=cpu_us)
 
 
 def _row(label: str, m: load.Measurement, reference: float) -> str:
     ratio = m.rps / reference if reference else 0.0
     errors = f"  ({m.errors} errors)" if m.errors else ""
-    return f"{label:<22}{m.rps:>10,.0f}{m.p50_ms:>10.2f}{m.p99_ms:>10.2f}{ratio:>8.2f}{errors}"
+    return (
+        f"{label:<22}{m.rps:>10,.0f}{m.p50_ms:>10.2f}{m.p99_ms:>10.2f}{ratio:>8.2f}"
+        f"{m.server_cpu_us:>10.0f}{errors}"
+    )
 
 
 @command("bench", "Measure the card hot path against a bare Starlette route (prints figures).")
@@ -73,10 +84,11 @@ def bench(args: argparse.Namespace) -> int:
         results: list[tuple[str, str, load.Measurement]] = []
         with uvicorn(
             "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"
-        ) as (base, _pid):
-            reference = _measure(base, [("/reference.json", "")], args, work, "reference")
+        ) as server:
+            reference = _measure(server, [("/reference.json", "")], args, work, "reference")
         _say(f"reference measured: {reference.rps:,.0f} req/s")
-        with uvicorn("server.asgi:app", env, "/login", work / "app.log") as (base, _pid):
+        with uvicorn("server.asgi:app", env, "/login", work / "app.log") as server:
+            base = server[0]
             for item in scenarios():
                 path, headers = item.request(sample[0])
                 status = fetch_status(base + path, headers)
@@ -87,23 +99,27 @@ def bench(args: argparse.Namespace) -> int:
                 for target in sample:
                     p, h = item.request(target)
                     lines.append((p, h.get("If-None-Match", "")))
-                results.append((item.key, item.label, _measure(base, lines, args, work, item.key)))
+                results.append(
+                    (item.key, item.label, _measure(server, lines, args, work, item.key))
+                )
                 _say(f"{item.label} measured: {results[-1][2].rps:,.0f} req/s")
         figures: list[tuple[str, float]] = []
         for timed in FIGURES:
             figures.extend(timed(args.members, args.quick, _say))
         _say("")
-        _say(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}")
+        _say(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'CPU us':>10}")
         _say(_row("bare Starlette route", reference, reference.rps))
         for _key, label, m in results:
             _say(_row(label, m, reference.rps))
         _say("")
         _say(f"reference req/s {reference.rps:.0f}")
+        _say(f"reference cpu us {reference.server_cpu_us:.0f}")
         for key, _label, m in results:
             _say(f"{key} req/s {m.rps:.0f}")
             _say(f"{key} p50 ms {m.p50_ms:.2f}")
             _say(f"{key} p99 ms {m.p99_ms:.2f}")
             _say(f"{key} ratio {m.rps / reference.rps:.2f}")
+            _say(f"{key} cpu us {m.server_cpu_us:.0f}")
         for key, seconds in figures:
             _say(f"{key} {seconds:.2f}")
         _say(f"total time {time.monotonic() - started:.0f} s")

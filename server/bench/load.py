@@ -44,6 +44,7 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int
+    server_cpu_us: float = 0.0  # the server's CPU time per request (user + system)
 
     @property
     def rps(self) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server.checks import bench as _bench  # noqa: F401  (bench-check)
 from server.checks import keyring
 from server.cli import argument, command
 from server.config import load_settings
