@@ -2,7 +2,7 @@
 
 An anonymous visitor sees only the result, the reason, the member's name and branch.
 For each *shape* of that answer (result, whether there is a member, a name, a branch)
-the template is rendered once with placeholders for the four texts, and split there;
+the template is rendered once with placeholders for the three texts, and split there;
 a check then joins the fragments with its own texts, escaped. That is the same page
 the template gives (a test compares them for every shape) for a fraction of the cost,
 and the anonymous check is the one a busy gate sends most. Pages with more in them
@@ -45,7 +45,6 @@ def _placeholders(verdict: Verdict, shape: Shape) -> Verdict:
     _key, has_member, has_name, has_branch = shape
     member: MemberFacts | None = None
     if has_member:
-        assert verdict.member is not None
         member = MemberFacts(
             member_id=0,
             public_id=SLOT.format("public_id"),
