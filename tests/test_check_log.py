@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from server.checks import codes, keyring, log, runtime
+from server.checks.connection import sqlite_file
 from server.checks.decide import decide
-from server.checks.lookup import sqlite_file
 from server.checks.models import CheckEntry
 from tests.check_fixtures import code_for, make_verified
 
@@ -86,3 +87,24 @@ async def test_a_grown_write_ahead_log_is_truncated(app, db, sqlite_only, monkey
     assert checkpoint is not None
     await checkpoint
     assert wal.stat().st_size == 0
+
+
+async def test_a_failed_log_write_leaves_the_live_check_reading_fresh_data(
+    app, client, db, sqlite_only
+):
+    """The lookup and the log share one connection: a write that fails must not leave
+    it inside a transaction, or every later check would read the old state."""
+    member = await make_verified(db, sca_name="Fresh Eyes")
+    code = code_for(app, member)
+    assert "OK" in (await client.get(f"/check/{code}")).text
+    writer = runtime.log_writer(app)
+    await writer.flush()
+    verdict = await decide(code, runtime.keyring(app), runtime.lookup(app), NOW)
+    writer.pending.append({**log.entry_for(verdict, checker_id=None, now=NOW), "result": None})
+    with pytest.raises(sqlite3.IntegrityError):
+        await writer.flush()  # the check log refuses a row without a result
+    writer.pending.clear()
+    member.deactivated_at = dt.datetime.now(dt.UTC)
+    member.status = "deactivated"
+    await db.commit()
+    assert "DEACTIVATED" in (await client.get(f"/check/{code}")).text

@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.checks import connection
 from server.checks.decide import Verdict
 from server.checks.models import CheckEntry
 
@@ -92,20 +93,17 @@ def _sqlite_row(entry: dict[str, Any]) -> list[Any]:
     return row
 
 
-class WriterBusy(Exception):
-    """Another connection holds SQLite's write lock; try again shortly."""
-
-
 class CheckLogWriter:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], sqlite_path: str | None = None
+        self, sessionmaker: async_sessionmaker[AsyncSession], sqlite: sqlite3.Connection | None
     ) -> None:
+        """``sqlite``: the check's own connection (``server.checks.connection``), if any."""
         self.sessionmaker = sessionmaker
-        self.sqlite_path = sqlite_path
+        self.sqlite = sqlite
+        self.sqlite_path = connection.file_of(sqlite) if sqlite is not None else None
         self.pending: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._sqlite: sqlite3.Connection | None = None
         self._checkpointing: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
 
@@ -128,31 +126,23 @@ class CheckLogWriter:
             if self.pending:
                 self._task = asyncio.get_running_loop().create_task(self._flush_soon())
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._sqlite is None:
-            assert self.sqlite_path
-            conn = sqlite3.connect(self.sqlite_path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=0")  # never wait on the event loop
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: commits append, no fsync
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run in a thread
-            self._sqlite = conn
-        return self._sqlite
-
-    def _write_sqlite(self, batch: list[dict[str, Any]]) -> None:
-        conn = self._connection()
+    def _write_sqlite(self, batch: list[dict[str, Any]]) -> bool:
+        """Write ``batch`` in one transaction; False if another writer holds the lock."""
+        conn = self.sqlite
+        assert conn is not None
         rows = json.dumps([_sqlite_row(entry) for entry in batch])
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise WriterBusy from exc
-            raise
+        if not connection.begin_without_waiting(conn):
+            return False
         try:
             conn.execute(SQLITE_INSERT, (rows,))
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Never leave the shared connection inside a transaction: its lookups
+            # would go on reading that old snapshot.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        return True
 
     def _checkpoint_sqlite(self) -> None:
         """Copy the WAL into the database file; truncate it once it has grown large.
@@ -185,12 +175,10 @@ class CheckLogWriter:
             deadline = time.monotonic() + FLUSH_PATIENCE
             while self.pending:
                 batch = self.pending[:MAX_BATCH]
-                if self.sqlite_path:
-                    try:
-                        self._write_sqlite(batch)
-                    except WriterBusy:
+                if self.sqlite is not None:
+                    if not self._write_sqlite(batch):
                         if time.monotonic() > deadline:
-                            raise
+                            raise TimeoutError("another writer held the database too long")
                         await asyncio.sleep(0.05)
                         continue
                 else:

@@ -2,10 +2,10 @@
 
 One indexed query (members by ``public_id``, its branch, the latest code revocation,
 and the check code its mobile card carries now).
-On SQLite it runs on a plain read-only ``sqlite3`` connection in the event loop's
-thread: the lookup takes microseconds, and skipping the driver's thread hop and the
-ORM is what lets the check page keep up with a bare route. Elsewhere it is one
-SQLAlchemy Core round trip.
+On SQLite it runs on the check's own ``sqlite3`` connection in the event loop's
+thread (``server.checks.connection``): the lookup takes microseconds, and skipping
+the driver's thread hop and the ORM is what lets the check page keep up with a bare
+route. Elsewhere it is one SQLAlchemy Core round trip.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.cards.models import CardPayload
@@ -60,9 +59,6 @@ FACTS_QUERY = (
     .where(Member.public_id == bindparam("public_id"))
 )
 SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
-# Pages reached through a memory map are read without a system call each; checks pick
-# members at random, so most pages of the members table are reached sooner or later.
-SQLITE_MMAP_BYTES = 1 << 30
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -93,45 +89,17 @@ def _facts(row: Any) -> MemberFacts:
     )
 
 
-def sqlite_file(database_url: str) -> str | None:
-    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return url.database
-
-
 class FactsLookup:
     """``await lookup(public_id)`` → ``MemberFacts`` or None; one per app."""
 
-    def __init__(self, engine: AsyncEngine, database_url: str) -> None:
+    def __init__(self, engine: AsyncEngine, sqlite: sqlite3.Connection | None = None) -> None:
         self.engine = engine
-        self._sqlite: sqlite3.Connection | None = None
-        self._sqlite_path = sqlite_file(database_url)
-
-    def _sqlite_connection(self) -> sqlite3.Connection:
-        if self._sqlite is None:
-            assert self._sqlite_path
-            conn = sqlite3.connect(
-                f"file:{self._sqlite_path}?mode=ro",
-                uri=True,
-                check_same_thread=False,
-                isolation_level=None,
-            )
-            conn.execute("PRAGMA busy_timeout=2000")
-            conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-            self._sqlite = conn
-        return self._sqlite
+        self.sqlite = sqlite  # the check's own connection (``server.checks.connection``)
 
     async def __call__(self, public_id: str) -> MemberFacts | None:
-        if self._sqlite_path:
-            row = self._sqlite_connection().execute(SQLITE_SQL, (public_id,)).fetchone()
+        if self.sqlite is not None:
+            row = self.sqlite.execute(SQLITE_SQL, (public_id,)).fetchone()
         else:
             async with self.engine.connect() as conn:
                 row = (await conn.execute(FACTS_QUERY, {"public_id": public_id})).first()
         return None if row is None else _facts(row)
-
-    def close(self) -> None:
-        if self._sqlite is not None:
-            self._sqlite.close()
-            self._sqlite = None

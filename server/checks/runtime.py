@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import weakref
 from typing import Any
 
@@ -10,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from server.background import AT_SHUTDOWN
+from server.checks import connection
 from server.checks.answer import CheckPage
 from server.checks.keyring import Keyring, keyring_for
 from server.checks.log import CheckLogWriter
-from server.checks.lookup import FactsLookup, sqlite_file
+from server.checks.lookup import FactsLookup
 from server.config import Settings, load_settings
 
 
@@ -21,11 +23,19 @@ def keyring(app: Starlette) -> Keyring:
     return keyring_for(app.state.settings.data_dir)
 
 
+def sqlite(app: Starlette) -> sqlite3.Connection | None:
+    """The check's own connection on SQLite (``server.checks.connection``)."""
+    if not hasattr(app.state, "check_sqlite"):
+        path = connection.sqlite_file(app.state.settings.database_url)
+        app.state.check_sqlite = connection.connect(path) if path else None
+    found: sqlite3.Connection | None = app.state.check_sqlite
+    return found
+
+
 def lookup(app: Starlette) -> FactsLookup:
     found: FactsLookup | None = getattr(app.state, "check_lookup", None)
     if found is None:
-        found = FactsLookup(app.state.engine, app.state.settings.database_url)
-        app.state.check_lookup = found
+        found = app.state.check_lookup = FactsLookup(app.state.engine, sqlite(app))
     return found
 
 
@@ -39,7 +49,7 @@ def check_page(app: Starlette) -> CheckPage:
 def log_writer(app: Starlette) -> CheckLogWriter:
     found: CheckLogWriter | None = getattr(app.state, "check_log", None)
     if found is None:
-        found = CheckLogWriter(app.state.sessionmaker, sqlite_file(app.state.settings.database_url))
+        found = CheckLogWriter(app.state.sessionmaker, sqlite(app))
         app.state.check_log = found
     return found
 
