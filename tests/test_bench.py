@@ -43,6 +43,10 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
     for key in ("reference", "card json", "check"):  # the server's CPU time per request
         match = re.search(rf"^{key} cpu us (\d+)$", done.stdout, re.M)
         assert match and int(match.group(1)) > 0, done.stdout
+    for key in ("card json", "check"):  # each ratio against the bare route measured beside it
+        reference = re.search(rf"^{key} reference req/s (\d+)$", done.stdout, re.M)
+        assert reference and int(reference.group(1)) > 0, done.stdout
+        assert re.search(rf"^{key} steal pct \d+\.\d$", done.stdout, re.M), done.stdout
     for key in ("auth card batch seconds", "nightly expiry seconds"):
         assert re.search(rf"^{key} \d+\.\d\d$", done.stdout, re.M), done.stdout
     assert "(0 errors)" not in done.stdout and "errors)" not in done.stdout

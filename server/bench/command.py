@@ -8,12 +8,13 @@ import dataclasses
 import secrets
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from server.bench import load
+from server.bench import cpu, load
 from server.bench.registry import FIGURES, Target, scenarios
 from server.bench.seed import seed
-from server.bench.servers import SERVER, cpu_seconds, fetch_status, pinned, uvicorn
+from server.bench.servers import SERVER, fetch_status, pinned, uvicorn
 from server.cli import argument, command
 from server.config import load_settings
 
@@ -27,32 +28,55 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    measured: load.Measurement
+    reference: load.Measurement  # the bare route, measured right after this scenario
+
+    @property
+    def ratio(self) -> float:
+        return self.measured.rps / self.reference.rps if self.reference.rps else 0.0
+
+
 def _measure(
     server: tuple[str, int],
     lines: list[tuple[str, str]],
     args: argparse.Namespace,
     work: Path,
     name: str,
+    *,
+    seconds: float | None = None,
+    warmup: bool = True,
 ) -> load.Measurement:
     base, pid = server
     targets = work / f"{name.replace(' ', '-')}.txt"
     load.write_targets(targets, lines)
-    load.run(base, targets, connections=args.connections, seconds=args.warmup, workdir=work)
-    cpu_before = cpu_seconds(pid)
+    if warmup:
+        load.run(base, targets, connections=args.connections, seconds=args.warmup, workdir=work)
+    cpu_before, host_before = cpu.process_seconds(pid), cpu.host_ticks()
     result = load.run(
-        base, targets, connections=args.connections, seconds=args.seconds, workdir=work
+        base, targets, connections=args.connections, seconds=seconds or args.seconds, workdir=work
     )
-    cpu_us = (cpu_seconds(pid) - cpu_before) / max(1, result.requests) * 1e6
+    cpu_us = (cpu.process_seconds(pid) - cpu_before) / max(1, result.requests) * 1e6
+    steal = cpu.steal_percent(host_before, cpu.host_ticks())
     targets.unlink()
-    return dataclasses.replace(result, server_cpu_us=cpu_us)
+    return dataclasses.replace(result, server_cpu_us=cpu_us, steal_percent=steal)
 
 
-def _row(label: str, m: load.Measurement, reference: float) -> str:
-    ratio = m.rps / reference if reference else 0.0
+HEADER = (
+    f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'CPU us':>10}"
+    f"{'ref req/s':>11}{'steal %':>9}"
+)
+
+
+def _row(label: str, m: load.Measurement, reference: load.Measurement) -> str:
+    ratio = m.rps / reference.rps if reference.rps else 0.0
     errors = f"  ({m.errors} errors)" if m.errors else ""
     return (
         f"{label:<22}{m.rps:>10,.0f}{m.p50_ms:>10.2f}{m.p99_ms:>10.2f}{ratio:>8.2f}"
-        f"{m.server_cpu_us:>10.0f}{errors}"
+        f"{m.server_cpu_us:>10.0f}{reference.rps:>11,.0f}{m.steal_percent:>9.1f}{errors}"
     )
 
 
@@ -62,6 +86,10 @@ def _row(label: str, m: load.Measurement, reference: float) -> str:
 @argument("--connections", type=int, default=64)
 @argument("--seconds", type=float, default=None, help="Measured seconds per scenario.")
 def bench(args: argparse.Namespace) -> int:
+    """Each scenario's ratio is taken against the bare route measured right after it
+    (half as long), both servers running side by side on the same core: the host's
+    load drifts during a run, and a reference from minutes earlier would carry that
+    drift into the ratio."""
     args.seconds = args.seconds or (6.0 if args.quick else 20.0)
     args.warmup = 2.0 if args.quick else 5.0
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
@@ -81,17 +109,19 @@ def bench(args: argparse.Namespace) -> int:
         started = time.monotonic()
         loaded = QUICK_LOADED_CARDS if args.quick else LOADED_CARDS
         sample = asyncio.run(seed(load_settings(env), args.members, loaded, _say))
-        results: list[tuple[str, str, load.Measurement]] = []
-        with uvicorn(
-            "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"
-        ) as server:
-            reference = _measure(server, [("/reference.json", "")], args, work, "reference")
-        _say(f"reference measured: {reference.rps:,.0f} req/s")
-        with uvicorn("server.asgi:app", env, "/login", work / "app.log") as server:
-            base = server[0]
+        results: list[Figure] = []
+        bare = [("/reference.json", "")]
+        with (
+            uvicorn(
+                "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"
+            ) as reference_server,
+            uvicorn("server.asgi:app", env, "/login", work / "app.log") as server,
+        ):
+            reference = _measure(reference_server, bare, args, work, "reference")
+            _say(f"reference measured: {reference.rps:,.0f} req/s")
             for item in scenarios():
                 path, headers = item.request(sample[0])
-                status = fetch_status(base + path, headers)
+                status = fetch_status(server[0] + path, headers)
                 if status != item.expect_status:
                     _say(f"{item.label}: expected HTTP {item.expect_status}, got {status}; skipped")
                     continue
@@ -99,28 +129,42 @@ def bench(args: argparse.Namespace) -> int:
                 for target in sample:
                     p, h = item.request(target)
                     lines.append((p, h.get("If-None-Match", "")))
-                results.append(
-                    (item.key, item.label, _measure(server, lines, args, work, item.key))
+                measured = _measure(server, lines, args, work, item.key)
+                nearby = _measure(
+                    reference_server,
+                    bare,
+                    args,
+                    work,
+                    "ref",
+                    seconds=args.seconds / 2,
+                    warmup=False,
                 )
-                _say(f"{item.label} measured: {results[-1][2].rps:,.0f} req/s")
-        figures: list[tuple[str, float]] = []
+                results.append(Figure(item.key, item.label, measured, nearby))
+                _say(
+                    f"{item.label} measured: {measured.rps:,.0f} req/s "
+                    f"(reference then: {nearby.rps:,.0f})"
+                )
+        timed_figures: list[tuple[str, float]] = []
         for timed in FIGURES:
-            figures.extend(timed(args.members, args.quick, _say))
+            timed_figures.extend(timed(args.members, args.quick, _say))
         _say("")
-        _say(f"{'scenario':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}{'CPU us':>10}")
-        _say(_row("bare Starlette route", reference, reference.rps))
-        for _key, label, m in results:
-            _say(_row(label, m, reference.rps))
+        _say(HEADER)
+        _say(_row("bare Starlette route", reference, reference))
+        for figure in results:
+            _say(_row(figure.label, figure.measured, figure.reference))
         _say("")
         _say(f"reference req/s {reference.rps:.0f}")
         _say(f"reference cpu us {reference.server_cpu_us:.0f}")
-        for key, _label, m in results:
+        for figure in results:
+            key, m = figure.key, figure.measured
             _say(f"{key} req/s {m.rps:.0f}")
             _say(f"{key} p50 ms {m.p50_ms:.2f}")
             _say(f"{key} p99 ms {m.p99_ms:.2f}")
-            _say(f"{key} ratio {m.rps / reference.rps:.2f}")
+            _say(f"{key} ratio {figure.ratio:.2f}")
             _say(f"{key} cpu us {m.server_cpu_us:.0f}")
-        for key, seconds in figures:
+            _say(f"{key} reference req/s {figure.reference.rps:.0f}")
+            _say(f"{key} steal pct {m.steal_percent:.1f}")
+        for key, seconds in timed_figures:
             _say(f"{key} {seconds:.2f}")
         _say(f"total time {time.monotonic() - started:.0f} s")
     return 0

@@ -31,18 +31,6 @@ def pinned(side: int) -> list[str]:
     return ["taskset", "-c", str(cpus[side])]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux; 0 elsewhere).
-
-    Per request, it compares costs where throughput is noisy (a shared machine).
-    """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
