@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+
 from server.app import create_app
 
 app = create_app()
+
+# What exists now (modules, models, routes) lives as long as the process: keep it out
+# of the collector's full passes, which otherwise walk all of it each time (pauses of
+# 60-70 ms under load, measured on the check; about 1 ms once frozen).
+gc.collect()
+gc.freeze()
