@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import secrets
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,12 +29,15 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+SLICES = 4  # a scenario is measured in this many slices, each followed by the reference
+
+
 @dataclass(frozen=True)
 class Figure:
     key: str
     label: str
     measured: load.Measurement
-    reference: load.Measurement  # the bare route, measured right after this scenario
+    reference: load.Measurement  # the bare route, measured in slices between the scenario's
 
     @property
     def ratio(self) -> float:
@@ -41,28 +45,59 @@ class Figure:
 
 
 def _measure(
-    server: tuple[str, int],
-    lines: list[tuple[str, str]],
-    args: argparse.Namespace,
-    work: Path,
-    name: str,
-    *,
-    seconds: float | None = None,
-    warmup: bool = True,
+    server: tuple[str, int], targets: Path, args: argparse.Namespace, seconds: float
 ) -> load.Measurement:
     base, pid = server
-    targets = work / f"{name.replace(' ', '-')}.txt"
-    load.write_targets(targets, lines)
-    if warmup:
-        load.run(base, targets, connections=args.connections, seconds=args.warmup, workdir=work)
     cpu_before, host_before = cpu.process_seconds(pid), cpu.host_ticks()
     result = load.run(
-        base, targets, connections=args.connections, seconds=seconds or args.seconds, workdir=work
+        base, targets, connections=args.connections, seconds=seconds, workdir=targets.parent
     )
     cpu_us = (cpu.process_seconds(pid) - cpu_before) / max(1, result.requests) * 1e6
     steal = cpu.steal_percent(host_before, cpu.host_ticks())
-    targets.unlink()
     return dataclasses.replace(result, server_cpu_us=cpu_us, steal_percent=steal)
+
+
+def _combined(parts: list[load.Measurement]) -> load.Measurement:
+    """Slices as one figure: rates from the sums, the middle p50, the worst p99."""
+    requests = sum(p.requests for p in parts)
+    return load.Measurement(
+        requests=requests,
+        seconds=sum(p.seconds for p in parts),
+        p50_ms=statistics.median(p.p50_ms for p in parts),
+        p99_ms=max(p.p99_ms for p in parts),
+        errors=sum(p.errors for p in parts),
+        server_cpu_us=sum(p.server_cpu_us * p.requests for p in parts) / max(1, requests),
+        steal_percent=statistics.mean(p.steal_percent for p in parts),
+    )
+
+
+def _warm(server: tuple[str, int], targets: Path, args: argparse.Namespace) -> None:
+    load.run(
+        server[0],
+        targets,
+        connections=args.connections,
+        seconds=args.warmup,
+        workdir=targets.parent,
+    )
+
+
+def _paired(
+    server: tuple[str, int],
+    targets: Path,
+    reference_server: tuple[str, int],
+    reference_targets: Path,
+    args: argparse.Namespace,
+) -> tuple[load.Measurement, load.Measurement]:
+    """The scenario and the bare route in alternating slices: the host's load drifts
+    during a run, and both sides of the ratio should see the same drift."""
+    _warm(server, targets, args)
+    slices = max(1, min(SLICES, int(args.seconds)))
+    measured: list[load.Measurement] = []
+    reference: list[load.Measurement] = []
+    for _ in range(slices):
+        measured.append(_measure(server, targets, args, args.seconds / slices))
+        reference.append(_measure(reference_server, reference_targets, args, args.seconds / slices))
+    return _combined(measured), _combined(reference)
 
 
 HEADER = (
@@ -86,10 +121,8 @@ def _row(label: str, m: load.Measurement, reference: load.Measurement) -> str:
 @argument("--connections", type=int, default=64)
 @argument("--seconds", type=float, default=None, help="Measured seconds per scenario.")
 def bench(args: argparse.Namespace) -> int:
-    """Each scenario's ratio is taken against the bare route measured right after it
-    (half as long), both servers running side by side on the same core: the host's
-    load drifts during a run, and a reference from minutes earlier would carry that
-    drift into the ratio."""
+    """Each scenario's ratio is taken against the bare route measured in slices between
+    the scenario's own (see ``_paired``)."""
     args.seconds = args.seconds or (6.0 if args.quick else 20.0)
     args.warmup = 2.0 if args.quick else 5.0
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
@@ -110,14 +143,16 @@ def bench(args: argparse.Namespace) -> int:
         loaded = QUICK_LOADED_CARDS if args.quick else LOADED_CARDS
         sample = asyncio.run(seed(load_settings(env), args.members, loaded, _say))
         results: list[Figure] = []
-        bare = [("/reference.json", "")]
+        bare = work / "reference.txt"
+        load.write_targets(bare, [("/reference.json", "")])
         with (
             uvicorn(
                 "server.bench.reference_app:app", env, "/reference.json", work / "ref.log"
             ) as reference_server,
             uvicorn("server.asgi:app", env, "/login", work / "app.log") as server,
         ):
-            reference = _measure(reference_server, bare, args, work, "reference")
+            _warm(reference_server, bare, args)
+            reference = _measure(reference_server, bare, args, args.seconds)
             _say(f"reference measured: {reference.rps:,.0f} req/s")
             for item in scenarios():
                 path, headers = item.request(sample[0])
@@ -125,24 +160,19 @@ def bench(args: argparse.Namespace) -> int:
                 if status != item.expect_status:
                     _say(f"{item.label}: expected HTTP {item.expect_status}, got {status}; skipped")
                     continue
-                lines = []
-                for target in sample:
-                    p, h = item.request(target)
-                    lines.append((p, h.get("If-None-Match", "")))
-                measured = _measure(server, lines, args, work, item.key)
-                nearby = _measure(
-                    reference_server,
-                    bare,
-                    args,
-                    work,
-                    "ref",
-                    seconds=args.seconds / 2,
-                    warmup=False,
+                targets = work / "targets.txt"
+                load.write_targets(
+                    targets,
+                    [
+                        (p, h.get("If-None-Match", ""))
+                        for p, h in (item.request(target) for target in sample)
+                    ],
                 )
+                measured, nearby = _paired(server, targets, reference_server, bare, args)
                 results.append(Figure(item.key, item.label, measured, nearby))
                 _say(
                     f"{item.label} measured: {measured.rps:,.0f} req/s "
-                    f"(reference then: {nearby.rps:,.0f})"
+                    f"(reference in between: {nearby.rps:,.0f})"
                 )
         timed_figures: list[tuple[str, float]] = []
         for timed in FIGURES:
