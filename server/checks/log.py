@@ -3,9 +3,10 @@
 The live page hands its entry to ``CheckLogWriter.add``; a short moment later one
 transaction writes every entry gathered meanwhile, and a clean shutdown writes what is
 left. On SQLite that is one ``INSERT … SELECT`` over a JSON array of the rows, run on
-the event loop itself: a few microseconds per row, never waiting — the write lock is
-tried without a timeout, and when another writer holds it the batch waits for the
-next round. WAL checkpoints (the slow, syncing part) run in a worker thread as one
+the event loop itself through the connection the member lookup uses (see
+``server.checks.connection``): a few microseconds per row, never waiting — the write
+lock is tried without a timeout, and when another writer holds it the batch waits for
+the next round. WAL checkpoints (the slow, syncing part) run in a worker thread as one
 call. A thread per batch would cost more than the write: it takes the GIL back from
 the event loop over and over. Elsewhere it is one SQLAlchemy Core statement. Readers
 (the report pages) call ``flush`` first, so what they show is complete.

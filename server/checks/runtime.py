@@ -49,8 +49,7 @@ def check_page(app: Starlette) -> CheckPage:
 def log_writer(app: Starlette) -> CheckLogWriter:
     found: CheckLogWriter | None = getattr(app.state, "check_log", None)
     if found is None:
-        found = CheckLogWriter(app.state.sessionmaker, sqlite(app))
-        app.state.check_log = found
+        found = app.state.check_log = CheckLogWriter(app.state.sessionmaker, sqlite(app))
     return found
 
 
