@@ -25,6 +25,14 @@ NAMING_CONVENTION = {
 }
 
 
+def sqlite_timestamp(moment: dt.datetime) -> str:
+    """``moment`` as ``UTCDateTime`` stores it on SQLite (UTC, microseconds), for the few
+    raw ``sqlite3`` writes that skip SQLAlchemy."""
+    if moment.utcoffset():
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat(" ", "microseconds")[:26]
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC timestamp on both SQLite and PostgreSQL."""
 

@@ -28,30 +28,25 @@ def _remember_database(conn: sqlite3.Connection, member_ids: range, today: dt.da
     return "check codes: key pair in the data dir"
 
 
-def _public_id(target: Target) -> tuple[str, keyring.Keyring]:
-    path = _database[0]
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        (public_id,) = conn.execute(
-            "SELECT public_id FROM members WHERE id = ?", (target.member_id,)
-        ).fetchone()
-    return public_id, keyring.load_or_create(path.parent)
+def _of_member(sql: str, target: Target) -> str:
+    """One column of the target member's row, read from the seeded database."""
+    with contextlib.closing(sqlite3.connect(_database[0])) as conn:
+        (value,) = conn.execute(sql, (target.member_id,)).fetchone()
+    return str(value)
 
 
 def _mobile(target: Target) -> tuple[str, dict[str, str]]:
-    path = _database[0]
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        (code,) = conn.execute(
-            "SELECT check_code FROM card_payloads WHERE member_id = ?", (target.member_id,)
-        ).fetchone()
+    code = _of_member("SELECT check_code FROM card_payloads WHERE member_id = ?", target)
     try:
-        codes.read(code, keyring.load_or_create(path.parent))
+        codes.read(code, keyring.load_or_create(_database[0].parent))
     except codes.CodeRejected as rejected:
         raise RuntimeError(f"a bench card carries a code the server refuses: {rejected}") from None
     return f"/check/{code}", {}
 
 
 def _printed(target: Target) -> tuple[str, dict[str, str]]:
-    public_id, ring = _public_id(target)
+    public_id = _of_member("SELECT public_id FROM members WHERE id = ?", target)
+    ring = keyring.load_or_create(_database[0].parent)
     now = dt.datetime.now(dt.UTC)
     return f"/check/{codes.printed_code(ring, public_id, now, now.date())}", {}
 

@@ -24,7 +24,7 @@ from server.cards.models import CardLink, CardPayload
 from server.cards.tokens import hash_token, new_token
 from server.checks.runtime import bind_settings
 from server.config import Settings
-from server.database import make_engine, make_sessionmaker, utcnow
+from server.database import make_engine, make_sessionmaker, sqlite_timestamp, utcnow
 from server.members.models import Member
 from server.members.status import compute_status, is_adult
 from server.migrate import upgrade
@@ -82,7 +82,7 @@ def _status(deactivated: bool, adult: bool, verified: bool, parent_linked: bool)
 
 def _sql_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return sqlite_timestamp(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict | list):

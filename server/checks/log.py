@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server.checks import connection
 from server.checks.decide import Verdict
 from server.checks.models import CheckEntry
+from server.database import sqlite_timestamp
 
 log = logging.getLogger("tessera.checks")
 CHECK_LOG = cast(Table, CheckEntry.__table__)
@@ -78,19 +79,12 @@ def entry_for(
 TIMESTAMPS = tuple(COLUMNS.index(c) for c in ("checked_at", "recorded_at", "code_issued_at"))
 
 
-def _sqlite_timestamp(value: dt.datetime) -> str:
-    """A timestamp as SQLAlchemy stores it on SQLite (UTC, microseconds)."""
-    if value.utcoffset():
-        value = value.astimezone(dt.UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
 def _sqlite_row(entry: dict[str, Any]) -> list[Any]:
     row = [entry[column] for column in COLUMNS]
     for place in TIMESTAMPS:
         value = row[place]
         if value is not None:
-            row[place] = _sqlite_timestamp(value)
+            row[place] = sqlite_timestamp(value)
     return row
 
 
