@@ -239,10 +239,8 @@ async def _profile_save(db, client, member):
     assert response.status_code == 303
 
 
-async def _verify_action(db, client, member):
-    await _login_staff(db, client)
-    token = await csrf_from(client, f"/members/{member.id}/status")
-    response = await client.post(
+async def _post_verify(client, member, token):
+    return await client.post(
         f"/members/{member.id}/verify-membership",
         data={
             "csrf_token": token,
@@ -251,6 +249,12 @@ async def _verify_action(db, client, member):
             "membership_expires_on": (TODAY + dt.timedelta(days=300)).isoformat(),
         },
     )
+
+
+async def _verify_action(db, client, member):
+    await _login_staff(db, client)
+    token = await csrf_from(client, f"/members/{member.id}/status")
+    response = await _post_verify(client, member, token)
     page = await client.get(response.headers["location"])
     assert "Membership verified" in page.text
 
@@ -320,15 +324,7 @@ async def _unchanged_admin_edit(db, client, member):
 async def _unchanged_verify_action(db, client, member):
     await _login_staff(db, client)
     token = await csrf_from(client, "/login")
-    response = await client.post(
-        f"/members/{member.id}/verify-membership",
-        data={
-            "csrf_token": token,
-            "version": member.version,
-            "membership_number": "18018",
-            "membership_expires_on": (TODAY + dt.timedelta(days=300)).isoformat(),
-        },
-    )
+    response = await _post_verify(client, member, token)
     assert response.status_code == (404 if member.deleted_at is not None else 303)
 
 
