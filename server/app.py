@@ -19,11 +19,20 @@ from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
 from server.cards import card_routes
 from server.cards import routes as card_admin_routes
+from server.cards.reader import CardReader, UsageTracker
+from server.cards.rebuild import CardRebuilder
+from server.cards.runtime import CardRuntime
 from server.checks import routes as check_routes
 from server.checks import runtime as check_runtime
+from server.checks.answer import CheckPage
+from server.checks.log import CheckLogWriter
+from server.checks.lookup import FactsLookup
+from server.checks.runtime import CheckRuntime
 from server.codes import routes as code_routes
 from server.config import Settings, load_settings
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
+from server.db.hot import HotConnections
+from server.db.target import DatabaseTarget
 from server.groups import routes as group_routes
 from server.home import routes as home_routes
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
@@ -80,6 +89,30 @@ def build_routes() -> list[BaseRoute]:
     return routes
 
 
+async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> None:
+    """Every per-app resource; ``stack`` closes them in reverse order at shutdown."""
+    settings: Settings = app.state.settings
+    engine = app.state.engine
+    stack.push_async_callback(engine.dispose)
+    hot = await HotConnections(DatabaseTarget.parse(settings.database_url)).open()
+    stack.push_async_callback(hot.close)
+    app.state.hot = hot
+    checks = CheckRuntime(
+        settings,
+        FactsLookup(hot),
+        CheckPage(app.state.templates.env),
+        CheckLogWriter(app.state.sessionmaker, hot),
+    )
+    app.state.checks = checks
+    stack.push_async_callback(checks.log.flush)  # a clean stop writes the checks in memory
+    rebuilder = CardRebuilder(app.state.sessionmaker, settings, sweep=settings.run_background_jobs)
+    rebuilder.start()
+    stack.push_async_callback(rebuilder.stop)
+    usage = UsageTracker()
+    stack.push_async_callback(usage.flush, engine)
+    app.state.cards = CardRuntime(CardReader(hot), usage, rebuilder)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
@@ -87,9 +120,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         install_log_redaction()
-        async with background.running(app):
-            yield
-        await engine.dispose()
+        async with contextlib.AsyncExitStack() as stack:
+            await open_resources(app, stack)
+            async with background.running(app):
+                yield
 
     middleware = [
         Middleware(SecurityHeadersMiddleware),
@@ -111,5 +145,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.templates = make_templates()
-    check_runtime.attach(app)
+    check_runtime.bind_settings(engine, settings)
     return app

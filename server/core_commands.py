@@ -12,7 +12,7 @@ from server.audit.log import record
 from server.auth.passwords import hash_password, password_problem
 from server.cli import argument, command
 from server.config import load_settings
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.migrate import needs_upgrade, upgrade
 

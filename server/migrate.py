@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from server.database import make_engine
+from server.db.engine import make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
 from server.auth.models import PasswordResetToken
-from server.cards.models import CardIssueJob, CardLink, CardPayload
+from server.cards.models import CardEpoch, CardIssueJob, CardLink, CardPayload
 from server.checks.models import CheckEntry, CodeRevocation
 from server.codes.models import Agreement, Seat
 from server.database import Base
@@ -24,6 +24,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Branch",
+    "CardEpoch",
     "CardIssueJob",
     "CardLink",
     "CardPayload",

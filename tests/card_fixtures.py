@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.applications import Starlette
 
 from server.cards.issuing import MailContext
 from server.cards.service import issue_link
@@ -51,12 +49,8 @@ async def issued_token(db: AsyncSession, settings: Settings, member: Member) -> 
 
 
 @pytest.fixture(autouse=True)
-async def close_card_reader(app: Starlette) -> AsyncIterator[None]:
-    """The card hot path keeps its own connection (asyncpg pool); close it per test."""
+def reset_card_limiter() -> None:
+    """Each test starts with no unknown card links counted against the test client."""
     from server.cards import card_routes
 
     card_routes.unknown_limiter.reset()
-    yield
-    reader = getattr(app.state, "card_reader", None)
-    if reader is not None:
-        await reader.close()

@@ -222,9 +222,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app with its lifespan running (hot connections, card rebuilder, check log)."""
     application = create_app(settings)
-    yield application
-    await application.state.engine.dispose()
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture

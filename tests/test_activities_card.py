@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import select
 
+from server.cards.builder import refresh
 from server.cards.models import CardPayload
-from server.cards.payload import refresh
 from server.nightly.registry import jobs
 from server.plugins.activities.decisions import revoke, vote
 from tests.activities_fixtures import make_activity, make_authorization, make_authorizer
@@ -17,9 +17,9 @@ from tests.factories import make_member, make_staff
 TODAY = dt.date.today()
 
 
-async def _sections(db, member_id):
-    body, _etag, _until = await refresh(db, member_id, TODAY)
-    return {s["key"]: s for s in json.loads(body)["sections"]}
+async def _sections(db, settings, member_id):
+    built = await refresh(db, member_id, settings)
+    return {s["key"]: s for s in json.loads(built.body)["sections"]}
 
 
 async def _stale(db, member_id) -> bool:
@@ -31,7 +31,7 @@ async def _stale(db, member_id) -> bool:
     return body is None
 
 
-async def test_card_payload_carries_sections_and_every_change_invalidates_it(db):
+async def test_card_payload_carries_sections_and_every_change_invalidates_it(db, settings):
     member = await make_member(db)
     rapier = await make_activity(
         db, "Rapier", "Single Rapier", authorize_permission="authorize_rapier"
@@ -40,7 +40,7 @@ async def test_card_payload_carries_sections_and_every_change_invalidates_it(db)
     marshal = await make_authorizer(db, "authorize_rapier")
     admin = await make_staff(db, ["manage_activities"])
     await db.commit()
-    sections = await _sections(db, member.id)
+    sections = await _sections(db, settings, member.id)
     assert sections["authorizations"]["rows"] == []
     assert sections["authorizations"]["empty_text"] == "No current authorizations."
 
@@ -49,24 +49,26 @@ async def test_card_payload_carries_sections_and_every_change_invalidates_it(db)
     )
     await db.commit()
     assert await _stale(db, member.id)
-    rows = (await _sections(db, member.id))["authorizations"]["rows"]
+    rows = (await _sections(db, settings, member.id))["authorizations"]["rows"]
     assert [(r["group"], r["label"]) for r in rows] == [("Rapier", "Single Rapier")]
-    assert (await _sections(db, marshal.id))["may_authorize"]["rows"][0]["label"] == "Single Rapier"
+    assert (await _sections(db, settings, marshal.id))["may_authorize"]["rows"][0][
+        "label"
+    ] == "Single Rapier"
 
     await revoke(db, authorization_id=pending.id, actor=admin, reason="Unsafe", today=TODAY)
     await db.commit()
     assert await _stale(db, member.id)
-    assert (await _sections(db, member.id))["authorizations"]["rows"] == []
+    assert (await _sections(db, settings, member.id))["authorizations"]["rows"] == []
 
 
-async def test_nightly_expiry_invalidates_exactly_the_affected_cards(db):
+async def test_nightly_expiry_invalidates_exactly_the_affected_cards(db, settings):
     activity = await make_activity(db)
     lapsing, keeping = await make_member(db), await make_member(db)
     await make_authorization(db, lapsing, activity, expires_on=TODAY - dt.timedelta(days=1))
     await make_authorization(db, keeping, activity, expires_on=TODAY + dt.timedelta(days=9))
     await db.commit()
-    await refresh(db, lapsing.id, TODAY)
-    await refresh(db, keeping.id, TODAY)
+    await refresh(db, lapsing.id, settings)
+    await refresh(db, keeping.id, settings)
     job = next(j for j in jobs() if j.name == "activities.expire_authorizations")
     await job.run(db, TODAY)
     await db.commit()
@@ -74,7 +76,7 @@ async def test_nightly_expiry_invalidates_exactly_the_affected_cards(db):
     assert not await _stale(db, keeping.id)
 
 
-async def test_joining_or_changing_an_authorizing_group_refreshes_may_authorize(db):
+async def test_joining_or_changing_an_authorizing_group_refreshes_may_authorize(db, settings):
     from server.groups.models import GroupMembership
     from tests.factories import make_group
 
@@ -82,13 +84,13 @@ async def test_joining_or_changing_an_authorizing_group_refreshes_may_authorize(
     member = await make_staff(db, [])
     group = await make_group(db, permissions=[])
     await db.commit()
-    await refresh(db, member.id, TODAY)
+    await refresh(db, member.id, settings)
     db.add(GroupMembership(group_id=group.id, member_id=member.id, since=dt.date(2020, 1, 1)))
     await db.commit()
     assert await _stale(db, member.id)
-    assert "may_authorize" not in await _sections(db, member.id)
+    assert "may_authorize" not in await _sections(db, settings, member.id)
     group.permissions = ["authorize_rapier"]
     await db.commit()
     assert await _stale(db, member.id)
-    rows = (await _sections(db, member.id))["may_authorize"]["rows"]
+    rows = (await _sections(db, settings, member.id))["may_authorize"]["rows"]
     assert [r["label"] for r in rows] == ["Single Rapier"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from server.cards.models import CardLink
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from tests.factories import make_branch, make_member
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from server.demo.registry import DemoData
 from server.members.models import Member
 from tests import card_fixtures
 
-_close_card_reader = card_fixtures.close_card_reader
+_reset_card_limiter = card_fixtures.reset_card_limiter
 
 
 async def test_demo_step_issues_a_working_link_and_prints_it(db, client, monkeypatch, settings):

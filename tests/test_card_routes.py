@@ -17,7 +17,7 @@ from tests import card_fixtures
 from tests.card_fixtures import issued_token
 from tests.factories import make_branch, make_member
 
-_close_card_reader = card_fixtures.close_card_reader
+_reset_card_limiter = card_fixtures.reset_card_limiter
 
 
 def assert_card_headers(response):
@@ -170,7 +170,7 @@ async def test_last_used_is_recorded_without_a_write_per_request(app, client, db
     token = await issued_token(db, settings, member)
     for _ in range(3):
         assert (await client.get(f"/card/{token}.json")).status_code == 200
-    written = await app.state.card_usage.flush(app.state.engine)
+    written = await app.state.cards.usage.flush(app.state.engine)
     assert written == 1
     db.expire_all()
     link = (await db.execute(select(CardLink))).scalar_one()

@@ -7,16 +7,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from server.audit.models import AuditEntry
-from server.cards import payload
+from server.cards import builder
 from server.cards.bulk import Selection, issue_selection
-from server.cards.models import CardLink, CardPayload
+from server.cards.invalidation import invalidate
+from server.cards.models import CardEpoch, CardLink, CardPayload
 from server.cards.service import CardRefused, issue_link, revoke_link
 from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
 from server.members.models import Member
 from server.settings.store import set_setting
 from tests.card_fixtures import database_contains, mail_for
-from tests.factories import make_branch, make_member, make_staff
+from tests.factories import login, make_branch, make_member, make_staff
 from tests.smtp_fixtures import CARD_URL_RE
 
 
@@ -151,7 +152,7 @@ async def test_bulk_issue_by_branch_and_status(app, db, settings):
         ).scalars()
     )
     assert live == {m.id for m in inside}
-    await db.commit()  # end the read transaction (SQLite: BEGIN IMMEDIATE holds the lock)
+    await db.commit()  # end the read snapshot (a SQLite transaction reads one snapshot)
     # Again for every status, without replacing: only the verified member is new, and
     # the deactivated one is counted as skipped.
     again, skipped = await issue_selection(
@@ -167,8 +168,8 @@ async def test_payload_is_invalidated_by_member_changes_and_settings(db, setting
     await issue_link(db, member, member, mail_for(settings))
     await db.commit()
     member_id = member.id
-    body, etag, _ = await payload.refresh(db, member_id)
-    assert '"sca_name":"Old Name"' in body
+    built = await builder.refresh(db, member_id, settings)
+    assert '"sca_name":"Old Name"' in built.body
 
     async def stored() -> CardPayload:
         db.expire_all()
@@ -181,41 +182,36 @@ async def test_payload_is_invalidated_by_member_changes_and_settings(db, setting
     await db.commit()
     row = await stored()
     assert row.body is None and row.generation == 1
-    body, etag2, _ = await payload.refresh(db, member_id)
-    assert '"sca_name":"New Name"' in body and etag2 != etag
+    rebuilt = await builder.refresh(db, member_id, settings)
+    assert '"sca_name":"New Name"' in rebuilt.body and rebuilt.etag != built.etag
 
     await db.execute(update(Member).where(Member.id == member_id).values(city="Elsewhere"))
     await db.commit()
     assert (await stored()).body is None
-    await payload.refresh(db, member_id)
+    await builder.refresh(db, member_id, settings)
 
+    # A setting concerns every card: one epoch row, and the stored payload is older.
     await set_setting(db, "card_color", "#112233", None)
     await db.commit()
-    assert (await stored()).body is None
-    body, _, _ = await payload.refresh(db, member_id)
-    assert "#112233" in body
+    row = await stored()
+    newest = await db.scalar(select(func.max(CardEpoch.id)))
+    assert row.body is not None and row.epoch < newest
+    assert "#112233" in (await builder.refresh(db, member_id, settings)).body
+    assert (await stored()).epoch == newest
 
 
-@pytest.mark.postgres_only  # on SQLite the refresh holds the one writer lock throughout
-async def test_payload_computed_before_an_invalidation_is_not_stored(db, settings, app):
+async def test_payload_built_before_an_invalidation_is_not_stored(db, settings, app):
+    """Built from generation 0; someone edits the member before it is stored."""
     member = await make_member(db)
     await issue_link(db, member, member, mail_for(settings))
     await db.commit()
+    built = (await builder.build_many(db, [member.id], settings))[member.id]
+    await db.commit()
     async with app.state.sessionmaker() as other:
-        # A reader starts from generation 0 ...
-        real_build = payload.build
-
-        async def build_then_someone_edits(session, member_id, today):
-            result = await real_build(session, member_id, today)
-            await payload.invalidate(other, [member_id])
-            await other.commit()
-            return result
-
-        payload.build = build_then_someone_edits  # type: ignore[assignment]
-        try:
-            await payload.refresh(db, member.id)
-        finally:
-            payload.build = real_build  # type: ignore[assignment]
+        await invalidate(other, [member.id])
+        await other.commit()
+    await builder.store(db, [built])
+    await db.commit()
     db.expire_all()
     row = (await db.execute(select(CardPayload))).scalar_one()
     assert row.body is None and row.generation == 1
@@ -227,11 +223,12 @@ async def test_rebuild_stores_the_same_payload_as_a_single_refresh(db, settings)
     for m in members:
         await issue_link(db, m, m, mail_for(settings))
     await db.commit()
-    assert await payload.rebuild(db, ids) == 3
+    now = dt.datetime.now(dt.UTC)
+    assert await builder.rebuild(db, ids, settings, now) == 3
     stored = dict((await db.execute(select(CardPayload.member_id, CardPayload.body))).all())
     await db.commit()
-    single, _, _ = await payload.refresh(db, ids[0])
-    assert stored[ids[0]] == single
+    single = await builder.refresh(db, ids[0], settings, now)
+    assert stored[ids[0]] == single.body
     assert '"sca_name":"Bulk 2"' in stored[ids[2]]
 
 
@@ -256,14 +253,15 @@ def test_the_fast_email_renderer_matches_the_templates():
         assert CardEmailRenderer(site)("Dear " + name, name, for_parent, url) == expected
 
 
-async def test_login_bookkeeping_keeps_the_payload(db, settings):
+async def test_login_bookkeeping_keeps_the_payload(db, settings, client):
+    """Failed and successful logins write to the member row; no card shows those columns."""
     member = await make_member(db)
     member_id = member.id
     await issue_link(db, member, member, mail_for(settings))
     await db.commit()
-    await payload.refresh(db, member_id)
-    await db.execute(update(Member).where(Member.id == member_id).values(failed_login_attempts=2))
-    await db.commit()
+    await builder.refresh(db, member_id, settings)
+    assert (await login(client, member.email, "wrong password")).status_code == 400
+    assert (await login(client, member.email)).status_code == 303
     row = (await db.execute(select(CardPayload))).scalar_one()
     await db.commit()
     assert row.body is not None and row.generation == 0

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 import server.models  # noqa: F401
 from server.applicants.models import Applicant, RecapEntry
 from server.checks.models import CheckEntry
-from server.database import Base, make_engine, utcnow
+from server.database import Base, utcnow
+from server.db.engine import make_engine
 from server.members.models import Member
 from server.migrate import alembic_config
 from server.plugins import registry as plugin_registry

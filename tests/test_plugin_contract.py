@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from server.app import create_app
 from server.auth import permissions
-from server.database import make_engine
+from server.db.engine import make_engine
 from server.demo.registry import DemoData, steps
 from server.nightly.registry import jobs
 from server.plugins import registry
@@ -45,8 +45,8 @@ def dummy(database_url: str) -> Iterator[Plugin]:
 @pytest.fixture
 async def app(dummy, settings):  # the app is built with the dummy plugin installed
     application = create_app(settings)
-    yield application
-    await application.state.engine.dispose()
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 async def _badge(db, member, name="Shiny", until=TODAY):
@@ -73,21 +73,21 @@ async def test_section_appears_in_every_context_only_while_enabled(db):
 
 
 @pytest.mark.hook("sections")
-async def test_section_on_the_auth_card_and_in_the_mobile_card_payload(client, db):
+async def test_section_on_the_auth_card_and_in_the_mobile_card_payload(client, db, settings):
     import json
 
-    from server.cards.payload import refresh
+    from server.cards.builder import refresh
 
     member = await make_member(db)
     await _badge(db, member, "Glittering")
     await login(client, member.email)
     assert "Glittering" not in (await client.get(f"/members/{member.id}/auth-card")).text
-    body, _, _ = await refresh(db, member.id, TODAY)
+    body = (await refresh(db, member.id, settings)).body
     assert "dummy_badges" not in [s["key"] for s in json.loads(body)["sections"]]
     await set_enabled(db, "dummy", True)
     card = (await client.get(f"/members/{member.id}/auth-card")).text
     assert "Dummy badges" in card and "Glittering" in card and "shown on auth_card" in card
-    body, _, _ = await refresh(db, member.id, TODAY)
+    body = (await refresh(db, member.id, settings)).body
     sections = {s["key"]: s for s in json.loads(body)["sections"]}
     assert sections["dummy_badges"]["rows"][0]["value"] == "shown on mobile_card"
 
@@ -320,12 +320,7 @@ async def test_section_on_the_mobile_card_html_and_json_only_while_enabled(
         data = (await client.get(f"/card/{token}.json")).json()
         return html, {s["key"]: s for s in data["sections"]}
 
-    try:
-        await _card_shows_the_section_only_while_enabled(db, card)
-    finally:
-        reader = getattr(app.state, "card_reader", None)  # the card hot path's own connection
-        if reader is not None:
-            await reader.close()
+    await _card_shows_the_section_only_while_enabled(db, card)
 
 
 async def _card_shows_the_section_only_while_enabled(db, card) -> None:

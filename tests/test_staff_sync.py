@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.groups.models import GroupMembership
 from server.groups.staff_sync import staff_sync_job
 from server.mail.models import OutboxMessage

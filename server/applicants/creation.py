@@ -33,6 +33,7 @@ from server.audit.log import record
 from server.codes.models import Seat
 from server.codes.validation import find_agreement
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.mail.outbox import queue_email
 from server.members import service
 from server.members.models import Member
@@ -155,6 +156,7 @@ async def create_member(
     base_url: str,
 ) -> Member:
     """Run the steps above; raises ``CreationRefused`` with a message for the admin."""
+    await lock_for_write(db)
     applicant = await db.get(Applicant, applicant_id, with_for_update=True, populate_existing=True)
     if applicant is None:
         raise CreationRefused("There is no such applicant.")

@@ -16,6 +16,7 @@ from server.applicants.creation import STALE
 from server.applicants.models import PERSONAL_FIELDS, Applicant
 from server.audit.log import record
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.members.models import Member
 from server.web.forms import FormReader
 
@@ -71,6 +72,7 @@ async def decline_applicant(
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise DeclineRefused(f"Give a reason of at most {MAX_REASON} characters.")
+    await lock_for_write(db)
     applicant = await db.get(Applicant, applicant_id, with_for_update=True, populate_existing=True)
     if applicant is None:
         raise DeclineRefused("There is no such applicant.")

@@ -13,7 +13,8 @@ from server.applicants.models import RecapEntry
 from server.audit.log import record
 from server.cli import command
 from server.config import load_settings
-from server.database import make_engine, make_sessionmaker, utcnow
+from server.database import utcnow
+from server.db.engine import make_engine, make_sessionmaker
 from server.mail.models import OutboxMessage
 from server.mail.outbox import queue_email
 from server.members.models import Branch, Member

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.passwords import verify_password
+from server.cards.invalidation import CARD_UNCHANGED
 from server.database import utcnow
 from server.members.models import Member
 from server.members.status import BY_KEY
@@ -75,7 +76,7 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
         update(Member)
         .where(Member.id == member.id)
         .values(failed_login_attempts=0, locked_until=None, last_login=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **CARD_UNCHANGED)
     )
     await session.refresh(member)
     return LoginResult(member)
@@ -93,5 +94,5 @@ async def _record_failure(
         update(Member)
         .where(Member.id == member.id)
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, **CARD_UNCHANGED)
     )

@@ -19,12 +19,12 @@ from typing import Any, cast
 from sqlalchemy import JSON, Table, func, select
 
 from server.bench.registry import SEEDERS, Target, scenarios
-from server.cards import payload
+from server.cards import builder
 from server.cards.models import CardLink, CardPayload
 from server.cards.tokens import hash_token, new_token
-from server.checks.runtime import bind_settings
 from server.config import Settings
-from server.database import make_engine, make_sessionmaker, sqlite_timestamp, utcnow
+from server.database import sqlite_timestamp, utcnow
+from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.members.status import compute_status, is_adult
 from server.migrate import upgrade
@@ -203,10 +203,9 @@ async def seed(settings: Settings, members: int, loaded: int, progress: Progress
     chosen = sorted(random.sample(list(tokens), min(loaded, len(tokens))))
     started = time.monotonic()
     engine = make_engine(database_url)
-    bind_settings(engine, settings)
     try:
         async with make_sessionmaker(engine)() as db:
-            await payload.rebuild(db, chosen)
+            await builder.rebuild(db, chosen, settings)
             etags = dict((await db.execute(select(CardPayload.member_id, CardPayload.etag))).all())
             with_qr = await db.scalar(select(func.count(CardPayload.check_code)))
             with_rows = await db.scalar(

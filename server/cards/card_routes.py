@@ -18,8 +18,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.cards import payload
-from server.cards.reader import CardReader, UsageTracker, make_reader
+from server.cards import runtime as card_runtime
 from server.cards.tokens import card_path, hash_token, looks_like_token
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import ROOT
@@ -43,15 +42,6 @@ UNKNOWN_TEXT = "There is no card at this address."
 unknown_limiter = RateLimiter(limit=20, window=600)
 
 
-def _reader(request: Request) -> tuple[CardReader, UsageTracker]:
-    state = request.app.state
-    reader = getattr(state, "card_reader", None)
-    if reader is None:
-        reader = state.card_reader = make_reader(state.settings.database_url)
-        state.card_usage = UsageTracker()
-    return reader, state.card_usage
-
-
 class Found:
     __slots__ = ("body", "etag")
 
@@ -61,28 +51,35 @@ class Found:
 
 
 async def find(request: Request, token: str) -> Found | int:
-    """The card for ``token``, or the status code to answer with (404, 410, 429)."""
+    """The card for ``token``, or the status code to answer with (404, 410, 429).
+
+    1. A client that sent too many unknown links lately → 429.
+    2. Something that cannot be a token, or a token no link has → 404 (counted).
+    3. A revoked or replaced link → 410.
+    4. A fresh stored payload → served as stored (no ORM, no write).
+    5. A stale one → rebuilt now, in a batch with the other cards asked for meanwhile
+       (``server.cards.rebuild``); a deleted member's card → 410.
+    """
     client = client_key(request.client)
     if unknown_limiter.retry_after(client):
         return 429
     if not looks_like_token(token):
         unknown_limiter.hit(client)
         return 404
-    reader, usage = _reader(request)
-    row = await reader.fetch(hash_token(token))
+    cards = card_runtime.of(request.app)
+    row = await cards.reader.fetch(hash_token(token))
     if row is None:
         unknown_limiter.hit(client)
         return 404
     if row.revoked:
         return 410
-    usage.touch(row.link_id, request.app.state.engine)
+    cards.usage.touch(row.link_id, request.app.state.engine)
     if row.fresh(time.time()):
         return Found(row.body, row.etag)  # type: ignore[arg-type]
-    async with request.app.state.sessionmaker() as db:
-        computed = await payload.refresh(db, row.member_id)
-    if computed is None:  # the member was deleted: the card is gone for good
+    built = await cards.rebuilder.get(row.member_id)
+    if built is None:  # the member was deleted: the card is gone for good
         return 410
-    return Found(computed[0], computed[1])
+    return Found(built.body, built.etag)
 
 
 def _problem(request: Request, status: int, as_json: bool) -> Response:

@@ -14,7 +14,7 @@ from server.cards.issuing import MailContext
 from server.cards.service import CardRefused, issue_link
 from server.cli import argument, command
 from server.config import Settings, load_settings
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Branch, Member
 from server.members.status import BY_KEY
 

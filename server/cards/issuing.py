@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.audit.models import AuditEntry
-from server.cards import payload
+from server.cards import builder
 from server.cards.models import CardLink
 from server.cards.tokens import card_path, hash_token, new_token
 from server.config import Settings
@@ -167,7 +167,7 @@ async def issue_batch(
             for mid, token in tokens.items()
         ],
     )
-    await payload.ensure_rows(db, ids)
+    await builder.ensure_rows(db, ids)
     site = await load_settings(db)
     render = CardEmailRenderer(site)
     messages = []

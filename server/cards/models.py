@@ -51,8 +51,23 @@ class CardPayload(Base):
     check_code: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str | None] = mapped_column(Text)
     etag: Mapped[str | None] = mapped_column(String(40))
-    # Unix time after which the payload must be recomputed (date rollover, renewals).
-    valid_until: Mapped[int] = mapped_column(Integer, default=0)
+    # Unix time after which the payload must be recomputed (a date on the card passes,
+    # the check code renews); 0 once invalidated.
+    valid_until: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # The newest ``CardEpoch`` when the payload was built; older than the newest: stale.
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+
+
+class CardEpoch(Base):
+    """A change that concerns every card (an app setting, a retired key): one row, not a
+    rewrite of every payload. Kept as the history of such changes."""
+
+    __tablename__ = "card_epochs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 
 
 class CardIssueJob(Base):

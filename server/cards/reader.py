@@ -1,29 +1,28 @@
-"""The card hot path: one indexed lookup of a link and its precomputed payload.
+"""The card hot path: one indexed lookup of a link and its prebuilt payload.
 
-No ORM and no pool checkout per request: on SQLite a plain ``sqlite3`` connection on
-the event-loop thread (a WAL reader never waits for writers), on PostgreSQL a small
-``asyncpg`` pool with a prepared statement. Writes (recomputing a stale payload,
-``last_used_at``) go through the SQLAlchemy engine as usual.
+Runs on the hot connections (``server.db.hot``): no ORM, no pool checkout per request
+on SQLite. A payload is served as stored while it is fresh: built, not past its
+``valid_until``, and not older than the newest card epoch (``server.cards.invalidation``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.cards.models import CardLink
 from server.database import utcnow
+from server.db.hot import HotConnections
 
 LOOKUP_SQL = (
-    "SELECT l.id, l.member_id, l.revoked_at IS NOT NULL, p.body, p.etag, p.valid_until "
+    "SELECT l.id, l.member_id, l.revoked_at IS NOT NULL, p.body, p.etag, p.valid_until, "
+    "p.epoch >= (SELECT COALESCE(MAX(e.id), 0) FROM card_epochs e) "
     "FROM card_links l LEFT JOIN card_payloads p ON p.member_id = l.member_id "
     "WHERE l.token_hash = {}"
 )
@@ -37,76 +36,25 @@ class LinkRow:
     body: str | None
     etag: str | None
     valid_until: int
+    current_epoch: bool
 
     def fresh(self, now: float) -> bool:
-        return self.body is not None and self.valid_until > now
+        return self.body is not None and self.current_epoch and self.valid_until > now
 
 
-class CardReader(Protocol):
-    async def fetch(self, token_hash: str) -> LinkRow | None: ...
-    async def close(self) -> None: ...
-
-
-class SqliteReader:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
-        self._sql = LOOKUP_SQL.format("?")
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA query_only=ON")
-            conn.execute("PRAGMA busy_timeout=2000")
-            self._conn = conn
-        return self._conn
+class CardReader:
+    def __init__(self, hot: HotConnections) -> None:
+        self.hot = hot
+        self.sql = hot.sql(LOOKUP_SQL)
 
     async def fetch(self, token_hash: str) -> LinkRow | None:
-        row = self._connection().execute(self._sql, (token_hash,)).fetchone()
-        return (
-            None
-            if row is None
-            else LinkRow(row[0], row[1], bool(row[2]), row[3], row[4], row[5] or 0)
-        )
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-class PostgresReader:
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._pool: Any = None
-        self._lock = asyncio.Lock()
-        self._sql = LOOKUP_SQL.format("$1")
-
-    async def _get_pool(self) -> Any:
-        if self._pool is None:
-            async with self._lock:
-                if self._pool is None:
-                    import asyncpg
-
-                    self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=10)
-        return self._pool
-
-    async def fetch(self, token_hash: str) -> LinkRow | None:
-        pool = await self._get_pool()
-        row = await pool.fetchrow(self._sql, token_hash)
-        return None if row is None else LinkRow(row[0], row[1], row[2], row[3], row[4], row[5] or 0)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
-
-
-def make_reader(database_url: str) -> CardReader:
-    if database_url.startswith("sqlite"):
-        return SqliteReader(unquote(database_url.split(":///", 1)[1]))
-    parts = urlsplit(database_url)
-    return PostgresReader(parts._replace(scheme="postgresql").geturl())
+        if self.hot.sqlite is not None:
+            row: Any = self.hot.sqlite.execute(self.sql, (token_hash,)).fetchone()
+        else:
+            row = await self.hot.pool.fetchrow(self.sql, token_hash)
+        if row is None:
+            return None
+        return LinkRow(row[0], row[1], bool(row[2]), row[3], row[4], row[5] or 0, bool(row[6]))
 
 
 class UsageTracker:

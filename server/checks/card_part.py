@@ -9,26 +9,34 @@ ETag — stays the same (hour-bucketed issue time, deterministic Ed25519).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.cards.payload import PayloadBuild, register_part
-from server.checks import codes, qr, runtime
+from server.cards.payload import PayloadBuild, PayloadPart
+from server.checks import codes, qr
 from server.checks.keyring import keyring_for
-from server.checks.revocations import latest_revocation
-from server.database import utcnow
+from server.checks.models import CodeRevocation
 
 
-@register_part
-async def check_code_part(db: AsyncSession, build: PayloadBuild) -> None:
-    settings = runtime.settings_for(db.get_bind())
-    ring = keyring_for(settings.data_dir)
-    now = utcnow()
-    revoked_before = await latest_revocation(db, build.member.id)
-    code = codes.mobile_code(ring, build.member.public_id, now, revoked_before)
+async def latest_revocations(
+    db: AsyncSession, member_ids: Sequence[int]
+) -> Mapping[int, dt.datetime]:
+    rows = await db.execute(
+        select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
+        .where(CodeRevocation.member_id.in_(member_ids))
+        .group_by(CodeRevocation.member_id)
+    )
+    return {member_id: moment for member_id, moment in rows.all() if moment is not None}
+
+
+def apply_check_code(build: PayloadBuild, revoked_before: dt.datetime | None) -> None:
+    ring = keyring_for(build.settings.data_dir)
+    code = codes.mobile_code(ring, build.member.public_id, build.now, revoked_before)
     build.check_code = code
-    url = codes.check_url(settings.base_url, code)
-    valid_until = codes.issue_time(now, revoked_before) + codes.MOBILE_VALIDITY
+    url = codes.check_url(build.settings.base_url, code)
+    valid_until = codes.issue_time(build.now, revoked_before) + codes.MOBILE_VALIDITY
     build.data["check"] = {
         "qr": qr.svg_data_uri(url),
         "url": url,
@@ -36,5 +44,8 @@ async def check_code_part(db: AsyncSession, build: PayloadBuild) -> None:
         "caption": "Marshals: scan to check this card live. "
         f"Code valid until {valid_until:%Y-%m-%d %H:%M} UTC.",
     }
-    next_hour = codes.hour_floor(now) + dt.timedelta(hours=1)
+    next_hour = codes.hour_floor(build.now) + dt.timedelta(hours=1)
     build.valid_until = min(build.valid_until, int(next_hour.timestamp()))
+
+
+check_part = PayloadPart("check", latest_revocations, apply_check_code)

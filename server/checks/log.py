@@ -3,8 +3,8 @@
 The live page hands its entry to ``CheckLogWriter.add``; a short moment later one
 transaction writes every entry gathered meanwhile, and a clean shutdown writes what is
 left. On SQLite that is one ``INSERT … SELECT`` over a JSON array of the rows, run on
-the event loop itself through the connection the member lookup uses (see
-``server.checks.connection``): a few microseconds per row, never waiting — the write
+the event loop itself through the hot connection the member lookup uses (see
+``server.db.hot``): a few microseconds per row, never waiting — the write
 lock is tried without a timeout, and when another writer holds it the batch waits for
 the next round. WAL checkpoints (the slow, syncing part) run in a worker thread as one
 call. A thread per batch would cost more than the write: it takes the GIL back from
@@ -27,10 +27,11 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server.checks import connection
 from server.checks.decide import Verdict
 from server.checks.models import CheckEntry
 from server.database import sqlite_timestamp
+from server.db import sqlite as sqlite_setup
+from server.db.hot import HotConnections
 
 log = logging.getLogger("tessera.checks")
 CHECK_LOG = cast(Table, CheckEntry.__table__)
@@ -89,13 +90,10 @@ def _sqlite_row(entry: dict[str, Any]) -> list[Any]:
 
 
 class CheckLogWriter:
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], sqlite: sqlite3.Connection | None
-    ) -> None:
-        """``sqlite``: the check's own connection (``server.checks.connection``), if any."""
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], hot: HotConnections) -> None:
         self.sessionmaker = sessionmaker
-        self.sqlite = sqlite
-        self.sqlite_path = connection.file_of(sqlite) if sqlite is not None else None
+        self.hot = hot
+        self.sqlite_path = hot.target.sqlite_path
         self.pending: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -123,10 +121,10 @@ class CheckLogWriter:
 
     def _write_sqlite(self, batch: list[dict[str, Any]]) -> bool:
         """Write ``batch`` in one transaction; False if another writer holds the lock."""
-        conn = self.sqlite
+        conn = self.hot.sqlite
         assert conn is not None
         rows = json.dumps([_sqlite_row(entry) for entry in batch])
-        if not connection.begin_without_waiting(conn):
+        if not sqlite_setup.begin_without_waiting(conn):
             return False
         try:
             conn.execute(SQLITE_INSERT, (rows,))
@@ -150,8 +148,7 @@ class CheckLogWriter:
         assert self.sqlite_path
         wal = Path(f"{self.sqlite_path}-wal")
         large = wal.exists() and wal.stat().st_size > WAL_LIMIT
-        with contextlib.closing(sqlite3.connect(self.sqlite_path, isolation_level=None)) as conn:
-            conn.execute("PRAGMA busy_timeout=1000")
+        with contextlib.closing(sqlite_setup.connect(self.sqlite_path)) as conn:
             conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if large else 'PASSIVE'})")
 
     async def _checkpoint(self) -> None:
@@ -170,7 +167,7 @@ class CheckLogWriter:
             deadline = time.monotonic() + FLUSH_PATIENCE
             while self.pending:
                 batch = self.pending[:MAX_BATCH]
-                if self.sqlite is not None:
+                if self.hot.sqlite is not None:
                     if not self._write_sqlite(batch):
                         if time.monotonic() > deadline:
                             raise TimeoutError("another writer held the database too long")

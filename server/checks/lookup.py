@@ -1,26 +1,24 @@
 """The check's one database read: a member's facts by public id, lean.
 
 One indexed query (members by ``public_id``, its branch, the latest code revocation,
-and the check code its mobile card carries now).
-On SQLite it runs on the check's own ``sqlite3`` connection in the event loop's
-thread (``server.checks.connection``): the lookup takes microseconds, and skipping
-the driver's thread hop and the ORM is what lets the check page keep up with a bare
-route. Elsewhere it is one SQLAlchemy Core round trip.
+and the check code its mobile card carries now), on the hot connections
+(``server.db.hot``): on SQLite in the event loop's thread, in microseconds; on
+PostgreSQL one prepared statement through the ``asyncpg`` pool.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.cards.models import CardPayload
 from server.checks.models import CodeRevocation
+from server.db.hot import HotConnections
 from server.members.models import Branch, Member
 
 
@@ -59,6 +57,9 @@ FACTS_QUERY = (
     .where(Member.public_id == bindparam("public_id"))
 )
 SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
+POSTGRESQL_SQL = str(
+    FACTS_QUERY.compile(dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar"))
+)
 
 
 def _utc(value: Any) -> dt.datetime | None:
@@ -92,14 +93,12 @@ def _facts(row: Any) -> MemberFacts:
 class FactsLookup:
     """``await lookup(public_id)`` → ``MemberFacts`` or None; one per app."""
 
-    def __init__(self, engine: AsyncEngine, sqlite: sqlite3.Connection | None = None) -> None:
-        self.engine = engine
-        self.sqlite = sqlite  # the check's own connection (``server.checks.connection``)
+    def __init__(self, hot: HotConnections) -> None:
+        self.hot = hot
 
     async def __call__(self, public_id: str) -> MemberFacts | None:
-        if self.sqlite is not None:
-            row = self.sqlite.execute(SQLITE_SQL, (public_id,)).fetchone()
+        if self.hot.sqlite is not None:
+            row = self.hot.sqlite.execute(SQLITE_SQL, (public_id,)).fetchone()
         else:
-            async with self.engine.connect() as conn:
-                row = (await conn.execute(FACTS_QUERY, {"public_id": public_id})).first()
+            row = await self.hot.pool.fetchrow(POSTGRESQL_SQL, public_id)
         return None if row is None else _facts(row)

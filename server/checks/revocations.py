@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
-from server.cards.payload import invalidate
+from server.cards.invalidation import invalidate
 from server.checks.models import CodeRevocation
 from server.database import utcnow
 from server.members.models import Member

@@ -12,7 +12,7 @@ from pathlib import Path
 from server.cli import command
 from server.config import load_settings
 from server.core_commands import prepare_database
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.demo.registry import DemoData, steps
 from server.plugins import registry as plugins
 

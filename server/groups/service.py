@@ -2,8 +2,8 @@
 
 The rules of brief §5 — until ≥ since; inside the group's period; no overlapping
 memberships of one member in one group; one chair at a time — are checked with the
-group's row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN
-IMMEDIATE`` already serialises writers), so two requests at once cannot both pass.
+group's row locked (``lock_group``: ``SELECT … FOR UPDATE`` on PostgreSQL, the database's
+write lock on SQLite), so two requests at once cannot both pass.
 A membership ends by getting an ``until`` date; nothing is deleted.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions as catalogue
+from server.db.transactions import lock_for_write
 from server.groups.models import Group, GroupMembership
 from server.groups.staff_sync import sync_staff
 from server.members.models import Member
@@ -57,6 +58,7 @@ def _overlaps(
 
 
 async def lock_group(db: AsyncSession, group_id: int) -> Group:
+    await lock_for_write(db)
     group = (
         await db.execute(
             select(Group)

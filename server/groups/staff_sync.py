@@ -1,7 +1,7 @@
 """Keeping ``Member.is_staff`` equal to "a current group membership, or superuser".
 
 Admin pages compute staff live (``server.auth.access.is_staff``); the stored flag is
-for lists, emails and other systems. The nightly job syncs everyone; membership
+for lists, emails and other systems. The nightly job syncs everyone, in chunks; membership
 changes sync the member concerned at once. Whoever gains or loses staff is emailed.
 """
 
@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.auth.access import current_memberships_query
+from server.cards.invalidation import CARD_UNCHANGED
 from server.groups.models import GroupMembership
 from server.mail.outbox import queue_email
 from server.members.models import Member
+from server.nightly.chunks import in_chunks
 from server.nightly.registry import nightly_job
 from server.settings.store import load_settings
 
@@ -60,7 +62,10 @@ async def sync_staff(
         if not members:
             continue
         await db.execute(
-            update(Member).where(Member.id.in_([m.id for m in members])).values(is_staff=flag)
+            update(Member)
+            .where(Member.id.in_([m.id for m in members]))
+            .values(is_staff=flag)
+            .execution_options(**CARD_UNCHANGED)
         )
         for member in members:
             record(
@@ -85,5 +90,22 @@ async def sync_staff(
 
 @nightly_job("staff_sync", order=50)
 async def staff_sync_job(db: AsyncSession, today: dt.date) -> str:
-    granted, revoked = await sync_staff(db, today)
+    """Everyone whose flag is wrong, a chunk of members per transaction."""
+    should = _should_be_staff(today)
+    wrong = select(Member.id).where(
+        or_(
+            and_(Member.is_staff.is_(False), should),
+            and_(Member.is_staff.is_(True), Member.is_superuser.is_(False), not_(should)),
+        )
+    )
+    ids = list((await db.execute(wrong)).scalars())
+    outcomes: dict[int, tuple[int, int]] = {}  # by first id of the chunk (a retry overwrites)
+
+    async def sync_chunk(db: AsyncSession, chunk: list[int]) -> int:
+        outcomes[chunk[0]] = await sync_staff(db, today, chunk)
+        return len(chunk)
+
+    await in_chunks(db, ids, sync_chunk, what="staff sync")
+    granted = sum(g for g, _ in outcomes.values())
+    revoked = sum(r for _, r in outcomes.values())
     return f"staff granted to {granted}, revoked from {revoked}"

@@ -7,7 +7,7 @@ import asyncio
 
 from server.cli import argument, command
 from server.config import load_settings
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.mail.delivery import Report, deliver_once
 
 

@@ -3,8 +3,8 @@
 The one rule, on every path: a member who is neither deactivated nor deleted, is an adult
 today and still carries a parent link or a minor status is *due*; ageing up ends the link,
 sets the adult status for the member's verification and writes one ``member.age_up`` row.
-The nightly job applies it to the whole register in a few set-based statements
-(``due_clause``); saves, status actions and member creation apply it to one loaded member
+The nightly job applies it to the whole register in a few set-based statements per
+chunk of members (``due_clause``); saves, status actions and member creation apply it to one loaded member
 (``is_due``, ``age_up_member``, ``age_up_new_member``).
 """
 
@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.audit.log import record
 from server.audit.models import AuditEntry
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.members.models import Member
 from server.members.status import STATUSES, adult_cutoff, compute_status, is_adult
+from server.nightly.chunks import in_chunks
 from server.nightly.registry import nightly_job
 
 ACTION = "member.age_up"
@@ -84,8 +86,20 @@ def _audit_row(
 
 
 async def age_up_register(db: AsyncSession, today: dt.date) -> int:
-    """Age up every due member: one SELECT, one bulk audit INSERT, one UPDATE per outcome."""
-    due = due_clause(today)
+    """Age up every due member, a chunk of members per transaction (``in_chunks``)."""
+    ids = list((await db.execute(select(Member.id).where(due_clause(today)))).scalars())
+
+    async def age_up_chunk(db: AsyncSession, chunk: list[int]) -> int:
+        return await _age_up_chunk(db, chunk, today)
+
+    return await in_chunks(db, ids, age_up_chunk, what="age-up")
+
+
+async def _age_up_chunk(db: AsyncSession, chunk: list[int], today: dt.date) -> int:
+    """Those of ``chunk`` still due: one SELECT, one bulk audit INSERT, one UPDATE per
+    outcome (which marks their cards stale, ``server.cards.invalidation``)."""
+    due = and_(Member.id.in_(chunk), due_clause(today))
+    await lock_for_write(db)
     rows = (
         await db.execute(
             select(Member.id, Member.status, Member.parent_id, Member.verified_at.is_not(None))

@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import server.models  # noqa: F401  (fills Base.metadata)
-from server.database import Base, make_engine
+from server.database import Base
+from server.db.engine import make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,7 +9,7 @@ import datetime as dt
 from server.cli import argument, command
 from server.config import load_settings
 from server.core_commands import prepare_database
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.nightly.runner import NightlyRun, run_nightly
 
 

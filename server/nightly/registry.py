@@ -1,8 +1,9 @@
 """The nightly job list: core areas and plugins register jobs the same way.
 
-A job is ``async def job(db: AsyncSession, today: date) -> str``: it runs inside one
-transaction (committed by the runner), works set-based over the whole register, and
-returns a one-line summary for the console and the job log.
+A job is ``async def job(db: AsyncSession, today: date) -> str``: it works set-based over
+the whole register and returns a one-line summary for the console and the job log. What
+it leaves uncommitted the runner commits; a job that may change many rows commits in
+chunks (``server.nightly.chunks.in_chunks``), so no transaction holds the database long.
 """
 
 from __future__ import annotations

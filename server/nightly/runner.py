@@ -18,9 +18,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import clock
 from server.database import utcnow
+from server.db.busy import retry_when_busy
 from server.nightly.models import JobLock
 from server.nightly.registry import jobs
+from server.settings.store import load_settings
 
 log = logging.getLogger("tessera.nightly")
 
@@ -55,6 +58,10 @@ class NightlyRun:
 
 
 async def _ensure_lock_row(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    await retry_when_busy(lambda: _make_lock_row(sessionmaker), what="nightly lock")
+
+
+async def _make_lock_row(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker() as db:
         if await db.get(JobLock, LOCK_NAME) is not None:
             return
@@ -81,14 +88,28 @@ async def acquire(
     ]
     if only_if_due:
         conditions.append(or_(JobLock.last_run_on.is_(None), JobLock.last_run_on < today))
-    async with sessionmaker() as db, db.begin():
-        result = await db.execute(
-            update(JobLock).where(*conditions).values(holder=holder, locked_until=now + LOCK_TTL)
-        )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def take() -> bool:
+        async with sessionmaker() as db, db.begin():
+            result = await db.execute(
+                update(JobLock)
+                .where(*conditions)
+                .values(holder=holder, locked_until=now + LOCK_TTL)
+            )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    return await retry_when_busy(take, what="nightly lock")
 
 
 async def release(
+    sessionmaker: async_sessionmaker[AsyncSession], holder: str, today: dt.date, summary: str
+) -> None:
+    await retry_when_busy(
+        lambda: _release(sessionmaker, holder, today, summary), what="nightly lock"
+    )
+
+
+async def _release(
     sessionmaker: async_sessionmaker[AsyncSession], holder: str, today: dt.date, summary: str
 ) -> None:
     async with sessionmaker() as db, db.begin():
@@ -106,8 +127,8 @@ async def release(
 
 
 async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> NightlyRun:
-    """Every registered job in order, each in its own transaction; a failure rolls back
-    that job only, is logged, and the others still run."""
+    """Every registered job in order, each in its own transactions; a failure rolls back
+    what that job had not committed, is logged, and the others still run."""
     run = NightlyRun(ran=True)
     for job in jobs():
         async with sessionmaker() as db:
@@ -136,7 +157,9 @@ async def run_nightly(
     today; ``manage.py nightly`` runs them again whenever asked.
     """
     load_jobs()
-    today = today or dt.date.today()
+    if today is None:
+        async with sessionmaker() as db:
+            today = clock.today(await load_settings(db))
     holder = holder or holder_name()
     if not await acquire(sessionmaker, holder, today, only_if_due=only_if_due):
         reason = "already ran today" if only_if_due else "another instance is running them"

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
-from server.cards.payload import invalidate
+from server.cards.invalidation import invalidate
 from server.database import utcnow
 from server.photos.images import Photo
 from server.photos.models import MemberPhoto

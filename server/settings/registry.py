@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.clock import is_zone_name
+
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -77,6 +79,14 @@ class SettingDef:
 INFO_FIELD_TYPES = ("text", "select", "date")
 
 
+def _known_time_zone(name: Any) -> None:
+    if not is_zone_name(str(name)):
+        raise SettingError(
+            f"Time zone: {name!r} is not a known IANA time zone "
+            "(for example Europe/Berlin, America/Chicago or UTC)."
+        )
+
+
 def parse_info_fields(raw: str) -> list[dict[str, Any]]:
     """Validate the additional-info field definitions (a JSON list)."""
     if not raw:
@@ -126,6 +136,15 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
     ),
     SettingDef("card_color", "color", "#5b2a86", "Card colour", "Theme colour of the mobile card."),
     SettingDef("card_text_color", "color", "#ffffff", "Card text colour"),
+    SettingDef(
+        "time_zone",
+        "text",
+        "UTC",
+        "Time zone",
+        "IANA name (e.g. Europe/Berlin). Where the organisation's days begin: expiry dates "
+        "on cards and checks, and the nightly jobs, follow it.",
+        validator=_known_time_zone,
+    ),
     SettingDef("contact_email", "email", "", "General contact email"),
     SettingDef(
         "membership_office_email",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.db.busy import RETRY_AFTER_SECONDS, is_busy
 from server.web.templating import render
 
 log = logging.getLogger("tessera")
@@ -23,6 +26,7 @@ TITLES = {
     413: "Too large",
     429: "Too many requests",
     500: "Something went wrong",
+    503: "Busy, try again",
 }
 
 
@@ -65,8 +69,28 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def database_error(request: Request, exc: Exception) -> Response:
+    """A database too busy to answer in time: 503 with ``Retry-After``; the request's
+    transaction was rolled back, so nothing of it was written. Other errors: 500."""
+    if not is_busy(exc):
+        return await server_error(request, exc)
+    log.warning("database busy: %s %s answered 503", request.method, request.url.path)
+    response = error_response(
+        request,
+        503,
+        "The database is busy right now. Nothing was saved; try again in a moment.",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 async def csrf_rejected(request: Request, reason: str) -> Response:
     return error_response(request, 403, reason)
 
 
-exception_handlers = {HTTPException: http_exception, Exception: server_error}
+exception_handlers = {
+    HTTPException: http_exception,
+    DBAPIError: database_error,
+    sqlite3.Error: database_error,
+    Exception: server_error,
+}

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions
 from server.auth.guards import page
-from server.cards.payload import invalidate
+from server.cards.invalidation import invalidate
 from server.members.models import Member
 from server.plugins.activities.models import (
     STATUS_LABELS,
@@ -104,7 +104,10 @@ async def group_form(request: Request) -> Response:
                 before=old,
                 after=new,
             )
-            await invalidate(db, None)  # group names are on every card that shows them
+            # Group names are on every card that shows them.
+            await invalidate(
+                db, None, reason="activity group saved", actor_id=request.state.user.id
+            )
             await db.commit()
             flash(request, f"Activity group “{group.name}” saved.")
             return RedirectResponse("/activities/admin", status_code=303)
@@ -201,7 +204,7 @@ async def activity_form(request: Request) -> Response:
                 before=old,
                 after=new,
             )
-            await invalidate(db, None)
+            await invalidate(db, None, reason="activity saved", actor_id=request.state.user.id)
             await db.commit()
             flash(request, f"Activity “{activity.name}” saved.")
             return RedirectResponse("/activities/admin", status_code=303)

@@ -22,7 +22,7 @@ from starlette.datastructures import Secret
 
 from server.auth.passwords import hash_password
 from server.config import Settings
-from server.database import make_engine, make_sessionmaker
+from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.models import APPROVED, Authorization

@@ -1,18 +1,18 @@
 """Keeping "May authorize" fresh: group changes mark the affected mobile cards stale.
 
 Who may authorize follows from group memberships and the groups' permissions, which
-``server.cards.payload`` does not watch; this listener marks the cards of members whose
-memberships (or whose groups) were flushed, in the same transaction.
+``server.cards.invalidation`` does not watch; this listener marks the cards of members
+whose memberships (or whose groups) were flushed, in the same transaction.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from server.cards.models import CardPayload
+from server.cards.invalidation import stale_statement
 from server.groups.models import Group, GroupMembership
 
 
@@ -23,9 +23,9 @@ def _groups_flushed(session: Session, flush_context: Any) -> None:
     groups = {o.id for o in touched if isinstance(o, Group) and o not in session.new}
     if not members and not groups:
         return
-    targets = select(GroupMembership.member_id).where(GroupMembership.group_id.in_(groups))
-    session.connection().execute(
-        update(CardPayload)
-        .where(CardPayload.member_id.in_(members) | CardPayload.member_id.in_(targets))
-        .values(generation=CardPayload.generation + 1, body=None, valid_until=0)
-    )
+    connection = session.connection()
+    if members:
+        connection.execute(stale_statement(members))
+    if groups:
+        in_groups = select(GroupMembership.member_id).where(GroupMembership.group_id.in_(groups))
+        connection.execute(stale_statement(in_groups))

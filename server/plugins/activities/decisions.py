@@ -1,7 +1,7 @@
 """Authorizers vote on requests; enough approvals activate; admins revoke.
 
 Votes on one request are serialised by locking its row (``SELECT … FOR UPDATE`` on
-PostgreSQL; SQLite transactions start with ``BEGIN IMMEDIATE``), so two approvals at the
+PostgreSQL; on SQLite ``lock_for_write`` takes the database's write lock), so two approvals at the
 same moment are both counted and the request activates exactly once.
 """
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.access import has_permission
+from server.db.transactions import lock_for_write
 from server.members.models import Member
 from server.plugins.activities import terms
 from server.plugins.activities.models import (
@@ -32,6 +33,7 @@ MAX_NOTE = 2000
 
 
 async def _locked(db: AsyncSession, authorization_id: int) -> Authorization:
+    await lock_for_write(db)
     authorization = await db.scalar(
         select(Authorization)
         .where(Authorization.id == authorization_id)

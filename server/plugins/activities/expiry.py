@@ -1,27 +1,41 @@
 """The nightly job: approved authorizations past their expiry become expired.
 
-Set-based over the whole register: four statements whatever the number of rows (audit
-rows and the members' emails first, then their mobile cards marked stale — as
-``server.cards.payload.invalidate`` does, for a sub-select — then the status).
+Set-based, a chunk of authorizations per transaction (``server.nightly.chunks``): four
+statements per chunk whatever its size (audit rows and the members' emails first, then
+their mobile cards marked stale, then the status).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, and_, cast, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, String, and_, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
-from server.cards.models import CardPayload
+from server.cards.invalidation import invalidate
 from server.mail.models import OutboxMessage
 from server.members.models import Member
+from server.nightly.chunks import in_chunks
 from server.plugins.activities.models import APPROVED, EXPIRED, Activity, Authorization
 
 
+def _due(today: dt.date) -> ColumnElement[bool]:
+    return and_(Authorization.status == APPROVED, Authorization.expires_on < today)
+
+
 async def expire_authorizations(db: AsyncSession, today: dt.date) -> str:
+    ids = list((await db.execute(select(Authorization.id).where(_due(today)))).scalars())
+
+    async def expire_chunk(db: AsyncSession, chunk: list[int]) -> int:
+        return await _expire(db, and_(Authorization.id.in_(chunk), _due(today)), today)
+
+    count = await in_chunks(db, ids, expire_chunk, what="expire authorizations")
+    return f"{count} authorizations expired"
+
+
+async def _expire(db: AsyncSession, due: ColumnElement[bool], today: dt.date) -> int:
     now = dt.datetime.now(dt.UTC)
-    due = and_(Authorization.status == APPROVED, Authorization.expires_on < today)
     audit = select(
         literal(now, AuditEntry.at.type),
         literal("authorization.expired"),
@@ -79,16 +93,11 @@ async def expire_authorizations(db: AsyncSession, today: dt.date) -> str:
             mail,
         )
     )
-    await db.execute(
-        update(CardPayload)
-        .where(CardPayload.member_id.in_(select(Authorization.member_id).where(due)))
-        .values(generation=CardPayload.generation + 1, body=None, valid_until=0)
-        .execution_options(synchronize_session=False)
-    )
+    await invalidate(db, select(Authorization.member_id).where(due))
     result = await db.execute(
         update(Authorization)
         .where(due)
         .values(status=EXPIRED)
         .execution_options(synchronize_session=False)
     )
-    return f"{result.rowcount} authorizations expired"  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record, snapshot
-from server.cards.payload import invalidate
+from server.cards.invalidation import invalidate
 from server.mail.outbox import queue_email
 from server.members.models import Member
 from server.plugins.activities.models import Activity, Authorization

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db.transactions import lock_for_write
 from server.members.models import Member
 from server.members.status import age_on, is_adult
 from server.plugins.activities import terms
@@ -115,6 +116,7 @@ async def retract(
     """The member (or their parent) takes back a request that is still pending."""
     if authorization.member_id != member.id or not may_act_for(actor, member, today):
         raise ActivityError("You can only retract your own requests.")
+    await lock_for_write(db)
     await db.refresh(authorization, with_for_update=True)
     if authorization.status != PENDING:
         raise ActivityError("This request is no longer pending; it cannot be retracted.")

@@ -1,0 +1,188 @@
+"""Building and storing many card payloads at once, set-based.
+
+``build_many`` reads, in one read transaction and a fixed number of queries whatever
+the batch size: the current epoch and each payload's generation first, then the
+members and their branches, the app settings, the plugin sections and every extra
+part's data; it composes each payload in memory. Nothing is locked meanwhile.
+``store`` then writes the payloads in one short write transaction, each only if its
+generation is still the one it was built from (a payload invalidated meanwhile is not
+overwritten) — the write lock is held for the UPDATE, never while building.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import clock
+from server.cards.invalidation import CURRENT_EPOCH
+from server.cards.models import CardPayload
+from server.cards.payload import PayloadPart, compose, encode
+from server.checks.card_part import check_part
+from server.config import Settings
+from server.members.models import Branch, Member
+from server.photos.card_part import photo_part
+from server.plugins.contract import SectionContext
+from server.plugins.registry import collect_sections_many
+from server.settings.store import load_settings
+
+# The extra parts of every card, in the order they are applied.
+PARTS: tuple[PayloadPart, ...] = (check_part, photo_part)
+PAYLOADS = cast(Table, CardPayload.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPayload:
+    member_id: int
+    generation: int | None  # None: the member had no payload row yet
+    epoch: int
+    body: str
+    etag: str
+    valid_until: int
+    check_code: str | None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "body": self.body,
+            "etag": self.etag,
+            "valid_until": self.valid_until,
+            "check_code": self.check_code,
+            "epoch": self.epoch,
+        }
+
+
+async def build_many(
+    db: AsyncSession,
+    member_ids: Sequence[int],
+    settings: Settings,
+    now: dt.datetime | None = None,
+) -> dict[int, BuiltPayload | None]:
+    """Payloads for ``member_ids`` (None for a member without a card: unknown or deleted)."""
+    now = now or clock.now()
+    ids = sorted(set(member_ids))
+    found: dict[int, BuiltPayload | None] = dict.fromkeys(ids)
+    if not ids:
+        return found
+    # Epoch and generations first: whatever changes after these reads makes the
+    # payloads built from them stale (see ``store``).
+    epoch = int((await db.execute(select(CURRENT_EPOCH))).scalar_one())
+    generations = dict(
+        (
+            await db.execute(
+                select(CardPayload.member_id, CardPayload.generation).where(
+                    CardPayload.member_id.in_(ids)
+                )
+            )
+        ).all()
+    )
+    rows = (
+        await db.execute(
+            select(Member, Branch.name)
+            .outerjoin(Branch, Branch.id == Member.branch_id)
+            .where(Member.id.in_(ids), Member.deleted_at.is_(None))
+        )
+    ).all()
+    members = list(rows)
+    if not members:
+        return found
+    site = await load_settings(db)
+    sections = await collect_sections_many(
+        db, [m for m, _ in members], SectionContext.MOBILE_CARD, clock.today(site, now)
+    )
+    present = [m.id for m, _ in members]
+    loaded = [(part, await part.load(db, present)) for part in PARTS]
+    for member, branch_name in members:
+        build = compose(member, branch_name or "", site, settings, sections.get(member.id, []), now)
+        for part, data in loaded:
+            part.apply(build, data.get(member.id))
+        body, etag = encode(build.data)
+        found[member.id] = BuiltPayload(
+            member.id,
+            generations.get(member.id),
+            epoch,
+            body,
+            etag,
+            build.valid_until,
+            build.check_code,
+        )
+    return found
+
+
+async def store(db: AsyncSession, built: Iterable[BuiltPayload | None]) -> int:
+    """Write payloads whose generation is unchanged (and rows for members without one),
+    in the caller's transaction. Returns how many were offered (drivers do not all
+    count the rows an executemany changed)."""
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for item in built:
+        if item is None:
+            continue
+        if item.generation is None:
+            inserts.append({"member_id": item.member_id, "generation": 0, **item.row()})
+        else:
+            updates.append({"m": item.member_id, "g": item.generation, **item.row()})
+    if updates:
+        await db.execute(
+            update(PAYLOADS)
+            .where(PAYLOADS.c.member_id == bindparam("m"), PAYLOADS.c.generation == bindparam("g"))
+            .values({name: bindparam(name) for name in updates[0] if name not in ("m", "g")}),
+            updates,
+        )
+    if inserts:
+        # Another process may have stored the first payload meanwhile: theirs stays.
+        dialect = db.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await db.execute(
+            insert(PAYLOADS).on_conflict_do_nothing(index_elements=["member_id"]), inserts
+        )
+    return len(updates) + len(inserts)
+
+
+async def ensure_rows(db: AsyncSession, member_ids: Sequence[int]) -> None:
+    """Empty (stale) payload rows for members that have none, so that invalidation
+    reaches them and the rebuilder finds them."""
+    if not member_ids:
+        return
+    dialect = db.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await db.execute(
+        insert(PAYLOADS).on_conflict_do_nothing(index_elements=["member_id"]),
+        [{"member_id": m, "generation": 0, "valid_until": 0} for m in sorted(set(member_ids))],
+    )
+
+
+async def refresh(
+    db: AsyncSession, member_id: int, settings: Settings, now: dt.datetime | None = None
+) -> BuiltPayload | None:
+    """Build one member's payload and store it (commits). None: the member has no card."""
+    built = (await build_many(db, [member_id], settings, now))[member_id]
+    await db.commit()  # the read ends before the write begins
+    if built is not None:
+        await store(db, [built])
+        await db.commit()
+    return built
+
+
+async def rebuild(
+    db: AsyncSession,
+    member_ids: Sequence[int],
+    settings: Settings,
+    now: dt.datetime | None = None,
+    chunk: int = 500,
+) -> int:
+    """Build and store many payloads now, a chunk per transaction pair (commands, bench)."""
+    stored = 0
+    for start in range(0, len(member_ids), chunk):
+        built = await build_many(db, member_ids[start : start + chunk], settings, now)
+        await db.commit()
+        stored += await store(db, built.values())
+        await db.commit()
+        db.expunge_all()
+    return stored

@@ -1,0 +1,58 @@
+"""The organisation's clock: one "today" for cards, checks, sections, expiry and nightly jobs.
+
+The ``time_zone`` app setting (an IANA name, default UTC) says where the organisation's
+days begin; a membership that "expires on" a date is current until that date's local
+midnight passes, on the card and at the check alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_ZONE = "UTC"
+
+
+@functools.cache
+def zone(name: str) -> ZoneInfo:
+    """The zone called ``name``; UTC when it is unknown (the setting is validated on save)."""
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def zone_of(site: Mapping[str, Any]) -> ZoneInfo:
+    return zone(str(site.get("time_zone") or DEFAULT_ZONE))
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def today(site: Mapping[str, Any], moment: dt.datetime | None = None) -> dt.date:
+    """The organisation's date at ``moment`` (now by default)."""
+    return (moment or now()).astimezone(zone_of(site)).date()
+
+
+def day_start(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
+    """The organisation's midnight that begins ``day``, in UTC."""
+    local = dt.datetime.combine(day, dt.time(), zone_of(site))
+    return local.astimezone(dt.UTC)
+
+
+def next_midnight(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
+    """When the day after ``day`` begins for the organisation, in UTC."""
+    return day_start(site, day + dt.timedelta(days=1))
+
+
+def is_zone_name(name: str) -> bool:
+    """Whether this machine knows ``name`` as an IANA time zone."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,54 @@
+"""The hot paths' own connections, opened in the app's lifespan and closed at shutdown.
+
+On SQLite one raw ``sqlite3`` connection used on the event-loop thread: a WAL read
+takes microseconds and never waits for a writer, and skipping the driver's thread hop
+and the ORM is what lets the card and the check keep up with a bare route. The card
+lookup, the check lookup and the check log share it (SQLite empties a connection's page
+cache whenever another connection has written; writing the log through the same
+connection keeps the lookups' cache). Its WAL checkpoints run in a worker thread.
+
+On PostgreSQL a small ``asyncpg`` pool, connected with the same arguments as the
+SQLAlchemy engine (``DatabaseTarget.asyncpg_arguments``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from server.db import sqlite
+from server.db.target import DatabaseTarget
+
+POOL_SIZE = 10
+
+
+class HotConnections:
+    def __init__(self, target: DatabaseTarget) -> None:
+        self.target = target
+        self.sqlite: sqlite3.Connection | None = None
+        self.pool: Any = None  # asyncpg.Pool
+
+    async def open(self) -> HotConnections:
+        if self.target.is_sqlite:
+            path = self.target.sqlite_path
+            assert path is not None
+            self.sqlite = sqlite.connect(path, checkpoints=False)
+        else:
+            import asyncpg
+
+            self.pool = await asyncpg.create_pool(
+                min_size=1, max_size=POOL_SIZE, **self.target.asyncpg_arguments()
+            )
+        return self
+
+    async def close(self) -> None:
+        if self.sqlite is not None:
+            self.sqlite.close()
+            self.sqlite = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    def sql(self, statement: str) -> str:
+        """``statement`` written with ``{}`` for its one parameter, in this driver's style."""
+        return statement.format("?" if self.sqlite is not None else "$1")

@@ -1,0 +1,80 @@
+"""The database a process talks to, parsed once from ``DATABASE_URL``."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+class BadDatabaseURL(ValueError):
+    """``DATABASE_URL`` is not something Tessera can use; the message says why."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    url: URL
+
+    @classmethod
+    def parse(cls, text: str) -> DatabaseTarget:
+        try:
+            url = make_url(text)
+        except ArgumentError:
+            raise BadDatabaseURL(
+                f"DATABASE_URL {text!r} is not a database URL "
+                "(sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)."
+            ) from None
+        if url.get_backend_name() not in BACKENDS:
+            raise BadDatabaseURL(
+                f"DATABASE_URL uses {url.get_backend_name()!r}; Tessera supports SQLite "
+                "(sqlite+aiosqlite:///path) and PostgreSQL (postgresql+asyncpg://…)."
+            )
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise BadDatabaseURL(
+                "DATABASE_URL names an in-memory SQLite database, which the server's "
+                "connections cannot share: give a file (sqlite+aiosqlite:///path/tessera.sqlite3)."
+            )
+        if url.get_backend_name() == "sqlite" and url.get_driver_name() != "aiosqlite":
+            url = url.set(drivername="sqlite+aiosqlite")
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() != "asyncpg":
+            url = url.set(drivername="postgresql+asyncpg")
+        return cls(url)
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The database file (query options such as ``?timeout=`` are not part of it);
+        None on PostgreSQL."""
+        if not self.is_sqlite or not self.url.database:
+            return None
+        return os.path.abspath(self.url.database)
+
+    def asyncpg_arguments(self) -> dict[str, Any]:
+        """Keyword arguments for ``asyncpg.connect``/``create_pool``: what SQLAlchemy's
+        own dialect would connect with (host, port, user, password, database, ssl …).
+
+        ``prepared_statement_cache_size`` (SQLAlchemy's name, for PgBouncer users) becomes
+        asyncpg's ``statement_cache_size``; options asyncpg does not know are left out.
+        """
+        import asyncpg
+        from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+        _, given = PGDialect_asyncpg().create_connect_args(self.url)
+        arguments = dict(given)
+        if "prepared_statement_cache_size" in arguments:
+            arguments["statement_cache_size"] = int(arguments.pop("prepared_statement_cache_size"))
+        accepted = inspect.signature(asyncpg.connect).parameters
+        return {key: value for key, value in arguments.items() if key in accepted}

@@ -1,0 +1,87 @@
+"""SQLite transactions that take the write lock at their first write (see ``server.db``).
+
+SQLAlchemy starts a transaction when a session or connection first runs a statement
+(the ``begin`` event); the driver is told to leave transactions to us
+(``isolation_level=None``). We remember that a transaction is *pending* and open it at
+its first statement: a read opens a deferred ``BEGIN`` (a WAL snapshot, no lock); a
+write opens ``BEGIN IMMEDIATE``; a write inside a read transaction ends the read
+snapshot (``COMMIT`` — nothing was written) and opens ``BEGIN IMMEDIATE``. Commit and
+rollback go through the driver as usual and end the state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.ext.asyncio import AsyncSession
+
+STATE = "tessera_sqlite_transaction"  # key in the pooled connection's ``info``
+PENDING, READING, WRITING = "pending", "reading", "writing"
+WRITE_INTENT = "tessera_write_intent"  # execution option: treat this statement as a write
+READ_HEADS = ("SELECT", "PRAGMA", "EXPLAIN", "VALUES")
+
+
+def _writes(statement: str, context: DefaultExecutionContext | None) -> bool:
+    if context is not None:
+        if context.execution_options.get(WRITE_INTENT):
+            return True
+        if context.isinsert or context.isupdate or context.isdelete or context.isddl:
+            return True
+    return not statement.lstrip().upper().startswith(READ_HEADS)
+
+
+def install(engine: Engine) -> None:
+    """Give ``engine`` (the sync engine of an aiosqlite ``AsyncEngine``) this model."""
+
+    @event.listens_for(engine, "connect")
+    def _driver_hands_over(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
+
+    @event.listens_for(engine, "begin")
+    def _pending(connection: Connection) -> None:
+        autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        connection.info[STATE] = None if autocommit else PENDING
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _open(
+        connection: Connection,
+        cursor: DBAPICursor,
+        statement: str,
+        parameters: Any,
+        context: DefaultExecutionContext | None,
+        executemany: bool,
+    ) -> None:
+        state = connection.info.get(STATE)
+        if state is None or state == WRITING:
+            return
+        if not _writes(statement, context):
+            if state == PENDING:
+                cursor.execute("BEGIN")
+                connection.info[STATE] = READING
+            return
+        if state == READING:
+            cursor.execute("COMMIT")  # the read snapshot ends; nothing was written
+        connection.info[STATE] = PENDING
+        cursor.execute("BEGIN IMMEDIATE")  # waits up to the busy timeout
+        connection.info[STATE] = WRITING
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _ended(connection: Connection) -> None:
+        connection.info[STATE] = None
+
+
+async def lock_for_write(db: AsyncSession) -> None:
+    """Serialise what follows with every other writer, as ``FOR UPDATE`` does for rows.
+
+    Call it before ``with_for_update()`` reads: on SQLite it takes the database's write
+    lock now (SQLite has no row locks, and a deferred read would see a snapshot another
+    writer may already have replaced); on PostgreSQL it does nothing.
+    """
+    connection = await db.connection()
+    if connection.dialect.name == "sqlite":
+        await connection.execute(text("SELECT 1"), execution_options={WRITE_INTENT: True})
