@@ -131,6 +131,7 @@ async def compose(
         "check": None,  # slot: the marshal QR (issue 6)
         "photo": None,  # slot: photo URL (issue 6); a placeholder is drawn when empty
     }
+    wording.settle(result.data)
     for part in PAYLOAD_PARTS:
         await part(db, result)
     return result
