@@ -19,11 +19,11 @@
   var SVG = "http://www.w3.org/2000/svg";
   var QUIET_ZONE = 4; // modules of white around the code, as the QR standard asks
   var REASONS = {
-    offline: "No connection.",
-    timeout: "The server did not answer in time.",
-    busy: "The server is busy; try again in a minute.",
-    server: "The server had a problem.",
-    unexpected: "The network answered with something other than this card (a Wi-Fi sign-in page?).",
+    offline: "Could not refresh: no connection.",
+    timeout: "Could not refresh: the server did not answer in time.",
+    busy: "Could not refresh: the server is busy; try again in a minute.",
+    server: "Could not refresh: the server had a problem.",
+    unexpected: "Could not refresh: the network answered with something other than this card (a Wi-Fi sign-in page?).",
     checking: "Checking for a newer copy…"
   };
   var lastUpdated = null;  // when the server last answered
