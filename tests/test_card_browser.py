@@ -202,11 +202,11 @@ async def test_card_is_saved_on_the_first_visit_and_opens_cold_without_signal(
         await page.wait_for_selector("body[data-freshness=offline]")
         assert await page.locator("#freshness-word").text_content() == "Offline"
         assert "not been saved" not in await page.content()
+        await page.screenshot(path=str(artifacts / "card-cold-offline.png"))
         qr = page.locator("#qr svg")
         assert [
             d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(await qr.screenshot())))
         ] == [check_url]
-        await page.screenshot(path=str(artifacts / "card-cold-offline.png"))
 
 
 @pytest.mark.browser
