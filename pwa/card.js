@@ -1,4 +1,11 @@
-/* The card page: refreshes its data, shows when the server last answered, works offline. */
+/* The card page: draws the marshal QR, refreshes its data, says how fresh it is, works offline.
+ *
+ * Freshness (top of the screen, body[data-freshness]): "live" while the last answer came
+ * from the server, "offline" while the saved copy is shown (with the reason it could not
+ * refresh), "stale" once the last server answer is more than a day old. Only this
+ * server's own 404/410 for this card replaces it: then every personal detail leaves the
+ * page at once.
+ */
 (function () {
   "use strict";
   var body = document.body;
@@ -7,7 +14,23 @@
   var REFRESH_MS = 5 * 60 * 1000;
   var TIMEOUT_MS = 4500;
   var STALE_MS = 24 * 60 * 60 * 1000;
-  var lastUpdated = null;
+  var JUST_SERVED_MS = 2 * 60 * 1000;
+  var ANSWER = "x-tessera-card";
+  var SVG = "http://www.w3.org/2000/svg";
+  var QUIET_ZONE = 4; // modules of white around the code, as the QR standard asks
+  var REASONS = {
+    offline: "Could not refresh: no connection.",
+    timeout: "Could not refresh: the server did not answer in time.",
+    busy: "Could not refresh: the server is busy; try again in a minute.",
+    server: "Could not refresh: the server had a problem.",
+    unexpected: "Could not refresh: the network answered with something other than this card (a Wi-Fi sign-in page?).",
+    checking: "Checking for a newer copy…"
+  };
+  var lastUpdated = null;  // when the server last answered
+  var source = "server";   // where the card on screen came from: "server" or "saved"
+  var reason = null;       // why the last refresh did not reach the server
+  var check = null;        // the marshal code on screen: {url, valid_until, caption}
+  var timers = [];
   var $ = function (id) { return document.getElementById(id); };
 
   function get(data, path) {
@@ -19,7 +42,6 @@
     document.documentElement.style.setProperty("--card", org.color);
     document.documentElement.style.setProperty("--card-text", org.text_color);
   }
-  applyColors({ color: body.dataset.color, text_color: body.dataset.textColor });
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -27,6 +49,75 @@
     if (text) node.textContent = text;
     return node;
   }
+
+  function when(date) {
+    return date.toLocaleString(undefined, {
+      day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"
+    });
+  }
+
+  /* --- the marshal QR, drawn here from the check URL (the server sends no image) --- */
+
+  function qrSvg(url) {
+    var qr = qrcode(0, "M");  // smallest version that holds the URL, error correction M
+    qr.addData(url);
+    qr.make();
+    var count = qr.getModuleCount(), size = count + 2 * QUIET_ZONE, path = [];
+    for (var r = 0; r < count; r += 1) {
+      for (var c = 0; c < count; c += 1) {
+        if (!qr.isDark(r, c)) continue;
+        var run = 1;
+        while (c + run < count && qr.isDark(r, c + run)) run += 1;
+        path.push("M" + (c + QUIET_ZONE) + " " + (r + QUIET_ZONE) + "h" + run + "v1h-" + run + "z");
+        c += run - 1;
+      }
+    }
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 " + size + " " + size);
+    svg.setAttribute("shape-rendering", "crispEdges");
+    svg.setAttribute("aria-hidden", "true");
+    var back = document.createElementNS(SVG, "rect");
+    back.setAttribute("width", size);
+    back.setAttribute("height", size);
+    back.setAttribute("fill", "#ffffff");
+    var dark = document.createElementNS(SVG, "path");
+    dark.setAttribute("d", path.join(""));
+    dark.setAttribute("fill", "#000000");
+    svg.appendChild(back);
+    svg.appendChild(dark);
+    return svg;
+  }
+
+  function renderCheck(next) {
+    var slot = $("check-slot");
+    if (!slot) return;
+    check = next && next.url ? next : null;
+    slot.hidden = !check;
+    var box = $("qr");
+    box.textContent = "";
+    if (!check) return;
+    box.dataset.url = check.url;
+    try {
+      box.appendChild(qrSvg(check.url));
+    } catch (e) {
+      box.appendChild(el("p", "qr-missing", "The check code could not be drawn on this phone."));
+    }
+    showCheckValidity();
+  }
+
+  // An offline card keeps its code until the code's own expiry, then says so.
+  function showCheckValidity() {
+    if (!check) return;
+    var until = new Date(check.valid_until);
+    var expired = !isNaN(until.getTime()) && Date.now() > until.getTime();
+    $("check-slot").dataset.state = expired ? "expired" : "valid";
+    $("qr-expired").hidden = !expired;
+    $("check-caption").textContent = expired
+      ? "This check code expired " + when(until) + ". Connect to the internet and tap Refresh for a new one."
+      : (check.caption || "Marshals: scan to check this card.");
+  }
+
+  /* --- the card --- */
 
   function renderSections(sections) {
     var slot = $("sections");
@@ -36,6 +127,7 @@
       var box = el("section", "plugin-section");
       box.dataset.key = s.key;
       box.appendChild(el("h2", "", s.title));
+      if (s.note) box.appendChild(el("p", "section-note", s.note));
       if (!s.rows.length) { box.appendChild(el("p", "empty", s.empty_text)); slot.appendChild(box); return; }
       var list = el("ul"), group = null;
       s.rows.forEach(function (r) {
@@ -65,19 +157,8 @@
     }
   }
 
-  function renderCheck(check) {
-    var slot = $("check-slot");
-    slot.textContent = "";
-    slot.hidden = !check;
-    if (!check) return;
-    var img = el("img");
-    img.src = check.qr;
-    img.alt = "Check code for marshals";
-    slot.appendChild(img);
-    slot.appendChild(el("p", "", check.caption || "Marshals: scan to check this card."));
-  }
-
   function render(data) {
+    if (!$("card")) return;
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
       node.textContent = value == null ? "" : value;
@@ -89,61 +170,156 @@
     renderPhoto(data);
     renderSections(data.sections);
     renderCheck(data.check);
-    $("card").hidden = false;
-    $("revoked").hidden = true;
+    document.title = data.org.title + " · " + (data.member.sca_name || data.member.legal_name);
   }
 
-  function showUpdated() {
-    var node = $("updated");
+  /* --- freshness, at the top of the screen --- */
+
+  function showFreshness() {
     if (!lastUpdated || isNaN(lastUpdated.getTime())) return;
+    var stale = Date.now() - lastUpdated.getTime() >= STALE_MS;
+    var state = stale ? "stale" : (source === "server" ? "live" : "offline");
+    var word, lead, text = null;
+    if (state === "live") {
+      word = "Live"; lead = "— read from the server at";
+    } else if (state === "offline") {
+      word = reason === "offline" || reason === "timeout" ? "Offline" : (reason === "checking" ? "Saved copy" : "Not refreshed");
+      lead = reason === "checking" ? "from" : "since";
+      text = (reason === "checking" ? "" : "Showing the copy saved on this phone. ") + REASONS[reason || "offline"];
+    } else {
+      word = "Stale"; lead = "— last read from the server at";
+      text = "More than a day old: connect to the internet and tap Refresh." +
+             (source === "saved" && reason && reason !== "checking" ? " " + REASONS[reason] : "");
+    }
+    body.dataset.freshness = state;
+    body.dataset.state = source === "server" ? "online" : "offline";
+    $("freshness-word").textContent = word;
+    $("freshness-lead").textContent = lead;
+    var node = $("updated");
     node.dateTime = lastUpdated.toISOString();
-    node.textContent = lastUpdated.toLocaleString(undefined, {
-      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit"
-    });
-    $("stale").hidden = Date.now() - lastUpdated.getTime() < STALE_MS;
+    node.textContent = when(lastUpdated);
+    $("freshness-text").textContent = text || "";
+    $("freshness-text").hidden = !text;
   }
 
-  function setOffline(offline) { $("offline").hidden = !offline; }
+  function tick() {
+    showFreshness();
+    showCheckValidity();
+  }
 
-  function showRevoked() {
-    $("card").hidden = true;
-    $("revoked").hidden = false;
-    $("refresh").hidden = true;
+  function couldNotRefresh(why) {
+    source = "saved";
+    reason = why;
+    showFreshness();
+  }
+
+  function showSaved() {
+    if (!$("card")) return;
+    body.dataset.saved = "yes";
+    $("saved").hidden = false;
+  }
+
+  // The card is gone (this server's 404/410 for this link): nothing personal stays on the page.
+  function showGone(status) {
+    var card = $("card");
+    if (card) card.parentNode.removeChild(card);
+    timers.forEach(clearInterval);
+    timers = [];
+    jsonUrl = null;
+    check = null;
+    document.title = status === 410 ? "Card link no longer valid" : "Card not found";
+    if (status === 404) {
+      $("gone-title").textContent = "Card not found";
+      $("gone-text").textContent = "There is no card at this address. Ask the membership office for a new link.";
+    }
+    $("freshness").hidden = true;
+    $("saved").hidden = true;
     $("install").hidden = true;
+    $("revoked").hidden = false;
+    body.dataset.state = "gone";
+    delete body.dataset.saved;
+  }
+
+  function reasonOf(res) {
+    var given = res.headers.get("x-tessera-reason");
+    if (given && REASONS[given]) return given;
+    if (res.status === 429) return "busy";
+    if (res.status >= 500) return "server";
+    return "unexpected";
   }
 
   function refresh() {
+    if (!jsonUrl) return Promise.resolve();
     var controller = "AbortController" in window ? new AbortController() : null;
-    var timer = setTimeout(function () { if (controller) controller.abort(); }, TIMEOUT_MS);
-    return fetch(jsonUrl, { cache: "no-store", credentials: "omit", signal: controller && controller.signal })
+    var timedOut = false;
+    var timer = setTimeout(function () { timedOut = true; if (controller) controller.abort(); }, TIMEOUT_MS);
+    return fetch(jsonUrl, { cache: "no-store", credentials: "omit", redirect: "manual", signal: controller && controller.signal })
       .then(function (res) {
         clearTimeout(timer);
-        if (res.status === 410 || res.status === 404) { showRevoked(); return; }
-        if (!res.ok) { setOffline(true); return; }
+        var answer = res.headers.get(ANSWER);
+        if ((res.status === 410 && answer === "revoked") || (res.status === 404 && answer === "unknown")) {
+          showGone(res.status);
+          return;
+        }
+        var type = res.headers.get("content-type") || "";
+        if (res.status !== 200 || type.indexOf("json") === -1 || (!answer && !res.headers.get("x-tessera-source"))) {
+          couldNotRefresh(reasonOf(res));
+          return;
+        }
         var fromCache = res.headers.get("x-tessera-source") === "cache";
         return res.json().then(function (data) {
+          if (!jsonUrl) return;
           render(data);
           var date = res.headers.get("date");
-          lastUpdated = date ? new Date(date) : (fromCache ? lastUpdated : new Date());
-          setOffline(fromCache);
-          showUpdated();
-          body.dataset.state = fromCache ? "offline" : "online";
+          if (date) lastUpdated = new Date(date);
+          else if (!fromCache) lastUpdated = new Date();
+          source = fromCache ? "saved" : "server";
+          reason = fromCache ? reasonOf(res) : null;
+          showFreshness();
         });
       })
-      .catch(function () { clearTimeout(timer); setOffline(true); body.dataset.state = "offline"; });
+      .catch(function () {
+        clearTimeout(timer);
+        if (jsonUrl) couldNotRefresh(timedOut ? "timeout" : "offline");
+      });
   }
 
+  function saveForOffline() {
+    if (!("serviceWorker" in navigator)) return;
+    // Not controlled: this load did not pass through the worker, so nothing of it is saved.
+    var firstVisit = !navigator.serviceWorker.controller;
+    navigator.serviceWorker.register("/sw.js", { scope: "/card/" }).catch(function () {});
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (!registration.active || !jsonUrl) return;
+      var channel = new MessageChannel();
+      channel.port1.onmessage = function (event) { if (event.data && event.data.saved) showSaved(); };
+      registration.active.postMessage(
+        { type: "save-card", path: location.pathname, fetch: firstVisit }, [channel.port2]);
+    });
+  }
+
+  /* --- start: everything the server rendered is drawn now, without waiting for a request --- */
+
+  applyColors({ color: body.dataset.color, text_color: body.dataset.textColor });
+  var slot = $("check-slot");
+  renderCheck({ url: slot.dataset.url, valid_until: slot.dataset.validUntil, caption: slot.dataset.caption });
   lastUpdated = new Date($("updated").getAttribute("datetime"));
-  showUpdated();
+  if (isNaN(lastUpdated.getTime()) || Math.abs(Date.now() - lastUpdated.getTime()) > JUST_SERVED_MS) {
+    source = "saved";  // an older copy of the page (from this phone): say so until the server answers
+    reason = "checking";
+  }
+  showFreshness();
+
   $("refresh").addEventListener("click", function () { refresh(); });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(); });
   window.addEventListener("online", function () { refresh(); });
-  setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
-  setInterval(showUpdated, 60 * 1000);
+  timers.push(setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS));
+  timers.push(setInterval(tick, 30 * 1000));
 
   var installPrompt = null;
   window.addEventListener("beforeinstallprompt", function (event) {
     event.preventDefault();
+    if (!jsonUrl) return;
     installPrompt = event;
     $("install").hidden = false;
   });
@@ -157,8 +333,6 @@
     (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
   if (ios && !navigator.standalone) $("ios-help").hidden = false;
 
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/sw.js", { scope: "/card/" }).catch(function () {});
-  }
+  saveForOffline();
   refresh();
 })();

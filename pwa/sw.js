@@ -1,12 +1,24 @@
-/* Tessera card service worker: network first (4 s), the last good copy when offline. */
+/* Tessera card service worker.
+ *
+ * Network first (4 s), and the saved copy on anything but the card itself or this
+ * server's own "gone" (404/410 with X-Tessera-Card unknown/revoked): a 429, a 5xx, a
+ * Wi-Fi sign-in page, a redirect, a timeout or no network all keep the saved card, and
+ * the copy says why (X-Tessera-Reason). The page asks for the card to be saved on its
+ * first visit ("save-card"), before the worker has ever seen a load of it.
+ */
 "use strict";
-var SHELL = "tessera-shell-v1";
+var SHELL = "tessera-shell-v2";
 var CARDS = "tessera-cards-v1";
+// Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
+// new ?v= there and here (and a new SHELL): a page still running the old script after an
+// update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css", "/pwa/card.js", "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
+  "/pwa/card.css?v=2", "/pwa/card.js?v=2", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];
 var TIMEOUT_MS = 4000;
+var ANSWER = "x-tessera-card";
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(SHELL_FILES); })
@@ -38,22 +50,53 @@ function copy(response, extra) {
 
 function cardBase(pathname) {
   // /card/<token>, /card/<token>.json, /card/<token>/manifest.webmanifest -> /card/<token>
-  var m = pathname.match(/^\/card\/([A-Za-z0-9_-]+)/);
+  var m = pathname.match(/^\/card\/([A-Za-z0-9_-]+?)(?:\.json|\/manifest\.webmanifest)?$/);
   return m ? "/card/" + m[1] : null;
 }
 
-function forget(cache, base) {
-  return Promise.all([base, base + ".json", base + "/manifest.webmanifest"].map(function (p) {
-    return cache.delete(self.location.origin + p);
-  }));
+function cardFiles(base) {
+  return [base, base + ".json", base + "/manifest.webmanifest"].map(function (p) {
+    return self.location.origin + p;
+  });
 }
 
-function offlineAnswer(isJson) {
+function forget(cache, base) {
+  if (!base) return Promise.resolve();
+  return Promise.all(cardFiles(base).map(function (key) { return cache.delete(key); }));
+}
+
+// This server's own answer, of the kind asked for (not a portal's page on the same URL).
+function isCard(response, isJson) {
+  if (response.status !== 200 || response.headers.get(ANSWER) !== "card") return false;
+  var type = response.headers.get("content-type") || "";
+  return isJson ? type.indexOf("json") !== -1 : type.indexOf("text/html") === 0 || type.indexOf("json") !== -1;
+}
+
+// The card is gone only when this server says so about this token.
+function isGone(response) {
+  var answer = response.headers.get(ANSWER);
+  return (response.status === 410 && answer === "revoked") ||
+         (response.status === 404 && answer === "unknown");
+}
+
+function reasonFor(response) {
+  if (response.type === "opaqueredirect") return "unexpected";
+  if (response.status === 429) return "busy";
+  if (response.status >= 500) return "server";
+  return "unexpected";
+}
+
+function notSaved(isJson, reason) {
   var text = "You are offline and this card has not been saved on this phone yet.";
-  return isJson
-    ? new Response(JSON.stringify({ error: "offline", message: text }), { status: 503, headers: { "Content-Type": "application/json" } })
-    : new Response("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'><p>" + text + "</p>",
-                   { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+  var headers = { "x-tessera-reason": reason };
+  if (isJson) {
+    headers["Content-Type"] = "application/json";
+    return new Response(JSON.stringify({ error: "not_saved", reason: reason, message: text }),
+                        { status: 503, headers: headers });
+  }
+  headers["Content-Type"] = "text/html; charset=utf-8";
+  return new Response("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'><p>" +
+                      text + "</p>", { status: 503, headers: headers });
 }
 
 function cardRequest(url) {
@@ -61,32 +104,59 @@ function cardRequest(url) {
   var isJson = url.pathname.slice(-5) === ".json";
   return caches.open(CARDS).then(function (cache) {
     return cache.match(key).then(function (cached) {
+      function saved(reason, response) {
+        if (cached) return copy(cached, { "x-tessera-source": "cache", "x-tessera-reason": reason });
+        // Nothing saved yet: this server's own answer (its 429 page, say) explains itself.
+        if (response && response.headers.get(ANSWER) && response.type !== "opaqueredirect") return response;
+        return notSaved(isJson, reason);
+      }
       var headers = {};
       if (cached && isJson && cached.headers.get("etag")) headers["If-None-Match"] = cached.headers.get("etag");
-      return withTimeout(fetch(key, { headers: headers, cache: "no-store", credentials: "omit", redirect: "error" }))
+      return withTimeout(fetch(key, { headers: headers, cache: "no-store", credentials: "omit", redirect: "manual" }))
         .then(function (response) {
-          if (response.status === 304 && cached) {
-            // Unchanged: the cached copy, dated by this answer ("last updated").
-            return copy(cached, { date: response.headers.get("date") }).then(function (fresh) {
+          if (response.status === 304 && cached && response.headers.get(ANSWER) === "card") {
+            // Unchanged: the saved copy, dated by this answer ("last updated").
+            return copy(cached, { date: response.headers.get("date"), "x-tessera-card": "card" }).then(function (fresh) {
               return cache.put(key, fresh.clone()).then(function () { return fresh; });
             });
           }
-          if (response.status === 200) {
+          if (isCard(response, isJson)) {
             return cache.put(key, response.clone()).then(function () { return response; });
           }
-          if (response.status === 410) {
+          if (isGone(response)) {
             return forget(cache, cardBase(url.pathname)).then(function () { return response; });
           }
-          if (response.status >= 500 && cached) return copy(cached, { "x-tessera-source": "cache" });
-          return response;
-        })
-        .catch(function () {
-          if (cached) return copy(cached, { "x-tessera-source": "cache" });
-          return offlineAnswer(isJson);
+          return saved(reasonFor(response), response);
+        }, function (error) {
+          return saved(error && error.message === "timeout" ? "timeout" : "offline", null);
         });
     });
   });
 }
+
+// Save page, data and manifest now (the first visit is not loaded through the worker).
+function saveCard(base, fetchAll) {
+  return caches.open(CARDS).then(function (cache) {
+    return Promise.all(cardFiles(base).map(function (key) {
+      return cache.match(key).then(function (hit) {
+        if (hit && !fetchAll) return null;
+        return cardRequest(new URL(key)).catch(function () { return null; });
+      });
+    })).then(function () {
+      return Promise.all(cardFiles(base).slice(0, 2).map(function (key) { return cache.match(key); }));
+    }).then(function (hits) { return hits.every(Boolean); });
+  });
+}
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  var port = event.ports && event.ports[0];
+  var base = data.type === "save-card" ? cardBase(String(data.path || "")) : null;
+  if (!base) return;
+  event.waitUntil(saveCard(base, Boolean(data.fetch)).then(function (ok) {
+    if (port) port.postMessage({ saved: ok });
+  }));
+});
 
 function shellRequest(request) {
   return caches.match(request).then(function (hit) {

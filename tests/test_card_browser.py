@@ -1,21 +1,33 @@
-"""The card PWA in real Chromium: emailed link → card → offline → refresh → revoked."""
+"""The card PWA in real Chromium: emailed link → card → offline → refresh → revoked;
+saved on the first visit, kept through every answer but "gone", fresh or stale at a glance."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import io
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.cards import card_routes
 from server.cards.issuing import MailContext
 from server.cards.service import issue_link, revoke_link
 from server.members.models import Member
 from tests import smtp_fixtures
+from tests.check_fixtures import make_verified
+from tests.conftest import CHROMIUM, missing
 from tests.factories import make_branch, make_member
-from tests.live import LiveServer
+from tests.fault_proxy import CANNED as FAULT_PAGES
+from tests.fault_proxy import FaultProxy
+from tests.live import CHROMIUM_ARGS, LiveServer
 
 smtp_server = smtp_fixtures.smtp_server
 CARDS_CACHE = "tessera-cards-v1"
@@ -57,6 +69,7 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     branch = await make_branch(db, "Barony of Lantern")
     member = await make_member(db, sca_name="Isolde of Lantern", branch_id=branch.id)
     member_id = member.id
+    legal_name = member.legal_name
     issued = await issue_link(db, member, None, MailContext(live.url, live.env["SECRET_KEY"]))
     await db.commit()
 
@@ -92,7 +105,7 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     await page.reload()
     await page.get_by_role("heading", name="Isolde of Lantern").wait_for()
     await page.wait_for_selector("body[data-state=offline]")
-    assert await page.locator("#offline").is_visible()
+    assert await page.locator("#freshness-word").text_content() == "Offline"
     assert await page.get_attribute("#updated", "datetime") == online_updated
     await page.screenshot(path=str(artifacts / "card-offline.png"), full_page=True)
 
@@ -103,15 +116,20 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     await db.commit()
     await page.get_by_role("button", name="Refresh").click()
     await page.get_by_role("heading", name="Isolde the Bright").wait_for()
-    assert not await page.locator("#offline").is_visible()
+    await page.wait_for_selector("body[data-freshness=live]")
     assert await page.get_attribute("#updated", "datetime") != online_updated
 
-    # Revoked: the message, and the cached card is gone from the phone.
+    # Revoked: the message; the cached card is gone from the phone and, at once, every
+    # personal detail from the page itself (not only hidden).
     await revoke_link(db, member, None, "phone lost")
     await db.commit()
     await page.get_by_role("button", name="Refresh").click()
     await page.get_by_text("This card link was replaced or revoked.").wait_for()
-    assert not await page.locator("#card").is_visible()
+    html = await page.content()
+    for personal in ("Isolde", legal_name, "Barony of Lantern", "/check/", "<svg"):
+        assert personal not in html
+    assert await page.locator("#card").count() == 0
+    assert "Isolde" not in await page.title()
     assert await _card_cache_urls(page) == []
     await page.screenshot(path=str(artifacts / "card-revoked.png"), full_page=True)
     response = await page.reload()
@@ -125,3 +143,172 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     for path in (db_path, db_path.with_name(db_path.name + "-wal")):
         if path.exists():
             assert issued.token.encode() not in path.read_bytes()
+
+
+@contextlib.asynccontextmanager
+async def _phone(profile: Path) -> AsyncIterator:
+    """Chromium on a phone-sized screen with a profile kept on disk: closing it and
+    launching it again on the same profile is a cold start of the phone's browser."""
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+        )
+        try:
+            yield context
+        finally:
+            await context.close()
+
+
+async def _card_for(db: AsyncSession, base_url: str, **kw) -> tuple[str, str]:
+    """(card URL, SCA name) of a verified member with a fresh link."""
+    member = await make_verified(db, **kw)
+    issued = await issue_link(db, member, None, MailContext(base_url, "secret-" + "z" * 32))
+    await db.commit()
+    return f"{base_url}/card/{issued.token}", member.sca_name
+
+
+async def _saved(page) -> None:
+    """What the member sees once the card is kept on the phone."""
+    await page.get_by_text("Saved on this phone").wait_for()
+
+
+@pytest.mark.browser
+async def test_card_is_saved_on_the_first_visit_and_opens_cold_without_signal(
+    sqlite_only, live_server, db, tmp_path, artifacts
+):
+    url, name = await _card_for(db, live_server.url, sca_name="Wystan of the Marches")
+    profile = tmp_path / "phone"
+    async with _phone(profile) as phone:  # a fresh profile: nothing saved, no worker yet
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await _saved(page)
+        check_url = await page.locator("#qr").get_attribute("data-url")
+
+    live_server.stop()  # at the event: no signal
+    async with _phone(profile) as phone:  # the phone's browser starts cold
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_selector("body[data-freshness=offline]")
+        assert await page.locator("#freshness-word").text_content() == "Offline"
+        assert "not been saved" not in await page.content()
+        await page.screenshot(path=str(artifacts / "card-cold-offline.png"))
+        qr = page.locator("#qr svg")
+        assert [
+            d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(await qr.screenshot())))
+        ] == [check_url]
+
+
+@pytest.mark.browser
+async def test_only_this_servers_gone_replaces_the_saved_card(
+    sqlite_only, live_server, browser, db
+):
+    """429, 5xx, a Wi-Fi sign-in page, a stranger's 404 and a timeout all keep the saved
+    card on screen and say why it could not refresh."""
+    proxy = FaultProxy(live_server.port)
+    await proxy.start()
+    try:
+        url, name = await _card_for(db, proxy.url, sca_name="Maud the Patient")
+        page = await browser.new_page()
+        await page.goto(url)
+        await _saved(page)
+        saved = sorted(await _card_cache_urls(page))
+        assert len(saved) == 3
+
+        async def says_why(word: str, why: str) -> None:
+            await page.wait_for_function(
+                "why => document.getElementById('freshness-text').textContent.includes(why)",
+                arg=why,
+                timeout=10_000,
+            )
+            assert await page.locator("#freshness-word").text_content() == word
+            assert await page.get_by_role("heading", name=name).is_visible()
+            assert await page.locator("#qr svg").is_visible()
+            assert sorted(await _card_cache_urls(page)) == saved
+
+        async def keeps_the_card(mode: str, word: str, why: str) -> None:
+            proxy.mode = mode
+            await page.get_by_role("button", name="Refresh").click()  # the data
+            await says_why(word, why)
+            await page.reload()  # and the page itself, opened again
+            await page.get_by_role("heading", name=name).wait_for()
+            await says_why(word, why)
+            content = await page.content()
+            assert all(text not in content for _, text in FAULT_PAGES.values())
+            proxy.mode = "pass"
+            await page.get_by_role("button", name="Refresh").click()
+            await page.wait_for_selector("body[data-freshness=live]")
+
+        await keeps_the_card("busy", "Not refreshed", "the server is busy")
+        await keeps_the_card("server_error", "Not refreshed", "the server had a problem")
+        await keeps_the_card("portal", "Not refreshed", "a Wi-Fi sign-in page?")
+        await keeps_the_card("portal_404", "Not refreshed", "a Wi-Fi sign-in page?")
+        await keeps_the_card("hang", "Offline", "the server did not answer in time")
+
+        # Tessera's own 429 (too many unknown links from this address) keeps it too.
+        async with httpx.AsyncClient(base_url=live_server.url) as direct:
+            for n in range(card_routes.unknown_limiter.limit):
+                assert (await direct.get(f"/card/{n:022d}.json")).status_code == 404
+        await page.get_by_role("button", name="Refresh").click()
+        await page.wait_for_function(
+            "() => document.getElementById('freshness-text').textContent.includes('busy')"
+        )
+        assert await page.get_by_role("heading", name=name).is_visible()
+        assert sorted(await _card_cache_urls(page)) == saved
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.browser
+async def test_freshness_is_at_the_top_and_an_expired_code_is_marked(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    url, name = await _card_for(db, live_server.url, sca_name="Osric Longstride")
+    page = await browser.new_page()  # 390 × 844
+    await page.goto(url)
+    await _saved(page)
+    valid_until = dt.datetime.fromisoformat(
+        await page.locator("#check-slot").get_attribute("data-valid-until")
+    )
+
+    async def state_at_the_top() -> str:
+        box = await page.locator("#freshness").bounding_box()
+        assert box is not None and box["y"] == 0 and box["height"] < 844 / 4
+        return f"{await page.locator('#freshness-word').text_content()}"
+
+    assert await state_at_the_top() == "Live"
+    live_server.stop()
+    await page.reload()
+    await page.wait_for_selector("body[data-freshness=offline]")
+    assert await state_at_the_top() == "Offline"
+    assert "since" in await page.locator("#freshness").inner_text()
+    assert await page.locator("#check-slot").get_attribute("data-state") == "valid"
+
+    # A day later, still without signal: stale, but the code itself is still valid.
+    now = dt.datetime.now(dt.UTC)
+    await page.clock.set_fixed_time(now + dt.timedelta(hours=25))
+    await page.reload()
+    await page.wait_for_selector("body[data-freshness=stale]")
+    assert await state_at_the_top() == "Stale"
+    assert await page.locator("#check-slot").get_attribute("data-state") == "valid"
+    assert not await page.locator("#qr-expired").is_visible()
+
+    # Past the code's own expiry: the QR is marked expired, not shown as valid.
+    await page.clock.set_fixed_time(valid_until + dt.timedelta(minutes=1))
+    await page.reload()
+    await page.wait_for_selector("#check-slot[data-state=expired]")
+    assert await page.locator("#qr-expired").is_visible()
+    assert "This check code expired" in await page.locator("#check-caption").inner_text()
+    assert "Marshals: scan" not in await page.locator("#check-caption").inner_text()
+    await page.get_by_role("heading", name=name).wait_for()
+    await page.screenshot(path=str(artifacts / "card-offline-code-expired.png"), full_page=True)

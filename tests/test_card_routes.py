@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 from PIL import Image
 from sqlalchemy import select
@@ -42,6 +43,7 @@ async def test_card_json_has_etag_and_answers_304(client, db, settings):
     response = await client.get(f"/card/{token}.json")
     assert response.status_code == 200
     assert_card_headers(response)
+    assert response.headers["x-tessera-card"] == "card"
     data = response.json()
     assert data["member"]["sca_name"] == "Aelfric of Test"
     assert data["member"]["branch"] == "Barony of the Test"
@@ -104,7 +106,7 @@ async def test_card_page_shows_every_state_in_words(client, db, settings):
     assert "apple-touch-icon" in page.text
 
     page = await client.get(f"/card/{token_gone}")
-    assert "Deactivated" in page.text and "not a member in good standing" in page.text
+    assert "Deactivated" in page.text and "Not a member in good standing." in page.text
 
     page = await client.get(f"/card/{token_minor}")
     assert "Unverified minor" in page.text and "No membership on record" in page.text
@@ -138,9 +140,12 @@ async def test_unknown_and_revoked_links(client, db, settings):
     assert_card_headers(gone)
     gone_json = await client.get(f"/card/{token}.json")
     assert gone_json.status_code == 410 and gone_json.json()["error"] == "revoked"
+    # The card app drops its saved copy only on these, this server's own "gone" answers.
+    assert gone.headers["x-tessera-card"] == gone_json.headers["x-tessera-card"] == "revoked"
 
     unknown = await client.get("/card/AAAAAAAAAAAAAAAAAAAAAA")
     assert unknown.status_code == 404 and "no card at this address" in unknown.text
+    assert unknown.headers["x-tessera-card"] == "unknown"
     assert (await client.get("/card/not-a-token.json")).status_code == 404
 
 
@@ -153,6 +158,7 @@ async def test_repeated_unknown_tokens_get_429_with_retry_after(client, db, sett
     blocked = await client.get(f"/card/{token}.json")
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
+    assert blocked.headers["x-tessera-card"] == "rate_limited"  # not "gone": the card stays
 
 
 async def test_deleted_member_card_is_gone(client, db, settings):
@@ -221,7 +227,15 @@ async def test_service_worker_icons_and_size_budget(client, db, settings):
     member = await make_member(db)
     token = await issued_token(db, settings, member)
     page = await client.get(f"/card/{token}")
+    # Everything the page loads is saved by the worker when it installs, by exact URL.
+    loaded = set(re.findall(r'(?:src|href)="(/pwa/[^"]+)"', page.text))
+    assert {"/pwa/card.js?v=2", "/pwa/vendor/qrcode-generator/qrcode.js"} <= loaded
+    assert loaded <= set(re.findall(r'"(/pwa/[^"]+)"', sw.text))
     total = len(page.content)
-    for asset in ("/pwa/card.css", "/pwa/card.js"):
+    for asset in ("/pwa/card.css?v=2", "/pwa/card.js?v=2"):
         total += len((await client.get(asset)).content)
     assert total < 60 * 1024
+    # The QR encoder (vendored as published, 56 KB) is fetched once and kept by the worker.
+    encoder = await client.get("/pwa/vendor/qrcode-generator/qrcode.js")
+    assert encoder.status_code == 200 and "javascript" in encoder.headers["content-type"]
+    assert total + len(encoder.content) < 128 * 1024

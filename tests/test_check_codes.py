@@ -59,7 +59,7 @@ def test_code_round_trip_carries_exactly_the_documented_fields(ring):
     read = codes.read(code, ring)
     assert read.public_id == PUBLIC_ID
     assert read.key_id == 1
-    assert read.issued_at == dt.datetime(2026, 11, 21, 14, 0, tzinfo=dt.UTC)
+    assert read.issued_at == dt.datetime(2026, 11, 21, 0, 0, tzinfo=dt.UTC)
     assert read.valid_until - read.issued_at == dt.timedelta(hours=72)
     raw = b64d(code)
     # version 1 + key id 2 + id length 1 + id 8 + two times 8 + signature 64: nothing else.
@@ -68,18 +68,37 @@ def test_code_round_trip_carries_exactly_the_documented_fields(ring):
     assert len(code) <= 120
 
 
-def test_mobile_code_is_stable_within_the_hour_and_changes_after(ring):
-    a = codes.mobile_code(ring, PUBLIC_ID, NOW)
-    b = codes.mobile_code(ring, PUBLIC_ID, NOW + dt.timedelta(minutes=25))
-    c = codes.mobile_code(ring, PUBLIC_ID, NOW + dt.timedelta(minutes=31))
-    assert a == b  # Ed25519 is deterministic; issued-at is hour-bucketed
+def test_mobile_code_is_stable_all_utc_day_and_changes_at_utc_midnight(ring):
+    start = dt.datetime(2026, 11, 21, 0, 0, tzinfo=dt.UTC)
+    a = codes.mobile_code(ring, PUBLIC_ID, start)
+    b = codes.mobile_code(ring, PUBLIC_ID, start + dt.timedelta(hours=23, minutes=59, seconds=59))
+    # The same moment seen from another time zone is the same UTC day.
+    east = dt.timezone(dt.timedelta(hours=10))
+    b_east = codes.mobile_code(ring, PUBLIC_ID, (start + dt.timedelta(hours=20)).astimezone(east))
+    c = codes.mobile_code(ring, PUBLIC_ID, start + dt.timedelta(days=1))
+    assert a == b == b_east  # Ed25519 is deterministic; issued-at is the start of the UTC day
     assert c != a
+    assert codes.read(c, ring).issued_at == start + dt.timedelta(days=1)
+    assert codes.read(a, ring).valid_until == start + codes.MOBILE_VALIDITY
+
+
+def test_printed_code_keeps_its_hour_buckets(ring):
+    a = codes.printed_code(ring, PUBLIC_ID, NOW, dt.date(2027, 3, 1))
+    b = codes.printed_code(ring, PUBLIC_ID, NOW + dt.timedelta(minutes=29), dt.date(2027, 3, 1))
+    c = codes.printed_code(ring, PUBLIC_ID, NOW + dt.timedelta(minutes=31), dt.date(2027, 3, 1))
+    assert a == b != c
 
 
 def test_code_made_after_a_revocation_is_not_inside_the_revoked_range(ring):
     revoked_at = NOW + dt.timedelta(minutes=5, seconds=3, microseconds=10)
     code = codes.read(codes.mobile_code(ring, PUBLIC_ID, revoked_at, revoked_at), ring)
     assert code.issued_at > revoked_at
+    later = NOW + dt.timedelta(hours=3)  # the same day: still issued just after the revocation
+    assert codes.read(codes.mobile_code(ring, PUBLIC_ID, later, revoked_at), ring) == code
+    next_day = codes.read(
+        codes.mobile_code(ring, PUBLIC_ID, NOW + dt.timedelta(days=1), revoked_at), ring
+    )
+    assert next_day.issued_at == dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
 
 def test_printed_code_lasts_until_membership_expiry_at_most_a_year(ring):
@@ -221,7 +240,8 @@ async def test_the_code_a_card_carries_is_trusted_as_stored_and_nothing_else(rin
     assert (await decide(forged, ring, known, NOW)).result.key == "unknown"
 
     # An older code of this member (not the one stored) is still checked by signature.
-    earlier = codes.mobile_code(ring, PUBLIC_ID, NOW - dt.timedelta(hours=5))
+    earlier = codes.mobile_code(ring, PUBLIC_ID, NOW - dt.timedelta(days=1))
+    assert earlier != code
     assert (await decide(earlier, ring, known, NOW)).result.key == "ok"
 
 

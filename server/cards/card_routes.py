@@ -3,7 +3,9 @@
 Answers (fixed vocabulary): 200 card · 304 unchanged · 404 unknown link · 410 replaced
 or revoked · 429 too many unknown links from this client. Every answer is
 ``no-store``, ``no-referrer``, self-only CSP; no cookie is read or set (the session
-middleware skips ``/card/``).
+middleware skips ``/card/``). Every answer names itself in ``X-Tessera-Card`` (``card``,
+``unknown``, ``revoked``, ``rate_limited``): the card app drops its saved copy only on
+this server's own "unknown" or "revoked", never on a Wi-Fi portal's page or a proxy's 404.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ CARD_HEADERS = {
     "Content-Security-Policy": CARD_CSP,
     "X-Robots-Tag": "noindex",
 }
+ANSWER_HEADER = "X-Tessera-Card"
 REVOKED_TEXT = "This card link was replaced or revoked."
 UNKNOWN_TEXT = "There is no card at this address."
 
@@ -92,6 +95,7 @@ def _problem(request: Request, status: int, as_json: bool) -> Response:
         429: "Too many unknown card links from your address. Wait a little and try again.",
     }[status]
     code = {404: "unknown", 410: "revoked", 429: "rate_limited"}[status]
+    headers[ANSWER_HEADER] = code
     if as_json:
         return JSONResponse({"error": code, "message": text}, status_code=status, headers=headers)
     html = request.app.state.templates.get_template("cards/problem.html").render(
@@ -104,7 +108,7 @@ async def card_json(request: Request) -> Response:
     found = await find(request, request.path_params["token"])
     if isinstance(found, int):
         return _problem(request, found, as_json=True)
-    headers = {**CARD_HEADERS, "ETag": found.etag}
+    headers = {**CARD_HEADERS, "ETag": found.etag, ANSWER_HEADER: "card"}
     if request.headers.get("if-none-match") == found.etag:
         return Response(status_code=304, headers=headers)
     return Response(found.body, media_type="application/json", headers=headers)
@@ -123,7 +127,7 @@ async def card_page(request: Request) -> Response:
             "served_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     )
-    return HTMLResponse(html, headers={**CARD_HEADERS, "ETag": found.etag})
+    return HTMLResponse(html, headers={**CARD_HEADERS, "ETag": found.etag, ANSWER_HEADER: "card"})
 
 
 ICONS = [
@@ -160,7 +164,9 @@ async def card_manifest(request: Request) -> Response:
         "icons": ICONS,
     }
     return JSONResponse(
-        manifest, media_type="application/manifest+json", headers=dict(CARD_HEADERS)
+        manifest,
+        media_type="application/manifest+json",
+        headers={**CARD_HEADERS, ANSWER_HEADER: "card"},
     )
 
 

@@ -101,6 +101,7 @@ def compose(
         "check": None,  # the marshal QR code (``server.checks.card_part``)
         "photo": None,  # a data URI (``server.photos.card_part``); a placeholder when empty
     }
+    wording.settle(result.data)
     return result
 
 

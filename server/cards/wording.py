@@ -1,6 +1,8 @@
 """What the card says about a member's standing: the fixed vocabulary, in one place.
 
-Every state is shown in words (the colour only repeats what the words say).
+Every state is shown in words (the colour only repeats what the words say). Each
+status has one headline and one sentence that agree with each other and with the
+status label; a deactivated card shows nothing as valid (nothing green).
 """
 
 from __future__ import annotations
@@ -10,21 +12,40 @@ from typing import Any
 
 from server.members.status import label
 
-STATUS_TEXT: dict[str, tuple[str, str]] = {
-    # status key: (explanation, tone)
-    "verified": ("Adult member; membership verified.", "ok"),
-    "active": ("Adult; membership not verified.", "warn"),
-    "minor_verified": ("Under 18; membership verified and parent linked.", "ok"),
-    "minor_parent_verified": ("Under 18; parent linked, membership not verified.", "warn"),
-    "minor_membership_verified": ("Under 18; membership verified, no parent linked.", "warn"),
-    "minor_unverified": ("Under 18; membership and parent not verified.", "warn"),
-    "deactivated": ("Deactivated: not a member in good standing.", "bad"),
+# status key: (headline, sentence, tone). The sentence follows the status label on the
+# card ("Verified — Adult member; membership verified."), so it never repeats it.
+STATUS_WORDING: dict[str, tuple[str, str, str]] = {
+    "verified": ("Current member", "Adult member; membership verified.", "ok"),
+    "active": ("Membership not verified", "Adult; membership not verified.", "warn"),
+    "minor_verified": (
+        "Current member (under 18)",
+        "Under 18; membership verified and parent linked.",
+        "ok",
+    ),
+    "minor_parent_verified": (
+        "Membership not verified",
+        "Under 18; parent linked, membership not verified.",
+        "warn",
+    ),
+    "minor_membership_verified": (
+        "Under 18: no parent linked",
+        "Under 18; membership verified, no parent linked.",
+        "warn",
+    ),
+    "minor_unverified": (
+        "Not verified",
+        "Under 18; membership not verified, no parent linked.",
+        "warn",
+    ),
+    "deactivated": ("Deactivated", "Not a member in good standing.", "bad"),
 }
+UNKNOWN_STATUS = ("Status unknown", "Unknown status.", "warn")
+DEACTIVATED_NOTE = "Not valid while this card is deactivated."
 
 
 def status_part(status: str) -> dict[str, str]:
-    text, tone = STATUS_TEXT.get(status, ("Unknown status.", "warn"))
-    return {"key": status, "label": label(status), "text": text, "tone": tone}
+    _, sentence, tone = STATUS_WORDING.get(status, UNKNOWN_STATUS)
+    return {"key": status, "label": label(status), "text": sentence, "tone": tone}
 
 
 def dated_part(
@@ -52,10 +73,35 @@ def dated_part(
 
 def headline(status: str, membership: dict[str, Any]) -> dict[str, str]:
     """One line at the top of the card: can this person be treated as a current member?"""
+    text, _, tone = STATUS_WORDING.get(status, UNKNOWN_STATUS)
     if status == "deactivated":
-        return {"text": "Deactivated", "tone": "bad"}
+        return {"text": text, "tone": tone}
     if membership["expired"]:
         return {"text": "Membership expired", "tone": "bad"}
-    if STATUS_TEXT.get(status, ("", "warn"))[1] == "ok" and membership["expires_on"]:
-        return {"text": "Current member", "tone": "ok"}
-    return {"text": "Not verified", "tone": "warn"}
+    if tone == "ok" and not membership["expires_on"]:
+        return {"text": "No membership on record", "tone": "warn"}
+    return {"text": text, "tone": tone}
+
+
+def _not_valid(part: dict[str, Any]) -> None:
+    """A date on a deactivated card: the date itself, never "Valid until", never green."""
+    if part["expires_on"] and not part["expired"]:
+        part["text"] = f"Until {part['expires_on']} (card deactivated)"
+        part["tone"] = "muted"
+
+
+def settle(data: dict[str, Any]) -> None:
+    """Words that depend on the whole card, applied once the core payload is built.
+
+    A deactivated card shows no date as valid and no authorization in green: dates say
+    "Until …", section rows lose their tone and each section says it is not valid.
+    """
+    if data["status"]["key"] != "deactivated":
+        return
+    _not_valid(data["membership"])
+    _not_valid(data["background_check"])
+    for section in data["sections"]:
+        section["note"] = DEACTIVATED_NOTE
+        for row in section["rows"]:
+            if row.get("tone") == "ok":
+                row["tone"] = "muted"

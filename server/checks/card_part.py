@@ -1,9 +1,11 @@
-"""The marshal QR on the mobile card: a fresh check code in every card payload.
+"""The marshal QR on the mobile card: the check URL in every card payload.
 
-The payload is rebuilt at least every hour (``PayloadBuild.valid_until``), so the code
-is renewed as the card refreshes; each code is valid for 72 hours, so a card that goes
-offline keeps a usable code for a weekend. Within an hour the code — and so the card's
-ETag — stays the same (hour-bucketed issue time, deterministic Ed25519).
+The payload carries the URL, not a drawing: the card app draws the QR code from it
+(``pwa/card.js``, online and offline), so a rebuild costs no image work on the server.
+The code is issued per day — from the organisation's midnight, when the payload
+expires anyway (``server.clock``) — and valid 72 hours, so within a day the code, and
+so the card's ETag, stays the same, and a card saved on a phone carries a code valid
+for at least two more days.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import clock
 from server.cards.payload import PayloadBuild, PayloadPart
-from server.checks import codes, qr
+from server.checks import codes
 from server.checks.keyring import keyring_for
 from server.checks.models import CodeRevocation
 
@@ -33,19 +36,17 @@ async def latest_revocations(
 
 def apply_check_code(build: PayloadBuild, revoked_before: dt.datetime | None) -> None:
     ring = keyring_for(build.settings.data_dir)
-    code = codes.mobile_code(ring, build.member.public_id, build.now, revoked_before)
+    day_start = clock.day_start(build.site, build.today)
+    code = codes.mobile_code(ring, build.member.public_id, build.now, revoked_before, day_start)
     build.check_code = code
-    url = codes.check_url(build.settings.base_url, code)
-    valid_until = codes.issue_time(build.now, revoked_before) + codes.MOBILE_VALIDITY
+    valid_until = codes.mobile_issue_time(build.now, revoked_before, day_start)
+    valid_until += codes.MOBILE_VALIDITY
     build.data["check"] = {
-        "qr": qr.svg_data_uri(url),
-        "url": url,
+        "url": codes.check_url(build.settings.base_url, code),
         "valid_until": valid_until.isoformat(),
         "caption": "Marshals: scan to check this card live. "
         f"Code valid until {valid_until:%Y-%m-%d %H:%M} UTC.",
     }
-    next_hour = codes.hour_floor(build.now) + dt.timedelta(hours=1)
-    build.valid_until = min(build.valid_until, int(next_hour.timestamp()))
 
 
 check_part = PayloadPart("check", latest_revocations, apply_check_code)

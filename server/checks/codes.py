@@ -8,7 +8,7 @@ Layout (big-endian), then base64url without padding::
 The signature covers every byte before it. A code names the member only by
 ``Member.public_id``; it never contains or reveals the card token. Ed25519 signatures
 are deterministic, so the same member, key and times always give the same code (the
-mobile card's ETag stays stable within an hour).
+mobile card's ETag stays stable within a day).
 
 Because of that, the server — which holds every private key it ever signed with —
 checks a code by signing its payload again and comparing the two signatures in
@@ -159,23 +159,54 @@ def hour_floor(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def issue_time(now: dt.datetime, revoked_before: dt.datetime | None = None) -> dt.datetime:
-    """The start of this hour, or just after the member's last revocation if later.
+def day_floor(moment: dt.datetime) -> dt.datetime:
+    """The start of ``moment``'s UTC day."""
+    return moment.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
-    Hour buckets keep a card's code (and its ETag) stable between refreshes; a code
-    made after a revocation must not fall inside the revoked range.
-    """
-    issued = hour_floor(now)
+
+def _after_revocation(issued: dt.datetime, revoked_before: dt.datetime | None) -> dt.datetime:
+    """A code made after a revocation must not fall inside the revoked range."""
     if revoked_before is not None and issued < revoked_before:
         issued = revoked_before.replace(microsecond=0) + dt.timedelta(seconds=1)
     return issued
 
 
+def issue_time(now: dt.datetime, revoked_before: dt.datetime | None = None) -> dt.datetime:
+    """The start of this hour, or just after the member's last revocation if later.
+
+    The printed card's codes: the same member printed twice within an hour gets the
+    same code.
+    """
+    return _after_revocation(hour_floor(now), revoked_before)
+
+
+def mobile_issue_time(
+    now: dt.datetime,
+    revoked_before: dt.datetime | None = None,
+    day_start: dt.datetime | None = None,
+) -> dt.datetime:
+    """The start of this day (``day_start``: the organisation's midnight; the UTC day by
+    default), or just after the member's last revocation if later.
+
+    One code per day keeps a card's payload (and its ETag) unchanged between refreshes
+    all day: the card is rebuilt when its facts change or the day does, not every hour.
+    """
+    return _after_revocation(day_start or day_floor(now), revoked_before)
+
+
 def mobile_code(
-    keyring: Keyring, public_id: str, now: dt.datetime, revoked_before: dt.datetime | None = None
+    keyring: Keyring,
+    public_id: str,
+    now: dt.datetime,
+    revoked_before: dt.datetime | None = None,
+    day_start: dt.datetime | None = None,
 ) -> str:
-    """The mobile card's code: valid for 72 hours, so an offline card lasts a weekend."""
-    issued = issue_time(now, revoked_before)
+    """The mobile card's code: issued per day, valid 72 hours from its issue time.
+
+    The card's payload is rebuilt when the organisation's day ends, so a card saved on
+    a phone carries a code that stays valid offline for 48 to 72 more hours.
+    """
+    issued = mobile_issue_time(now, revoked_before, day_start)
     return sign(keyring.current, public_id, issued, issued + MOBILE_VALIDITY)
 
 
