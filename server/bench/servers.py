@@ -47,12 +47,20 @@ def fetch_status(url: str, headers: dict[str, str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[tuple[str, int]]:
-    """Run ``app`` under uvicorn, one worker, no access log; once ``probe`` answers,
-    yield its base URL and process id."""
+def uvicorn(
+    app: str,
+    env: dict[str, str],
+    probe: str,
+    log: Path,
+    *,
+    workers: int = 1,
+    pin: bool = True,
+) -> Iterator[tuple[str, int]]:
+    """Run ``app`` under uvicorn without access log; once ``probe`` answers, yield its
+    base URL and process id."""
     port = free_port()
     command = [
-        *pinned(SERVER),
+        *(pinned(SERVER) if pin else []),
         sys.executable,
         "-m",
         "uvicorn",
@@ -62,7 +70,7 @@ def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[tu
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
         "--log-level",
         "warning",
