@@ -76,6 +76,8 @@ async def copy_register(sqlite_path: str, url: str, say: Callable[[str], None]) 
                         await writing.execute(insert(table), [dict(row) for row in chunk])
                         copied += len(chunk)
                     await _follow_sequence(writing, table)
+            async with target.begin() as writing:
+                await writing.execute(text("ANALYZE"))  # as the seeder does on SQLite
         say(f"{copied:,} rows copied to PostgreSQL")
     finally:
         source.dispose()

@@ -25,24 +25,32 @@ CARD_CHECK_P99_MS = 100.0
 OFFICER_P99_MS = 500.0
 
 LOCKED = "database is locked"
-SERVER_ERROR = re.compile(r'HTTP/\d(?:\.\d)?" 5\d\d\b')
+ACCESS_LINE = re.compile(r'HTTP/\d(?:\.\d)?" (\d\d\d)\b')
 TRACEBACK = "Traceback (most recent call last)"
+EXCERPT = 3  # lines of each kind of trouble shown in the report
 
 
 @dataclass(frozen=True)
 class ServerLog:
+    requests: int  # access-log lines (none when the server prints no access log)
     locked: int  # lines saying "database is locked"
     server_errors: int  # access-log lines of a 5xx answer
     tracebacks: int
+    excerpt: list[str]  # the first few lines of trouble, for the reader
 
     @classmethod
     def read(cls, path: Path) -> ServerLog:
         text = path.read_text(errors="replace") if path.exists() else ""
         lines = text.splitlines()
+        statuses = [found.group(1) for line in lines if (found := ACCESS_LINE.search(line))]
+        locked = [line for line in lines if LOCKED in line]
+        failed = [line for line in lines if (f := ACCESS_LINE.search(line)) and f.group(1) >= "500"]
         return cls(
-            locked=sum(LOCKED in line for line in lines),
-            server_errors=sum(bool(SERVER_ERROR.search(line)) for line in lines),
+            requests=len(statuses),
+            locked=len(locked),
+            server_errors=len(failed),
             tracebacks=text.count(TRACEBACK),
+            excerpt=[line[:300] for line in locked[:EXCERPT] + failed[:EXCERPT]],
         )
 
 
@@ -131,9 +139,11 @@ def lines(outcome: Outcome) -> list[str]:
     out.append(f"day nightly started after seconds {nightly.started_after:.1f}")
     out.append(f"day nightly exit {'-' if nightly.exit_code is None else nightly.exit_code}")
     out.append(f"day nightly seconds {nightly.seconds:.1f}")
+    out.append(f"day server log requests {outcome.log.requests}")
     out.append(f"day server log database is locked {outcome.log.locked}")
     out.append(f"day server log 5xx {outcome.log.server_errors}")
     out.append(f"day server log tracebacks {outcome.log.tracebacks}")
+    out.extend(f"day server log: {line}" for line in outcome.log.excerpt)
     load_cpu = 100 * outcome.day["cpu_seconds"] / outcome.day["seconds"]
     out.append(f"day load generator cpu pct {load_cpu:.0f}")
     return out

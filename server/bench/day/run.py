@@ -129,7 +129,10 @@ def _plan(
         branch_ids = [row[0] for row in conn.execute("SELECT id FROM branches")]
     refreshed = {t.member_id for t in seeded.loaded}
     adults = [n for n, _, status in people if status in ("active", "verified") and n > 1]
-    acted_on = set(rng.sample([n for n in adults if n not in refreshed], STATUS_MEMBERS))
+    candidates = [n for n in adults if n not in refreshed]
+    acted_on = set(rng.sample(candidates, min(STATUS_MEMBERS, len(candidates))))
+    if not acted_on:
+        raise RuntimeError("the register is too small: no adult member for the status actions")
     ring = keyring.load_or_create(data_dir)
     now = dt.datetime.now(dt.UTC)
     started = time.monotonic()
