@@ -41,6 +41,7 @@ LOOPS: dict[str, Loop] = {
     STATUS: traffic.status_actions,
 }
 LOGGED_IN = (SCANNER, LIST, STATUS)
+LOGIN_PATIENCE = 120.0  # seconds for every connection to log in before the day
 
 
 def _cpu_seconds() -> float:
@@ -72,7 +73,8 @@ def _loop(plan: Plan, day: traffic.Day, name: str, browser: Browser) -> Awaitabl
 
 async def main(plan: Plan) -> None:
     day = traffic.Day(plan)
-    connections = await _connections(plan)
+    async with asyncio.timeout(LOGIN_PATIENCE):
+        connections = await _connections(plan)
     print("READY", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     cpu_before = _cpu_seconds()

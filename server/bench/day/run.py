@@ -41,6 +41,7 @@ from server.config import load_settings
 from server.database import make_engine, make_sessionmaker
 
 MEMBERS = 100_000
+MIN_MEMBERS = 100
 SECONDS = 60.0
 REFRESHED_CARDS = 2_000  # cards the refresh class cycles through (built before midnight)
 STATUS_MEMBERS = 50  # members the status actions deactivate and reactivate in turn
@@ -54,6 +55,9 @@ def _say(text: str) -> None:
 
 def run_day(args: argparse.Namespace) -> int:
     members = args.members or MEMBERS
+    if members < MIN_MEMBERS:
+        _say(f"bench --day needs at least {MIN_MEMBERS} members.")
+        return 2
     seconds = args.seconds or SECONDS
     workers = args.workers or (2 if args.postgres else 1)
     connections = Connections(hot=args.connections or Connections.hot)
