@@ -1,11 +1,18 @@
-"""``manage.py bench`` runs end to end and prints its figures (tiny sizes; no timing asserted)."""
+"""``manage.py bench`` and ``bench --day`` run end to end and print their figures (tiny
+sizes; no timing asserted)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from server.bench.day.plan import CLASSES
+from tests.conftest import PG_ADMIN_URL, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +42,16 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
         },
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for key in ("card json", "card json 304", "card html", "check", "check printed"):
+    scenarios = (
+        "card json",
+        "card json stale",
+        "card json 304",
+        "card html",
+        "check",
+        "check printed",
+        "check scanner",
+    )
+    for key in scenarios:
         match = re.search(rf"^{key} ratio (\d+\.\d\d)$", done.stdout, re.M)
         assert match, done.stdout
         assert float(match.group(1)) > 0
@@ -47,6 +63,59 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
         reference = re.search(rf"^{key} reference req/s (\d+)$", done.stdout, re.M)
         assert reference and int(reference.group(1)) > 0, done.stdout
         assert re.search(rf"^{key} steal pct \d+\.\d$", done.stdout, re.M), done.stdout
+    for key in ("card json", "check"):  # manage.py serve as shipped, access log on
+        assert re.search(
+            rf"^serve {key} ratio \d+\.\d\d \(target 0\.\d\d: (met|missed)\)$", done.stdout, re.M
+        ), done.stdout
+        assert re.search(rf"^serve {key} p99 ms \d+\.\d\d$", done.stdout, re.M), done.stdout
     for key in ("auth card batch seconds", "nightly expiry seconds"):
         assert re.search(rf"^{key} \d+\.\d\d$", done.stdout, re.M), done.stdout
     assert "(0 errors)" not in done.stdout and "errors)" not in done.stdout
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_day_prints_every_class_and_holds_it_to_the_targets(backend, tmp_path):
+    """A tiny day: midnight, every request class at once, a nightly run in the middle,
+    against ``manage.py serve``; every class's figures, the server log's counts and the
+    nightly run's outcome are printed, and the exit code says whether the targets held."""
+    command = [sys.executable, "manage.py", "bench", "--day", "--members", "200"]
+    command += ["--seconds", "3", "--connections", "4"]
+    if backend == "postgresql":
+        if subprocess.run(["pg_isready", "-h", "127.0.0.1"], capture_output=True).returncode:
+            missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        command += ["--postgres", PG_ADMIN_URL]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TESSERA_DATA_DIR": str(tmp_path)},
+    )
+    out = done.stdout
+    assert done.returncode in (0, 1), out + done.stderr
+    workers = "2 workers" if backend == "postgresql" else "1 worker"
+    assert f"{'PostgreSQL' if backend == 'postgresql' else 'SQLite'}, {workers}" in out, out
+    for name in CLASSES:
+        requests = re.search(rf"^day {name} req/s (\d+\.\d)$", out, re.M)
+        errors = re.search(rf"^day {name} errors (\d+)$", out, re.M)
+        assert requests and errors, out
+        assert float(requests.group(1)) > 0 or int(errors.group(1)) > 0, out  # it ran
+        for figure in ("p50 ms", "p99 ms"):
+            assert re.search(rf"^day {name} {figure} \d+\.\d$", out, re.M), out
+        assert re.search(rf"^day {name} ratio (\d+\.\d\d|-)$", out, re.M), out
+    assert re.search(r"^day status action ratio -$", out, re.M), out  # paced: no reference
+    assert re.search(r"^day check ratio \d+\.\d\d$", out, re.M), out
+    for line in (
+        r"day midnight invalidation seconds \d+\.\d\d",
+        r"day nightly exit (-|\d+)",
+        r"day nightly seconds \d+\.\d",
+        r"day server log database is locked \d+",
+        r"day server log 5xx \d+",
+    ):
+        assert re.search(rf"^{line}$", out, re.M), out
+    missed = re.findall(r"^target missed: ", out, re.M)
+    if done.returncode == 0:
+        assert "all targets met" in out and not missed, out
+    else:
+        assert missed and f"{len(missed)} targets missed" in out, out

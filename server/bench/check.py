@@ -35,7 +35,7 @@ def _of_member(sql: str, target: Target) -> str:
     return str(value)
 
 
-def _mobile(target: Target) -> tuple[str, dict[str, str]]:
+def mobile_request(target: Target) -> tuple[str, dict[str, str]]:
     code = _of_member("SELECT check_code FROM card_payloads WHERE member_id = ?", target)
     try:
         codes.read(code, keyring.load_or_create(_database[0].parent))
@@ -51,5 +51,5 @@ def _printed(target: Target) -> tuple[str, dict[str, str]]:
     return f"/check/{codes.printed_code(ring, public_id, now, now.date())}", {}
 
 
-scenario(Scenario("check", "marshal check (card)", 40, _mobile))
+scenario(Scenario("check", "marshal check (card)", 40, mobile_request))
 scenario(Scenario("check printed", "check (printed code)", 41, _printed))

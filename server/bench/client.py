@@ -14,14 +14,19 @@ from urllib.parse import urlsplit
 
 
 async def _connection(
-    host: str, port: int, targets: list[tuple[str, str]], deadline: float, latencies: list[float]
+    host: str,
+    port: int,
+    targets: list[tuple[str, str]],
+    headers: str,
+    deadline: float,
+    latencies: list[float],
 ) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     errors = 0
     try:
         while time.monotonic() < deadline:
             path, etag = random.choice(targets)
-            extra = f"If-None-Match: {etag}\r\n" if etag else ""
+            extra = headers + (f"If-None-Match: {etag}\r\n" if etag else "")
             started = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
@@ -39,6 +44,14 @@ async def _connection(
     return errors
 
 
+def read_headers() -> str:
+    """Headers for every request (``BENCH_HEADERS``: a file of ``Name: value`` lines)."""
+    path = os.environ.get("BENCH_HEADERS")
+    if not path:
+        return ""
+    return "".join(line.strip() + "\r\n" for line in Path(path).read_text().splitlines() if line)
+
+
 def read_targets() -> list[tuple[str, str]]:
     targets = []
     for line in Path(os.environ["BENCH_TARGETS"]).read_text().splitlines():
@@ -47,7 +60,9 @@ def read_targets() -> list[tuple[str, str]]:
     return targets
 
 
-async def main(url: str, targets: list[tuple[str, str]], connections: int, seconds: float) -> None:
+async def main(
+    url: str, targets: list[tuple[str, str]], headers: str, connections: int, seconds: float
+) -> None:
     parts = urlsplit(url)
     latencies: list[float] = []
     started = time.monotonic()
@@ -55,7 +70,12 @@ async def main(url: str, targets: list[tuple[str, str]], connections: int, secon
     results = await asyncio.gather(
         *(
             _connection(
-                parts.hostname or "127.0.0.1", parts.port or 80, targets, deadline, latencies
+                parts.hostname or "127.0.0.1",
+                parts.port or 80,
+                targets,
+                headers,
+                deadline,
+                latencies,
             )
             for _ in range(connections)
         )
@@ -90,4 +110,4 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    asyncio.run(main(args.url, read_targets(), args.connections, args.seconds))
+    asyncio.run(main(args.url, read_targets(), read_headers(), args.connections, args.seconds))

@@ -19,11 +19,25 @@ for line in io.lines(os.getenv("BENCH_TARGETS")) do
   local path, etag = line:match("^(%S+)%s?(.*)$")
   targets[#targets + 1] = {path, etag}
 end
+local extra = nil
+if os.getenv("BENCH_HEADERS") then
+  extra = {}
+  for line in io.lines(os.getenv("BENCH_HEADERS")) do
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    if name then extra[name] = value end
+  end
+end
 local counter = 0
 function setup(thread) counter = counter + 1; thread:set("seed", counter) end
 function init(args) math.randomseed(os.time() * 1000 + seed) end
 function request()
   local t = targets[math.random(#targets)]
+  if extra then
+    local headers = {}
+    for name, value in pairs(extra) do headers[name] = value end
+    if t[2] ~= "" then headers["If-None-Match"] = t[2] end
+    return wrk.format("GET", t[1], headers)
+  end
   if t[2] ~= "" then return wrk.format("GET", t[1], {["If-None-Match"] = t[2]}) end
   return wrk.format("GET", t[1])
 end
@@ -75,9 +89,20 @@ def _parse(output: str) -> Measurement:
 
 
 def run(
-    base_url: str, targets: Path, *, connections: int, seconds: float, workdir: Path
+    base_url: str,
+    targets: Path,
+    *,
+    connections: int,
+    seconds: float,
+    workdir: Path,
+    headers: dict[str, str] | None = None,
 ) -> Measurement:
+    """``headers`` go with every request (a session cookie, an ``Accept``)."""
     env = {**os.environ, "BENCH_TARGETS": str(targets)}
+    if headers:
+        extra = workdir / "headers.txt"
+        extra.write_text("".join(f"{name}: {value}\n" for name, value in headers.items()))
+        env["BENCH_HEADERS"] = str(extra)
     pin = pinned(LOAD)
     if tool() == "wrk":
         script = workdir / "random-target.lua"

@@ -15,6 +15,8 @@ SCENARIO_MODULES = [
     "server.bench.card_html",
     "server.bench.activities",
     "server.bench.check",
+    "server.bench.card_stale",
+    "server.bench.check_scanner",
 ]
 
 # Extra data for the seeded register: ``(sqlite3 connection, member ids, today) -> summary``,
@@ -59,6 +61,15 @@ class Scenario:
     request: Callable[[Target], tuple[str, dict[str, str]]]
     expect_status: int = 200
     extra: dict[str, str] = field(default_factory=dict)
+    # Which cards the targets come from: the ones with a built payload ("loaded") or
+    # the others ("unbuilt": no payload yet, ETag unknown).
+    population: str = "loaded"
+    # Headers every request carries, made once the server runs (given its base URL):
+    # a logged-in session, say.
+    session: Callable[[str], dict[str, str]] | None = None
+    # Run with the targets before the warm-up and before each measured slice (make
+    # their cards stale, say).
+    before_slice: Callable[[list[Target]], None] | None = None
 
 
 _SCENARIOS: dict[str, Scenario] = {}

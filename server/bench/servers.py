@@ -47,51 +47,98 @@ def fetch_status(url: str, headers: dict[str, str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def uvicorn(app: str, env: dict[str, str], probe: str, log: Path) -> Iterator[tuple[str, int]]:
-    """Run ``app``; once ``probe`` answers, yield its base URL and process id."""
+def uvicorn(
+    app: str,
+    env: dict[str, str],
+    probe: str,
+    log: Path,
+    *,
+    workers: int = 1,
+    pin: bool = True,
+) -> Iterator[tuple[str, int]]:
+    """Run ``app`` under uvicorn without access log; once ``probe`` answers, yield its
+    base URL and process id."""
     port = free_port()
+    command = [
+        *(pinned(SERVER) if pin else []),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--no-server-header",
+    ]
+    with _running(app, command, port, env, probe, log) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve(
+    env: dict[str, str],
+    probe: str,
+    log: Path,
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    pin: bool = True,
+) -> Iterator[tuple[str, int]]:
+    """``python manage.py serve`` exactly as a user starts it (access log, background
+    jobs and all, as ``env`` says); its output goes to ``log``."""
+    port = port or free_port()
+    command = [
+        *(pinned(SERVER) if pin else []),
+        sys.executable,
+        "manage.py",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    with _running("manage.py serve", command, port, env, probe, log) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running(
+    name: str, command: list[str], port: int, env: dict[str, str], probe: str, log: Path
+) -> Iterator[tuple[str, int]]:
     base = f"http://127.0.0.1:{port}"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                *pinned(SERVER),
-                sys.executable,
-                "-m",
-                "uvicorn",
-                app,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-                "--no-server-header",
-            ],
+            command,
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{app} exited: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
             try:
                 fetch_status(base + probe)
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{app} did not start in 30 s") from None
+                    raise RuntimeError(f"{name} did not start in 60 s") from None
                 time.sleep(0.1)
         yield base, process.pid
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
