@@ -67,7 +67,8 @@ class CardRebuilder:
         self._to_store: dict[int, BuiltPayload] = {}
         self._store_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.built = 0  # payloads built since start (metrics)
+        self.batches = 0  # batches built since start (metrics)
+        self.built = 0  # payloads built since start
         self.stored = 0
         self.dropped = 0
 
@@ -155,6 +156,7 @@ class CardRebuilder:
         async with self.sessionmaker() as db:
             built = await builder.build_many(db, ids, self.settings, clock.now())
             await db.rollback()  # a read: end the snapshot at once
+        self.batches += 1
         self.built += sum(1 for item in built.values() if item is not None)
         return built
 

@@ -43,7 +43,8 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
     9. The member is deactivated → ``deactivated``.
     10. An under-18 member with no parent linked → ``minor_needs_parent``.
     11. Membership not verified → ``unverified``.
-    12. Membership expiry missing or before today (UTC) → ``membership_expired``.
+    12. Membership expiry missing or before the organisation's today (its time zone,
+        ``server.clock``) → ``membership_expired``.
     13. Otherwise → ``ok``.
     """
     try:
@@ -68,7 +69,7 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
         return verdict("minor_needs_parent", "Under 18 and no parent or guardian is linked.")
     if member.status in NOT_VERIFIED:
         return verdict("unverified", "The membership has not been verified.")
-    today = now.date()
+    today = member.today(now)
     expires = member.membership_expires_on
     if expires is None or expires < today:
         when = f" on {expires.isoformat()}" if expires else ""

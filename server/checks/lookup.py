@@ -1,7 +1,7 @@
 """The check's one database read: a member's facts by public id, lean.
 
 One indexed query (members by ``public_id``, its branch, the latest code revocation,
-and the check code its mobile card carries now), on the hot connections
+the check code its mobile card carries now, and the organisation's time zone), on the hot connections
 (``server.db.hot``): on SQLite in the event loop's thread, in microseconds; on
 PostgreSQL one prepared statement through the ``asyncpg`` pool.
 """
@@ -9,17 +9,21 @@ PostgreSQL one prepared statement through the ``asyncpg`` pool.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from server import clock
 from server.cards.models import CardPayload
 from server.checks.models import CodeRevocation
 from server.db.hot import HotConnections
 from server.members.models import Branch, Member
+from server.settings.models import SettingValue
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,18 @@ class MemberFacts:
     deleted: bool
     revoked_before: dt.datetime | None
     known_code: str | None = None  # the code in the member's current card payload
+    time_zone: str = clock.DEFAULT_ZONE  # the organisation's (app setting ``time_zone``)
+
+    def today(self, now: dt.datetime) -> dt.date:
+        """The organisation's date at ``now``: when a membership counts as expired."""
+        return now.astimezone(clock.zone(self.time_zone)).date()
 
 
+_time_zone = (
+    select(SettingValue.value)
+    .where(SettingValue.key == literal_column("'time_zone'"))
+    .scalar_subquery()
+)
 _latest_revocation = (
     select(func.max(CodeRevocation.revoked_before))
     .where(CodeRevocation.member_id == Member.id)
@@ -51,6 +65,7 @@ FACTS_QUERY = (
         Member.deleted_at,
         _latest_revocation,
         CardPayload.check_code,
+        _time_zone,
     )
     .outerjoin(Branch, Branch.id == Member.branch_id)
     .outerjoin(CardPayload, CardPayload.member_id == Member.id)
@@ -75,8 +90,15 @@ def _date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(value)
 
 
+@functools.lru_cache(maxsize=64)
+def _zone_name(stored: Any) -> str:
+    """The stored setting (JSON text from a raw driver) as a zone name."""
+    value = json.loads(stored) if isinstance(stored, str) else stored
+    return str(value or clock.DEFAULT_ZONE)
+
+
 def _facts(row: Any) -> MemberFacts:
-    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked, known = row
+    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked, known, zone = row
     return MemberFacts(
         member_id=member_id,
         public_id=public_id,
@@ -87,6 +109,7 @@ def _facts(row: Any) -> MemberFacts:
         deleted=deleted_at is not None,
         revoked_before=_utc(revoked),
         known_code=known,
+        time_zone=_zone_name(zone) if zone is not None else clock.DEFAULT_ZONE,
     )
 
 

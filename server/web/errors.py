@@ -6,6 +6,7 @@ import logging
 import sqlite3
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -84,12 +85,24 @@ async def database_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def changed_meanwhile(request: Request, exc: Exception) -> Response:
+    """Someone saved the same record between this request's read and its write (the
+    version check failed): nothing was saved; reload and try again."""
+    return error_response(
+        request,
+        409,
+        "Someone else changed this record while you were working on it. Nothing was "
+        "saved: reload the page and try again.",
+    )
+
+
 async def csrf_rejected(request: Request, reason: str) -> Response:
     return error_response(request, 403, reason)
 
 
 exception_handlers = {
     HTTPException: http_exception,
+    StaleDataError: changed_meanwhile,
     DBAPIError: database_error,
     sqlite3.Error: database_error,
     Exception: server_error,
