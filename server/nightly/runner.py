@@ -1,8 +1,15 @@
-"""Running the nightly jobs: one instance at a time, each job in its own transaction.
+"""Running the nightly jobs: one instance at a time, each job in its own transaction,
+each job at most once per date.
 
 The lock is the ``job_locks`` row named ``nightly``; taking it is one conditional
 UPDATE, so two processes (or two servers on one PostgreSQL) never run the jobs at
 the same time. A lock whose holder died expires after ``LOCK_TTL``.
+
+Under the lock, every job's outcome is recorded per date (``nightly_job_runs``): a
+job that already succeeded for the date is skipped, so two runs started together, a
+cron entry beside the server's own scheduler, or a rerun after one job failed, run
+each job once (the failed one again). ``force`` runs them all regardless. Every
+job's summary (or failure) is logged.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.database import utcnow
-from server.nightly.models import JobLock
+from server.nightly.models import JobLock, NightlyJobRun
 from server.nightly.registry import jobs
 
 log = logging.getLogger("tessera.nightly")
@@ -29,6 +36,7 @@ JOB_MODULES: list[str] = [
     "server.groups.staff_sync",
     "server.members.ageup",
     "server.applicants.recap",
+    "server.nightly.retention",
 ]
 LOCK_NAME = "nightly"
 LOCK_TTL = dt.timedelta(hours=2)
@@ -52,6 +60,7 @@ class NightlyRun:
     results: list[tuple[str, str]] = field(default_factory=list)
     failed: bool = False
     reason: str = ""
+    skipped: list[str] = field(default_factory=list)
 
 
 async def _ensure_lock_row(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -105,20 +114,68 @@ async def release(
         )
 
 
-async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> NightlyRun:
+async def _succeeded(db: AsyncSession, job: str, today: dt.date) -> bool:
+    run = await db.get(NightlyJobRun, (job, today))
+    return run is not None and run.status == "succeeded"
+
+
+async def _record(
+    db: AsyncSession,
+    job: str,
+    today: dt.date,
+    *,
+    holder: str,
+    started: dt.datetime,
+    failed: bool,
+    summary: str,
+) -> None:
+    run = await db.get(NightlyJobRun, (job, today))
+    if run is None:
+        run = NightlyJobRun(job=job, run_on=today)
+        db.add(run)
+    run.status = "failed" if failed else "succeeded"
+    run.holder = holder
+    run.started_at = started
+    run.finished_at = utcnow()
+    run.summary = summary[:4000]
+
+
+async def run_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    today: dt.date,
+    *,
+    force: bool = False,
+    holder: str = "",
+) -> NightlyRun:
     """Every registered job in order, each in its own transaction; a failure rolls back
-    that job only, is logged, and the others still run."""
+    that job only, is logged, and the others still run. A job that already succeeded
+    for ``today`` is skipped unless ``force``. Call with the lock held."""
     run = NightlyRun(ran=True)
     for job in jobs():
+        started = utcnow()
         async with sessionmaker() as db:
+            if not force and await _succeeded(db, job.name, today):
+                await db.rollback()
+                summary = f"skipped: already succeeded for {today.isoformat()}"
+                run.results.append((job.name, summary))
+                run.skipped.append(job.name)
+                log.info("nightly %s for %s: %s", job.name, today, summary)
+                continue
+            await db.rollback()
+            failed = False
             try:
                 summary = await job.run(db, today)
                 await db.commit()
+                log.info("nightly %s for %s: %s", job.name, today, summary)
             except Exception as exc:
                 await db.rollback()
-                log.exception("nightly job %s failed", job.name)
+                log.exception("nightly %s for %s failed", job.name, today)
                 summary = f"FAILED: {type(exc).__name__}: {exc}"[:500]
-                run.failed = True
+                run.failed = failed = True
+        async with sessionmaker() as db, db.begin():
+            await _record(
+                db, job.name, today, holder=holder, started=started, failed=failed, summary=summary
+            )
         run.results.append((job.name, summary))
     return run
 
@@ -129,21 +186,25 @@ async def run_nightly(
     *,
     only_if_due: bool = False,
     holder: str | None = None,
+    force: bool = False,
 ) -> NightlyRun:
     """Take the lock, run the jobs, record the outcome, release the lock.
 
-    ``only_if_due`` (the scheduler inside ``serve``) skips when the jobs already ran
-    today; ``manage.py nightly`` runs them again whenever asked.
+    ``only_if_due`` (the scheduler inside ``serve``) does not even take the lock when
+    the jobs already ran today; ``manage.py nightly`` runs what has not succeeded for
+    the date yet, and everything again with ``force``.
     """
     load_jobs()
     today = today or dt.date.today()
     holder = holder or holder_name()
     if not await acquire(sessionmaker, holder, today, only_if_due=only_if_due):
         reason = "already ran today" if only_if_due else "another instance is running them"
+        if not only_if_due:  # the scheduler asks every few minutes: not worth a line
+            log.info("nightly jobs for %s not run: %s", today, reason)
         return NightlyRun(ran=False, reason=reason)
     run = NightlyRun(ran=True)
     try:
-        run = await run_jobs(sessionmaker, today)
+        run = await run_jobs(sessionmaker, today, force=force, holder=holder)
     finally:
         summary = "; ".join(f"{name}: {text}" for name, text in run.results)
         await release(sessionmaker, holder, today, summary)
