@@ -86,6 +86,7 @@ def configure(stream: TextIO | None = None) -> logging.Handler:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin it loads
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False
