@@ -86,13 +86,14 @@ async def outbox_retry(request: Request) -> Response:
     message = None if message_id is None else await db.get(OutboxMessage, message_id)
     if message is None:
         raise HTTPException(404, "There is no such message.")
-    if await retry_message(db, message.id, request.state.user.id):
+    message_id, status = message.id, message.status
+    if await retry_message(db, message_id, request.state.user.id):
         await db.commit()
         flash(request, "The message is queued and will be sent within a few seconds.")
     else:
         await db.rollback()
-        flash(request, f"This message is {message.status}: there is nothing to retry.", "error")
-    return RedirectResponse(f"/admin/outbox/{message.id}", status_code=303)
+        flash(request, f"This message is {status}: there is nothing to retry.", "error")
+    return RedirectResponse(f"/admin/outbox/{message_id}", status_code=303)
 
 
 @page(staff=True)
