@@ -27,13 +27,19 @@ class Figures:
 async def gather(db: AsyncSession, now: dt.datetime) -> Figures:
     figures = Figures(outbox={"queued": 0, "failing": 0, "sending": 0, "failed": 0})
     rows = await db.execute(
-        select(OutboxMessage.status, OutboxMessage.last_error != "", func.count())
+        select(OutboxMessage.status, func.count())
         .where(OutboxMessage.status.in_(("queued", "sending", "failed")))
-        .group_by(OutboxMessage.status, OutboxMessage.last_error != "")
+        .group_by(OutboxMessage.status)
     )
-    for status, has_error, count in rows:
-        state = "failing" if status == "queued" and has_error else status
-        figures.outbox[state] += count
+    for status, count in rows:
+        figures.outbox[status] += count
+    failing = await db.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.status == "queued", OutboxMessage.last_error != "")
+    )
+    figures.outbox["failing"] = failing or 0
+    figures.outbox["queued"] -= figures.outbox["failing"]
     oldest = await db.scalar(
         select(func.min(OutboxMessage.created_at)).where(
             OutboxMessage.status.in_(("queued", "sending"))
