@@ -58,7 +58,7 @@ async def purge(
         while True:
             ids = list((await db.execute(select(key).where(condition).limit(batch))).scalars())
             if ids:
-                await db.execute(delete(key.table).where(key.in_(ids)))
+                await db.execute(delete(key.class_).where(key.in_(ids)))
             await db.commit()
             total += len(ids)
             if len(ids) < batch:
