@@ -47,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(explain(error, database_url()), file=sys.stderr)
-        print("(python manage.py --debug … shows the traceback)", file=sys.stderr)
         return 1
 
 

@@ -107,4 +107,7 @@ def explain(error: BaseException, database_url: str = "") -> str:
                 "Tessera needs to write its data directory (TESSERA_DATA_DIR)."
             )
     first = (str(error).strip().splitlines() or [""])[0][:300]
-    return f"Tessera could not start: {type(error).__name__}: {first}"
+    return (
+        f"Tessera could not start: {type(error).__name__}: {first}\n"
+        "Run the same command with --debug to see where it happened."
+    )
