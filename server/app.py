@@ -34,7 +34,10 @@ from server.db.engine import make_engine, make_sessionmaker
 from server.db.hot import HotConnections
 from server.db.target import DatabaseTarget
 from server.groups import routes as group_routes
+from server.health import routes as health_routes
+from server.health.requests import RequestMetrics
 from server.home import routes as home_routes
+from server.logs import access_log
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.mail import routes as outbox_routes
 from server.members import action_routes as member_action_routes
@@ -49,11 +52,12 @@ from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
 from server.web.headers import SecurityHeadersMiddleware
+from server.web.observe import RequestObserver
 from server.web.sessions import SessionMiddleware
 from server.web.templating import ROOT, make_templates
 
 # Paths that never read or set a session cookie (bearer-token pages and their assets).
-SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/")
+SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/", "/healthz", "/readyz", "/metrics")
 # Paths whose unsafe requests authenticate otherwise than by session cookie.
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
 
@@ -76,6 +80,7 @@ ROUTE_MODULES: list[Any] = [
     card_admin_routes,
     settings_routes,
     outbox_routes,
+    health_routes,
 ]
 
 
@@ -125,7 +130,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             async with background.running(app):
                 yield
 
+    request_metrics = RequestMetrics.from_environment()
     middleware = [
+        Middleware(RequestObserver, metrics=request_metrics, access_log=access_log()),
         Middleware(SecurityHeadersMiddleware),
         Middleware(
             SessionMiddleware,
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.request_metrics = request_metrics
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.templates = make_templates()
     check_runtime.bind_settings(engine, settings)

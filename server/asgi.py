@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 
+from server import logs
 from server.app import create_app
 
+logs.configure()  # every worker logs the same way (uvicorn's own setup is off)
 app = create_app()
 
 # What exists now (modules, models, routes) lives as long as the process: keep it out

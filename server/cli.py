@@ -42,9 +42,13 @@ def argument(*flags: str, **options: Any) -> Callable[[Handler], Handler]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Tessera command line.")
+    parser.add_argument("--debug", action="store_true", help="Show tracebacks of errors.")
+    # ``--debug`` may also follow the command; SUPPRESS keeps the main parser's value.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, parents=[common])
         for flags, options in cmd.arguments:
             p.add_argument(*flags, **options)
         p.set_defaults(handler=cmd.handler)

@@ -19,6 +19,8 @@ class Settings:
     smtp_url: Secret | None
     mail_from: str
     run_background_jobs: bool = True
+    # Bearer token that lets a scraper outside this machine read /metrics.
+    metrics_token: Secret | None = None
 
     @property
     def https(self) -> bool:
@@ -58,4 +60,5 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         smtp_url=smtp_url,
         mail_from=config("MAIL_FROM", default="Tessera <tessera@localhost>"),
         run_background_jobs=config("TESSERA_BACKGROUND_JOBS", cast=bool, default=True),
+        metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -56,15 +59,17 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.cli import COMMANDS
-    from server.web.access_log import install
 
     settings = load_settings()
     if not prepare_database(settings.database_url):
         return 1
     if args.demo:
         COMMANDS["demo"].handler(args)
-    install()
+    if args.workers > 1:
+        share_request_metrics(settings.data_dir / "run" / "metrics")
     print(f"Tessera is listening on http://{args.host}:{args.port}/ (BASE_URL {settings.base_url})")
+    # Each worker sets up logging itself when it imports server.asgi (server.logs): the
+    # same format in every worker, and Tessera's own access log instead of uvicorn's.
     uvicorn.run(
         "server.asgi:app",
         host=args.host,
@@ -72,9 +77,19 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         server_header=False,
-        log_config=None if args.workers > 1 else uvicorn.config.LOGGING_CONFIG,
+        log_config=None,
+        access_log=False,
     )
     return 0
+
+
+def share_request_metrics(directory: Path) -> None:
+    """Workers publish their request counters here, so /metrics adds them all up."""
+    from server.health.requests import SHARED_DIR_ENV
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ[SHARED_DIR_ENV] = str(directory)
 
 
 async def _create_admin(email: str, password: str) -> str:

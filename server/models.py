@@ -12,7 +12,7 @@ from server.database import Base
 from server.groups.models import Group, GroupMembership
 from server.mail.models import OutboxMessage
 from server.members.models import Branch, Member
-from server.nightly.models import JobLock
+from server.nightly.models import JobLock, NightlyJobRun
 from server.photos.models import MemberPhoto
 from server.settings.models import SettingValue
 
@@ -33,6 +33,7 @@ __all__ = [
     "Group",
     "GroupMembership",
     "JobLock",
+    "NightlyJobRun",
     "Member",
     "MemberPhoto",
     "OutboxMessage",

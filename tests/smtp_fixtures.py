@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -22,8 +23,18 @@ class CaptureHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse_next = 0  # answer this many DATA commands with 451
+        self.refuse_rcpt: dict[str, str] = {}  # address -> reply to its RCPT TO
+        self.data_delay = 0.0  # seconds each DATA takes (a slow server)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.refuse_next > 0:
             self.refuse_next -= 1
             return "451 4.3.0 Mailbox busy, try again later"

@@ -69,3 +69,61 @@ async def test_concurrent_ticks_run_the_jobs_once(app, recorded_jobs):
     runs = await asyncio.gather(*(tick(app, dt.date(2030, 6, 1)) for _ in range(4)))
     assert sum(r.ran for r in runs) == 1
     assert recorded_jobs == ["first"]
+
+
+async def test_a_job_that_succeeded_for_a_date_is_not_run_again_unless_forced(app, recorded_jobs):
+    sm = app.state.sessionmaker
+    day = dt.date(2030, 7, 1)
+    first = await run_nightly(sm, day)
+    assert recorded_jobs == ["first"] and first.failed
+    # Run again for the same date (cron beside the server, or an operator): the job
+    # that succeeded is skipped, the one that failed runs again.
+    again = await run_nightly(sm, day)
+    assert recorded_jobs == ["first"]
+    assert dict(again.results)["test_first"] == "skipped: already succeeded for 2030-07-01"
+    assert "FAILED" in dict(again.results)["test_broken"] and "test_broken" not in again.skipped
+    # Another date is another day; --force runs everything again.
+    await run_nightly(sm, day + dt.timedelta(days=1))
+    forced = await run_nightly(sm, day, force=True)
+    assert recorded_jobs == ["first", "first", "first"] and not forced.skipped
+
+
+def test_two_nightly_commands_started_together_run_each_job_once(
+    database_url, tmp_path, sqlite_only
+):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "nightly-secret-" + "n" * 32,
+    }
+    command = [sys.executable, "manage.py", "nightly", "--date", "2030-08-01"]
+    for _round in range(3):
+        runs = [
+            subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        ran = [
+            line.split(":", 1)[0]
+            for out in outputs
+            for line in out.splitlines()
+            if ": " in line
+            and "skipped" not in line
+            and not line.startswith("Nightly jobs not run")
+        ]
+        assert len(ran) == len(set(ran)), outputs  # no job twice in one round
+        if _round == 0:
+            assert "age_up" in ran, outputs
+        else:
+            assert ran == [], outputs  # nor on another run for the same date
+    forced = subprocess.run(
+        [*command, "--force"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert forced.returncode == 0 and "age_up: " in forced.stdout and "skipped" not in forced.stdout

@@ -76,7 +76,8 @@ def uvicorn(
         "warning",
         "--no-server-header",
     ]
-    with _running(app, command, port, env, probe, log) as server:
+    quiet = {**env, "TESSERA_ACCESS_LOG": "false"}  # Tessera's own access log, too
+    with _running(app, command, port, quiet, probe, log) as server:
         yield server
 
 

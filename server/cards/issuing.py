@@ -187,6 +187,7 @@ async def issue_batch(
                     "body_text": text,
                     "body_html": html,
                     "member_id": r.member_id,
+                    "queued_by_id": actor_id,
                     "status": "queued",
                     "attempts": 0,
                     "next_attempt_at": now,

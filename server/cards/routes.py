@@ -17,6 +17,7 @@ from server.cards.bulk import job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
 from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
+from server.mail.standing import standing_for
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
@@ -138,10 +139,17 @@ async def bulk_page(request: Request) -> Response:
         .scalars()
         .all()
     )
+    my_mail = await standing_for(db, request.state.user.id)
     return render(
         request,
         "cards/bulk.html",
-        {"branches": branches, "statuses": STATUSES, "jobs": jobs, "job_state": job_state},
+        {
+            "branches": branches,
+            "statuses": STATUSES,
+            "jobs": jobs,
+            "job_state": job_state,
+            "my_mail": my_mail,
+        },
     )
 
 

@@ -8,6 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
+from server.mail.standing import standing_for
 from server.members.lookup import REGISTER_PERMISSIONS
 from server.members.models import Member
 from server.members.status import STATUSES
@@ -30,7 +31,10 @@ async def home(request: Request) -> Response:
             ).all()
         )
         counts = [(s.key, s.label, rows.get(s.key, 0)) for s in STATUSES]
-    return render(request, "home/dashboard.html", {"counts": counts})
+    my_mail = None
+    if "issue_card_links" in request.state.perms:
+        my_mail = await standing_for(request.state.db, request.state.user.id)
+    return render(request, "home/dashboard.html", {"counts": counts, "my_mail": my_mail})
 
 
 routes = [Route("/", home, methods=["GET"])]

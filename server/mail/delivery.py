@@ -1,4 +1,4 @@
-"""Delivering the outbox: claim due rows, send them by SMTP, record the outcome.
+"""Delivering the outbox: claim due rows, send them by SMTP, record each outcome at once.
 
 Algorithm (``deliver_once``):
 1. Claim up to ``BATCH`` due rows in one statement: queued rows whose
@@ -7,21 +7,41 @@ Algorithm (``deliver_once``):
    (``FOR UPDATE SKIP LOCKED``); SQLite runs the single UPDATE under its one writer
    lock. A claimed row belongs to this loop until ``claimed_until``, so two loops never
    send one message twice.
-2. Open one SMTP connection (``SMTP_URL``) and send each claimed message, with sealed
-   links opened just before sending. Without ``SMTP_URL`` the message is printed to
-   the console instead (development) and stays readable in the outbox viewer.
-3. Mark each row sent, or back to queued with exponential backoff and the error
-   (``failed`` after ``MAX_ATTEMPTS``). An SMTP outage therefore loses nothing.
+2. Open one SMTP connection (``SMTP_URL``) and send the claimed messages one by one,
+   sealed links opened just before sending. Without ``SMTP_URL`` the message is
+   printed to the console instead (development) and stays readable in the outbox.
+3. Record each message's outcome in its own short transaction right after the server
+   answered it, before the next message is sent:
+   - accepted: ``sent``;
+   - refused for good, a 5xx reply to this message (or a seal made with another
+     SECRET_KEY): ``failed``, with the reason, until someone retries it;
+   - refused for now, a 4xx reply: back to ``queued`` with backoff (30 s doubling to
+     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts;
+   - the connection broke while this message was being sent: back to ``queued`` with
+     backoff (the server may or may not have it: at-least-once).
+4. A server that cannot be reached at all (connection refused, timeout, DNS, TLS,
+   login, a 4xx/5xx greeting) is not the messages' fault: the claimed rows go back
+   to ``queued`` unchanged but for the reason, and the loop inside ``serve`` waits
+   (30 s doubling to five minutes) before knocking again. However long the outage,
+   nothing is lost and nothing fails; mail flows within minutes of the server's return.
+
+Stopping: when the task is cancelled (SIGTERM, Ctrl-C) the message in flight is
+finished and recorded, and the other claimed rows are released at once (queued, due
+now) for the next process. So a normal stop sends nothing twice and strands nothing;
+a SIGKILL can repeat at most the one message in flight (its lease runs out and it is
+sent again), per delivery loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
 import socket
 import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -42,9 +62,14 @@ from server.mail.sealed import UnreadableSeal, unseal
 log = logging.getLogger("tessera.mail")
 
 BATCH = 50
-MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(minutes=5)
 POLL_SECONDS = 5.0
+MAX_BACKOFF = dt.timedelta(minutes=30)  # between tries of one message refused for now
+SERVER_WAIT_MAX = 300.0  # seconds between knocks on an unreachable server
+IN_FLIGHT_GRACE = 45.0  # seconds a stopping loop waits for the message in flight
+SMTP_TIMEOUT = 30.0
+
+Send = Callable[[EmailMessage], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -84,8 +109,8 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """30 s, 1 min, 2 min … capped at one hour."""
-    return dt.timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+    """30 s, 1 min, 2 min … capped at ``MAX_BACKOFF``."""
+    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
 def worker_name() -> str:
@@ -109,12 +134,7 @@ async def claim(db: AsyncSession, worker: str, now: dt.datetime, limit: int = BA
     result = await db.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(
-            status="sending",
-            claimed_by=worker,
-            claimed_until=now + LEASE,
-            attempts=OutboxMessage.attempts + 1,
-        )
+        .values(status="sending", claimed_by=worker, claimed_until=now + LEASE)
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
@@ -151,35 +171,166 @@ def print_message(message: EmailMessage) -> None:
 @dataclass
 class Report:
     sent: int = 0
-    retried: int = 0
-    failed: int = 0
+    retried: int = 0  # refused for now (4xx) or cut off mid-message: queued with backoff
+    failed: int = 0  # refused for good (5xx) or unreadable
+    released: int = 0  # claimed but not tried (server unreachable, or stopping): queued
+    server_problem: str = ""  # why the server could not be used, if it could not
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.retried + self.failed
 
 
-async def _finish(
-    db: AsyncSession, row_id: int, worker: str, now: dt.datetime, error: str | None, attempts: int
-) -> str:
-    values: dict[str, Any]
-    if error is None:
-        values = {"status": "sent", "sent_at": now, "last_error": "", "claimed_until": None}
-        outcome = "sent"
-    elif attempts >= MAX_ATTEMPTS:
-        values = {"status": "failed", "last_error": error[:2000], "claimed_until": None}
-        outcome = "failed"
+class ServerUnavailable(Exception):
+    """The SMTP server could not be used at all (not this or that message's fault)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # sent | retried | failed
+    reason: str = ""
+    connection_lost: bool = False
+
+
+def outcome_of(error: BaseException) -> Outcome:
+    """How an error while sending one message counts (see the module docstring)."""
+    if isinstance(error, UnreadableSeal):
+        return Outcome("failed", str(error))
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError):
+        return Outcome("retried", f"connection lost while sending: {error}", connection_lost=True)
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        reason = "; ".join(f"SMTP {r.code}: {r.message}" for r in error.recipients)
+        return Outcome("failed" if codes and min(codes) >= 500 else "retried", reason)
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        reason = f"SMTP {error.code}: {error.message}"
+        return Outcome("failed" if error.code >= 500 else "retried", reason)
+    return Outcome("retried", f"{type(error).__name__}: {error}", connection_lost=True)
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    row: OutboxMessage,
+    worker: str,
+    outcome: Outcome,
+) -> None:
+    now = utcnow()
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "claimed_until": None}
+    if outcome.kind == "sent":
+        values |= {"status": "sent", "sent_at": now, "last_error": ""}
+    elif outcome.kind == "failed":
+        values |= {"status": "failed", "last_error": outcome.reason[:2000]}
     else:
-        values = {
+        values |= {
             "status": "queued",
-            "last_error": error[:2000],
+            "last_error": outcome.reason[:2000],
             "next_attempt_at": now + backoff(attempts),
-            "claimed_until": None,
         }
-        outcome = "retried"
-    await db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == worker)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    async with sessionmaker() as db, db.begin():
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.claimed_by == worker)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _release(
+    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], worker: str, reason: str
+) -> None:
+    """Give claimed rows back untried: queued, due as they were, reason noted."""
+    if not ids:
+        return
+    values: dict[str, Any] = {"status": "queued", "claimed_by": None, "claimed_until": None}
+    if reason:
+        values["last_error"] = reason[:2000]
+    async with sessionmaker() as db, db.begin():
+        await db.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.claimed_by == worker,
+                OutboxMessage.status == "sending",
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def _deliver_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    send: Send,
+    row: OutboxMessage,
+    worker: str,
+) -> Outcome:
+    """Send one message and record what the server said, as one unit."""
+    try:
+        await send(build_message(row, settings))
+        outcome = Outcome("sent")
+    except (UnreadableSeal, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        outcome = outcome_of(error)
+    await _record(sessionmaker, row, worker, outcome)
+    if outcome.kind != "sent":
+        log.warning("mail %s not sent (%s): %s", row.id, outcome.kind, outcome.reason)
     return outcome
+
+
+@contextlib.asynccontextmanager
+async def transport(settings: Settings) -> AsyncIterator[Send]:
+    """A way to send messages: one SMTP connection, or the console without SMTP_URL.
+    Raises ServerUnavailable when the server cannot be used at all."""
+    if settings.smtp_url is None:
+
+        async def to_console(message: EmailMessage) -> None:
+            print_message(message)
+
+        yield to_console
+        return
+    target = parse_smtp_url(str(settings.smtp_url))
+    smtp = aiosmtplib.SMTP(
+        hostname=target.host,
+        port=target.port,
+        use_tls=target.implicit_tls,
+        start_tls=target.starttls,
+        tls_context=target.tls_context()
+        if (target.implicit_tls or target.starttls is not False)
+        else None,
+        username=target.username,
+        password=target.password,
+        timeout=SMTP_TIMEOUT,
+    )
+    try:
+        await smtp.connect()
+    except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as error:
+        raise ServerUnavailable(f"SMTP server unreachable: {error}") from error
+    try:
+        yield smtp.send_message
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(smtp.quit(), 5)
+        smtp.close()
+
+
+async def _claim_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], worker: str, now: dt.datetime
+) -> list[OutboxMessage]:
+    async with sessionmaker() as db:
+        ids = await claim(db, worker, now)
+        if not ids:
+            return []
+        rows = (
+            await db.execute(
+                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            )
+        ).scalars()
+        return list(rows)  # closing the session detaches them, loaded
+
+
+async def _finish(task: asyncio.Task[Any]) -> None:
+    """Let a shielded task run to its end (bounded), even while we are being cancelled."""
+    await asyncio.wait({task}, timeout=IN_FLIGHT_GRACE)
 
 
 async def deliver_once(
@@ -193,85 +344,69 @@ async def deliver_once(
     now = now or utcnow()
     worker = worker or worker_name()
     report = Report()
-    async with sessionmaker() as db:
-        ids = await claim(db, worker, now)
-        if not ids:
-            return report
-        rows = list(
-            (
-                await db.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids))
-                    .order_by(OutboxMessage.id)
+    claiming = asyncio.ensure_future(_claim_rows(sessionmaker, worker, now))
+    try:
+        pending = await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        await _finish(claiming)
+        if claiming.done() and not claiming.cancelled() and claiming.exception() is None:
+            rows = claiming.result()
+            await _release(sessionmaker, [r.id for r in rows], worker, "")
+        raise
+    if not pending:
+        return report
+    try:
+        async with transport(settings) as send:
+            while pending:
+                in_flight = asyncio.ensure_future(
+                    _deliver_one(sessionmaker, settings, send, pending[0], worker)
                 )
-            ).scalars()
-        )
-    errors: dict[int, str | None] = {}
-    if settings.smtp_url is None:
-        for row in rows:
-            try:
-                print_message(build_message(row, settings))
-                errors[row.id] = None
-            except UnreadableSeal as exc:
-                errors[row.id] = str(exc)
-    else:
-        errors = await _send_smtp(rows, settings, parse_smtp_url(str(settings.smtp_url)))
-    async with sessionmaker() as db:
-        for row in rows:
-            error = errors.get(row.id, "not attempted")
-            attempts = (
-                MAX_ATTEMPTS if isinstance(error, str) and "SECRET_KEY" in error else row.attempts
+                try:
+                    outcome = await asyncio.shield(in_flight)
+                except asyncio.CancelledError:
+                    await _finish(in_flight)
+                    pending.pop(0)
+                    raise
+                pending.pop(0)
+                setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
+                if outcome.connection_lost:
+                    report.server_problem = outcome.reason
+                    break
+    except ServerUnavailable as problem:
+        report.server_problem = str(problem)
+        log.warning("mail delivery: %s", problem)
+    finally:
+        if pending:
+            report.released = len(pending)
+            releasing = asyncio.ensure_future(
+                _release(sessionmaker, [r.id for r in pending], worker, report.server_problem)
             )
-            outcome = await _finish(db, row.id, worker, utcnow(), error, attempts)
-            setattr(report, outcome, getattr(report, outcome) + 1)
-            if error:
-                log.warning("mail %s to %s not sent (%s): %s", row.id, row.to_addr, outcome, error)
-        await db.commit()
+            try:
+                await asyncio.shield(releasing)
+            except asyncio.CancelledError:
+                await _finish(releasing)
+                raise
     return report
 
 
-async def _send_smtp(
-    rows: list[OutboxMessage], settings: Settings, target: SmtpTarget
-) -> dict[int, str | None]:
-    errors: dict[int, str | None] = {}
-    try:
-        async with aiosmtplib.SMTP(
-            hostname=target.host,
-            port=target.port,
-            use_tls=target.implicit_tls,
-            start_tls=target.starttls,
-            tls_context=target.tls_context()
-            if (target.implicit_tls or target.starttls is not False)
-            else None,
-            username=target.username,
-            password=target.password,
-            timeout=30,
-        ) as smtp:
-            for row in rows:
-                try:
-                    await smtp.send_message(build_message(row, settings))
-                    errors[row.id] = None
-                except UnreadableSeal as exc:
-                    errors[row.id] = str(exc)
-                except aiosmtplib.SMTPResponseException as exc:
-                    errors[row.id] = f"SMTP {exc.code}: {exc.message}"
-                except aiosmtplib.SMTPException as exc:
-                    errors[row.id] = f"SMTP error: {exc}"
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        for row in rows:
-            errors.setdefault(row.id, f"SMTP server unreachable: {exc}")
-    return errors
-
-
 async def delivery_task(app: Starlette) -> None:
-    """The loop inside ``serve``: deliver whatever is due, then wait a little."""
+    """The loop inside ``serve``: deliver whatever is due, then wait a little; wait
+    longer (up to five minutes) while the SMTP server cannot be reached."""
+    server_wait = 0.0
     while True:
         try:
             report = await deliver_once(app.state.sessionmaker, app.state.settings)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("mail delivery round failed; trying again shortly")
             report = Report()
-        if report.sent + report.retried + report.failed == 0:
+        if report.server_problem:
+            server_wait = min(max(server_wait * 2, 30.0), SERVER_WAIT_MAX)
+            await asyncio.sleep(server_wait)
+            continue
+        server_wait = 0.0
+        if report.done == 0:
             await asyncio.sleep(POLL_SECONDS)
 
 

@@ -22,8 +22,12 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
-    # queued -> sending -> sent, or back to queued with a later next_attempt_at; failed
-    # after too many attempts (kept, never deleted).
+    # Who caused the message (the officer who issued a card link): they see its fate.
+    queued_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    # queued -> sending -> sent, or back to queued with a later next_attempt_at and the
+    # reason in last_error ("failing"); failed only when the server refused this message
+    # for good (a 5xx reply) or its sealed link cannot be opened. Kept, never deleted
+    # (until the retention period ends for sent mail).
     status: Mapped[str] = mapped_column(String(20), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -38,6 +38,7 @@ def queue_email(
     template: str,
     context: dict[str, Any],
     member_id: int | None = None,
+    queued_by_id: int | None = None,
 ) -> OutboxMessage:
     subject, text, html = render_email(template, context)
     message = OutboxMessage(
@@ -47,6 +48,7 @@ def queue_email(
         body_text=text,
         body_html=html,
         member_id=member_id,
+        queued_by_id=queued_by_id,
     )
     session.add(message)
     return message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
 
 from server.cli import argument, command
 from server.config import load_settings
@@ -13,25 +14,36 @@ from server.db.engine import make_engine, make_sessionmaker
 from server.nightly.runner import NightlyRun, run_nightly
 
 
-async def _run(url: str, today: dt.date | None) -> NightlyRun:
+async def _run(url: str, today: dt.date | None, force: bool) -> NightlyRun:
     engine = make_engine(url)
     try:
-        return await run_nightly(make_sessionmaker(engine), today)
+        return await run_nightly(make_sessionmaker(engine), today, force=force)
     finally:
         await engine.dispose()
 
 
 @command("nightly", "Run the nightly jobs now (one instance at a time).")
 @argument("--date", help="Run as if today were this date (YYYY-MM-DD).")
+@argument(
+    "--force",
+    action="store_true",
+    help="Run every job again, even those that already succeeded for this date.",
+)
 def nightly(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not prepare_database(settings.database_url):
         return 1
-    today = dt.date.fromisoformat(args.date) if args.date else None
-    run = asyncio.run(_run(settings.database_url, today))
+    try:
+        today = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"--date {args.date!r}: give a date as YYYY-MM-DD.", file=sys.stderr)
+        return 2
+    run = asyncio.run(_run(settings.database_url, today, args.force))
     if not run.ran:
         print(f"Nightly jobs not run: {run.reason}.")
         return 1
     for name, summary in run.results:
         print(f"{name}: {summary}")
+    if run.skipped:
+        print("Jobs that already succeeded for this date were skipped (--force runs them again).")
     return 1 if run.failed else 0

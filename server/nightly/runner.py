@@ -1,13 +1,21 @@
-"""Running the nightly jobs: one instance at a time, each job in its own transaction.
+"""Running the nightly jobs: one instance at a time, each job in its own transaction,
+each job at most once per date.
 
 The lock is the ``job_locks`` row named ``nightly``; taking it is one conditional
 UPDATE, so two processes (or two servers on one PostgreSQL) never run the jobs at
 the same time. A lock whose holder died expires after ``LOCK_TTL``.
+
+Under the lock, every job's outcome is recorded per date (``nightly_job_runs``): a
+job that already succeeded for the date is skipped, so two runs started together, a
+cron entry beside the server's own scheduler, or a rerun after one job failed, run
+each job once (the failed one again). ``force`` runs them all regardless. Every
+job's summary (or failure) is logged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import logging
 import os
@@ -21,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import clock
 from server.database import utcnow
 from server.db.busy import retry_when_busy
-from server.nightly.models import JobLock
+from server.nightly.models import JobLock, NightlyJobRun
 from server.nightly.registry import jobs
 from server.settings.store import load_settings
 
@@ -32,6 +40,7 @@ JOB_MODULES: list[str] = [
     "server.groups.staff_sync",
     "server.members.ageup",
     "server.applicants.recap",
+    "server.nightly.retention",
 ]
 LOCK_NAME = "nightly"
 LOCK_TTL = dt.timedelta(hours=2)
@@ -55,6 +64,7 @@ class NightlyRun:
     results: list[tuple[str, str]] = field(default_factory=list)
     failed: bool = False
     reason: str = ""
+    skipped: list[str] = field(default_factory=list)
 
 
 async def _ensure_lock_row(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
@@ -126,20 +136,70 @@ async def _release(
         )
 
 
-async def run_jobs(sessionmaker: async_sessionmaker[AsyncSession], today: dt.date) -> NightlyRun:
+async def _succeeded(
+    sessionmaker: async_sessionmaker[AsyncSession], job: str, today: dt.date
+) -> bool:
+    async with sessionmaker() as db:
+        run = await db.get(NightlyJobRun, (job, today))
+        return run is not None and run.status == "succeeded"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    run_on: dt.date
+    holder: str
+    started: dt.datetime
+    failed: bool
+    summary: str
+
+
+async def _record(sessionmaker: async_sessionmaker[AsyncSession], outcome: JobOutcome) -> None:
+    async with sessionmaker() as db, db.begin():
+        run = await db.get(NightlyJobRun, (outcome.job, outcome.run_on))
+        if run is None:
+            run = NightlyJobRun(job=outcome.job, run_on=outcome.run_on)
+            db.add(run)
+        run.status = "failed" if outcome.failed else "succeeded"
+        run.holder = outcome.holder
+        run.started_at = outcome.started
+        run.finished_at = utcnow()
+        run.summary = outcome.summary[:4000]
+
+
+async def run_jobs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    today: dt.date,
+    *,
+    force: bool = False,
+    holder: str = "",
+) -> NightlyRun:
     """Every registered job in order, each in its own transactions; a failure rolls back
-    what that job had not committed, is logged, and the others still run."""
+    what that job had not committed, is logged, and the others still run. A job that
+    already succeeded for ``today`` is skipped unless ``force``. Call with the lock held."""
     run = NightlyRun(ran=True)
     for job in jobs():
+        started = utcnow()
+        done = functools.partial(_succeeded, sessionmaker, job.name, today)
+        if not force and await retry_when_busy(done, what="nightly record"):
+            summary = f"skipped: already succeeded for {today.isoformat()}"
+            run.results.append((job.name, summary))
+            run.skipped.append(job.name)
+            log.info("nightly %s for %s: %s", job.name, today, summary)
+            continue
         async with sessionmaker() as db:
+            failed = False
             try:
                 summary = await job.run(db, today)
                 await db.commit()
+                log.info("nightly %s for %s: %s", job.name, today, summary)
             except Exception as exc:
                 await db.rollback()
-                log.exception("nightly job %s failed", job.name)
+                log.exception("nightly %s for %s failed", job.name, today)
                 summary = f"FAILED: {type(exc).__name__}: {exc}"[:500]
-                run.failed = True
+                run.failed = failed = True
+        outcome = JobOutcome(job.name, today, holder, started, failed, summary)
+        await retry_when_busy(functools.partial(_record, sessionmaker, outcome), what="nightly")
         run.results.append((job.name, summary))
     return run
 
@@ -150,11 +210,13 @@ async def run_nightly(
     *,
     only_if_due: bool = False,
     holder: str | None = None,
+    force: bool = False,
 ) -> NightlyRun:
     """Take the lock, run the jobs, record the outcome, release the lock.
 
-    ``only_if_due`` (the scheduler inside ``serve``) skips when the jobs already ran
-    today; ``manage.py nightly`` runs them again whenever asked.
+    ``only_if_due`` (the scheduler inside ``serve``) does not even take the lock when
+    the jobs already ran today; ``manage.py nightly`` runs what has not succeeded for
+    the date yet, and everything again with ``force``.
     """
     load_jobs()
     if today is None:
@@ -163,10 +225,12 @@ async def run_nightly(
     holder = holder or holder_name()
     if not await acquire(sessionmaker, holder, today, only_if_due=only_if_due):
         reason = "already ran today" if only_if_due else "another instance is running them"
+        if not only_if_due:  # the scheduler asks every few minutes: not worth a line
+            log.info("nightly jobs for %s not run: %s", today, reason)
         return NightlyRun(ran=False, reason=reason)
     run = NightlyRun(ran=True)
     try:
-        run = await run_jobs(sessionmaker, today)
+        run = await run_jobs(sessionmaker, today, force=force, holder=holder)
     finally:
         summary = "; ".join(f"{name}: {text}" for name, text in run.results)
         await release(sessionmaker, holder, today, summary)

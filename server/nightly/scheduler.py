@@ -22,12 +22,9 @@ WAKE_EVERY = 600.0  # seconds; plus jitter so workers do not wake together
 
 
 async def tick(app: Starlette, today: dt.date | None = None) -> NightlyRun:
-    """Run the jobs if they have not run today and nobody else is running them."""
-    run = await run_nightly(app.state.sessionmaker, today, only_if_due=True)
-    if run.ran:
-        for name, summary in run.results:
-            log.info("nightly %s: %s", name, summary)
-    return run
+    """Run the jobs if they have not run today and nobody else is running them (the
+    runner logs each job's summary)."""
+    return await run_nightly(app.state.sessionmaker, today, only_if_due=True)
 
 
 async def daily_nightly_jobs(app: Starlette) -> None:

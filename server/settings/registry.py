@@ -179,6 +179,16 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
         '"options": [], "member_editable": true, "public": false}]',
     ),
     SettingDef(
+        "event_retention_days",
+        "int",
+        400,
+        "Keep event records (days)",
+        "The check log, sent mail, finished bulk-issue runs and nightly job records older "
+        "than this are deleted by the nightly run. The audit log is kept for ever.",
+        minimum=30,
+        maximum=36500,
+    ),
+    SettingDef(
         "enabled_plugins",
         "list",
         ["activities"],

@@ -25,7 +25,8 @@ CARD_CHECK_P99_MS = 100.0
 OFFICER_P99_MS = 500.0
 
 LOCKED = "database is locked"
-ACCESS_LINE = re.compile(r'HTTP/\d(?:\.\d)?" (\d\d\d)\b')
+# Tessera's access log (server.web.access_log): "… INFO tessera.access: GET /path 200 1.2ms"
+ACCESS_LINE = re.compile(r"tessera\.access: \S+ \S+ (\d{3}) ")
 TRACEBACK = "Traceback (most recent call last)"
 EXCERPT = 3  # lines of each kind of trouble shown in the report
 

@@ -1,0 +1,284 @@
+"""One backup archive: the database (SQLite) and the key files, with a manifest.
+
+A backup that restores must hold three things together: the database, the
+``secret_key`` file (it signs sessions and seals the links in queued mail) and
+``check_keys.json`` (it signs the codes on printed and mobile cards). Restoring only
+the database breaks every printed card and every queued card link.
+
+The archive (``.tar.gz``, mode 0600: it holds the keys) has ``manifest.json`` first,
+then the files it lists, each with its size and SHA-256. The SQLite database is copied
+with SQLite's online backup API (``sqlite3.Connection.backup``): a consistent copy
+while the server keeps serving and writing. Every other top-level file of the data
+directory travels too (key files added later included); subfolders, dot-files, logs
+and earlier archives do not. On PostgreSQL the archive holds the key files only and
+``pg_dump`` saves the database (see the README).
+
+Restoring checks every file against the manifest before anything is written, refuses
+a data directory that already holds a database or keys unless forced, copies the
+database in with the same backup API (safe even into a file a server has open) and
+replaces key files atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from server.config import Settings
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DATABASE = "tessera.sqlite3"
+SKIPPED_SUFFIXES = ("-wal", "-shm", "-journal", ".tar.gz", ".partial", ".log", ".tmp", ".pid")
+
+
+class BackupError(Exception):
+    """Backing up or restoring cannot go on; the message says why and what to do."""
+
+
+@dataclass
+class Result:
+    archive: Path
+    files: list[str] = field(default_factory=list)
+    database: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+def key_files(data_dir: Path, database: Path | None) -> list[Path]:
+    """Top-level files of the data dir other than the live database and transient files."""
+    found = []
+    for path in sorted(data_dir.iterdir()) if data_dir.is_dir() else []:
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if database is not None and path.name.startswith(database.name):
+            continue
+        if path.name.startswith(DATABASE) or path.name.endswith(SKIPPED_SUFFIXES):
+            continue
+        found.append(path)
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def key_fingerprint(secret_key: str) -> str:
+    return hashlib.sha256(b"tessera.backup:" + secret_key.encode()).hexdigest()[:16]
+
+
+def _copy_sqlite(source: Path, target: Path) -> list[str]:
+    """A consistent copy of a live database; returns its schema revisions."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+        check = dst.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise BackupError(f"the copy of {source} failed SQLite's check: {check}")
+        dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        try:
+            return sorted(r[0] for r in dst.execute("SELECT version_num FROM alembic_version"))
+        except sqlite3.Error:
+            return []
+    finally:
+        dst.close()
+        src.close()
+
+
+def archive_path(destination: Path, now: dt.datetime) -> Path:
+    if destination.is_dir() or not destination.name.endswith((".tar.gz", ".tgz")):
+        destination.mkdir(parents=True, exist_ok=True)
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        return destination / f"tessera-backup-{stamp}.tar.gz"
+    return destination
+
+
+def backup(settings: Settings, destination: Path, *, secret_from_environment: bool) -> Result:
+    now = dt.datetime.now(dt.UTC)
+    target = archive_path(destination, now)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_path(settings.database_url)
+    result = Result(target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tessera-backup-") as tmp:
+        staged: list[tuple[str, Path]] = []
+        revisions: list[str] = []
+        if database is not None:
+            if not database.exists():
+                raise BackupError(f"there is no database at {database} to back up")
+            copy = Path(tmp) / DATABASE
+            revisions = _copy_sqlite(database, copy)
+            staged.append((DATABASE, copy))
+            result.database = "sqlite"
+        else:
+            result.database = make_url(settings.database_url).get_backend_name()
+            result.warnings.append(
+                "The database is not in this archive: save it with pg_dump (see the README)."
+            )
+        for path in key_files(settings.data_dir, database):
+            staged.append((path.name, path))
+        if secret_from_environment:
+            result.warnings.append(
+                "SECRET_KEY comes from the environment and is not in this archive: "
+                "keep it with the backup (restored mail links need it)."
+            )
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "created_at": now.isoformat(),
+            "database": result.database,
+            "schema_revisions": revisions,
+            "secret_key": "environment" if secret_from_environment else "file",
+            "secret_key_fingerprint": key_fingerprint(str(settings.secret_key)),
+            "files": [
+                {"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
+                for name, path in staged
+            ],
+        }
+        partial = target.with_name(target.name + ".partial")
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            body = json.dumps(manifest, indent=2).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode, info.mtime = len(body), 0o600, int(now.timestamp())
+            tar.addfile(info, io.BytesIO(body))
+            for name, path in staged:
+                info = tar.gettarinfo(str(path), arcname=name)
+                info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+        os.replace(partial, target)
+    result.files = [name for name, _ in staged]
+    return result
+
+
+def read_manifest(archive: Path) -> dict[str, Any]:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            member = tar.extractfile(MANIFEST)
+            if member is None:
+                raise KeyError(MANIFEST)
+            manifest: dict[str, Any] = json.loads(member.read())
+    except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
+        raise BackupError(f"{archive} is not a Tessera backup archive ({exc})") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{archive} has an unknown backup format {manifest.get('format')!r}")
+    return manifest
+
+
+def _extract_checked(archive: Path, manifest: dict[str, Any], into: Path) -> dict[str, Path]:
+    """Every listed file, checked against its size and SHA-256, unpacked into ``into``."""
+    wanted = {f["name"]: f for f in manifest["files"]}
+    for name in wanted:
+        if "/" in name or "\\" in name or name in {"", ".", ".."} or name == MANIFEST:
+            raise BackupError(f"the archive lists a file with a forbidden name: {name!r}")
+    found: dict[str, Path] = {}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            if member.name not in wanted or not member.isfile():
+                continue
+            source = tar.extractfile(member)
+            assert source is not None
+            target = into / member.name
+            with target.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            expected = wanted[member.name]
+            if target.stat().st_size != expected["size"] or _sha256(target) != expected["sha256"]:
+                raise BackupError(f"{member.name} in the archive is damaged (checksum mismatch)")
+            found[member.name] = target
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise BackupError(f"the archive lacks {', '.join(missing)}, which its manifest lists")
+    return found
+
+
+def _occupied(settings: Settings, database: Path | None) -> list[str]:
+    held = []
+    if database is not None and database.exists() and database.stat().st_size > 0:
+        held.append(f"a database ({database.name})")
+    keys = key_files(settings.data_dir, database)
+    if keys:
+        held.append("key files (" + ", ".join(p.name for p in keys) + ")")
+    return held
+
+
+def _write_atomically(source: Path, target: Path) -> None:
+    partial = target.with_name(f".{target.name}.restoring")
+    shutil.copyfile(source, partial)
+    os.chmod(partial, 0o600)
+    os.replace(partial, target)
+
+
+def restore(settings: Settings, archive: Path, *, force: bool) -> Result:
+    manifest = read_manifest(archive)
+    database = sqlite_path(settings.database_url)
+    result = Result(archive, database=str(manifest.get("database", "")))
+    if manifest["database"] == "sqlite" and database is None:
+        raise BackupError(
+            "this archive holds a SQLite database but DATABASE_URL points elsewhere: "
+            "restore into a SQLite data directory (unset DATABASE_URL), or migrate the data"
+        )
+    held = _occupied(settings, database)
+    if held and not force:
+        raise BackupError(
+            f"{settings.data_dir} already holds {' and '.join(held)}; restoring would replace "
+            "them. Stop the server and use --force, or restore into an empty TESSERA_DATA_DIR."
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".restore-") as tmp:
+        files = _extract_checked(archive, manifest, Path(tmp))
+        if DATABASE in files and database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+            src = sqlite3.connect(files[DATABASE])
+            dst = sqlite3.connect(database, timeout=30)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+                src.close()
+            result.files.append(database.name)
+        for name, path in files.items():
+            if name != DATABASE:
+                _write_atomically(path, settings.data_dir / name)
+                result.files.append(name)
+    if manifest["database"] != "sqlite":
+        result.warnings.append(
+            "The database is not in this archive: restore it with pg_restore (see the README)."
+        )
+    if manifest.get("secret_key") == "environment":
+        result.warnings.append(
+            "The backed-up server took SECRET_KEY from the environment: set the same one here."
+        )
+    restored_key = (
+        (settings.data_dir / "secret_key").read_text().strip()
+        if (settings.data_dir / "secret_key").exists()
+        else None
+    )
+    current = os.environ.get("SECRET_KEY") or restored_key
+    if current and key_fingerprint(current) != manifest.get("secret_key_fingerprint"):
+        result.warnings.append(
+            "SECRET_KEY differs from the backed-up server's: sealed links in queued mail "
+            "cannot be opened and sessions start over. Use the original SECRET_KEY."
+        )
+    return result

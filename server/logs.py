@@ -1,0 +1,122 @@
+"""One logging setup for every process: ``manage.py`` commands and each server worker.
+
+Every line carries time (UTC), level, logger and message, as text or, with
+``TESSERA_LOG_FORMAT=json``, as one JSON object per line for log collectors. Lines go
+to standard error. Email addresses and bearer tokens (card and reset links) are
+masked in the finished line, tracebacks included, so personal data stays out of logs
+whichever code logged it. ``TESSERA_LOG_LEVEL`` (default ``INFO``) sets the level.
+
+uvicorn's own loggers are routed through the same handler, and its access logger is
+silenced: the access log is Tessera's (``server.web.access_log``), cheaper and redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from typing import Any, TextIO
+
+from server.web.access_log import AccessLog, redact_path
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
+HANDLER_NAME = "tessera"
+
+
+def redact(text: str) -> str:
+    """``text`` without email addresses and link tokens."""
+    if "@" in text:
+        text = EMAIL.sub("[email]", text)
+    return redact_path(text)
+
+
+def timestamp(seconds: float) -> str:
+    """ISO 8601 in UTC with milliseconds: ``2026-11-30T12:00:00.123Z``."""
+    whole = int(seconds)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + (
+        f".{int((seconds - whole) * 1000):03d}Z"
+    )
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = (
+            f"{timestamp(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
+        )
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        elif record.exc_text:
+            line += "\n" + record.exc_text
+        return redact(line)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            data["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False)
+
+
+def log_format() -> str:
+    return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
+
+
+def configure(stream: TextIO | None = None) -> logging.Handler:
+    """Install the one handler on the root logger (idempotent); returns it."""
+    root = logging.getLogger()
+    existing = _handler()
+    if existing is not None:
+        return existing
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
+    root.addHandler(handler)
+    level = os.environ.get("TESSERA_LOG_LEVEL", "INFO").upper()
+    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin it loads
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    access.disabled = True
+    return handler
+
+
+def _handler() -> logging.Handler | None:
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == HANDLER_NAME:
+            return handler
+    return None
+
+
+def write(text: str) -> None:
+    """Write finished lines to the log's stream (the access log's batches)."""
+    handler = _handler()
+    stream: TextIO = getattr(handler, "stream", None) or sys.stderr
+    if handler is not None:
+        handler.acquire()
+    try:
+        stream.write(text)
+        stream.flush()
+    finally:
+        if handler is not None:
+            handler.release()
+
+
+def access_log() -> AccessLog | None:
+    """The access log, unless ``TESSERA_ACCESS_LOG`` is false."""
+    if os.environ.get("TESSERA_ACCESS_LOG", "true").lower() in {"0", "false", "no", "off"}:
+        return None
+    return AccessLog(write, json_lines=log_format() == "json")

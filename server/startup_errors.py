@@ -1,0 +1,113 @@
+"""What went wrong when a command could not start, in a line or two, without a traceback.
+
+``manage.py`` catches what escapes a command and prints ``explain(exc, url)``: what is
+wrong and what to do, then exits 1. ``manage.py --debug COMMAND`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+SUPPORTED = (
+    "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
+)
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException) and id(orig) not in seen:
+            yield orig
+            seen.add(id(orig))
+        current = current.__cause__ or current.__context__
+
+
+def _where(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "the database"
+    if parsed.get_backend_name() == "sqlite":
+        return f"the SQLite database {parsed.database or '(in memory)'}"
+    return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+def _database_name(url: str) -> str:
+    try:
+        return make_url(url).database or "?"
+    except Exception:
+        return "?"
+
+
+def explain(error: BaseException, database_url: str = "") -> str:
+    """One or two lines: what is wrong and what to do."""
+    chain = list(_chain(error))
+    text = " ".join(str(e) for e in chain)
+    for e in chain:
+        if isinstance(e, sa_exc.ArgumentError) and "Could not parse" in str(e):
+            return f"DATABASE_URL is not a database URL ({database_url!r}).\nFix it: {SUPPORTED}."
+        if isinstance(e, sa_exc.NoSuchModuleError | ModuleNotFoundError) or (
+            isinstance(e, sa_exc.InvalidRequestError) and "async driver" in str(e)
+        ):
+            scheme = database_url.split(":", 1)[0]
+            return f"DATABASE_URL uses {scheme!r}, which Tessera cannot use.\nFix it: {SUPPORTED}."
+    if "does not exist" in text and "database" in text:
+        name = _database_name(database_url)
+        return (
+            f"The PostgreSQL database {name!r} does not exist.\n"
+            f"Create it (createdb {name}) or fix DATABASE_URL."
+        )
+    if "password authentication failed" in text or "role" in text and "does not exist" in text:
+        return (
+            f"{_where(database_url)} refused the login.\n"
+            "Check the user name and password in DATABASE_URL."
+        )
+    for e in chain:
+        if isinstance(e, socket.gaierror):
+            return (
+                f"Cannot find the database host: {_where(database_url)} ({e.strerror}).\n"
+                "Check the host name in DATABASE_URL."
+            )
+        if isinstance(e, ConnectionRefusedError) or (
+            isinstance(e, OSError) and "Connect call failed" in str(e)
+        ):
+            return (
+                f"Cannot reach {_where(database_url)}: connection refused.\n"
+                "Is the server running and listening there? Check DATABASE_URL."
+            )
+        if isinstance(e, TimeoutError):
+            return (
+                f"{_where(database_url)} did not answer in time.\n"
+                "Check that it is running and reachable (firewall, host, port)."
+            )
+    if "unable to open database file" in text:
+        path = Path(make_url(database_url).database or "")
+        if not path.parent.is_dir():
+            return (
+                f"Cannot open the SQLite database {path}: the folder {path.parent} does not exist.\n"
+                "Create the folder, or point DATABASE_URL (or TESSERA_DATA_DIR) elsewhere."
+            )
+        return (
+            f"Cannot open the SQLite database {path} (permissions?).\n"
+            "Tessera needs to read and write the file and its folder."
+        )
+    for e in chain:
+        if isinstance(e, PermissionError):
+            return (
+                f"Permission denied: {e.filename or e}.\n"
+                "Tessera needs to write its data directory (TESSERA_DATA_DIR)."
+            )
+    first = (str(error).strip().splitlines() or [""])[0][:300]
+    return (
+        f"Tessera could not start: {type(error).__name__}: {first}\n"
+        "Run the same command with --debug to see where it happened."
+    )

@@ -1,0 +1,167 @@
+"""Backups that restore (issue 14 item 2): a backup taken while serving, restored into a
+fresh data directory, keeps printed cards, mobile cards and queued mail working."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.datastructures import Secret
+
+from server.app import create_app
+from server.cards.service import issue_link
+from server.checks import codes
+from server.checks.keyring import keyring_for
+from server.config import load_settings
+from server.mail.delivery import deliver_once
+from server.migrate import upgrade
+from tests.card_fixtures import mail_for
+from tests.factories import make_member
+from tests.smtp_fixtures import SmtpCapture
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def environment(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    return env | {"TESSERA_DATA_DIR": str(data_dir), "BASE_URL": "http://testserver"}
+
+
+async def _serve_and_close(settings, steps):
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await steps(app, client)
+    finally:
+        reader = getattr(app.state, "card_reader", None)
+        if reader is not None:
+            await reader.close()
+        await app.state.engine.dispose()
+
+
+async def test_restore_into_a_fresh_directory_keeps_cards_and_queued_mail(tmp_path, sqlite_only):
+    original = tmp_path / "original"
+    env = environment(original)
+    settings = load_settings(env)  # secret_key file and SQLite database in the data dir
+    await upgrade(settings.database_url)
+
+    async def arrange(app, client):
+        async with app.state.sessionmaker() as db:
+            member = await make_member(
+                db,
+                sca_name="Alys of the Backup",
+                membership_number="B1",
+                membership_expires_on=dt.date.today() + dt.timedelta(days=300),
+                verified_at=dt.datetime.now(dt.UTC),
+            )
+            issued = await issue_link(db, member, None, mail_for(settings))
+            await db.commit()
+            public_id = member.public_id
+        card = await client.get(f"/card/{issued.token}.json")
+        assert card.status_code == 200
+        printed = codes.printed_code(
+            keyring_for(settings.data_dir),
+            public_id,
+            dt.datetime.now(dt.UTC),
+            dt.date.today() + dt.timedelta(days=300),
+        )
+        return issued.token, printed
+
+    token, printed = await _serve_and_close(settings, arrange)
+
+    done = manage("backup", str(tmp_path / "backups"), env=env)
+    assert done.returncode == 0, done.stderr
+    [archive] = (tmp_path / "backups").glob("tessera-backup-*.tar.gz")
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    assert names[0] == "manifest.json"
+    assert {"tessera.sqlite3", "secret_key", "check_keys.json"} <= set(names)
+    assert {f["name"] for f in manifest["files"]} == set(names) - {"manifest.json"}
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"])
+
+    fresh = tmp_path / "fresh"
+    fresh_env = environment(fresh)
+    done = manage("restore", str(archive), env=fresh_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SECRET_KEY differs" not in done.stdout
+    again = manage("restore", str(archive), env=fresh_env)
+    assert again.returncode == 1 and "already holds a database" in again.stderr
+    assert "--force" in again.stderr
+    forced = manage("restore", str(archive), "--force", env=fresh_env)
+    assert forced.returncode == 0, forced.stderr
+
+    restored = load_settings(fresh_env)
+    assert str(restored.secret_key) == str(settings.secret_key)  # the key came back
+    smtp = SmtpCapture()
+    smtp.start()
+
+    async def check(app, client):
+        # The printed auth card still verifies (its key came back with the database).
+        answer = await client.get(f"/check/{printed}", headers={"Accept": "application/json"})
+        assert answer.status_code == 200
+        assert answer.json()["result"] == "ok", answer.json()
+        # The mobile card still opens with the emailed link.
+        card = await client.get(f"/card/{token}.json")
+        assert card.status_code == 200 and "Alys of the Backup" in card.text
+        # The queued mail still goes out, its sealed link opened with the restored key.
+        with_smtp = dataclasses.replace(restored, smtp_url=Secret(smtp.url))
+        report = await deliver_once(app.state.sessionmaker, with_smtp)
+        assert report.sent == 1 and report.failed == 0
+
+    try:
+        await _serve_and_close(restored, check)
+    finally:
+        smtp.stop()
+    assert smtp.card_urls() == [f"http://testserver/card/{token}"]
+
+
+def test_a_damaged_archive_is_refused_before_anything_is_written(tmp_path, sqlite_only):
+    env = environment(tmp_path / "original")
+    assert manage("migrate", env=env).returncode == 0
+    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    with tarfile.open(tmp_path / "b.tar.gz") as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
+    with tarfile.open(tmp_path / "damaged.tar.gz", "w:gz") as tar:
+        for member, body in members:
+            if member.name == "secret_key":
+                body = b"X" + body[1:]  # one byte flipped, same size
+            tar.addfile(member, io.BytesIO(body))
+    fresh = tmp_path / "fresh"
+    done = manage("restore", str(tmp_path / "damaged.tar.gz"), env=environment(fresh))
+    assert done.returncode == 1 and "damaged" in done.stderr
+    assert not (fresh / "tessera.sqlite3").exists() and not (fresh / "secret_key").exists()
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path):
+    env = environment(tmp_path / "data") | {"DATABASE_URL": database_url}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "check_keys.json").write_text("{}")
+    done = manage("backup", str(tmp_path / "pg.tar.gz"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "pg_dump" in done.stdout
+    with tarfile.open(tmp_path / "pg.tar.gz") as tar:
+        assert set(tar.getnames()) == {"manifest.json", "secret_key", "check_keys.json"}

@@ -1,0 +1,158 @@
+"""Health probes and metrics (issue 14 item 1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import httpx
+import pytest
+from sqlalchemy import text
+from starlette.datastructures import Secret
+
+from server.app import create_app
+from server.cards.models import CardPayload
+from server.mail.outbox import queue_email
+from server.nightly.runner import run_nightly
+from tests.factories import make_member
+
+
+def _client(app, host: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(host, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_liveness_needs_no_database_and_sets_no_cookie(settings, tmp_path, sqlite_only):
+    broken = dataclasses.replace(
+        settings, database_url=f"sqlite+aiosqlite:///{tmp_path}/missing/folder/db.sqlite3"
+    )
+    app = create_app(broken)
+    async with _client(app) as client:
+        alive = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    await app.state.engine.dispose()
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    assert "set-cookie" not in alive.headers and "set-cookie" not in ready.headers
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] == "unreachable"
+    assert "database is unreachable" in ready.json()["reason"]
+
+
+async def test_ready_when_database_schema_and_data_dir_are(client):
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "schema": "ok", "data_dir": "ok"},
+    }
+
+
+async def test_not_ready_when_the_schema_is_behind(app, client, db):
+    # One branch's head is missing, as after an upgrade of the code without `migrate`.
+    await db.execute(
+        text(
+            "DELETE FROM alembic_version WHERE version_num = "
+            "(SELECT min(version_num) FROM alembic_version)"
+        )
+    )
+    await db.commit()
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["schema"] == "behind"
+    assert "manage.py migrate" in ready.json()["reason"]
+
+
+async def test_not_ready_when_the_data_dir_is_not_writable(settings, tmp_path):
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("x")
+    app = create_app(dataclasses.replace(settings, data_dir=not_a_dir))
+    async with _client(app) as client:
+        ready = await client.get("/readyz")
+    await app.state.engine.dispose()
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "data_dir": "not writable"}
+    assert "is not writable" in ready.json()["reason"]
+
+
+def _value(body: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = re.escape(name) + (r"\{" + re.escape(wanted) + r"\}" if labels else "") + r" (\S+)"
+    match = re.search("^" + pattern + "$", body, re.MULTILINE)
+    assert match, f"{name}{{{wanted}}} not in the metrics"
+    return float(match.group(1))
+
+
+async def test_metrics_show_requests_mail_nightly_and_card_rebuilds(app, client, db):
+    member = await make_member(db)
+    queue_email(
+        db,
+        to="a@example.org",
+        template="password_reset",
+        context={"member": member, "link": "x", "site_title": "T"},
+    )
+    failing = queue_email(
+        db,
+        to="b@example.org",
+        template="password_reset",
+        context={"member": member, "link": "x", "site_title": "T"},
+    )
+    failing.last_error = "SMTP server unreachable: refused"
+    failing.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    failed = queue_email(
+        db,
+        to="c@example.org",
+        template="password_reset",
+        context={"member": member, "link": "x", "site_title": "T"},
+    )
+    failed.status = "failed"
+    db.add(CardPayload(member_id=member.id, body=None, valid_until=0))
+    await db.commit()
+    await run_nightly(app.state.sessionmaker, dt.date.today())
+    for _ in range(3):
+        await client.get("/login")
+    await client.get("/card/aaaaaaaaaaaaaaaaaaaaaa.json")
+
+    answer = await client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    body = answer.text
+    assert _value(body, "tessera_http_requests_total", group="auth", status="2xx") == 3
+    assert _value(body, "tessera_http_requests_total", group="card", status="4xx") == 1
+    assert _value(body, "tessera_http_request_duration_seconds_count", group="auth") == 3
+    assert (
+        _value(body, "tessera_http_request_duration_seconds_bucket", group="auth", le="+Inf") == 3
+    )
+    assert _value(body, "tessera_outbox_messages", state="queued") == 1
+    assert _value(body, "tessera_outbox_messages", state="failing") == 1
+    assert _value(body, "tessera_outbox_messages", state="failed") == 1
+    assert 590 < _value(body, "tessera_outbox_oldest_queued_age_seconds") < 900
+    assert _value(body, "tessera_card_rebuild_queue") == 1
+    assert _value(body, "tessera_check_log_backlog") == 0
+    assert _value(body, "tessera_database_up") == 1
+    last = _value(body, "tessera_nightly_last_success_timestamp_seconds", job="age_up")
+    assert abs(last - dt.datetime.now(dt.UTC).timestamp()) < 120
+    assert "set-cookie" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    ("host", "headers", "token", "status"),
+    [
+        ("203.0.113.7", {}, None, 403),  # from elsewhere, no token configured
+        ("203.0.113.7", {}, "s3cret-token", 401),  # token configured but not sent
+        ("203.0.113.7", {"Authorization": "Bearer wrong"}, "s3cret-token", 403),
+        ("203.0.113.7", {"Authorization": "Bearer s3cret-token"}, "s3cret-token", 200),
+        ("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}, None, 403),  # via a local proxy
+        ("::1", {}, None, 200),
+    ],
+)
+async def test_metrics_are_for_this_machine_or_the_token(settings, host, headers, token, status):
+    configured = dataclasses.replace(settings, metrics_token=Secret(token) if token else None)
+    app = create_app(configured)
+    async with _client(app, host) as client:
+        answer = await client.get("/metrics", headers=headers)
+    await app.state.engine.dispose()
+    assert answer.status_code == status
+    if status != 200:
+        assert answer.json()["error"] and answer.json()["message"]
+        assert "tessera_" not in answer.text

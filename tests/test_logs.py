@@ -1,0 +1,191 @@
+"""Logs an operator can read (issue 14 item 5, issue 11's access log): one format in every
+worker, JSON on request, no personal data, an access log also with several workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from server import logs
+from server.web.access_log import AccessLog
+from tests.live import LiveServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXT_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING|ERROR|DEBUG) [\w.]+: "
+)
+TOKEN = "Zm9vYmFyYmF6cXV4cXV1eDE"  # 23 characters, card-token shaped
+
+
+def _record(message: str, *args: object, exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("no member with email jane.doe@example.org")
+        except ValueError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord("tessera.mail", logging.WARNING, __file__, 1, message, args, exc_info)
+
+
+def test_text_lines_have_time_level_logger_and_no_personal_data():
+    line = logs.TextFormatter().format(
+        _record("mail to %s failed: /card/%s", "jane.doe@example.org", TOKEN, exc=True)
+    )
+    first = line.splitlines()[0]
+    assert TEXT_LINE.match(first), first
+    assert first.endswith("tessera.mail: mail to [email] failed: /card/[redacted]")
+    assert "jane.doe" not in line and TOKEN not in line
+    assert "ValueError: no member with email [email]" in line  # the traceback too
+
+
+def test_json_lines_for_log_collectors():
+    data = json.loads(
+        logs.JsonFormatter().format(_record("reset for %s", "a.b@example.org", exc=True))
+    )
+    assert data["level"] == "WARNING" and data["logger"] == "tessera.mail"
+    assert data["message"] == "reset for [email]"
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", data["time"])
+    assert "ValueError" in data["exception"] and "a.b@" not in data["exception"]
+
+
+async def test_access_lines_are_batched_redacted_and_whole():
+    written: list[str] = []
+    log = AccessLog(written.append)
+    for _ in range(3000):
+        log.add(1_764_500_000.25, "GET", f"/card/{TOKEN}.json", 200, 0.0012)
+    log.add(1_764_500_001.5, "GET", "/check/" + "A" * 110, 200, 0.002)
+    log.flush()
+    assert all(len(chunk) <= 4000 and chunk.endswith("\n") for chunk in written)
+    lines = "".join(written).splitlines()
+    assert len(lines) == 3001
+    assert (
+        lines[0]
+        == "2025-11-30T10:53:20.250Z INFO tessera.access: GET /card/[redacted].json 200 1.2ms"
+    )
+    assert lines[-1].endswith("GET /check/[redacted] 200 2.0ms")
+
+
+def _get(url: str) -> int:
+    try:
+        return urllib.request.urlopen(url, timeout=10).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_served_app_logs_requests_once_in_its_own_format(database_url, tmp_path, sqlite_only):
+    server = LiveServer(tmp_path, database_url)
+    server.start()
+    try:
+        assert _get(f"{server.url}/card/{TOKEN}.json") == 404
+        for _ in range(5):
+            assert _get(f"{server.url}/healthz") == 200
+        assert _get(f"{server.url}/readyz") == 200
+        assert _get(f"{server.url}/login?next=/me&email=jane@example.org") == 200
+    finally:
+        server.stop()
+    log = server.log()
+    access = [line for line in log.splitlines() if "tessera.access" in line]
+    assert len(access) == 3, log  # the first /login (start-up probe), the card, the login
+    assert any(
+        line.endswith(" GET /card/[redacted].json 404 " + line.split()[-1]) for line in access
+    )
+    assert TOKEN not in log and "jane@example.org" not in log
+    assert "/healthz" not in log and "/readyz" not in log
+    assert '"GET' not in log  # uvicorn's own access log is off
+    for line in log.splitlines():
+        if "INFO" in line or "WARNING" in line:
+            assert TEXT_LINE.match(line), line
+
+
+def test_two_workers_keep_an_access_log_in_json_and_add_up_their_metrics(
+    database_url, tmp_path, sqlite_only
+):
+    port = free_port()
+    env = {
+        **os.environ,
+        "TESSERA_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "workers-secret-" + "w" * 32,
+        "TESSERA_BACKGROUND_JOBS": "false",
+        "TESSERA_LOG_FORMAT": "json",
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _get(f"{url}/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+            time.sleep(0.2)
+        for _ in range(20):
+            assert _get(f"{url}/login") == 200
+        time.sleep(6)  # workers publish their counters every 5 s
+        metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    served = re.search(
+        r'^tessera_http_requests_total\{group="auth",status="2xx"\} (\S+)$', metrics, re.M
+    )
+    assert served and float(served.group(1)) == 20
+    records = [
+        json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")
+    ]
+    access = [r for r in records if r["logger"] == "tessera.access"]
+    assert len(access) == 20 and {r["path"] for r in access} == {"/login"}
+    assert all(
+        r["status"] == 200 and r["duration_ms"] > 0 and r["time"].endswith("Z") for r in access
+    )
+    assert {r["logger"] for r in records} >= {"tessera.access", "uvicorn.error"}
+    started = [r for r in records if "Started server process" in r["message"]]
+    assert len(started) == 2  # both workers log through the same setup
+
+
+@pytest.fixture
+def log_output():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.TextFormatter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+async def test_nightly_job_summaries_reach_the_log(app, log_output):
+    import datetime as dt
+
+    from server.nightly.runner import run_nightly
+
+    await run_nightly(app.state.sessionmaker, dt.date(2031, 1, 6))
+    text = log_output.getvalue()
+    assert re.search(
+        r"INFO tessera\.nightly: nightly staff_sync for 2031-01-06: staff granted", text
+    )
+    assert "nightly retention for 2031-01-06: older than 400 days deleted" in text

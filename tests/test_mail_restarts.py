@@ -1,0 +1,124 @@
+"""Mail survives restarts exactly once (issue 14 item 3): a real server (uvicorn, its own
+delivery loop) sending to a real, slow SMTP server on loopback, stopped mid-batch."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import signal
+import time
+
+from sqlalchemy import func, select
+
+from server.mail.delivery import LEASE, deliver_once
+from server.mail.models import OutboxMessage
+from server.mail.outbox import queue_email
+from tests.live import LiveServer
+from tests.smtp_fixtures import SmtpCapture
+
+MESSAGES = 30
+
+
+def _ctx() -> dict:
+    return {
+        "site": {
+            "site_title": "Tessera",
+            "kingdom_name": "K",
+            "card_color": "#000000",
+            "card_text_color": "#ffffff",
+        },
+        "greeting": "Friend",
+        "member_name": "Friend",
+        "for_parent": False,
+        "card_url": "http://testserver/card/x",
+    }
+
+
+async def _statuses(db) -> collections.Counter[str]:
+    rows = (
+        await db.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+    ).all()
+    await db.commit()
+    return collections.Counter({status: n for status, n in rows})
+
+
+async def _stop_mid_batch(app, db, settings, database_url, tmp_path, how: signal.Signals):
+    for n in range(MESSAGES):
+        queue_email(db, to=f"m{n:02d}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp = SmtpCapture()
+    smtp.handler.data_delay = 0.1  # a slow server: the batch takes seconds
+    smtp.start()
+    server = LiveServer(
+        tmp_path / "live",
+        database_url,
+        {
+            "TESSERA_BACKGROUND_JOBS": "true",
+            "SMTP_URL": smtp.url,
+            "SECRET_KEY": str(settings.secret_key),
+        },
+    )
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server.start()
+        deadline = time.monotonic() + 30
+        while len(smtp.messages) < 5:
+            assert time.monotonic() < deadline, "the server sent nothing: " + server.log()[-2000:]
+            await asyncio.sleep(0.05)
+        assert server.process is not None
+        server.process.send_signal(how)
+        stopped_at = time.monotonic()
+        server.process.wait(timeout=30)
+        stopped_in = time.monotonic() - stopped_at
+        received_at_stop = len(smtp.messages)
+        assert received_at_stop < MESSAGES, "the batch finished before the stop: slow the server"
+        statuses = await _statuses(db)
+        # Another process delivers the rest; after a SIGKILL it must wait out the lease.
+        later = dt.datetime.now(dt.UTC) + (
+            LEASE + dt.timedelta(seconds=1) if how == signal.SIGKILL else dt.timedelta()
+        )
+        while (
+            await deliver_once(app.state.sessionmaker, settings_with(settings, smtp), now=later)
+        ).done:
+            pass
+    finally:
+        server.stop()
+        smtp.stop()
+    counts = collections.Counter(m["To"] for m in smtp.messages)
+    assert set(counts) == {f"m{n:02d}@example.org" for n in range(MESSAGES)}, "a message was lost"
+    assert (await _statuses(db)) == {"sent": MESSAGES}
+    return statuses, received_at_stop, counts, stopped_in
+
+
+def settings_with(settings, smtp: SmtpCapture):
+    import dataclasses
+
+    from starlette.datastructures import Secret
+
+    return dataclasses.replace(settings, smtp_url=Secret(smtp.url))
+
+
+async def test_sigterm_mid_batch_sends_nothing_twice_and_leaves_nothing_claimed(
+    app, db, settings, database_url, tmp_path
+):
+    statuses, received_at_stop, counts, stopped_in = await _stop_mid_batch(
+        app, db, settings, database_url, tmp_path, signal.SIGTERM
+    )
+    # Every message the SMTP server took was recorded as sent before the process ended,
+    # and the rest of the batch was handed back at once, due now (not after a lease).
+    assert statuses["sent"] == received_at_stop
+    assert statuses["sending"] == 0 and statuses["queued"] == MESSAGES - received_at_stop
+    assert max(counts.values()) == 1, f"duplicates: {[a for a, n in counts.items() if n > 1]}"
+    assert stopped_in < 10
+
+
+async def test_sigkill_mid_batch_repeats_at_most_the_message_in_flight(
+    app, db, settings, database_url, tmp_path
+):
+    statuses, received_at_stop, counts, _ = await _stop_mid_batch(
+        app, db, settings, database_url, tmp_path, signal.SIGKILL
+    )
+    assert statuses["sent"] >= received_at_stop - 1  # at most the one in flight unrecorded
+    duplicates = [a for a, n in counts.items() if n > 1]
+    assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates

@@ -1,0 +1,64 @@
+"""Start-up errors say what is wrong and what to do in two lines (issue 14 item 6)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.live import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _serve(tmp_path: Path, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "manage.py", *extra, "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+CASES = {
+    "bad scheme": ("mysql://tessera@localhost/tessera", "uses 'mysql', which Tessera cannot use"),
+    "sync driver": ("sqlite:///tessera.sqlite3", "uses 'sqlite', which Tessera cannot use"),
+    "not a url": ("tessera.sqlite3", "DATABASE_URL is not a database URL"),
+    "postgresql unreachable": (
+        f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/tessera",
+        "connection refused",
+    ),
+    "postgresql database missing": (
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_tessera_db",
+        "database 'no_such_tessera_db' does not exist",
+    ),
+    "sqlite in a missing folder": (
+        "sqlite+aiosqlite:////nonexistent-folder/tessera/tessera.sqlite3",
+        "the folder /nonexistent-folder/tessera does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_two_lines_and_exit_1(case, tmp_path):
+    url, expected = CASES[case]
+    done = _serve(tmp_path, url)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, done.stderr
+    assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Fix it" in done.stderr or "DATABASE_URL" in done.stderr  # what to do
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = _serve(tmp_path, "mysql://tessera@localhost/tessera", "--debug")
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
