@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
+from server.auth.precedence import require_may_act
 from server.cards.bulk import job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
@@ -75,6 +76,7 @@ async def member_issue(request: Request) -> Response:
 async def member_revoke(request: Request) -> Response:
     db = request.state.db
     member = await _member(request, request.path_params["member_id"])
+    await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300) or "revoked by an admin"
     back = f"/members/{member.id}/card-links"

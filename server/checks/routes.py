@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from server.auth.access import permissions_of
 from server.auth.current import current_user
 from server.auth.guards import page
+from server.auth.precedence import require_may_act
 from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
 from server.checks import reports, runtime, scanner
 from server.checks.decide import Verdict, decide
@@ -163,6 +164,7 @@ async def revoke(request: Request) -> Response:
     member = await db.get(Member, request.path_params["member_id"])
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
+    await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=500) or "Lost card"
     if not form.ok:
