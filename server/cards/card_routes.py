@@ -39,7 +39,8 @@ CARD_HEADERS = {
 REVOKED_TEXT = "This card link was replaced or revoked."
 UNKNOWN_TEXT = "There is no card at this address."
 
-# Unknown tokens per client address: a few typos are fine, guessing is not.
+# Unknown tokens per client address: a few typos are fine, guessing is not (the
+# address's valid cards are answered all the same).
 unknown_limiter = RateLimiter(limit=20, window=600)
 
 
@@ -62,15 +63,12 @@ class Found:
 
 async def find(request: Request, token: str) -> Found | int:
     """The card for ``token``, or the status code to answer with (404, 410, 429)."""
-    client = client_key(request.client)
-    if unknown_limiter.retry_after(client):
-        return 429
-    if not looks_like_token(token):
-        unknown_limiter.hit(client)
-        return 404
     reader, usage = _reader(request)
-    row = await reader.fetch(hash_token(token))
-    if row is None:
+    row = await reader.fetch(hash_token(token)) if looks_like_token(token) else None
+    if row is None:  # only unknown tokens count: a valid card is always answered
+        client = client_key(request.client)
+        if unknown_limiter.retry_after(client):
+            return 429
         unknown_limiter.hit(client)
         return 404
     if row.revoked:

@@ -116,21 +116,22 @@ async def _marshal_view(
 
 async def check(request: Request) -> Response:
     """The live check (see ``server.checks.decide.decide`` for the steps)."""
-    client = client_key(request.client)
-    wait = failure_limiter.retry_after(client)
-    if wait:
-        return HTMLResponse(
-            "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
-            "verify came from your address. Wait a minute and try again.</p>",
-            status_code=429,
-            headers={**NO_STORE, "Retry-After": str(wait)},
-        )
     app = request.app
     now = utcnow()
     verdict = await decide(
         request.path_params["code"], runtime.keyring(app), runtime.lookup(app), now
     )
-    if verdict.code is None:
+    if verdict.code is None and verdict.result.key == "unknown":
+        # Only codes that fail to verify count; a correctly signed one is always answered.
+        client = client_key(request.client)
+        wait = failure_limiter.retry_after(client)
+        if wait:
+            return HTMLResponse(
+                "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
+                "verify came from your address. Wait a minute and try again.</p>",
+                status_code=429,
+                headers={**NO_STORE, "Retry-After": str(wait)},
+            )
         failure_limiter.hit(client)
     checker_id: int | None = None
     extra: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
 from server.members.models import Member
-from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process
+from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.templating import flash, render
 
@@ -76,7 +76,7 @@ async def upload(request: Request) -> Response:
         file = form.get("photo")
         data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
         try:
-            processed = process(data)
+            processed = await process_off_loop(data)
         except PhotoRefused as refused:
             error, status = str(refused), 400
         else:
