@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await engine.dispose()
 
     middleware = [
-        Middleware(SecurityHeadersMiddleware),
+        Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(
             SessionMiddleware,
             secret_key=str(settings.secret_key),

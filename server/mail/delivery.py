@@ -9,7 +9,8 @@ Algorithm (``deliver_once``):
    send one message twice.
 2. Open one SMTP connection (``SMTP_URL``) and send each claimed message, with sealed
    links opened just before sending. Without ``SMTP_URL`` the message is printed to
-   the console instead (development) and stays readable in the outbox viewer.
+   the console instead (development: links whole only for a loopback BASE_URL) and
+   stays readable in the outbox viewer.
 3. Mark each row sent, or back to queued with exponential backoff and the error
    (``failed`` after ``MAX_ATTEMPTS``). An SMTP outage therefore loses nothing.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import logging
 import os
 import socket
@@ -38,6 +40,7 @@ from server.config import Settings
 from server.database import utcnow
 from server.mail.models import OutboxMessage
 from server.mail.sealed import UnreadableSeal, unseal
+from server.web.access_log import redact
 
 log = logging.getLogger("tessera.mail")
 
@@ -123,6 +126,17 @@ async def claim(db: AsyncSession, worker: str, now: dt.datetime, limit: int = BA
     return ids
 
 
+def is_loopback(settings: Settings) -> bool:
+    """Whether ``BASE_URL`` names this machine only (a development server)."""
+    host = urlsplit(settings.base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     key = str(settings.secret_key)
     message = EmailMessage()
@@ -137,10 +151,17 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     return message
 
 
-def print_message(message: EmailMessage) -> None:
-    """The development transport: the whole message on the console."""
+def print_message(message: EmailMessage, *, show_links: bool = False) -> None:
+    """The development transport: the message on the console.
+
+    Card and reset links are bearer tokens: they are printed whole only for a
+    development server (``show_links``, a loopback ``BASE_URL``), otherwise redacted as
+    in the access log; the outbox viewer still shows them to superusers.
+    """
     body = message.get_body(("plain",))
     text = body.get_content() if body is not None else ""
+    if not show_links:
+        text = redact(text)
     print(
         f"--- email (no SMTP_URL set) ---\nTo: {message['To']}\nSubject: {message['Subject']}\n\n"
         f"{text}\n--- end of email ---",
@@ -210,7 +231,7 @@ async def deliver_once(
     if settings.smtp_url is None:
         for row in rows:
             try:
-                print_message(build_message(row, settings))
+                print_message(build_message(row, settings), show_links=is_loopback(settings))
                 errors[row.id] = None
             except UnreadableSeal as exc:
                 errors[row.id] = str(exc)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.web.text import visible_text
+
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -32,7 +34,7 @@ class SettingDef:
 
     def parse(self, raw: str | None) -> Any:
         """Turn a form value into the stored value, or raise SettingError."""
-        raw = (raw or "").strip()
+        raw = visible_text(raw or "").strip()
         if self.kind == "bool":
             return raw in {"on", "true", "1", "yes"}
         if self.kind == "int":
