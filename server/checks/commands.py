@@ -31,7 +31,7 @@ CHUNK = 1000
 
 
 async def invalidate_cards_signed_by(database_url: str, key_ids: Iterable[int]) -> int:
-    """Mark stale every stored card whose check code one of these keys signed; how many."""
+    """Mark stale every built card whose check code one of these keys signed; how many."""
     prefixes = [key_prefix(k) for k in key_ids]
     if not prefixes:
         return 0
@@ -42,7 +42,8 @@ async def invalidate_cards_signed_by(database_url: str, key_ids: Iterable[int]) 
                 (
                     await db.execute(
                         select(CardPayload.member_id).where(
-                            func.substr(CardPayload.check_code, 1, 4).in_(prefixes)
+                            CardPayload.body.is_not(None),
+                            func.substr(CardPayload.check_code, 1, 4).in_(prefixes),
                         )
                     )
                 ).scalars()

@@ -16,13 +16,17 @@ import time
 import weakref
 from collections import OrderedDict, deque
 
+EVICT_SCAN = 64
+
 
 class RateLimiter:
     """At most ``limit`` events per ``window`` seconds for each key.
 
     At most ``max_keys`` keys are remembered, ordered by their last event. A new key
-    beyond that drops the key whose last event is oldest (expired, or the quietest): a
-    flood of distinct addresses forgets one key per new one, never everyone at once.
+    beyond that drops one key: among the ``EVICT_SCAN`` least recently active, the first
+    that is not held back (a held-back guesser is the one worth remembering), else the
+    least recently active. A flood of distinct addresses forgets one key per new one,
+    never everyone at once.
     """
 
     _instances: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
@@ -54,11 +58,20 @@ class RateLimiter:
         events = self._events.get(key)
         if events is None:
             while len(self._events) >= self.max_keys:
-                self._events.popitem(last=False)
+                self._evict_one(now)
             events = self._events[key] = deque()
         else:
             self._events.move_to_end(key)
         self._prune(events, now).append(now)
+
+    def _evict_one(self, now: float) -> None:
+        for scanned, (key, events) in enumerate(self._events.items()):
+            if scanned >= EVICT_SCAN:
+                break
+            if len(self._prune(events, now)) < self.limit:
+                del self._events[key]
+                return
+        self._events.popitem(last=False)
 
     def reset(self) -> None:
         self._events.clear()
