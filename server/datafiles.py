@@ -22,7 +22,7 @@ def sqlite_path(database_url: str) -> Path | None:
     url = make_url(database_url)
     if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
         return None
-    return Path(url.database).resolve()  # type: ignore[arg-type]
+    return Path(url.database).resolve()
 
 
 def make_private(data_dir: Path, database_url: str) -> None:

@@ -174,9 +174,7 @@ async def _refusal_shown(s: Scene, response: httpx.Response) -> bool:
 
 @pytest.mark.parametrize("actor_role", sorted(MAY_ACT_ON))
 @pytest.mark.parametrize("action", sorted(ACTIONS))
-async def test_an_actor_acts_only_on_members_below_them(
-    client, db, settings, action, actor_role
-):
+async def test_an_actor_acts_only_on_members_below_them(client, db, settings, action, actor_role):
     offices = await Offices.make(db)
     actor = await offices.person(db, actor_role)
     targets = {
@@ -252,9 +250,7 @@ async def test_a_chair_ends_office_memberships_below_them_only(client, db):
     assert memberships[officer.id].until == dt.date.today()
 
 
-async def test_standing_counts_what_a_member_was_granted_not_what_they_may_use_today(
-    client, db
-):
+async def test_standing_counts_what_a_member_was_granted_not_what_they_may_use_today(client, db):
     """A deactivated or lapsed marshal keeps their protection: nothing an officer may do
     to them lowers it far enough to take the account."""
     offices = await Offices.make(db)

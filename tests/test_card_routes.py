@@ -144,7 +144,9 @@ async def test_unknown_and_revoked_links(client, db, settings):
     assert (await client.get("/card/not-a-token.json")).status_code == 404
 
 
-async def test_repeated_unknown_tokens_get_429_with_retry_after_valid_ones_do_not(client, db, settings):
+async def test_repeated_unknown_tokens_get_429_with_retry_after_valid_ones_do_not(
+    client, db, settings
+):
     member = await make_member(db)
     token = await issued_token(db, settings, member)
     for n in range(card_routes.unknown_limiter.limit):

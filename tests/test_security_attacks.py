@@ -128,9 +128,7 @@ async def test_1_a_deputy_cannot_take_over_the_superuser(client, db):
     assert (await login(client, "root@example.org")).status_code == 303
 
 
-async def test_1_a_changed_login_email_is_announced_and_a_reset_tells_the_old_address(
-    client, db
-):
+async def test_1_a_changed_login_email_is_announced_and_a_reset_tells_the_old_address(client, db):
     """Even a legitimate officer changing an email cannot then reset the password silently."""
     offices = await Offices.make(db)
     officer = await offices.person(db, "officer")
@@ -222,9 +220,7 @@ def _png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-async def test_4_a_huge_png_is_refused_and_a_large_one_does_not_stall_other_requests(
-    client, db
-):
+async def test_4_a_huge_png_is_refused_and_a_large_one_does_not_stall_other_requests(client, db):
     member = await make_member(db)
     await db.commit()
     await login(client, member.email)
@@ -291,9 +287,7 @@ async def test_5_the_lockout_tells_nobody_whether_an_address_exists(client, db):
 # 6. LOW — rate limits lock out the innocent ------------------------------------------
 
 
-async def test_6_a_guesser_behind_the_same_address_does_not_block_valid_cards(
-    client, db, settings
-):
+async def test_6_a_guesser_behind_the_same_address_does_not_block_valid_cards(client, db, settings):
     member = await make_member(db)
     token = await issued_token(db, settings, member)
     for n in range(25):

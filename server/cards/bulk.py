@@ -14,12 +14,11 @@ members would both replace the same links.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import logging
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError

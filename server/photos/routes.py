@@ -20,6 +20,7 @@ from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loo
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.templating import flash, render
 
+
 async def _member(request: Request) -> Member:
     member = await request.state.db.get(Member, request.path_params["member_id"])
     if member is None or member.is_deleted:
