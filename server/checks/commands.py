@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server.cards.models import CardPayload
 from server.cards.payload import invalidate
@@ -82,7 +83,15 @@ def rotate_check_key(args: argparse.Namespace) -> int:
     print("Running servers pick the change up within a few seconds.")
     retired = {k.key_id for k in ring.keys.values() if k.retired} - before
     if retired:
-        stale = asyncio.run(invalidate_cards_signed_by(settings.database_url, retired))
+        try:
+            stale = asyncio.run(invalidate_cards_signed_by(settings.database_url, retired))
+        except (SQLAlchemyError, OSError) as problem:
+            print(
+                f"Mobile cards could not be marked for rebuild ({problem.__class__.__name__}); "
+                "they renew their codes within the hour.",
+                file=sys.stderr,
+            )
+            return 0
         print(f"{stale} mobile cards carry codes of the retired keys: marked for rebuild now.")
         time.sleep(SETTLE_SECONDS)
         again = asyncio.run(invalidate_cards_signed_by(settings.database_url, retired))
