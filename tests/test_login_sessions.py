@@ -187,3 +187,40 @@ async def test_the_settings_page_offers_both_limits(client, db):
     await login(client, root.email)
     page = (await client.get("/admin/settings")).text
     assert 'name="session_idle_hours"' in page and 'name="session_lifetime_days"' in page
+
+
+async def test_logging_in_again_ends_the_browsers_earlier_session(app, client, db):
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    earlier = client.cookies[COOKIE_NAME]
+    await login(client, member.email)
+    first, second = await rows(db, member.id)
+    assert first.end_reason == "replaced" and second.ended_at is None
+    async with browser(app) as other:
+        other.cookies.set(COOKIE_NAME, earlier)
+        assert not await logged_in(other)
+
+
+async def test_the_nightly_job_forgets_sessions_ended_long_ago(db):
+    from server.auth.sessions import purge_old_sessions
+
+    member = await make_member(db)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=120)
+    for ended in (long_ago, None):
+        db.add(
+            LoginSession(
+                member_id=member.id,
+                token_hash=f"{ended}".ljust(64, "x")[:64],
+                created_at=long_ago,
+                last_seen_at=long_ago,
+                idle_expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+                ended_at=ended,
+            )
+        )
+    await db.commit()
+    assert await purge_old_sessions(db, dt.date.today()) == "1 old login sessions forgotten"
+    await db.commit()
+    [kept] = await rows(db, member.id)
+    assert kept.ended_at is None

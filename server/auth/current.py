@@ -17,7 +17,11 @@ from server.members.status import LOGIN_STATUSES
 
 
 async def start_session(request: Request, db: AsyncSession, member: Member) -> None:
-    """A fresh session at login: nothing from before it survives. The caller commits."""
+    """A fresh session at login: nothing from before it survives (the browser's previous
+    session, if any, ends). The caller commits."""
+    previous = request.session.get("sid")
+    if isinstance(previous, str):
+        await sessions.end(db, previous, "replaced")
     sid = await sessions.begin(db, member, request.headers.get("user-agent", ""))
     request.session.clear()
     request.session["sid"] = sid

@@ -29,6 +29,7 @@ JOB_MODULES: list[str] = [
     "server.groups.staff_sync",
     "server.members.ageup",
     "server.applicants.recap",
+    "server.auth.sessions",
 ]
 LOCK_NAME = "nightly"
 LOCK_TTL = dt.timedelta(hours=2)
