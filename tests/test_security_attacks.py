@@ -28,13 +28,14 @@ from sqlalchemy import func, insert, select
 from server.app import create_app
 from server.audit.models import AuditEntry
 from server.cards import routes as card_admin_routes
-from server.cards.models import CardIssueJob, CardPayload
+from server.cards.models import CardIssueJob, CardLink, CardPayload
 from server.checks import routes as check_routes
 from server.checks import runtime
 from server.mail.delivery import deliver_once
 from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
 from server.members.models import Branch, Member
+from server.nightly.models import JobLock
 from server.photos.store import save_photo
 from server.settings.store import set_setting
 from server.web.ratelimit import RateLimiter
@@ -473,9 +474,7 @@ async def test_7_console_mail_keeps_links_out_of_a_production_log(app, db, setti
     assert re.search(r"/card/[A-Za-z0-9_-]{20}", capsys.readouterr().out)
 
 
-async def test_7_a_second_bulk_card_run_is_refused_while_one_runs(client, db):
-    offices = await Offices.make(db)
-    officer = await offices.person(db, "officer")
+async def _branch_of_many(db, count: int) -> Branch:
     branch = Branch(name="Shire of Many")
     db.add(branch)
     await db.flush()
@@ -488,9 +487,45 @@ async def test_7_a_second_bulk_card_run_is_refused_while_one_runs(client, db):
                 "sca_name": f"Bulk {n}",
                 "branch_id": branch.id,
             }
-            for n in range(700)
+            for n in range(count)
         ],
     )
+    return branch
+
+
+async def test_7_a_bulk_card_run_is_refused_while_another_runs(client, db, database_url, tmp_path):
+    """Another server's (or the command line's) run holds the way: the page and the
+    command both refuse with a message, and nothing is issued twice."""
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    branch = await _branch_of_many(db, 3)
+    await db.commit()
+    env = {"DATABASE_URL": database_url, "TESSERA_DATA_DIR": str(tmp_path)}
+    # A run from the command line of another server, still going (its lease is fresh).
+    db.add(
+        JobLock(
+            name="cards.bulk_issue",
+            holder="command:other-server:4242",
+            locked_until=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=50),
+        )
+    )
+    await db.commit()
+    await login(client, officer.email)
+    response = await post_form(
+        client, "/cards/bulk", {"branch_id": str(branch.id)}, form_page="/cards/bulk"
+    )
+    assert response.headers["location"] == "/cards/bulk"
+    assert "Another card issuing run" in (await client.get("/cards/bulk")).text
+    command = _manage(env, "issue-cards", "--branch", "Shire of Many")
+    assert command.returncode == 1 and "Another card issuing run" in command.stderr
+    assert await _count(db, CardIssueJob) == 0 and await _count(db, CardLink) == 0
+
+
+@pytest.mark.postgres_only
+async def test_7_two_bulk_card_runs_started_together_on_postgresql(client, db):
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    branch = await _branch_of_many(db, 700)
     await db.commit()
     await login(client, officer.email)
     token = await csrf_from(client, "/cards/bulk")
@@ -505,3 +540,9 @@ async def test_7_a_second_bulk_card_run_is_refused_while_one_runs(client, db):
     refused = second if second.headers["location"] == "/cards/bulk" else first
     page = await client.get(refused.headers["location"])
     assert "Another card issuing run" in page.text
+
+
+async def _count(db, model) -> int:
+    value = await db.scalar(select(func.count()).select_from(model))
+    await db.commit()
+    return int(value or 0)
