@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     request_metrics = RequestMetrics.from_environment()
     middleware = [
         Middleware(RequestObserver, metrics=request_metrics, access_log=access_log()),
-        Middleware(SecurityHeadersMiddleware),
+        Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(
             SessionMiddleware,
             secret_key=str(settings.secret_key),

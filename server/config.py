@@ -9,6 +9,8 @@ from pathlib import Path
 from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
 
+from server.datafiles import make_private
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -50,6 +52,7 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
     database_url = config(
         "DATABASE_URL", default=f"sqlite+aiosqlite:///{data_dir / 'tessera.sqlite3'}"
     )
+    make_private(data_dir, database_url)
     secret_key = config("SECRET_KEY", cast=Secret, default=None) or Secret(_secret_key(data_dir))
     smtp_url = config("SMTP_URL", cast=Secret, default=None) or None
     return Settings(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import shutil
 import sys
@@ -11,13 +12,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from server.audit.log import record
+from server.audit.log import changes, record, snapshot
 from server.auth.passwords import hash_password, password_problem
+from server.auth.sessions import end_all
 from server.cli import argument, command
 from server.config import load_settings
 from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
+from server.members.status import refresh_status
 from server.migrate import needs_upgrade, upgrade
+
+ADMIN_FACTS = ["is_superuser", "is_staff", "status", "deactivated_at", "locked_until"]
 
 
 async def _is_empty(url: str) -> bool:
@@ -93,6 +98,12 @@ def share_request_metrics(directory: Path) -> None:
 
 
 async def _create_admin(email: str, password: str) -> str:
+    """Create the superuser, or restore an existing one's access completely.
+
+    An existing member gets the password, superuser and staff, and is reactivated and
+    unlocked if need be; every session they had ends (the password changed). One audit
+    row says what changed.
+    """
     settings = load_settings()
     engine = make_engine(settings.database_url)
     async with make_sessionmaker(engine)() as db, db.begin():
@@ -103,13 +114,33 @@ async def _create_admin(email: str, password: str) -> str:
             member = Member(email=email, email_key=email.lower(), sca_name="Administrator")
             db.add(member)
             verb = "Created"
+            before: dict[str, object] = {}
         else:
             verb = "Updated"
+            before = snapshot(member, ADMIN_FACTS)
+            if member.is_deactivated:
+                verb = "Reactivated"
+            member.deactivated_at = None
+            member.deactivation_reason = ""
+            member.failed_login_attempts = 0
+            member.locked_until = None
         member.password_hash = hash_password(password)
         member.is_superuser = True
         member.is_staff = True
+        refresh_status(member, dt.date.today())
         await db.flush()
-        record(db, actor_id=None, action="member.create_admin", entity=member, member_id=member.id)
+        await end_all(db, member.id, "password_set")
+        old, new = changes(before, snapshot(member, ADMIN_FACTS))
+        record(
+            db,
+            actor_id=None,
+            action="member.create_admin",
+            entity=member,
+            member_id=member.id,
+            before=old or None,
+            after=new or None,
+            note="manage.py create-admin",
+        )
     await engine.dispose()
     return verb
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
-from server.auth.models import PasswordResetToken
+from server.auth.models import LoginSession, PasswordResetToken
 from server.cards.models import CardEpoch, CardIssueJob, CardLink, CardPayload
 from server.checks.models import CheckEntry, CodeRevocation
 from server.codes.models import Agreement, Seat
@@ -34,6 +34,7 @@ __all__ = [
     "GroupMembership",
     "JobLock",
     "NightlyJobRun",
+    "LoginSession",
     "Member",
     "MemberPhoto",
     "OutboxMessage",

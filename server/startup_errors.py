@@ -13,6 +13,8 @@ from pathlib import Path
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
+from server.db.target import BadDatabaseURL
+
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
 )
@@ -53,6 +55,8 @@ def explain(error: BaseException, database_url: str = "") -> str:
     chain = list(_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
+        if isinstance(e, BadDatabaseURL):
+            return f"{e}\nFix it: {SUPPORTED}."
         if isinstance(e, sa_exc.ArgumentError) and "Could not parse" in str(e):
             return f"DATABASE_URL is not a database URL ({database_url!r}).\nFix it: {SUPPORTED}."
         if isinstance(e, sa_exc.NoSuchModuleError | ModuleNotFoundError) or (

@@ -50,14 +50,11 @@ def environment(data_dir: Path) -> dict[str, str]:
 async def _serve_and_close(settings, steps):
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5000))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            return await steps(app, client)
-    finally:
-        reader = getattr(app.state, "card_reader", None)
-        if reader is not None:
-            await reader.close()
-        await app.state.engine.dispose()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        return await steps(app, client)
 
 
 async def test_restore_into_a_fresh_directory_keeps_cards_and_queued_mail(tmp_path, sqlite_only):

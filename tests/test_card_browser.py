@@ -11,13 +11,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import zxingcpp
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.cards import card_routes
 from server.cards.issuing import MailContext
 from server.cards.service import issue_link, revoke_link
 from server.members.models import Member
@@ -254,17 +252,8 @@ async def test_only_this_servers_gone_replaces_the_saved_card(
         await keeps_the_card("portal", "Not refreshed", "a Wi-Fi sign-in page?")
         await keeps_the_card("portal_404", "Not refreshed", "a Wi-Fi sign-in page?")
         await keeps_the_card("hang", "Offline", "the server did not answer in time")
-
-        # Tessera's own 429 (too many unknown links from this address) keeps it too.
-        async with httpx.AsyncClient(base_url=live_server.url) as direct:
-            for n in range(card_routes.unknown_limiter.limit):
-                assert (await direct.get(f"/card/{n:022d}.json")).status_code == 404
-        await page.get_by_role("button", name="Refresh").click()
-        await page.wait_for_function(
-            "() => document.getElementById('freshness-text').textContent.includes('busy')"
-        )
-        assert await page.get_by_role("heading", name=name).is_visible()
-        assert sorted(await _card_cache_urls(page)) == saved
+        # (Tessera itself never answers a valid card link with 429: only unknown links are
+        # limited, so the "busy" answer above stands for any overloaded front.)
     finally:
         await proxy.stop()
 

@@ -149,16 +149,20 @@ async def test_unknown_and_revoked_links(client, db, settings):
     assert (await client.get("/card/not-a-token.json")).status_code == 404
 
 
-async def test_repeated_unknown_tokens_get_429_with_retry_after(client, db, settings):
+async def test_repeated_unknown_tokens_get_429_with_retry_after_valid_ones_do_not(
+    client, db, settings
+):
     member = await make_member(db)
     token = await issued_token(db, settings, member)
     for n in range(card_routes.unknown_limiter.limit):
         response = await client.get(f"/card/{n:022d}.json")
         assert response.status_code == 404
-    blocked = await client.get(f"/card/{token}.json")
+    blocked = await client.get(f"/card/{'9' * 22}.json")
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert blocked.headers["x-tessera-card"] == "rate_limited"  # not "gone": the card stays
+    # Only failures are limited: the address's valid card is still answered.
+    assert (await client.get(f"/card/{token}.json")).status_code == 200
 
 
 async def test_deleted_member_card_is_gone(client, db, settings):

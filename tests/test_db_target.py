@@ -16,6 +16,12 @@ def test_sqlite_query_options_are_not_part_of_the_file_name(tmp_path):
     assert target.sqlite_path == str(tmp_path / "x.sqlite3")
 
 
+def test_a_url_without_tessera_s_driver_gets_it():
+    assert DatabaseTarget.parse("sqlite:///t.sqlite3").url.drivername == "sqlite+aiosqlite"
+    target = DatabaseTarget.parse("postgresql://u@h/d")
+    assert target.url.drivername == "postgresql+asyncpg"
+
+
 def test_postgresql_options_reach_asyncpg_under_its_own_names():
     target = DatabaseTarget.parse(
         "postgresql+asyncpg://tessera:s3cret@db.example.org:6432/members"
@@ -34,7 +40,7 @@ def test_postgresql_options_reach_asyncpg_under_its_own_names():
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("mysql://root@localhost/x", "supports SQLite"),
+        ("mysql://root@localhost/x", "'mysql', which Tessera cannot use"),
         ("not a url", "not a database URL"),
         ("sqlite+aiosqlite://", "in-memory"),
     ],

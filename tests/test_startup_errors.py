@@ -29,7 +29,6 @@ def _serve(tmp_path: Path, database_url: str, *extra: str) -> subprocess.Complet
 
 CASES = {
     "bad scheme": ("mysql://tessera@localhost/tessera", "uses 'mysql', which Tessera cannot use"),
-    "sync driver": ("sqlite:///tessera.sqlite3", "uses 'sqlite', which Tessera cannot use"),
     "not a url": ("tessera.sqlite3", "DATABASE_URL is not a database URL"),
     "postgresql unreachable": (
         f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/tessera",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,10 +51,15 @@ async def find_by_email(session: AsyncSession, email: str) -> Member | None:
 async def attempt_login(session: AsyncSession, email: str, password: str) -> LoginResult:
     """Check a login attempt and record its outcome (the caller commits).
 
+    Every path hashes once, and a wrong password gets the same words whether the email
+    is unknown, known, or locked: the lockout tells nobody that an address exists.
+
     1. Unknown email: spend the same hashing time, answer "do not match".
-    2. Locked (5 failures, 5 minutes): refuse; the attempt extends the lock.
-    3. Wrong password: count the failure; the fifth locks the account.
-    4. Right password but a status that may not log in: refuse with the reason.
+    2. Wrong password (``password_attempt``): count the failure, the fifth locks the
+       account for 5 minutes, a failure while locked extends the lock; "do not match".
+    3. Right password while locked: "Too many failed attempts" (only someone who knows
+       the password learns of the lock).
+    4. Right password, a status that may not log in: refuse with the reason.
     5. Otherwise: clear the failures, record last_login.
     """
     now = utcnow()
@@ -61,13 +67,11 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
     if member is None:
         verify_password(None, password)
         return LoginResult(None, BAD_CREDENTIALS)
-    if member.locked_until is not None and member.locked_until > now:
-        await _record_failure(session, member, now, extend_lock=True)
+    outcome = await password_attempt(session, member, password, now)
+    if outcome == "wrong":
+        return LoginResult(None, BAD_CREDENTIALS)
+    if outcome == "locked":
         return LoginResult(None, LOCKED)
-    if not verify_password(member.password_hash, password):
-        await _record_failure(session, member, now, extend_lock=False)
-        locked = member.failed_login_attempts + 1 >= MAX_FAILURES
-        return LoginResult(None, LOCKED if locked else BAD_CREDENTIALS)
     status = BY_KEY.get(member.status)
     if status is None or not status.can_log_in:
         reason = REFUSAL_REASONS.get(member.status, "Your account may not log in.")
@@ -82,14 +86,42 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
     return LoginResult(member)
 
 
-async def _record_failure(
-    session: AsyncSession, member: Member, now: dt.datetime, *, extend_lock: bool
-) -> None:
-    # A single UPDATE so concurrent failures are all counted (no read-modify-write).
-    attempts = Member.failed_login_attempts + 1
-    values: dict[str, object] = {"failed_login_attempts": attempts, "last_failed_login": now}
-    if extend_lock or member.failed_login_attempts + 1 >= MAX_FAILURES:
+Attempt = Literal["right", "wrong", "locked"]
+
+
+async def password_attempt(
+    session: AsyncSession, member: Member, password: str, now: dt.datetime | None = None
+) -> Attempt:
+    """Check ``member``'s password against the lockout (login and ``/me/password`` alike).
+
+    A lock that has expired is forgotten first: the counter starts again from zero, so
+    one typo after a lock does not lock again. A wrong password is counted with a
+    single UPDATE (concurrent failures are all counted); the fifth locks the account
+    for 5 minutes and a failure while locked extends the lock. A right password while
+    locked is ``locked``; it clears nothing.
+    """
+    now = now or utcnow()
+    lock = member.locked_until
+    expired = lock is not None and lock <= now
+    locked = lock is not None and not expired
+    failures = 0 if expired else member.failed_login_attempts
+    if verify_password(member.password_hash, password):
+        if expired:
+            await _set(session, member, failed_login_attempts=0, locked_until=None)
+        return "locked" if locked else "right"
+    values: dict[str, object] = {
+        "failed_login_attempts": 1 if expired else Member.failed_login_attempts + 1,
+        "last_failed_login": now,
+    }
+    if locked or failures + 1 >= MAX_FAILURES:
         values["locked_until"] = now + LOCKOUT
+    elif expired:
+        values["locked_until"] = None
+    await _set(session, member, **values)
+    return "wrong"
+
+
+async def _set(session: AsyncSession, member: Member, **values: object) -> None:
     await session.execute(
         update(Member)
         .where(Member.id == member.id)

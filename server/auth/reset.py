@@ -1,4 +1,9 @@
-"""Password reset by an emailed link: random token, stored hashed, 24 h, single use."""
+"""Password reset by an emailed link: random token, stored hashed, 24 h, single use.
+
+When the member's login email changed in the last 24 hours, the address it changed from
+is told about the reset too (``server.members.email_change``). Setting the password ends
+every session of the member.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ from server.audit.log import record
 from server.auth.login import find_by_email
 from server.auth.models import PasswordResetToken
 from server.auth.passwords import hash_password
+from server.auth.sessions import end_all
 from server.database import utcnow
 from server.mail.outbox import queue_email
 from server.mail.sealed import seal
+from server.members.email_change import recent_old_addresses
 from server.members.models import Member
 
 LIFETIME = dt.timedelta(hours=24)
@@ -27,7 +34,12 @@ def token_hash(token: str) -> str:
 
 
 async def request_reset(
-    session: AsyncSession, email: str, base_url: str, site_title: str, secret_key: str
+    session: AsyncSession,
+    email: str,
+    base_url: str,
+    site_title: str,
+    secret_key: str,
+    contact: str = "",
 ) -> None:
     """Queue a reset email if the address belongs to a member; silent otherwise.
 
@@ -65,6 +77,20 @@ async def request_reset(
         },
         member_id=member.id,
     )
+    for old_email in await recent_old_addresses(session, member.id, now):
+        queue_email(
+            session,
+            to=old_email,
+            template="password_reset_notice",
+            context={
+                "member": member,
+                "old_email": old_email,
+                "new_email": member.email,
+                "site_title": site_title,
+                "contact": contact,
+            },
+            member_id=member.id,
+        )
 
 
 async def valid_token(session: AsyncSession, token: str) -> PasswordResetToken | None:
@@ -102,6 +128,7 @@ async def complete_reset(session: AsyncSession, row: PasswordResetToken, passwor
         .values(used_at=now)
     )
     member.password_hash = hash_password(password)
+    await end_all(session, member.id, "password_reset")
     member.failed_login_attempts = 0
     member.locked_until = None
     member.modified_at = now

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from server.auth.current import start_session
+from server.auth.current import end_session, start_session
 from server.auth.guards import page
 from server.auth.login import attempt_login
 from server.auth.passwords import password_problem
@@ -16,6 +19,8 @@ from server.auth.reset import TokenUsed, complete_reset, request_reset, valid_to
 from server.web.forms import FormReader
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import flash, render
+
+log = logging.getLogger("tessera.auth")
 
 # Per client address, on top of the per-account lockout.
 login_limiter = RateLimiter(limit=30, window=300)
@@ -51,7 +56,6 @@ async def login(request: Request) -> Response:
     limited = _too_many(request, login_limiter, "auth/login.html")
     if limited:
         return limited
-    login_limiter.hit(client_key(request.client))
     form = FormReader(await request.form())
     email = form.text("email", "Email", max_length=254)
     password = form.raw("password")[:1000]
@@ -59,6 +63,7 @@ async def login(request: Request) -> Response:
     result = await attempt_login(db, email, password)
     await db.commit()
     if result.member is None:
+        login_limiter.hit(client_key(request.client))  # only failures count
         return render(
             request,
             "auth/login.html",
@@ -70,14 +75,17 @@ async def login(request: Request) -> Response:
             },
             status_code=400,
         )
-    start_session(request, result.member)
+    await start_session(request, db, result.member)
+    await db.commit()
     flash(request, f"Welcome, {result.member.display_name}.")
     return RedirectResponse(next_url, status_code=303)
 
 
 @page(anonymous=True)
 async def logout(request: Request) -> Response:
-    request.session.clear()
+    db = request.state.db
+    await end_session(request, db)
+    await db.commit()
     flash(request, "You are logged out.")
     return RedirectResponse("/login", status_code=303)
 
@@ -94,13 +102,29 @@ async def reset_request(request: Request) -> Response:
     email = form.email("email")
     if not form.ok:
         return render(request, "auth/reset_request.html", {"errors": form.errors}, status_code=400)
-    db = request.state.db
-    settings = request.app.state.settings
-    await request_reset(
-        db, email, settings.base_url, request.state.site["site_title"], str(settings.secret_key)
+    response = render(request, "auth/reset_sent.html", {"email": email})
+    response.background = BackgroundTask(
+        _send_reset, request.app, email, request.state.site["site_title"], _contact(request)
     )
-    await db.commit()
-    return render(request, "auth/reset_sent.html", {"email": email})
+    return response
+
+
+def _contact(request: Request) -> str:
+    site = request.state.site
+    return str(site.get("membership_office_email") or site.get("contact_email") or "")
+
+
+async def _send_reset(app: Starlette, email: str, site_title: str, contact: str) -> None:
+    """After the answer has gone: known and unknown addresses take the same time to answer."""
+    settings = app.state.settings
+    try:
+        async with app.state.sessionmaker() as db:
+            await request_reset(
+                db, email, settings.base_url, site_title, str(settings.secret_key), contact
+            )
+            await db.commit()
+    except Exception:
+        log.exception("password reset request could not be recorded")
 
 
 @page(anonymous=True)

@@ -3,15 +3,25 @@
 Each batch of ``BATCH`` members is one transaction (links, emails and audit rows of
 those members together), so progress is visible to other connections and a stopped
 run can be resumed with "members without a live link".
+
+One run at a time, across workers and servers: a run holds the ``job_locks`` row
+``cards.bulk_issue`` (taken by one conditional UPDATE, renewed with every batch, given
+back at the end, free again a minute after a run that died). A second run is refused
+with ``BulkRunBusy`` and its message before it changes anything: two runs over the same
+members would both replace the same links.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit.log import record
@@ -19,9 +29,79 @@ from server.cards.issuing import MailContext, issue_batch, load_recipients
 from server.cards.models import CardIssueJob, CardLink
 from server.database import utcnow
 from server.members.models import Branch, Member
+from server.nightly.models import JobLock
 
 BATCH = 500
 HEARTBEAT_STALE = dt.timedelta(seconds=60)
+LOCK_NAME = "cards.bulk_issue"
+log = logging.getLogger("tessera.cards")
+
+
+class BulkRunBusy(Exception):
+    """Another bulk run holds the lock; ``str(exc)`` says which, for people."""
+
+
+def job_holder(job_id: int) -> str:
+    return f"job:{job_id}"
+
+
+def command_holder() -> str:
+    return f"command:{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+async def claim_run(db: AsyncSession, holder: str) -> None:
+    """Take the bulk-run lock for ``holder`` in the caller's transaction, or raise
+    ``BulkRunBusy``. The caller commits (with the job row it creates, if any)."""
+    now = utcnow()
+    if await db.get(JobLock, LOCK_NAME) is None:
+        try:
+            async with db.begin_nested():
+                db.add(JobLock(name=LOCK_NAME))
+        except IntegrityError:
+            pass  # made meanwhile by another run
+    taken = await db.execute(
+        update(JobLock)
+        .where(
+            JobLock.name == LOCK_NAME,
+            or_(JobLock.locked_until.is_(None), JobLock.locked_until < now),
+        )
+        .values(holder=holder, locked_until=now + HEARTBEAT_STALE)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    other = await db.scalar(select(JobLock.holder).where(JobLock.name == LOCK_NAME))
+    what = (
+        f"bulk run #{other.split(':', 1)[1]}"
+        if other and other.startswith("job:")
+        else "a bulk run from the command line"
+    )
+    raise BulkRunBusy(
+        f"Another card issuing run ({what}) is still going. Start this one when it has "
+        "finished; a run that stopped frees the way within a minute."
+    )
+
+
+async def _renew(db: AsyncSession, holder: str) -> None:
+    renewed = await db.execute(
+        update(JobLock)
+        .where(JobLock.name == LOCK_NAME, JobLock.holder == holder)
+        .values(locked_until=utcnow() + HEARTBEAT_STALE)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount != 1:  # type: ignore[attr-defined]
+        raise BulkRunBusy("This run stalled for over a minute and another run took over.")
+
+
+async def _release(sessionmaker: async_sessionmaker[AsyncSession], holder: str) -> None:
+    async with sessionmaker() as db:
+        await db.execute(
+            update(JobLock)
+            .where(JobLock.name == LOCK_NAME, JobLock.holder == holder)
+            .values(holder=None, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        await db.commit()
 
 
 @dataclass(frozen=True)
@@ -86,38 +166,57 @@ async def issue_selection(
     job_id: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[int, int]:
-    """Issue links to everyone selected; returns (issued, skipped deactivated)."""
-    async with sessionmaker() as db:
-        ids, skipped = await selected_ids(db, selection)
-        if job_id is not None:
-            await _update_job(db, job_id, total=len(ids), skipped_deactivated=skipped)
-        record(
-            db,
-            actor_id=actor_id,
-            action="card_link.bulk_issue",
-            entity_type="card_issue_jobs",
-            entity_id=job_id,
-            after={
-                "branch_id": selection.branch_id,
-                "statuses": list(selection.statuses),
-                "replace_existing": selection.replace_existing,
-                "members": len(ids),
-                "skipped_deactivated": skipped,
-            },
-        )
-        await db.commit()
-    done = 0
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
+    """Issue links to everyone selected; returns (issued, skipped deactivated).
+
+    A job's run (``job_id``) holds the lock its page took (``claim_run``); a run
+    without a job takes it here. Either gives it back at the end.
+    """
+    holder = job_holder(job_id) if job_id is not None else command_holder()
+    try:
         async with sessionmaker() as db:
-            recipients = await load_recipients(db, chunk)
-            await issue_batch(db, recipients, actor_id=actor_id, via="bulk", mail=mail)
-            done += len(chunk)
+            if job_id is None:
+                await claim_run(db, holder)
+            else:
+                await _renew(db, holder)
+            ids, skipped = await selected_ids(db, selection)
             if job_id is not None:
-                await _update_job(db, job_id, done=done)
+                await _update_job(db, job_id, total=len(ids), skipped_deactivated=skipped)
+            record(
+                db,
+                actor_id=actor_id,
+                action="card_link.bulk_issue",
+                entity_type="card_issue_jobs",
+                entity_id=job_id,
+                after={
+                    "branch_id": selection.branch_id,
+                    "statuses": list(selection.statuses),
+                    "replace_existing": selection.replace_existing,
+                    "members": len(ids),
+                    "skipped_deactivated": skipped,
+                },
+            )
             await db.commit()
-        if progress is not None:
-            progress(done, len(ids))
+    except BulkRunBusy:
+        raise
+    except BaseException:
+        await _release(sessionmaker, holder)
+        raise
+    done = 0
+    try:
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            async with sessionmaker() as db:
+                await _renew(db, holder)
+                recipients = await load_recipients(db, chunk)
+                await issue_batch(db, recipients, actor_id=actor_id, via="bulk", mail=mail)
+                done += len(chunk)
+                if job_id is not None:
+                    await _update_job(db, job_id, done=done)
+                await db.commit()
+            if progress is not None:
+                progress(done, len(ids))
+    finally:
+        await _release(sessionmaker, holder)
     return done, skipped
 
 
@@ -132,7 +231,11 @@ async def _update_job(db: AsyncSession, job_id: int, **values: object) -> None:
 async def run_job(
     sessionmaker: async_sessionmaker[AsyncSession], job_id: int, mail: MailContext
 ) -> None:
-    """Run a job row created by the admin page (inside the web server process)."""
+    """Run a job row created by the admin page (inside the web server process).
+
+    A failure is written to the job (its page shows it) and logged, never raised: this
+    runs as a background task nobody awaits.
+    """
     async with sessionmaker() as db:
         job = await db.get(CardIssueJob, job_id)
         assert job is not None
@@ -141,12 +244,13 @@ async def run_job(
     try:
         await issue_selection(sessionmaker, selection, actor_id=actor_id, mail=mail, job_id=job_id)
     except Exception as exc:
+        log.exception("bulk card issuing run %s failed", job_id)
         async with sessionmaker() as db:
             await _update_job(
                 db, job_id, state="failed", error=str(exc)[:500], finished_at=utcnow()
             )
             await db.commit()
-        raise
+        return
     async with sessionmaker() as db:
         await _update_job(db, job_id, state="finished", finished_at=utcnow())
         await db.commit()

@@ -41,7 +41,8 @@ ANSWER_HEADER = "X-Tessera-Card"
 REVOKED_TEXT = "This card link was replaced or revoked."
 UNKNOWN_TEXT = "There is no card at this address."
 
-# Unknown tokens per client address: a few typos are fine, guessing is not.
+# Unknown tokens per client address: a few typos are fine, guessing is not (the
+# address's valid cards are answered all the same).
 unknown_limiter = RateLimiter(limit=20, window=600)
 
 
@@ -56,22 +57,20 @@ class Found:
 async def find(request: Request, token: str) -> Found | int:
     """The card for ``token``, or the status code to answer with (404, 410, 429).
 
-    1. A client that sent too many unknown links lately → 429.
-    2. Something that cannot be a token, or a token no link has → 404 (counted).
-    3. A revoked or replaced link → 410.
-    4. A fresh stored payload → served as stored (no ORM, no write).
-    5. A stale one → rebuilt now, in a batch with the other cards asked for meanwhile
+    1. Something that cannot be a token, or a token no link has → 404, counted against
+       the client; a client with too many of those lately → 429. Only unknown tokens
+       count: a valid card is always answered.
+    2. A revoked or replaced link → 410.
+    3. A fresh stored payload → served as stored (no ORM, no write).
+    4. A stale one → rebuilt now, in a batch with the other cards asked for meanwhile
        (``server.cards.rebuild``); a deleted member's card → 410.
     """
-    client = client_key(request.client)
-    if unknown_limiter.retry_after(client):
-        return 429
-    if not looks_like_token(token):
-        unknown_limiter.hit(client)
-        return 404
     cards = card_runtime.of(request.app)
-    row = await cards.reader.fetch(hash_token(token))
+    row = await cards.reader.fetch(hash_token(token)) if looks_like_token(token) else None
     if row is None:
+        client = client_key(request.client)
+        if unknown_limiter.retry_after(client):
+            return 429
         unknown_limiter.hit(client)
         return 404
     if row.revoked:

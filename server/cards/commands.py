@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import or_, select
 
-from server.cards.bulk import Selection, issue_selection
+from server.cards.bulk import BulkRunBusy, Selection, issue_selection
 from server.cards.issuing import MailContext
 from server.cards.service import CardRefused, issue_link
 from server.cli import argument, command
@@ -101,9 +101,13 @@ def issue_cards(args: argparse.Namespace) -> int:
             print(f"No branch called {args.branch!r}.", file=sys.stderr)
             return 2
     started = time.monotonic()
-    issued, skipped = asyncio.run(
-        _issue_many(settings, Selection(branch_id, tuple(args.status), args.replace))
-    )
+    try:
+        issued, skipped = asyncio.run(
+            _issue_many(settings, Selection(branch_id, tuple(args.status), args.replace))
+        )
+    except BulkRunBusy as busy:
+        print(busy, file=sys.stderr)
+        return 1
     sys.stderr.write("\n")
     print(
         f"Issued {issued} card links in {time.monotonic() - started:.1f} s"

@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
-from server.cards.bulk import job_state, run_job
+from server.auth.precedence import require_may_act
+from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
 from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
@@ -76,6 +77,7 @@ async def member_issue(request: Request) -> Response:
 async def member_revoke(request: Request) -> Response:
     db = request.state.db
     member = await _member(request, request.path_params["member_id"])
+    await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300) or "revoked by an admin"
     back = f"/members/{member.id}/card-links"
@@ -170,6 +172,13 @@ async def bulk_start(request: Request) -> Response:
         replace_existing=form.boolean("replace"),
     )
     db.add(job)
+    await db.flush()
+    try:
+        await claim_run(db, job_holder(job.id))  # one run at a time, the job row with it
+    except BulkRunBusy as busy:
+        await db.rollback()
+        flash(request, str(busy), "error")
+        return RedirectResponse("/cards/bulk", status_code=303)
     await db.commit()
     task = asyncio.create_task(
         run_job(request.app.state.sessionmaker, job.id, mail_context(request))

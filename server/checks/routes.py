@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from server.auth.access import permissions_of
 from server.auth.current import current_user
 from server.auth.guards import page
+from server.auth.precedence import require_may_act
 from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
 from server.checks import reports, runtime, scanner
 from server.checks.decide import Verdict, decide
@@ -115,21 +116,22 @@ async def _marshal_view(
 
 async def check(request: Request) -> Response:
     """The live check (see ``server.checks.decide.decide`` for the steps)."""
-    client = client_key(request.client)
-    wait = failure_limiter.retry_after(client)
-    if wait:
-        return HTMLResponse(
-            "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
-            "verify came from your address. Wait a minute and try again.</p>",
-            status_code=429,
-            headers={**NO_STORE, "Retry-After": str(wait)},
-        )
     app = request.app
     now = utcnow()
     verdict = await decide(
         request.path_params["code"], runtime.keyring(app), runtime.lookup(app), now
     )
-    if verdict.code is None:
+    if verdict.code is None and verdict.result.key == "unknown":
+        # Only codes that fail to verify count; a correctly signed one is always answered.
+        client = client_key(request.client)
+        wait = failure_limiter.retry_after(client)
+        if wait:
+            return HTMLResponse(
+                "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
+                "verify came from your address. Wait a minute and try again.</p>",
+                status_code=429,
+                headers={**NO_STORE, "Retry-After": str(wait)},
+            )
         failure_limiter.hit(client)
     checker_id: int | None = None
     extra: dict[str, Any] = {}
@@ -163,6 +165,7 @@ async def revoke(request: Request) -> Response:
     member = await db.get(Member, request.path_params["member_id"])
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
+    await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=500) or "Lost card"
     if not form.ok:

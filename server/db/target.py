@@ -14,7 +14,10 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 class BadDatabaseURL(ValueError):
-    """``DATABASE_URL`` is not something Tessera can use; the message says why."""
+    """``DATABASE_URL`` is not something Tessera can use; the message says why.
+
+    A URL without a driver, or with another one, of a supported database is taken for
+    Tessera's driver: ``sqlite:///x`` means ``sqlite+aiosqlite:///x``."""
 
 
 @dataclass(frozen=True)
@@ -26,19 +29,14 @@ class DatabaseTarget:
         try:
             url = make_url(text)
         except ArgumentError:
-            raise BadDatabaseURL(
-                f"DATABASE_URL {text!r} is not a database URL "
-                "(sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db)."
-            ) from None
+            raise BadDatabaseURL(f"DATABASE_URL is not a database URL ({text!r}).") from None
         if url.get_backend_name() not in BACKENDS:
-            raise BadDatabaseURL(
-                f"DATABASE_URL uses {url.get_backend_name()!r}; Tessera supports SQLite "
-                "(sqlite+aiosqlite:///path) and PostgreSQL (postgresql+asyncpg://…)."
-            )
+            scheme = text.split(":", 1)[0]
+            raise BadDatabaseURL(f"DATABASE_URL uses {scheme!r}, which Tessera cannot use.")
         if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
             raise BadDatabaseURL(
                 "DATABASE_URL names an in-memory SQLite database, which the server's "
-                "connections cannot share: give a file (sqlite+aiosqlite:///path/tessera.sqlite3)."
+                "connections cannot share."
             )
         if url.get_backend_name() == "sqlite" and url.get_driver_name() != "aiosqlite":
             url = url.set(drivername="sqlite+aiosqlite")

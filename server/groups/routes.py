@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from server.auth import permissions as catalogue
 from server.auth.guards import page
+from server.auth.precedence import protection, require_may_act
 from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
@@ -220,6 +221,8 @@ async def membership_edit(request: Request) -> Response:
     group = await _group_or_404(request)
     membership = await _membership_or_404(request, group)
     member = await db.get(Member, membership.member_id)
+    assert member is not None  # a foreign key
+    await require_may_act(request, member)
     context = {"group": group, "membership": membership, "member": member, "errors": {}}
     if request.method == "GET":
         return render(request, "groups/membership_edit.html", context)
@@ -251,6 +254,11 @@ async def membership_end(request: Request) -> Response:
     db = request.state.db
     group = await _group_or_404(request)
     membership = await _membership_or_404(request, group)
+    member = await db.get(Member, membership.member_id)
+    assert member is not None  # a foreign key
+    refused = await protection(db, request.state.user, request.state.perms, member)
+    if refused:
+        return await _detail_page(request, group, {"end": f"Not ended: {refused}"}, None, 403)
     form = FormReader(await request.form())
     today = dt.date.today()
     until = form.date("until", "End date") or today

@@ -9,7 +9,8 @@ Algorithm (``deliver_once``):
    send one message twice.
 2. Open one SMTP connection (``SMTP_URL``) and send the claimed messages one by one,
    sealed links opened just before sending. Without ``SMTP_URL`` the message is
-   printed to the console instead (development) and stays readable in the outbox.
+   printed to the console instead (development: links whole only for a loopback
+   BASE_URL) and stays readable in the outbox.
 3. Record each message's outcome in its own short transaction right after the server
    answered it, before the next message is sent:
    - accepted: ``sent``;
@@ -37,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import os
 import socket
@@ -58,6 +60,7 @@ from server.config import Settings
 from server.database import utcnow
 from server.mail.models import OutboxMessage
 from server.mail.sealed import UnreadableSeal, unseal
+from server.web.access_log import redact_path
 
 log = logging.getLogger("tessera.mail")
 
@@ -143,6 +146,17 @@ async def claim(db: AsyncSession, worker: str, now: dt.datetime, limit: int = BA
     return ids
 
 
+def is_loopback(settings: Settings) -> bool:
+    """Whether ``BASE_URL`` names this machine only (a development server)."""
+    host = urlsplit(settings.base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     key = str(settings.secret_key)
     message = EmailMessage()
@@ -157,10 +171,17 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     return message
 
 
-def print_message(message: EmailMessage) -> None:
-    """The development transport: the whole message on the console."""
+def print_message(message: EmailMessage, *, show_links: bool = False) -> None:
+    """The development transport: the message on the console.
+
+    Card and reset links are bearer tokens: they are printed whole only for a
+    development server (``show_links``, a loopback ``BASE_URL``), otherwise redacted as
+    in the access log; the outbox viewer still shows them to superusers.
+    """
     body = message.get_body(("plain",))
     text = body.get_content() if body is not None else ""
+    if not show_links:
+        text = redact_path(text)
     print(
         f"--- email (no SMTP_URL set) ---\nTo: {message['To']}\nSubject: {message['Subject']}\n\n"
         f"{text}\n--- end of email ---",
@@ -282,9 +303,10 @@ async def transport(settings: Settings) -> AsyncIterator[Send]:
     """A way to send messages: one SMTP connection, or the console without SMTP_URL.
     Raises ServerUnavailable when the server cannot be used at all."""
     if settings.smtp_url is None:
+        show_links = is_loopback(settings)
 
         async def to_console(message: EmailMessage) -> None:
-            print_message(message)
+            print_message(message, show_links=show_links)
 
         yield to_console
         return

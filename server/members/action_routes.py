@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
+from server.auth.precedence import protection
 from server.members import actions
 from server.members.actions import ActionRefused
 from server.members.models import Member
@@ -44,6 +45,10 @@ async def _run(request: Request, action: Action) -> Response:
     version = form.integer("version", "Version", required=True, minimum=1)
     if version is None:
         flash(request, "The form is incomplete — reload the page and try again.", "error")
+        return RedirectResponse(back, status_code=303)
+    refused = await protection(db, request.state.user, request.state.perms, member)
+    if refused:
+        flash(request, refused, "error")
         return RedirectResponse(back, status_code=303)
     try:
         message = await action(request, member, form, version, dt.date.today())
@@ -144,7 +149,12 @@ async def status_page(request: Request) -> Response:
     member = await load_member(request)
     db = request.state.db
     parent = None if member.parent_id is None else await db.get(Member, member.parent_id)
-    return render(request, "members/status.html", {"member": member, "parent": parent})
+    refused = await protection(db, request.state.user, request.state.perms, member)
+    return render(
+        request,
+        "members/status.html",
+        {"member": member, "parent": parent, "account_protected": refused},
+    )
 
 
 routes = [

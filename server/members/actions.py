@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
+from server.auth.sessions import end_all
 from server.database import utcnow
 from server.members.ageup import age_up_member
 from server.members.models import Member
@@ -209,6 +210,7 @@ async def deactivate(
     before = _begin(db, member, actor, today)
     member.deactivated_at = utcnow()
     member.deactivation_reason = reason
+    await end_all(db, member.id, "deactivated")
     await _finish(db, member, actor, "member.deactivate", before, today, note=reason)
     return f"{member.display_name} is deactivated."
 

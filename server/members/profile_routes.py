@@ -9,9 +9,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.audit.log import record
-from server.auth.current import start_session
+from server.auth.current import end_session, start_session
 from server.auth.guards import page
-from server.auth.passwords import hash_password, password_problem, verify_password
+from server.auth.login import LOCKED, password_attempt
+from server.auth.passwords import hash_password, password_problem
+from server.auth.sessions import end_all, open_sessions, token_hash
 from server.groups.periods import memberships_of
 from server.members.form import info_fields, read_additional_info
 from server.members.lookup import member_or_404
@@ -31,6 +33,7 @@ async def _profile(
     db = request.state.db
     member = await member_or_404(db, str(request.state.user.id))
     fields = info_fields(request.state.site)
+    sid = request.session.get("sid", "")
     return render(
         request,
         "members/me.html",
@@ -44,6 +47,8 @@ async def _profile(
             "errors": info_errors or {},
             "values": values,
             "password_error": password_error,
+            "sessions": await open_sessions(db, member.id),
+            "this_session": token_hash(sid) if isinstance(sid, str) else "",
         },
         status_code=status_code,
     )
@@ -77,6 +82,7 @@ async def me_info(request: Request) -> Response:
         await db.commit()
     except MemberChangeError as exc:
         await db.rollback()
+        await db.refresh(member)  # the rollback expired it; the page below reads it
         return await _profile(request, info_errors={"form": str(exc)}, status_code=409)
     flash(request, "Your details are saved." if changed else "Nothing changed.")
     return RedirectResponse("/me", status_code=303)
@@ -84,14 +90,21 @@ async def me_info(request: Request) -> Response:
 
 @page()
 async def me_password(request: Request) -> Response:
+    """Change your own password: the current one is checked against the login lockout."""
     db = request.state.db
     member = request.state.user
     form = FormReader(await request.form())
     current = form.raw("current_password")[:1000]
     new = form.raw("password")
+    outcome = await password_attempt(db, member, current)
     problem = password_problem(new)
-    if not verify_password(member.password_hash, current):
-        problem = "Your current password is not right."
+    if outcome == "locked":
+        problem = LOCKED
+    elif outcome == "wrong":
+        await db.commit()  # the failure counts, as at the login
+        await db.refresh(member)
+        locked = member.locked_until is not None
+        problem = LOCKED if locked else "Your current password is not right."
     elif problem is None and new != form.raw("password_again"):
         problem = "The two new passwords differ."
     if problem:
@@ -102,14 +115,27 @@ async def me_password(request: Request) -> Response:
     record(
         db, actor_id=member.id, action="member.password_change", entity=member, member_id=member.id
     )
+    await end_all(db, member.id, "password_change")
+    await start_session(request, db, member)
     await db.commit()
-    start_session(request, member)  # other sessions end: their fingerprint no longer matches
     flash(request, "Your password is changed. Other devices are logged out.")
     return RedirectResponse("/me", status_code=303)
+
+
+@page()
+async def me_logout_everywhere(request: Request) -> Response:
+    """End every session of yours, this one included."""
+    db = request.state.db
+    ended = await end_all(db, request.state.user.id, "logout_everywhere")
+    await end_session(request, db, "logout_everywhere")
+    await db.commit()
+    flash(request, f"You are logged out everywhere ({ended} sessions ended).")
+    return RedirectResponse("/login", status_code=303)
 
 
 routes = [
     Route("/me", me, methods=["GET"]),
     Route("/me/info", me_info, methods=["POST"]),
     Route("/me/password", me_password, methods=["POST"]),
+    Route("/me/logout-everywhere", me_logout_everywhere, methods=["POST"]),
 ]

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
+from server.auth.precedence import protection, require_may_act
 from server.groups.periods import memberships_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
@@ -73,6 +74,9 @@ async def member_detail(request: Request) -> Response:
             "children": children,
             "memberships": await memberships_of(db, member.id, today),
             "info_fields": info_fields(request.state.site),
+            "account_protected": await protection(
+                db, request.state.user, request.state.perms, member, today
+            ),
         },
     )
 
@@ -105,6 +109,7 @@ async def member_edit(request: Request) -> Response:
     member = await path_member(request)
     if member.is_deleted:
         raise HTTPException(409, "This member was deleted; their record can be read, not edited.")
+    await require_may_act(request, member)
     if request.method == "GET":
         return await _edit_page(request, member)
     form = FormReader(await request.form())
@@ -151,6 +156,7 @@ async def member_delete(request: Request) -> Response:
     if not user.is_superuser:
         raise HTTPException(403, "Only a superuser may delete members.")
     member = await path_member(request)
+    await require_may_act(request, member)
     if member.is_deleted:
         flash(request, f"{member.display_name} was already deleted.", "warning")
         return RedirectResponse(f"/members/{member.id}", status_code=303)

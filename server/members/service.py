@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
+from server.auth.sessions import end_all
 from server.database import utcnow
 from server.members.ageup import age_up_member, age_up_new_member
+from server.members.email_change import announce_email_change
 from server.members.models import Member
 from server.members.status import refresh_status
 
@@ -71,7 +73,8 @@ async def save_member(
     3. Age up a member the stored record already makes due (``ageup.age_up_member``: its
        own ``member.age_up`` row, exactly as the nightly job would have written).
     4. Apply the values and recompute the status (not a deleted member's); audit the
-       change as ``action``.
+       change as ``action``; a new login email is announced to the old address
+       (``email_change``).
     5. Age up a member the change itself made due (a corrected birth date).
     6. Nothing changed: return ``{}`` (no write, no audit row).
     7. Flush (the version column refuses a concurrent write: ``StaleMember``).
@@ -110,6 +113,9 @@ async def save_member(
             after=new,
             note=note,
         )
+        old_email = old.get("email")
+        if "email" in new and old_email and email_key(old_email) != member.email_key:
+            await announce_email_change(db, member, old_email, actor_id)
     aged_up = age_up_member(db, member, today, actor_id) or aged_up
     if not new and not aged_up:
         return {}
@@ -164,6 +170,7 @@ async def soft_delete(db: AsyncSession, member: Member, *, actor_id: int, reason
     member.email_key = None
     member.is_staff = False
     member.modified_at = member.deleted_at
+    await end_all(db, member.id, "deleted")
     member.modified_by_id = actor_id
     try:
         await db.flush()

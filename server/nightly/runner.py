@@ -41,6 +41,7 @@ JOB_MODULES: list[str] = [
     "server.members.ageup",
     "server.applicants.recap",
     "server.nightly.retention",
+    "server.auth.sessions",
 ]
 LOCK_NAME = "nightly"
 LOCK_TTL = dt.timedelta(hours=2)

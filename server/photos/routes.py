@@ -1,4 +1,9 @@
-"""Photo pages: upload (the member, their parent, or staff with ``manage_members``) and view."""
+"""Photo pages: upload (the member, their parent, or staff with ``manage_members``) and view.
+
+A marshal sees a photo only inside a check answer (``/check/{code}`` carries it inline),
+never by member id here. Staff change the photo only of members below them
+(``server.auth.precedence``).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
+from server.auth.precedence import require_may_act
 from server.members.models import Member
-from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process
+from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.templating import flash, render
-
-VIEW_PERMISSIONS = frozenset({"manage_members", "check_cards"})
 
 
 async def _member(request: Request) -> Member:
@@ -33,10 +37,6 @@ def _may_edit(request: Request, member: Member) -> bool:
     )
 
 
-def _may_view(request: Request, member: Member) -> bool:
-    return _may_edit(request, member) or bool(VIEW_PERMISSIONS & request.state.perms)
-
-
 def _back(request: Request, member: Member) -> str:
     return "/me" if request.state.user.id == member.id else f"/members/{member.id}"
 
@@ -44,7 +44,7 @@ def _back(request: Request, member: Member) -> str:
 @page()
 async def photo(request: Request) -> Response:
     member = await _member(request)
-    if not _may_view(request, member):
+    if not _may_edit(request, member):
         raise HTTPException(403, "You may not see this member's photo.")
     current = await current_photo(request.state.db, member.id)
     if current is None:
@@ -61,6 +61,8 @@ async def upload(request: Request) -> Response:
     member = await _member(request)
     if not _may_edit(request, member):
         raise HTTPException(403, "You may change only your own photo (or your child's).")
+    if request.state.user.id not in (member.id, member.parent_id):
+        await require_may_act(request, member)
     db = request.state.db
     error = ""
     status = 200
@@ -75,7 +77,7 @@ async def upload(request: Request) -> Response:
         file = form.get("photo")
         data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
         try:
-            processed = process(data)
+            processed = await process_off_loop(data)
         except PhotoRefused as refused:
             error, status = str(refused), 400
         else:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.clock import is_zone_name
+from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -34,7 +35,7 @@ class SettingDef:
 
     def parse(self, raw: str | None) -> Any:
         """Turn a form value into the stored value, or raise SettingError."""
-        raw = (raw or "").strip()
+        raw = visible_text(raw or "").strip()
         if self.kind == "bool":
             return raw in {"on", "true", "1", "yes"}
         if self.kind == "int":
@@ -187,6 +188,24 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
         "than this are deleted by the nightly run. The audit log is kept for ever.",
         minimum=30,
         maximum=36500,
+    ),
+    SettingDef(
+        "session_idle_hours",
+        "int",
+        72,
+        "Log out after idle hours",
+        "A login ends when its browser has not been used for this many hours.",
+        minimum=1,
+        maximum=24 * 90,
+    ),
+    SettingDef(
+        "session_lifetime_days",
+        "int",
+        14,
+        "Log out after days",
+        "A login ends this many days after it began, however much it is used.",
+        minimum=1,
+        maximum=90,
     ),
     SettingDef(
         "enabled_plugins",

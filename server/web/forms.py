@@ -8,6 +8,8 @@ from collections.abc import Iterable
 
 from starlette.datastructures import FormData, UploadFile
 
+from server.web.text import visible_text
+
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MAX_FIELD = 10_000
 
@@ -26,7 +28,8 @@ class FormReader:
         return value
 
     def text(self, name: str, label: str, *, required: bool = False, max_length: int = 200) -> str:
-        value = self.raw(name).strip()
+        """Trimmed, without invisible format characters (``server.web.text``)."""
+        value = visible_text(self.raw(name)).strip()
         if "\x00" in value:
             self.errors[name] = f"{label} contains characters that are not allowed."
             return ""

@@ -17,11 +17,14 @@ DEFAULTS = {
     "Permissions-Policy": "geolocation=(), microphone=(), camera=(self)",
 }
 RAW_DEFAULTS = [(name.lower().encode(), value.encode()) for name, value in DEFAULTS.items()]
+# Sent when BASE_URL is https: browsers then never try plain http for a year.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        self.defaults = [*RAW_DEFAULTS, HSTS] if https else RAW_DEFAULTS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,7 +35,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 raw = message["headers"] = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in raw}
-                raw.extend(item for item in RAW_DEFAULTS if item[0] not in present)
+                raw.extend(item for item in self.defaults if item[0] not in present)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -1,14 +1,33 @@
-"""A small in-process sliding-window rate limiter for guessable endpoints."""
+"""A small in-process sliding-window rate limiter for guessable endpoints.
+
+Callers count failures (an unknown card token, a code that does not verify, a wrong
+password), never successes, and answer a valid request whatever the count: one person
+guessing behind a shared Wi-Fi address must not lock everyone else behind it out.
+
+The counts live in the worker process: with ``serve --workers N`` an address may fail up
+to N times the limit before every worker refuses it. The limits guard against floods of
+guesses, not against a patient guesser; per-account protection (the login lockout) is
+kept in the database.
+"""
 
 from __future__ import annotations
 
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
+
+EVICT_SCAN = 64
 
 
 class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds for each key."""
+    """At most ``limit`` events per ``window`` seconds for each key.
+
+    At most ``max_keys`` keys are remembered, ordered by their last event. A new key
+    beyond that drops one key: among the ``EVICT_SCAN`` least recently active, the first
+    that is not held back (a held-back guesser is the one worth remembering), else the
+    least recently active. A flood of distinct addresses forgets one key per new one,
+    never everyone at once.
+    """
 
     _instances: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
 
@@ -17,27 +36,42 @@ class RateLimiter:
         self.limit = limit
         self.window = window
         self.max_keys = max_keys
-        self._events: dict[str, deque[float]] = {}
+        self._events: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        events = self._events.setdefault(key, deque())
+    def _prune(self, events: deque[float], now: float) -> deque[float]:
         while events and events[0] <= now - self.window:
             events.popleft()
         return events
 
     def retry_after(self, key: str) -> int:
         """Seconds until ``key`` may act again; 0 when it may act now."""
+        events = self._events.get(key)
+        if events is None:
+            return 0
         now = time.monotonic()
-        events = self._prune(key, now)
-        if len(events) < self.limit:
+        if len(self._prune(events, now)) < self.limit:
             return 0
         return max(1, int(events[0] + self.window - now) + 1)
 
     def hit(self, key: str) -> None:
         now = time.monotonic()
-        if len(self._events) >= self.max_keys and key not in self._events:
-            self._events.clear()  # bounded memory under a flood of distinct keys
-        self._prune(key, now).append(now)
+        events = self._events.get(key)
+        if events is None:
+            while len(self._events) >= self.max_keys:
+                self._evict_one(now)
+            events = self._events[key] = deque()
+        else:
+            self._events.move_to_end(key)
+        self._prune(events, now).append(now)
+
+    def _evict_one(self, now: float) -> None:
+        for scanned, (key, events) in enumerate(self._events.items()):
+            if scanned >= EVICT_SCAN:
+                break
+            if len(self._prune(events, now)) < self.limit:
+                del self._events[key]
+                return
+        self._events.popitem(last=False)
 
     def reset(self) -> None:
         self._events.clear()

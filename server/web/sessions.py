@@ -1,5 +1,8 @@
 """Sessions in itsdangerous-signed cookies, written only when they change.
 
+The cookie is only the carrier: a login lives as long as its server-side row
+(``server.auth.sessions``) says, within ``MAX_AGE``, the longest lifetime the settings allow.
+
 Paths under ``skip_prefixes`` (the card and its service worker) never read or set
 a session cookie.
 """
@@ -16,7 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE_NAME = "tessera_session"
-MAX_AGE = 14 * 24 * 3600
+MAX_AGE = 90 * 24 * 3600
 
 
 class SessionMiddleware:

@@ -16,6 +16,10 @@ whose route no longer exists, and for every principal who gets in but should not
 A module may also list ``JSON: set[tuple[str, str]]``: endpoints that scripts call,
 whose refusals must be JSON (401/403 with an ``error`` and a ``message``), never a
 redirect to the login page. Every ``.json`` address counts as such without listing.
+
+A module may list ``ENDS_SESSION: set[tuple[str, str]]``: routes after which the
+visitor's session no longer works on the server (logout); the meta-tests visit them
+last, with fresh logins.
 """
 
 from __future__ import annotations
@@ -47,4 +51,13 @@ def json_routes() -> set[tuple[str, str]]:
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         module = importlib.import_module(f"{__name__}.{info.name}")
         found |= getattr(module, "JSON", set())
+    return found
+
+
+def session_enders() -> set[tuple[str, str]]:
+    """Routes that end the visitor's server-side session (run last by the meta-tests)."""
+    found: set[tuple[str, str]] = set()
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found |= getattr(module, "ENDS_SESSION", set())
     return found

@@ -19,6 +19,7 @@ EXPECTED = {
     ("GET", "/me"): MEMBER,
     ("POST", "/me/info"): MEMBER,
     ("POST", "/me/password"): MEMBER,
+    ("POST", "/me/logout-everywhere"): MEMBER,
     ("GET", "/members"): REGISTER,
     ("GET", "/members/{member_id}"): REGISTER,
     ("GET", "/members/{member_id}/audit"): REGISTER,
@@ -46,4 +47,6 @@ EXPECTED = {
     ("GET", "/admin/outbox"): SUPERUSER,
     ("GET", "/admin/outbox/{message_id}"): SUPERUSER,
 }
+# Routes that end the visitor's session on the server: the meta-tests run them last.
+ENDS_SESSION = {("POST", "/logout"), ("POST", "/me/logout-everywhere")}
 assert STAFF  # the vocabulary is shared with the other tables

@@ -1,7 +1,7 @@
 """operations: who queued a message, and each nightly job's outcome per date
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 10:00:00
 
 ``outbox.queued_by_id`` lets the officer who issued card links see how their mail
@@ -19,7 +19,7 @@ from alembic import op
 import server.database
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

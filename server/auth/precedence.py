@@ -1,0 +1,92 @@
+"""Officers act only on members below them (brief §5), the one rule every action uses.
+
+An actor may act on another member's account — its login email and password, whether
+it can log in (deactivate, reactivate, delete), its membership facts, its photo, its card
+link and check codes, its group memberships — only when the target holds no permission
+the actor lacks, and is no superuser unless the actor is one. Acting on your own account
+is outside this rule (other rules apply: nobody deactivates or deletes themselves).
+
+The target's permissions are counted generously (``standing``): every permission of a
+current or upcoming group membership, chair permissions included, whether or not the
+target may log in today or their membership is verified. So nothing the actor may do to
+a member — clear their membership, deactivate them — lowers the member's standing far
+enough to then take their account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from server.auth import permissions
+from server.groups.models import Group, GroupMembership
+from server.members.models import Member
+
+
+class AccountProtected(Exception):
+    """The actor may not act on this member's account; ``str(exc)`` says why."""
+
+
+async def standing(db: AsyncSession, member: Member, today: dt.date) -> frozenset[str]:
+    """Every permission ``member`` holds or is about to hold (superusers: all of them)."""
+    if member.is_superuser:
+        return frozenset(p.key for p in permissions.catalogue())
+    rows = await db.execute(
+        select(GroupMembership.is_chair, Group.permissions, Group.chair_permissions)
+        .join(Group, Group.id == GroupMembership.group_id)
+        .where(
+            GroupMembership.member_id == member.id,
+            or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
+            or_(Group.until.is_(None), Group.until >= today),
+        )
+    )
+    held: set[str] = set()
+    for is_chair, granted, chair_granted in rows:
+        held.update(granted or ())
+        if is_chair:
+            held.update(chair_granted or ())
+    return frozenset(held)
+
+
+async def protection(
+    db: AsyncSession,
+    actor: Member,
+    actor_perms: frozenset[str],
+    target: Member,
+    today: dt.date | None = None,
+) -> str | None:
+    """Why ``actor`` may not act on ``target``'s account, or None when they may."""
+    if actor.id == target.id or actor.is_superuser:
+        return None
+    name = target.display_name
+    if target.is_superuser:
+        return f"{name} is a superuser: only a superuser may change their account."
+    missing = await standing(db, target, today or dt.date.today()) - actor_perms
+    if not missing:
+        return None
+    labels = ", ".join(
+        sorted((perm.label if (perm := permissions.get(key)) else key) for key in missing)
+    )
+    return (
+        f"{name} holds permissions you do not hold ({labels}): only someone who holds them "
+        "all, or a superuser, may change their account."
+    )
+
+
+async def ensure_may_act(
+    db: AsyncSession, actor: Member, actor_perms: frozenset[str], target: Member
+) -> None:
+    reason = await protection(db, actor, actor_perms, target)
+    if reason:
+        raise AccountProtected(reason)
+
+
+async def require_may_act(request: Request, target: Member) -> None:
+    """For routes: refuse with 403 and the reason (the page's user and permissions)."""
+    reason = await protection(request.state.db, request.state.user, request.state.perms, target)
+    if reason:
+        raise HTTPException(403, reason)
