@@ -79,7 +79,8 @@ def _verdict_json(verdict: Verdict, extra: dict[str, Any]) -> dict[str, Any]:
 def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(_verdict_json(verdict, extra), headers=NO_STORE)
-    return HTMLResponse(runtime.check_page(request.app).render(verdict, extra), headers=NO_STORE)
+    page = runtime.check_page(request.app).render(verdict, extra, here=request.scope["path"])
+    return HTMLResponse(page, headers=NO_STORE)
 
 
 async def _marshal_view(
@@ -114,7 +115,12 @@ async def _marshal_view(
 
 
 async def check(request: Request) -> Response:
-    """The live check (see ``server.checks.decide.decide`` for the steps)."""
+    """The live check (see ``server.checks.decide.decide`` for the steps).
+
+    Also answers every other address under ``/check/`` that is no page of ours
+    (``/check/hello-world``): not a code, so UNKNOWN, logged and rate-limited like any
+    code that fails to verify.
+    """
     client = client_key(request.client)
     wait = failure_limiter.retry_after(client)
     if wait:
@@ -188,4 +194,6 @@ routes: list[BaseRoute] = [
     *scanner.routes,
     Route("/members/{member_id:int}/revoke-codes", revoke, methods=["POST"]),
     *reports.routes,
+    # Last: whatever else is under /check/ (a mistyped or cut-off link) is not a code.
+    Route("/check/{code:path}", check, methods=["GET"]),
 ]

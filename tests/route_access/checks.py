@@ -7,6 +7,7 @@ from tests.route_access import ANYONE, MEMBER
 EXPECTED = {
     ("GET", "/check/{code:checkcode}"): ANYONE,
     ("GET", "/check/keys.json"): ANYONE,
+    ("GET", "/check/{code:path}"): ANYONE,  # anything else under /check/: UNKNOWN
     ("GET", "/check/revoked.json"): "check_cards",
     ("GET", "/check/scan"): ANYONE,  # a redirect to /check/scan/
     ("GET", "/check/scan/"): "check_cards",
