@@ -15,6 +15,7 @@ EXPECTED = {
     ("GET", "/check/scan/sw.js"): ANYONE,
     ("GET", "/check/scan/manifest.webmanifest"): ANYONE,
     ("GET", "/check/scan/session.json"): "check_cards",
+    ("GET", "/check/scan/roster.json"): "check_cards",
     ("POST", "/check/scan/log"): "check_cards",
     ("POST", "/members/{member_id:int}/revoke-codes"): "manage_members",
     ("GET", "/checks"): "view_reports",
