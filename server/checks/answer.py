@@ -84,7 +84,7 @@ class CheckPage:
             "reason": nobreak_dates(verdict.reason),
             "name": escape(member.sca_name) if member else "",
             "branch": escape(member.branch_name) if member else "",
-            "here": escape(here),
+            "here": here,  # quoted: no character left that HTML would need escaped
         }
         parts = fragments.copy()
         for index in range(1, len(parts), 2):  # odd places name a slot
