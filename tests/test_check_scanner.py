@@ -165,3 +165,48 @@ async def test_offline_scanner_names_the_member_from_its_roster(
     await expect(page.locator("#r-name")).to_have_text("")
     await expect(page.locator("#r-reason")).to_contain_text("No roster on this phone")
     assert await page.locator("#queue-state").text_content() == "3"
+
+
+@pytest.mark.browser
+async def test_the_roster_leaves_the_phone_when_old_or_no_longer_allowed(
+    sqlite_only, live_server, browser, db
+):
+    from server.groups.models import GroupMembership
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await expect(page.locator("#roster-state")).to_contain_text("2 members")
+
+    # Fourteen days without an update: the scanner deletes it before using it.
+    await page.evaluate(
+        """() => { const meta = JSON.parse(localStorage.getItem('tessera.scan.roster'));
+        meta.as_of -= 15 * 86400; localStorage.setItem('tessera.scan.roster', JSON.stringify(meta)); }"""
+    )
+    live_server.stop()
+    await page.reload()
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await expect(page.locator("#r-reason")).to_contain_text("No roster on this phone")
+    await expect(page.locator("#roster-state")).to_have_text("not loaded")
+    assert await page.evaluate("caches.has('tessera-roster')") is False
+
+    # Back online, a fresh roster; then the marshal's office ends: the next update deletes it.
+    live_server.start()
+    await page.get_by_role("button", name="Update and upload now").click()
+    await expect(page.locator("#roster-state")).to_contain_text("2 members")
+    membership = (
+        await db.execute(select(GroupMembership).where(GroupMembership.member_id == marshal.id))
+    ).scalar_one()
+    membership.until = dt.date.today() - dt.timedelta(days=1)
+    await db.commit()
+    await page.get_by_role("button", name="Update and upload now").click()
+    await expect(page.locator("#netstate")).to_contain_text("Not allowed")
+    await expect(page.locator("#roster-state")).to_have_text("not loaded")
+    assert await page.evaluate("caches.has('tessera-roster')") is False

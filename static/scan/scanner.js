@@ -128,7 +128,6 @@
     if (response.status === 401 || response.status === 403) {
       let body = {};
       try { body = await response.json(); } catch { /* not JSON */ }
-      if (response.status === 403) await forgetRoster(); // no longer a marshal: not theirs to keep
       throw new Refused(response.status, body);
     }
     const asOf = Number(response.headers.get("X-Roster-Generated-At")) || now();
@@ -395,6 +394,7 @@
       state.className = "netstate online";
     } catch (error) {
       if (error instanceof Refused) {
+        if (error.status === 403) await forgetRoster(); // no longer a marshal: not theirs to keep
         showRefused(state, error);
       } else {
         state.textContent = "Offline — codes are checked on this phone; the log uploads when the signal returns.";
