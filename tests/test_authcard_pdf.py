@@ -292,3 +292,17 @@ async def test_cut_marks_lie_on_the_cut_lines_and_batch_pages_keep_each_pair_who
     pages = render_pages(pdf)
     assert len(pages) == 3  # four pairs to an A4 page
     assert sum(_pairs_on(pixels) for pixels in pages) == pairs
+
+    # The same on Letter paper.
+    await page.emulate_media(media="screen")
+    await page.get_by_role("link", name="Letter").click()
+    await page.wait_for_selector("body[data-fitted]")
+    await page.emulate_media(media="print")
+    letter = await page.pdf(prefer_css_page_size=True)
+    (artifacts / "auth-cards-batch-letter.pdf").write_bytes(letter)
+    sizes = {
+        (round(float(p.mediabox.width)), round(float(p.mediabox.height)))
+        for p in PdfReader(io.BytesIO(letter)).pages
+    }
+    assert sizes == {(612, 792)}
+    assert sum(_pairs_on(pixels) for pixels in render_pages(letter)) == pairs
