@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from server.authcards.layout import LINES_PER_PANEL, BackPanel, back_panels, folded_pairs
+from server.authcards import measure
+from server.authcards.layout import (
+    LINES_PER_PANEL,
+    BackPanel,
+    back_panels,
+    folded_pairs,
+    lines_below,
+    row_lines,
+)
 from server.plugins.contract import Row, Section
 
 
@@ -25,9 +33,9 @@ def test_thirty_authorizations_flow_onto_further_panels_without_losing_or_repeat
         Section("authorizations", "Authorizations", 20, rows),
         Section("may_authorize", "May authorize", 30, (Row("Rapier", group="Rapier"),)),
     ]
-    panels = back_panels(sections)
+    panels = back_panels(sections, lines=11)
     assert _rows(panels) == [r.label for r in rows] + ["Rapier"]
-    assert all(_lines(p) == p.used <= LINES_PER_PANEL for p in panels)
+    assert all(_lines(p) == p.used <= 11 for p in panels)
     assert len(panels) == 5  # 36 lines + continued titles and repeated headings
     assert [b.continued for b in panels[1].blocks] == [True]
     first_group_on_next = panels[1].blocks[0].groups[0][0]
@@ -50,3 +58,36 @@ def test_empty_sections_show_their_empty_text_and_a_card_always_has_a_back():
     panels = back_panels([Section("a", "Authorizations", empty_text="No current authorizations.")])
     assert panels[0].blocks[0].empty_text == "No current authorizations."
     assert len(back_panels([])) == 1
+
+
+LONG = "Two-Weapon and Great Weapon Combat (Marshal-in-Training) with Parrying Dagger"
+
+
+def test_long_rows_wrap_and_count_every_line_they_take():
+    short = Row("Rapier", "Authorized", "expires 2027-09-30")
+    assert row_lines(short) == 1  # label and note side by side
+    beside = Row("Spear, Pole-arm and Two-Handed Sword Combat", "Authorized", "expires 2027-09-30")
+    assert row_lines(beside) == 2  # the note goes below the label
+    assert row_lines(Row(LONG, "Authorized", "expires 2027-09-30")) == 3
+    rows = tuple(
+        Row(f"{LONG} {i}", "Authorized", "expires 2027-09-30", "Armored") for i in range(9)
+    )
+    panels = back_panels([Section("authorizations", "Authorizations", 20, rows)])
+    assert _rows(panels) == [r.label for r in rows]
+    assert all(p.used <= LINES_PER_PANEL for p in panels)
+    # Title, group heading and three rows of three lines fill the first panel.
+    assert [len(b.groups[0][1]) for p in panels for b in p.blocks] == [3, 3, 3]
+
+
+def test_widths_are_dejavu_sans_and_words_wrap_as_the_browser_wraps_them():
+    assert round(measure.width_mm("Combat Archery and Siege Engines", 7), 1) == 43.7
+    assert measure.width_mm("ū", 7) == measure.width_mm("u", 7)
+    assert measure.lines("word " * 10, 7, 200) == 1
+    assert measure.lines("x" * 200, 7, 20) > 1  # one long word is broken inside
+
+
+def test_a_name_on_two_lines_or_more_leaves_fewer_lines_below_it():
+    assert lines_below("Mistress Genoveva Catalina de la Cruz y Montoya de Castilla") == 12
+    two = "Mistress Genoveva Catalina de la Cruz y Montoya de Castilla y Aragón, OL, OP, Pelican"
+    assert lines_below(two) == 11
+    assert lines_below("Mistress Genoveva " * 8) == 10

@@ -33,7 +33,8 @@ async def test_member_sees_front_facts_and_every_current_authorization(client, d
     assert page.status_code == 200
     text = page.text
     assert "Aelfric of Testing" in text and "Barony of Testing" in text
-    assert f"Membership M4242 — EXPIRED {(TODAY - dt.timedelta(days=3)).isoformat()}" in text
+    expired = (TODAY - dt.timedelta(days=3)).isoformat()
+    assert f'Membership M4242 <span class="nowrap">— EXPIRED {expired}</span>' in text
     assert "Single Rapier" in text and "Melee" not in text
     assert f"expires {(TODAY + dt.timedelta(days=40)).isoformat()}" in text
     assert f"Printed on {TODAY.isoformat()}" in text
@@ -109,3 +110,34 @@ async def test_the_check_area_fills_the_qr_slot(client, db, check_area_qr):
     await login(client, member.email)
     page = await client.get(f"/members/{member.id}/auth-card")
     assert f'data-check="{member.id}"' in page.text
+
+
+async def test_batch_leaves_deactivated_members_out_unless_asked_for(client, db):
+    barony = await make_branch(db, "Barony of Statuses")
+    active = await make_member(db, sca_name="Active Anwen", branch_id=barony.id)
+    gone = await make_member(
+        db,
+        sca_name="Deactivated Dorcas",
+        branch_id=barony.id,
+        deactivated_at=dt.datetime.now(dt.UTC),
+    )
+    office = await make_staff(db, ["manage_members"])
+    await db.commit()
+    await login(client, office.email)
+    form = (await client.get("/auth-cards")).text
+    assert 'name="status" value="verified" checked' in form
+    assert 'name="status" value="deactivated">' in form  # offered, not ticked
+
+    sheet = await client.get(f"/auth-cards?branch={barony.id}")
+    assert "Active Anwen" in sheet.text and "Deactivated Dorcas" not in sheet.text
+    assert "1 member with another status left out" in sheet.text
+    chosen = await client.get(f"/auth-cards?ids={active.id},{gone.id}")
+    assert "Active Anwen" in chosen.text and "Deactivated Dorcas" not in chosen.text
+
+    asked = await client.get(f"/auth-cards?branch={barony.id}&status=deactivated&status=active")
+    assert "Active Anwen" in asked.text and "Deactivated Dorcas" in asked.text
+    assert "left out" not in asked.text
+    only = await client.get(f"/auth-cards?ids={active.id},{gone.id}&status=deactivated")
+    assert "Deactivated Dorcas" in only.text and "Active Anwen" not in only.text
+    bad = await client.get(f"/auth-cards?branch={barony.id}&status=emperor")
+    assert bad.status_code == 400 and "Choose statuses from the list" in bad.text

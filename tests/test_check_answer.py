@@ -41,19 +41,30 @@ MEMBERS = {
 @pytest.mark.parametrize("who", MEMBERS)
 def test_fragments_give_the_templates_page(key, who):
     page = CheckPage(make_templates().env)
-    verdict = Verdict(result(key), f"Reason with {HOSTILE}.", member=MEMBERS[who])
-    expected = page.template.render(verdict=verdict)
-    assert page.render(verdict, {}) == expected
-    assert page.render(verdict, {}) == expected  # and again, from the prepared fragments
+    verdict = Verdict(result(key), f"Reason with {HOSTILE} until 2027-05-01.", member=MEMBERS[who])
+    here = "/check/AbC-123_x"
+    expected = page.template.render(verdict=verdict, here=here)
+    assert page.render(verdict, {}, here) == expected
+    assert page.render(verdict, {}, here) == expected  # and again, from the prepared fragments
     assert "<script>" not in expected and "&lt;script&gt;" in expected
+    assert f'href="/login?next={here}"' in expected
+    assert '<span class="date">2027-05-01</span>' in expected
+
+
+def test_the_log_in_link_returns_to_this_check_whatever_its_address():
+    page = CheckPage(make_templates().env)
+    verdict = Verdict(result("unknown"), "This is not a Tessera check code.")
+    html = page.render(verdict, {}, '/check/a"b<c>&d e')
+    assert 'href="/login?next=/check/a%22b%3Cc%3E%26d%20e"' in html
 
 
 def test_a_second_member_of_the_same_shape_gets_their_own_texts():
     page = CheckPage(make_templates().env)
     first = Verdict(result("ok"), "Until 2027-05-01.", member=_member("Aelfric", "Lake"))
     second = Verdict(result("ok"), "Until 2028-01-31.", member=_member("Brigid", "Hill"))
-    page.render(first, {})
-    html = page.render(second, {})
+    page.render(first, {}, "/check/first")
+    html = page.render(second, {}, "/check/second")
+    assert "next=/check/second" in html and "/check/first" not in html
     assert "Brigid" in html and "Hill" in html and "2028-01-31" in html
     assert "Aelfric" not in html and "Lake" not in html
 

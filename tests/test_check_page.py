@@ -16,7 +16,7 @@ from server.photos.images import process
 from server.photos.store import save_photo
 from server.settings.store import set_setting
 from tests.check_fixtures import check_plugin, code_for  # noqa: F401
-from tests.factories import csrf_from, login, make_branch, make_member, make_staff
+from tests.factories import PASSWORD, csrf_from, login, make_branch, make_member, make_staff
 from tests.test_photos import jpeg_bytes
 
 TODAY = dt.date.today()
@@ -128,7 +128,7 @@ async def test_every_result_anonymous_then_as_marshal(app, client, db, result):
         assert "Rapier" not in html and "<img" not in html
     else:
         assert "For the marshal" in html
-        assert "Rapier" in html and "expires 2027-05-01" in html
+        assert "Rapier" in html and 'expires <span class="date">2027-05-01</span>' in html
         assert 'src="data:image/jpeg;base64,' in html
         assert "Code issued" in html
 
@@ -353,3 +353,38 @@ async def test_offline_upload_needs_csrf_and_the_marshal_permission(app, client,
         "/check/scan/log", json={"entries": []}, headers={"X-CSRF-Token": token}
     )
     assert denied.status_code == 403
+
+
+async def test_a_link_that_holds_no_code_answers_unknown_and_is_logged(app, client, db):
+    for path in ("/check/hello-world", "/check/", "/check/scan/nothing-here", "/check/a/b%20c"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert _word(response.text) == "UNKNOWN"
+        assert "not a Tessera check code" in response.text
+        assert response.headers["cache-control"] == "no-store"
+    as_json = await client.get("/check/hello-world", headers={"Accept": "application/json"})
+    assert as_json.json()["result"] == "unknown"
+    await runtime.flush_log(app)
+    entries = (await db.execute(select(CheckEntry))).scalars().all()
+    assert [(e.result, e.member_id, e.source) for e in entries] == [("unknown", None, "online")] * 5
+    await db.rollback()  # end the read (SQLite takes the write lock at BEGIN)
+    # Pages under /check/ are still themselves.
+    assert (await client.get("/check/scan/about")).status_code == 200
+    assert (await client.get("/check/keys.json")).json()["keys"]
+
+
+async def test_anonymous_log_in_link_returns_to_the_same_check(app, client, db):
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member, code_time = await _member_for(db, "ok")
+    url = f"/check/{code_for(app, member, code_time)}"
+    html = (await client.get(url)).text
+    assert f'href="/login?next={url}"' in html
+    assert '<link rel="icon" href="/static/favicon.svg"' in html
+    assert 'href="/check/scan/">Scan the next card</a>' in html
+    token = await csrf_from(client, f"/login?next={url}")
+    response = await client.post(
+        f"/login?next={url}",
+        data={"email": marshal.email, "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 303 and response.headers["location"] == url
+    assert "Checked by Marshal Maud" in (await client.get(url)).text

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from server.checks import codes, keyring
 from server.checks.models import CheckEntry
 from server.checks.revocations import revoke_codes
+from tests.activities_fixtures import make_activity, make_authorization
 from tests.check_fixtures import log_in_to_scanner, make_verified
-from tests.factories import PASSWORD, make_staff
+from tests.factories import PASSWORD, make_branch, make_member, make_staff
 
 
 @pytest.mark.browser
@@ -105,3 +106,107 @@ async def test_logged_out_scanner_keeps_its_revocation_list_and_asks_to_log_in(
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(f"{base}/check/scan/")
     await expect(page.locator("#netstate")).to_contain_text("Online")
+
+
+@pytest.mark.browser
+async def test_offline_scanner_names_the_member_from_its_roster(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Barony of the Lake")
+    member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
+    rapier = await make_activity(db, "Rapier", "Single Rapier")
+    expires = dt.date.today() + dt.timedelta(days=40)
+    await make_authorization(db, member, rapier, expires_on=expires)
+    newcomer = await make_member(db, sca_name="Cador the Unverified", branch_id=branch.id)
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    now = dt.datetime.now(dt.UTC)
+    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, now))
+    unverified_link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, newcomer.public_id, now)
+    )
+
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await page.reload()
+    await expect(page.locator("#roster-state")).to_contain_text("3 members, as of")
+
+    live_server.stop()
+    await page.reload()  # the page from the worker's cache, the roster from Cache Storage
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await expect(page.locator("#roster-state")).to_contain_text("3 members")
+
+    async def scan(text: str) -> None:
+        await page.get_by_label("Or type or paste the code").fill(text)
+        await page.get_by_role("button", name="Check", exact=True).click()
+        await page.wait_for_selector("#result[data-mode=offline]")
+
+    await scan(link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake — Barony of the Lake")
+    await expect(page.locator("#r-mode")).to_contain_text("roster from")
+    data = page.locator("#r-data")
+    await expect(data).to_contain_text("Authorizations: Rapier — Single Rapier")
+    await expect(data).to_contain_text(f"expires {expires.isoformat()}")
+    await expect(data).to_contain_text("Name, branch and authorizations as of")
+    await expect(data).to_contain_text("minutes ago")
+    await page.screenshot(path=str(artifacts / "scanner-offline-roster.png"), full_page=True)
+
+    await scan(unverified_link)
+    await expect(page.locator("#r-word")).to_have_text("UNVERIFIED")
+    await expect(page.locator("#r-name")).to_contain_text("Cador the Unverified")
+
+    await page.get_by_role("button", name="Forget the roster on this phone").click()
+    await expect(page.locator("#roster-state")).to_have_text("not loaded")
+    await scan(link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("")
+    await expect(page.locator("#r-reason")).to_contain_text("No roster on this phone")
+    assert await page.locator("#queue-state").text_content() == "3"
+
+
+@pytest.mark.browser
+async def test_the_roster_leaves_the_phone_when_old_or_no_longer_allowed(
+    sqlite_only, live_server, browser, db
+):
+    from server.groups.models import GroupMembership
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await expect(page.locator("#roster-state")).to_contain_text("2 members")
+
+    # Fourteen days without an update: the scanner deletes it before using it.
+    await page.evaluate(
+        """() => { const meta = JSON.parse(localStorage.getItem('tessera.scan.roster'));
+        meta.as_of -= 15 * 86400; localStorage.setItem('tessera.scan.roster', JSON.stringify(meta)); }"""
+    )
+    live_server.stop()
+    await page.reload()
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await expect(page.locator("#r-reason")).to_contain_text("No roster on this phone")
+    await expect(page.locator("#roster-state")).to_have_text("not loaded")
+    assert await page.evaluate("caches.has('tessera-roster')") is False
+
+    # Back online, a fresh roster; then the marshal's office ends: the next update deletes it.
+    live_server.start()
+    await page.get_by_role("button", name="Update and upload now").click()
+    await expect(page.locator("#roster-state")).to_contain_text("2 members")
+    membership = (
+        await db.execute(select(GroupMembership).where(GroupMembership.member_id == marshal.id))
+    ).scalar_one()
+    membership.until = dt.date.today() - dt.timedelta(days=1)
+    await db.commit()
+    await page.get_by_role("button", name="Update and upload now").click()
+    await expect(page.locator("#netstate")).to_contain_text("Not allowed")
+    await expect(page.locator("#roster-state")).to_have_text("not loaded")
+    assert await page.evaluate("caches.has('tessera-roster')") is False

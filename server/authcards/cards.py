@@ -9,7 +9,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.authcards.layout import BackPanel, back_panels, folded_pairs
+from server.authcards.layout import BackPanel, back_panels, folded_pairs, lines_below
 from server.authcards.qr import qr_markup
 from server.members.models import Branch, Member
 from server.members.status import label as status_label
@@ -20,25 +20,27 @@ from server.plugins.registry import collect_sections_many
 @dataclass
 class AuthCard:
     member: Member
+    name: str
     branch: str
     status: str
-    membership: str
+    membership: str  # "Membership D19902026", or "No membership on record"
+    membership_expiry: str  # "— expires 2027-09-30" (printed on one line), or ""
     membership_expired: bool
     qr: Markup | None
     pairs: list[tuple[str | BackPanel, BackPanel | None]]
 
 
-def membership_text(member: Member, today: dt.date) -> tuple[str, bool]:
-    """("Membership 123 — expires 2027-01-31", expired?) in words."""
+def membership_text(member: Member, today: dt.date) -> tuple[str, str, bool]:
+    """("Membership 123", "— expires 2027-01-31", expired?) in words."""
     if not member.membership_number and member.membership_expires_on is None:
-        return "No membership on record", False
+        return "No membership on record", "", False
     number = f"Membership {member.membership_number}" if member.membership_number else "Membership"
     expires = member.membership_expires_on
     if expires is None:
-        return number, False
+        return number, "", False
     if expires < today:
-        return f"{number} — EXPIRED {expires.isoformat()}", True
-    return f"{number} — expires {expires.isoformat()}", False
+        return number, f"— EXPIRED {expires.isoformat()}", True
+    return number, f"— expires {expires.isoformat()}", False
 
 
 async def build_cards(
@@ -51,16 +53,19 @@ async def build_cards(
     sections = await collect_sections_many(db, members, SectionContext.AUTH_CARD, today)
     cards = []
     for member in members:
-        membership, expired = membership_text(member, today)
+        membership, expiry, expired = membership_text(member, today)
+        name = member.sca_name or member.display_name
         cards.append(
             AuthCard(
                 member=member,
+                name=name,
                 branch=branches.get(member.branch_id, "") if member.branch_id else "",
                 status=status_label(member.status),
                 membership=membership,
+                membership_expiry=expiry,
                 membership_expired=expired,
                 qr=await qr_markup(db, member, base_url),
-                pairs=folded_pairs(back_panels(sections[member.id])),
+                pairs=folded_pairs(back_panels(sections[member.id], lines_below(name))),
             )
         )
     return cards

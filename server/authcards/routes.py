@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,13 +14,15 @@ from starlette.routing import Route
 from server.auth.guards import page
 from server.authcards.cards import build_cards
 from server.members.models import Branch, Member
-from server.members.status import is_adult
+from server.members.status import STATUSES, is_adult
 from server.web.forms import parse_id
 from server.web.navigation import NavLink, add
 from server.web.templating import render
 
 PAPERS = {"a4": "A4", "letter": "Letter"}
 BATCH_LIMIT = 2000
+# Batch printing leaves deactivated members out unless their status is ticked.
+DEFAULT_STATUSES = tuple(s.key for s in STATUSES if not s.deactivated)
 
 
 def _paper(request: Request) -> str:
@@ -72,6 +74,17 @@ async def _branch_and_below(db: AsyncSession, branch_id: int) -> list[int]:
     return found
 
 
+def _statuses(request: Request) -> tuple[list[str], str]:
+    """The statuses to print (the ticked ones; by default all but deactivated), or an error."""
+    chosen = request.query_params.getlist("status")
+    if not chosen:
+        return list(DEFAULT_STATUSES), ""
+    known = {s.key for s in STATUSES}
+    if any(key not in known for key in chosen):
+        return [], "Choose statuses from the list."
+    return chosen, ""
+
+
 def _ids(raw: str) -> list[int] | None:
     parts = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
     ids = [parse_id(p) for p in parts]
@@ -84,8 +97,9 @@ async def batch(request: Request) -> Response:
     today = dt.date.today()
     branches = (await db.scalars(select(Branch).order_by(Branch.name))).all()
     params = request.query_params
+    form = {"branches": branches, "statuses": STATUSES, "default_statuses": DEFAULT_STATUSES}
     query = select(Member).where(Member.deleted_at.is_(None))
-    error = ""
+    statuses, error = _statuses(request)
     if params.get("ids"):
         ids = _ids(params["ids"])
         if ids is None:
@@ -98,11 +112,13 @@ async def batch(request: Request) -> Response:
         else:
             query = query.where(Member.branch_id.in_(await _branch_and_below(db, branch_id)))
     else:
-        return render(request, "authcards/batch.html", {"branches": branches})
+        return render(request, "authcards/batch.html", form)
     if error:
-        return render(
-            request, "authcards/batch.html", {"branches": branches, "error": error}, status_code=400
-        )
+        return render(request, "authcards/batch.html", {**form, "error": error}, status_code=400)
+    left_out = await db.scalar(
+        select(func.count()).select_from(query.where(Member.status.not_in(statuses)).subquery())
+    )
+    query = query.where(Member.status.in_(statuses))
     members = list(
         (await db.scalars(query.order_by(Member.sca_name, Member.id).limit(BATCH_LIMIT + 1))).all()
     )
@@ -110,10 +126,7 @@ async def batch(request: Request) -> Response:
         return render(
             request,
             "authcards/batch.html",
-            {
-                "branches": branches,
-                "error": f"At most {BATCH_LIMIT} cards at once; pick a smaller branch.",
-            },
+            {**form, "error": f"At most {BATCH_LIMIT} cards at once; pick a smaller branch."},
             status_code=400,
         )
     cards = await build_cards(db, members, today, request.app.state.settings.base_url)
@@ -125,6 +138,8 @@ async def batch(request: Request) -> Response:
             "paper": _paper(request),
             "papers": PAPERS,
             "title": f"{len(cards)} auth cards",
+            "left_out": left_out or 0,
+            "statuses_printed": [s.label for s in STATUSES if s.key in statuses],
         },
     )
 

@@ -80,7 +80,8 @@ def _verdict_json(verdict: Verdict, extra: dict[str, Any]) -> dict[str, Any]:
 def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(_verdict_json(verdict, extra), headers=NO_STORE)
-    return HTMLResponse(runtime.check_page(request.app).render(verdict, extra), headers=NO_STORE)
+    page = runtime.check_page(request.app).render(verdict, extra, here=request.scope["path"])
+    return HTMLResponse(page, headers=NO_STORE)
 
 
 async def _marshal_view(
@@ -115,7 +116,12 @@ async def _marshal_view(
 
 
 async def check(request: Request) -> Response:
-    """The live check (see ``server.checks.decide.decide`` for the steps)."""
+    """The live check (see ``server.checks.decide.decide`` for the steps).
+
+    Also answers every other address under ``/check/`` that is no page of ours
+    (``/check/hello-world``): not a code, so UNKNOWN, logged and rate-limited like any
+    code that fails to verify.
+    """
     app = request.app
     now = utcnow()
     verdict = await decide(
@@ -191,4 +197,6 @@ routes: list[BaseRoute] = [
     *scanner.routes,
     Route("/members/{member_id:int}/revoke-codes", revoke, methods=["POST"]),
     *reports.routes,
+    # Last: whatever else is under /check/ (a mistyped or cut-off link) is not a code.
+    Route("/check/{code:path}", check, methods=["GET"]),
 ]

@@ -3,8 +3,10 @@
 The page, its worker (scope ``/check/scan/``) and manifest are served here; the
 scanner's logic is ``static/scan/scanner.js``. It verifies codes offline with the
 public keys from ``/check/keys.json``, refuses codes on the cached
-``/check/revoked.json``, asks the live check when it has signal, and uploads what it
-checked offline to ``/check/scan/log`` (session cookie + CSRF header).
+``/check/revoked.json``, says whose card it is from the cached roster
+(``/check/scan/roster.json``, ``server.checks.roster``), asks the live check when it
+has signal, and uploads what it checked offline to ``/check/scan/log`` (session
+cookie + CSRF header).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
-from server.checks import runtime
+from server.checks import roster, runtime
 from server.checks.results import RESULTS
 from server.checks.uploads import UploadRefused, accept_upload
 from server.database import utcnow
@@ -114,5 +116,6 @@ routes = [
     Route("/check/scan/sw.js", service_worker, methods=["GET"]),
     Route("/check/scan/manifest.webmanifest", manifest, methods=["GET"]),
     Route("/check/scan/session.json", session_info, methods=["GET"]),
+    Route("/check/scan/roster.json", roster.roster, methods=["GET"]),
     Route("/check/scan/log", upload_log, methods=["POST"]),
 ]

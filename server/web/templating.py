@@ -15,6 +15,7 @@ from server.members import status as member_status
 from server.web import navigation
 from server.web.csrf import csrf_token
 from server.web.navigation import NavLink
+from server.web.nobreak import nobreak_dates
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE_DIR = ROOT / "templates"
@@ -50,6 +51,7 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.globals["STATUSES"] = member_status.STATUSES
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
+    env.filters["nobreak_dates"] = nobreak_dates  # dates that never wrap at a hyphen
     env.filters["unseal"] = unseal_filter  # outbox viewer: open sealed card links
     return templates
 

@@ -2,13 +2,26 @@
  *
  * Code layout (server/checks/codes.py): version(1) | key id(2) | id length(1) | public id |
  * issued at(4) | valid until(4) | Ed25519 signature(64), base64url without padding.
+ *
+ * Offline, whose card it is comes from the roster (server/checks/roster.py): every current
+ * member's name, branch, standing and authorizations, as of when the server built it. It is
+ * kept in Cache Storage ("tessera-roster"), refreshed with If-None-Match every 10 minutes
+ * while online (and on "Update and upload now"), and deleted when it is 14 days old, when
+ * the server says this marshal may no longer have it, or on "Forget the roster".
  */
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const STORE = { keys: "tessera.scan.keys", revoked: "tessera.scan.revoked", queue: "tessera.scan.queue" };
+  const STORE = {
+    keys: "tessera.scan.keys", revoked: "tessera.scan.revoked", queue: "tessera.scan.queue",
+    roster: "tessera.scan.roster",
+  };
   const LIVE_TIMEOUT_MS = 4000;
   const UPLOAD_EVERY_MS = 30000;
+  const ROSTER_URL = "/check/scan/roster.json";
+  const ROSTER_CACHE = "tessera-roster";
+  const ROSTER_EVERY_MS = 10 * 60 * 1000;
+  const ROSTER_KEEP_SECONDS = 14 * 86400;
   const VOCAB = Object.fromEntries(JSON.parse($("vocabulary").textContent).map((r) => [r.key, r]));
 
   const load = (key, fallback) => {
@@ -24,6 +37,9 @@
     if (minutes < 72 * 60) return `${Math.floor(minutes / 60)} hours ago`;
     return `${Math.floor(minutes / 1440)} days ago`;
   }
+
+  /** Today's date as the live check judges it (UTC), "YYYY-MM-DD". */
+  const todayUTC = () => new Date().toISOString().slice(0, 10);
 
   function b64urlBytes(text) {
     const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
@@ -59,8 +75,116 @@
     };
   }
 
+  // --- the roster ------------------------------------------------------------------
+  let roster = null; // { data, byId: Map(public id -> entry) } once read from the cache
+
+  async function readRoster() {
+    if (roster) return roster;
+    const meta = load(STORE.roster, null);
+    if (!meta || !("caches" in window)) return null;
+    if (now() - meta.as_of > ROSTER_KEEP_SECONDS) { await forgetRoster(); return null; }
+    const response = await (await caches.open(ROSTER_CACHE)).match(ROSTER_URL);
+    if (!response) return null;
+    const data = await response.json();
+    roster = { data, byId: new Map(data.members.map((m) => [m[0], m])) };
+    return roster;
+  }
+
+  async function forgetRoster() {
+    roster = null;
+    localStorage.removeItem(STORE.roster);
+    if ("caches" in window) await caches.delete(ROSTER_CACHE);
+    renderState();
+  }
+
+  /** What the roster says of one member: name, branch, standing, sections. */
+  function rosterMember(found, publicId) {
+    const entry = found && found.byId.get(publicId);
+    if (!entry) return null;
+    const [, name, branch, standing, expires, rows] = entry;
+    const data = found.data;
+    const sections = [];
+    for (const index of rows) {
+      const [s, group, label, value, note, tone] = data.rows[index];
+      const [key, title, emptyText] = data.sections[s];
+      let section = sections.find((x) => x.key === key);
+      if (!section) { section = { key, title, rows: [], empty_text: emptyText }; sections.push(section); }
+      if (label) section.rows.push({ label, value, note, group, tone });
+    }
+    const meta = load(STORE.roster, {});
+    return { name, branch: data.branches[branch], standing, expires, sections, asOf: meta.as_of };
+  }
+
+  /** Download the roster if it changed (If-None-Match); at most every 10 minutes unless forced. */
+  async function refreshRoster(force) {
+    if (!("caches" in window)) return;
+    const meta = load(STORE.roster, null);
+    if (!force && meta && Date.now() - meta.checked_ms < ROSTER_EVERY_MS) return;
+    const cache = await caches.open(ROSTER_CACHE);
+    const cached = meta ? await cache.match(ROSTER_URL) : null;
+    const headers = { Accept: "application/json" };
+    if (cached && meta.etag) headers["If-None-Match"] = meta.etag;
+    const response = await fetch(ROSTER_URL, { credentials: "same-origin", cache: "no-store", headers });
+    if (response.status === 401 || response.status === 403) {
+      let body = {};
+      try { body = await response.json(); } catch { /* not JSON */ }
+      throw new Refused(response.status, body);
+    }
+    const asOf = Number(response.headers.get("X-Roster-Generated-At")) || now();
+    if (response.status === 304 && cached) {
+      save(STORE.roster, { ...meta, as_of: asOf, checked_ms: Date.now() });
+      return;
+    }
+    if (!response.ok) throw new Error(`${ROSTER_URL}: ${response.status}`);
+    await cache.put(ROSTER_URL, response);
+    save(STORE.roster, {
+      etag: response.headers.get("ETag"),
+      as_of: asOf,
+      members: Number(response.headers.get("X-Roster-Members")) || 0,
+      checked_ms: Date.now(),
+    });
+    roster = null;
+  }
+
+  const STANDING_REASONS = {
+    unverified: "The membership was not verified",
+    minor_needs_parent: "Under 18 and no parent or guardian was linked",
+  };
+
+  /** The result the roster's facts give for a genuine, current, unrevoked code. */
+  function judgeByRoster(member) {
+    const asOf = `the roster of ${fmt(member.asOf)}`;
+    if (member.standing !== "ok") {
+      return { result: member.standing, reason: `Offline: ${STANDING_REASONS[member.standing] || "Not in good standing"} in ${asOf}.` };
+    }
+    if (!member.expires || member.expires < todayUTC()) {
+      const when = member.expires ? ` on ${member.expires}` : "";
+      return { result: "membership_expired", reason: `Offline: the membership expired${when} (${asOf}).` };
+    }
+    return {
+      result: "ok",
+      reason: `Offline: the code is genuine, current and not revoked; ${asOf} shows the membership current until ${member.expires}.`,
+    };
+  }
+
   /** The offline decision: the same steps as the server, minus the live register. */
   async function decideOffline(code) {
+    const outcome = await decideBySignature(code);
+    if (!outcome.parsed || !outcome.genuine) return outcome;
+    let found = null;
+    try { found = await readRoster(); } catch { found = null; }
+    const member = rosterMember(found, outcome.parsed.publicId);
+    if (!member) {
+      const missing = found
+        ? " This member is not in the roster on this phone (joined since it was downloaded?): ask for photo ID."
+        : " No roster on this phone: the name and authorizations are unknown offline.";
+      return { ...outcome, reason: outcome.reason + missing };
+    }
+    if (outcome.result !== "ok") return { ...outcome, member };
+    return { ...outcome, ...judgeByRoster(member), member };
+  }
+
+  async function decideBySignature(code) {
     const parsed = parse(code);
     if (!parsed) return { result: "unknown", reason: "This is not a Tessera check code." };
     const keys = load(STORE.keys, null);
@@ -75,7 +199,7 @@
       return { result: "unknown", reason: `This browser cannot verify signatures (${error.name}).`, parsed };
     }
     if (!genuine) return { result: "unknown", reason: "The signature does not match: the code was altered or forged.", parsed };
-    if (key.retired) return { result: "revoked", reason: "The key that signed this code has been retired.", parsed };
+    if (key.retired) return { result: "revoked", reason: "The key that signed this code has been retired.", parsed, genuine };
     const revoked = load(STORE.revoked, { entries: [] }).entries.find((e) => e.p === parsed.publicId);
     if (revoked && parsed.issuedAt < revoked.before) {
       const reasons = {
@@ -83,13 +207,14 @@
         deactivated: "The member was deactivated.",
         unknown: "There is no such member any more.",
       };
-      return { result: revoked.result, reason: reasons[revoked.result] || "Refused by the revocation list.", parsed };
+      return { result: revoked.result, reason: reasons[revoked.result] || "Refused by the revocation list.", parsed, genuine };
     }
-    if (now() > parsed.validUntil) return { result: "code_expired", reason: "The code has expired: refresh the card or reprint it.", parsed };
+    if (now() > parsed.validUntil) return { result: "code_expired", reason: "The code has expired: refresh the card or reprint it.", parsed, genuine };
     return {
       result: "ok",
       reason: "Offline: the code is genuine, current and not revoked. Membership standing is checked live when there is signal.",
       parsed,
+      genuine,
     };
   }
 
@@ -109,6 +234,23 @@
     }
   }
 
+  /** Text nodes and <span class="date"> for each date in ``text``: dates never break at a hyphen. */
+  function withWholeDates(value) {
+    const text = String(value);
+    const parts = [];
+    let last = 0;
+    for (const match of text.matchAll(/\d{4}-\d{2}-\d{2}( \d{2}:\d{2}( UTC)?)?/g)) {
+      parts.push(text.slice(last, match.index));
+      const span = document.createElement("span");
+      span.className = "date";
+      span.textContent = match[0];
+      parts.push(span);
+      last = match.index + match[0].length;
+    }
+    parts.push(text.slice(last));
+    return parts;
+  }
+
   function show(mode, outcome, extra) {
     const vocab = VOCAB[outcome.result] || VOCAB.unknown;
     const box = $("result");
@@ -116,10 +258,13 @@
     box.className = `result tone-${vocab.tone}`;
     box.dataset.result = outcome.result;
     box.dataset.mode = mode;
-    $("r-mode").textContent = mode === "live" ? "LIVE CHECK" : "OFFLINE CHECK — signature only";
+    const asOf = mode === "offline" && extra.asOf;
+    $("r-mode").textContent = mode === "live"
+      ? "LIVE CHECK"
+      : asOf ? `OFFLINE CHECK — roster from ${age(asOf)}` : "OFFLINE CHECK — signature only";
     $("r-word").textContent = vocab.word;
     $("r-label").textContent = vocab.label;
-    $("r-reason").textContent = outcome.reason;
+    $("r-reason").replaceChildren(...withWholeDates(outcome.reason));
     $("r-name").textContent = extra.name ? `${extra.name}${extra.branch ? " — " + extra.branch : ""}` : "";
     const photo = $("r-photo");
     photo.hidden = !extra.photo;
@@ -128,18 +273,25 @@
     data.replaceChildren();
     const add = (label, value) => {
       const dt = document.createElement("dt"); dt.textContent = label;
-      const dd = document.createElement("dd"); dd.textContent = value;
+      const dd = document.createElement("dd");
+      dd.append(...withWholeDates(value));
       data.append(dt, dd);
     };
     const p = outcome.parsed;
+    if (asOf) add("Name, branch and authorizations as of", `${fmt(asOf)} (${age(asOf)}) — the roster on this phone`);
+    if (asOf && extra.expires) add("Membership expires", extra.expires);
+    for (const section of extra.sections || []) {
+      if (!section.rows.length && section.empty_text) add(section.title, section.empty_text);
+      for (const row of section.rows) {
+        const label = `${section.title}: ${row.group ? row.group + " — " : ""}${row.label}`;
+        add(label, [row.value, row.note].filter(Boolean).join(" — "));
+      }
+    }
     if (p) {
       add("Member id", p.publicId);
       add("Code issued", `${fmt(p.issuedAt)} (${age(p.issuedAt)})`);
       add("Valid until", fmt(p.validUntil));
       add("Signing key", String(p.keyId));
-    }
-    for (const section of extra.sections || []) {
-      for (const row of section.rows) add(`${section.title}: ${row.label}`, [row.value, row.note].filter(Boolean).join(" — "));
     }
   }
 
@@ -163,7 +315,7 @@
       return;
     }
     const outcome = await decideOffline(code);
-    show("offline", outcome, {});
+    show("offline", outcome, outcome.member || {});
     queueEntry(code, outcome);
   }
 
@@ -190,11 +342,12 @@
     return response.json();
   }
 
-  async function refreshData() {
+  async function refreshData(force) {
     const keys = await fetchJSON("/check/keys.json");
     save(STORE.keys, { ...keys, fetched_at: now() });
     const revoked = await fetchJSON("/check/revoked.json");
     save(STORE.revoked, { ...revoked, fetched_at: now() });
+    await refreshRoster(force);
   }
 
   async function upload() {
@@ -230,17 +383,18 @@
   }
 
   let syncing = false;
-  async function sync() {
+  async function sync(force) {
     if (syncing) return;
     syncing = true;
     const state = $("netstate");
     try {
-      await refreshData();
+      await refreshData(force === true);
       const uploaded = await upload();
       state.textContent = `Online — live checks. ${uploaded ? uploaded + " offline checks uploaded." : ""}`.trim();
       state.className = "netstate online";
     } catch (error) {
       if (error instanceof Refused) {
+        if (error.status === 403) await forgetRoster(); // no longer a marshal: not theirs to keep
         showRefused(state, error);
       } else {
         state.textContent = "Offline — codes are checked on this phone; the log uploads when the signal returns.";
@@ -260,6 +414,11 @@
       ? `${revoked.entries.length} entries, updated ${age(revoked.fetched_at)}`
       : "not loaded";
     $("queue-state").textContent = String(load(STORE.queue, []).length);
+    const meta = load(STORE.roster, null);
+    $("roster-state").replaceChildren(...withWholeDates(meta
+      ? `${meta.members} members, as of ${fmt(meta.as_of)} (${age(meta.as_of)})`
+      : "not loaded"));
+    $("roster-forget").hidden = !meta;
   }
 
   // --- camera and images --------------------------------------------------------
@@ -337,7 +496,8 @@
   $("camera-start").addEventListener("click", startCamera);
   $("camera-stop").addEventListener("click", stopCamera);
   $("scan-image").addEventListener("change", (event) => { if (event.target.files[0]) scanImage(event.target.files[0]); });
-  $("sync-now").addEventListener("click", sync);
+  $("sync-now").addEventListener("click", () => sync(true));
+  $("roster-forget").addEventListener("click", forgetRoster);
   window.addEventListener("online", sync);
   setInterval(sync, UPLOAD_EVERY_MS);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/check/scan/sw.js", { scope: "/check/scan/" });

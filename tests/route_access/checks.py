@@ -7,6 +7,7 @@ from tests.route_access import ANYONE, MEMBER
 EXPECTED = {
     ("GET", "/check/{code:checkcode}"): ANYONE,
     ("GET", "/check/keys.json"): ANYONE,
+    ("GET", "/check/{code:path}"): ANYONE,  # anything else under /check/: UNKNOWN
     ("GET", "/check/revoked.json"): "check_cards",
     ("GET", "/check/scan"): ANYONE,  # a redirect to /check/scan/
     ("GET", "/check/scan/"): "check_cards",
@@ -14,6 +15,7 @@ EXPECTED = {
     ("GET", "/check/scan/sw.js"): ANYONE,
     ("GET", "/check/scan/manifest.webmanifest"): ANYONE,
     ("GET", "/check/scan/session.json"): "check_cards",
+    ("GET", "/check/scan/roster.json"): "check_cards",
     ("POST", "/check/scan/log"): "check_cards",
     ("POST", "/members/{member_id:int}/revoke-codes"): "manage_members",
     ("GET", "/checks"): "view_reports",
