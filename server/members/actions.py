@@ -20,8 +20,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.members.ageup import age_up_member
 from server.members.models import Member
+from server.members.parent_links import end_links_to
 from server.members.service import STALE_MESSAGE
 from server.members.status import is_adult, label, refresh_status
 
@@ -149,7 +151,15 @@ async def link_parent(
     key = parent_email.strip().lower()
     if not key:
         raise ActionRefused("Enter the parent's email address.")
-    parent = (await db.execute(select(Member).where(Member.email_key == key))).scalar_one_or_none()
+    await lock_for_write(db)  # a parent being deactivated meanwhile is seen (parent_links)
+    parent = (
+        await db.execute(
+            select(Member)
+            .where(Member.email_key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
     if parent is None:
         raise ActionRefused(f"No member has the email address {parent_email.strip()}.")
     if parent.id == member.id:
@@ -210,7 +220,15 @@ async def deactivate(
     member.deactivated_at = utcnow()
     member.deactivation_reason = reason
     await _finish(db, member, actor, "member.deactivate", before, today, note=reason)
-    return f"{member.display_name} is deactivated."
+    children = await end_links_to(db, member, actor_id=actor.id, today=today)
+    return f"{member.display_name} is deactivated.{_links_ended(children)}"
+
+
+def _links_ended(children: list[Member]) -> str:
+    if not children:
+        return ""
+    names = ", ".join(c.display_name for c in children)
+    return f" The parent link of {names} ended; they and the Membership Office are told."
 
 
 async def reactivate(

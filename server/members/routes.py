@@ -170,9 +170,14 @@ async def member_delete(request: Request) -> Response:
             status_code=400,
         )
     name = member.display_name
-    await soft_delete(db, member, actor_id=user.id, reason=reason)
+    children = await soft_delete(db, member, actor_id=user.id, reason=reason)
     await db.commit()
     flash(request, f"{name} was deleted. Their history stays readable; the email is free again.")
+    if children:
+        names = ", ".join(c.display_name for c in children)
+        flash(
+            request, f"The parent link of {names} ended; they and the Membership Office are told."
+        )
     return RedirectResponse("/members", status_code=303)
 
 
