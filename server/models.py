@@ -14,6 +14,7 @@ from server.mail.models import OutboxMessage
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
 from server.photos.models import MemberPhoto
+from server.proofs.models import MembershipProof
 from server.settings.models import SettingValue
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "JobLock",
     "Member",
     "MemberPhoto",
+    "MembershipProof",
     "OutboxMessage",
     "PasswordResetToken",
     "SettingValue",

@@ -127,4 +127,12 @@ routes = [
     Route("/member-codes/{agreement_id}/extend", agreement_extend, methods=["POST"]),
 ]
 
-navigation.add(NavLink("Member codes", "/member-codes", permission=PERMISSION, order=40))
+navigation.add(
+    NavLink(
+        "Member codes",
+        "/member-codes",
+        permission=PERMISSION,
+        order=41,
+        group=navigation.REGISTER,
+    )
+)

@@ -12,20 +12,28 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.groups.periods import memberships_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
 from server.members.lookup import REGISTER_PERMISSIONS, path_member
 from server.members.models import Member
-from server.members.search import PAGE_SIZE, MemberSearch, search
+from server.members.search import (
+    CARD_FILTERS,
+    MEMBERSHIP_FILTERS,
+    PAGE_SIZE,
+    SORTS,
+    MemberSearch,
+    search,
+)
 from server.members.service import EmailTaken, MemberChangeError, save_member, soft_delete
 from server.members.status import STATUSES
 from server.web.forms import FormReader
-from server.web.navigation import NavLink, add
+from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import flash, render
 
-add(NavLink("Members", "/members", order=10))
+add(NavLink("Members", "/members", order=10, group=REGISTER))
 
 
 @page(REGISTER_PERMISSIONS)
@@ -33,7 +41,8 @@ async def member_list(request: Request) -> Response:
     db = request.state.db
     criteria = MemberSearch.from_query(dict(request.query_params))
     branches = await all_branches(db)
-    members, total = await search(db, criteria, branches)
+    today = clock.today(request.state.site)
+    members, total = await search(db, criteria, branches, today)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(
         request,
@@ -43,8 +52,12 @@ async def member_list(request: Request) -> Response:
             "total": total,
             "criteria": criteria,
             "pages": pages,
+            "today": today,
             "branch_options": branch_options(branches),
             "status_options": [(s.key, s.label) for s in STATUSES],
+            "membership_options": list(MEMBERSHIP_FILTERS.items()),
+            "card_options": list(CARD_FILTERS.items()),
+            "sorts": SORTS,
         },
     )
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from server.auth import permissions
 from server.mail.sealed import unseal_filter
 from server.members import status as member_status
 from server.web import navigation
@@ -43,11 +44,18 @@ def _datetime(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def permission_label(key: str) -> str:
+    """What people read for a permission: its label from the catalogue."""
+    found = permissions.get(key)
+    return found.label if found is not None else key.replace("_", " ").capitalize()
+
+
 def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(directory))
     env = templates.env
     env.globals["status_label"] = member_status.label
     env.globals["STATUSES"] = member_status.STATUSES
+    env.globals["permission_label"] = permission_label
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
     env.filters["unseal"] = unseal_filter  # outbox viewer: open sealed card links
@@ -72,11 +80,14 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     state = request.state
+    shown = _nav_links(request)
     ctx: dict[str, Any] = {
         "user": getattr(state, "user", None),
         "perms": getattr(state, "perms", frozenset()),
         "site": getattr(state, "site", None) or {},
-        "nav_links": _nav_links(request),
+        "nav_links": shown,
+        "nav_groups": navigation.grouped(shown),
+        "nav_current": navigation.current_link(shown, request.url.path),
         "today": dt.date.today(),
         "flashes": _pop_flashes(request),
         "csrf_token": csrf_token(request.session) if "session" in request.scope else "",
