@@ -45,6 +45,7 @@ from server.members import routes as member_routes
 from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
 from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
+from server.proofs import routes as proof_routes
 from server.settings import routes as settings_routes
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
@@ -75,6 +76,7 @@ ROUTE_MODULES: list[Any] = [
     applicant_admin_routes,
     code_routes,
     photo_routes,
+    proof_routes,
     card_admin_routes,
     settings_routes,
     outbox_routes,

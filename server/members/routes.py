@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
+from server.codes.holders import origin_of
 from server.groups.periods import memberships_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
@@ -29,6 +30,7 @@ from server.members.search import (
 )
 from server.members.service import EmailTaken, MemberChangeError, save_member, soft_delete
 from server.members.status import STATUSES
+from server.proofs.service import proofs_of
 from server.web.forms import FormReader
 from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import flash, render
@@ -84,6 +86,10 @@ async def member_detail(request: Request) -> Response:
         {
             "member": member,
             "children": children,
+            "origin": await origin_of(db, member.id),
+            "proofs": await proofs_of(db, member.id)
+            if "verify_members" in request.state.perms
+            else [],
             "memberships": await memberships_of(db, member.id, today),
             "info_fields": info_fields(request.state.site),
         },

@@ -14,6 +14,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import record
@@ -177,6 +178,7 @@ async def proofs_of(db: AsyncSession, member_id: int, limit: int = 20) -> list[M
             await db.execute(
                 select(MembershipProof)
                 .where(MembershipProof.member_id == member_id)
+                .options(defer(MembershipProof.image))
                 .order_by(MembershipProof.submitted_at.desc(), MembershipProof.id.desc())
                 .limit(limit)
             )

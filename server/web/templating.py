@@ -62,7 +62,7 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     return templates
 
 
-def _nav_links(request: Request) -> list[NavLink]:
+def nav_links_for(request: Request) -> list[NavLink]:
     """Admin links for staff: those without a permission, and those whose permission they hold."""
     if not getattr(request.state, "is_staff", False):
         return []
@@ -80,7 +80,7 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     state = request.state
-    shown = _nav_links(request)
+    shown = nav_links_for(request)
     ctx: dict[str, Any] = {
         "user": getattr(state, "user", None),
         "perms": getattr(state, "perms", frozenset()),

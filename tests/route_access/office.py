@@ -6,5 +6,11 @@ from tests.route_access import MEMBER
 
 EXPECTED = {
     ("GET", "/members.csv"): "export_members",
+    ("GET", "/me/membership-proof"): MEMBER,
+    ("POST", "/me/membership-proof"): MEMBER,
+    ("GET", "/membership-proofs"): "verify_members",
+    ("GET", "/membership-proofs/{proof_id}"): "verify_members",
+    ("GET", "/membership-proofs/{proof_id}/image"): "verify_members",
+    ("POST", "/membership-proofs/{proof_id}/verify"): "verify_members",
+    ("POST", "/membership-proofs/{proof_id}/reject"): "verify_members",
 }
-assert MEMBER
