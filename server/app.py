@@ -39,6 +39,7 @@ from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the deli
 from server.mail import routes as outbox_routes
 from server.members import action_routes as member_action_routes
 from server.members import branch_routes
+from server.members import confirm as member_confirm
 from server.members import export as member_export
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
@@ -68,6 +69,7 @@ ROUTE_MODULES: list[Any] = [
     member_profile_routes,
     member_routes,
     member_action_routes,
+    member_confirm,
     member_export,
     audit_routes,
     group_routes,

@@ -17,6 +17,7 @@ from server.cards.bulk import job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
 from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
+from server.members.confirm import REASON_MISSING, REVOKE, confirmation_page
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
@@ -84,7 +85,11 @@ async def member_revoke(request: Request) -> Response:
     db = request.state.db
     member = await _member(request, request.path_params["member_id"])
     form = FormReader(await request.form())
-    reason = form.text("reason", "Reason", max_length=300) or "revoked by an admin"
+    reason = form.text("reason", "Reason", max_length=300)
+    if not reason:  # one click is not enough: the confirmation page asks for the reason
+        return await confirmation_page(
+            request, REVOKE, member, error=REASON_MISSING, status_code=400
+        )
     back = f"/members/{member.id}/card-links"
     try:
         await revoke_link(db, member, request.state.user, reason)

@@ -13,6 +13,13 @@ from starlette.routing import Route
 from server.auth.guards import page
 from server.members import actions
 from server.members.actions import ActionRefused
+from server.members.confirm import (
+    CLEAR,
+    DEACTIVATE,
+    REASON_MISSING,
+    Confirmation,
+    confirmation_page,
+)
 from server.members.models import Member
 from server.web.forms import FormReader, parse_id
 from server.web.templating import flash, render
@@ -36,7 +43,8 @@ def _back(form: FormReader, member: Member) -> str:
     return f"/members/{member.id}/status"
 
 
-async def _run(request: Request, action: Action) -> Response:
+async def _run(request: Request, action: Action, confirm: Confirmation | None = None) -> Response:
+    """``confirm``: a destructive action; without a reason its confirmation page answers."""
     db = request.state.db
     member = await load_member(request)
     form = FormReader(await request.form())
@@ -45,6 +53,10 @@ async def _run(request: Request, action: Action) -> Response:
     if version is None:
         flash(request, "The form is incomplete — reload the page and try again.", "error")
         return RedirectResponse(back, status_code=303)
+    if confirm is not None and not form.text("reason", "Reason", max_length=2000):
+        return await confirmation_page(
+            request, confirm, member, error=REASON_MISSING, status_code=400
+        )
     try:
         message = await action(request, member, form, version, dt.date.today())
         await db.commit()
@@ -87,7 +99,7 @@ async def _link_parent(
 
 
 def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
-    """An action whose form carries nothing but the version (clear, reactivate)."""
+    """An action whose form carries nothing but the version (reactivate)."""
 
     async def run(
         request: Request, member: Member, form: FormReader, version: int, today: dt.date
@@ -97,6 +109,19 @@ def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
         )
 
     return run
+
+
+async def _clear(
+    request: Request, member: Member, form: FormReader, version: int, today: dt.date
+) -> str:
+    return await actions.clear_membership(
+        request.state.db,
+        member,
+        request.state.user,
+        expected_version=version,
+        today=today,
+        reason=form.text("reason", "Reason", max_length=2000),
+    )
 
 
 async def _deactivate(
@@ -124,12 +149,12 @@ async def link_parent_route(request: Request) -> Response:
 
 @page("verify_members")
 async def clear_route(request: Request) -> Response:
-    return await _run(request, _without_input(actions.clear_membership))
+    return await _run(request, _clear, CLEAR)
 
 
 @page("manage_members")
 async def deactivate_route(request: Request) -> Response:
-    return await _run(request, _deactivate)
+    return await _run(request, _deactivate, DEACTIVATE)
 
 
 @page("manage_members")

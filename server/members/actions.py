@@ -181,7 +181,13 @@ async def link_parent(
 
 
 async def clear_membership(
-    db: AsyncSession, member: Member, actor: Member, *, expected_version: int, today: dt.date
+    db: AsyncSession,
+    member: Member,
+    actor: Member,
+    *,
+    expected_version: int,
+    today: dt.date,
+    reason: str = "",
 ) -> str:
     _check(member, expected_version)
     if (
@@ -195,7 +201,9 @@ async def clear_membership(
     member.membership_expires_on = None
     member.verified_by_id = None
     member.verified_at = None
-    status = await _finish(db, member, actor, "member.clear_membership", before, today)
+    status = await _finish(
+        db, member, actor, "member.clear_membership", before, today, note=reason.strip()
+    )
     return f"Membership information cleared. Status: {status}."
 
 

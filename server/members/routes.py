@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
+from server.cards.service import live_link
 from server.codes.holders import origin_of
 from server.groups.periods import memberships_of
 from server.members.branches import all_branches, branch_options
@@ -87,6 +88,7 @@ async def member_detail(request: Request) -> Response:
             "member": member,
             "children": children,
             "origin": await origin_of(db, member.id),
+            "live_card_link": await live_link(db, member.id) is not None,
             "proofs": await proofs_of(db, member.id)
             if "verify_members" in request.state.perms
             else [],

@@ -56,6 +56,7 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     env.globals["status_label"] = member_status.label
     env.globals["STATUSES"] = member_status.STATUSES
     env.globals["permission_label"] = permission_label
+    env.globals["is_adult"] = member_status.is_adult
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
     env.filters["unseal"] = unseal_filter  # outbox viewer: open sealed card links
