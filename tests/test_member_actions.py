@@ -191,7 +191,7 @@ async def test_permissions_are_checked_on_the_server(client, db):
     await db.commit()
     response = await _post(client, member, "deactivate", reason="x")
     assert response.status_code == 403
-    assert "manage_members" in response.text
+    assert "Manage members" in response.text  # the permission by its label
     assert (await _reload(db, member)).status == "active"
     # The page shows only the controls the viewer may use.
     page = await client.get(f"/members/{member.id}/status")

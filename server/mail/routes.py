@@ -10,7 +10,9 @@ from starlette.routing import Route
 
 from server.auth.guards import page
 from server.mail.models import OutboxMessage
+from server.web import navigation
 from server.web.forms import parse_id
+from server.web.navigation import NavLink
 from server.web.templating import render
 
 # Mail holds password-reset and card links: only superusers may read it (the
@@ -73,3 +75,13 @@ routes = [
     Route("/admin/outbox", outbox_list, methods=["GET"]),
     Route("/admin/outbox/{message_id}", outbox_message, methods=["GET"]),
 ]
+
+navigation.add(
+    NavLink(
+        "Outbox",
+        "/admin/outbox",
+        order=95,
+        group=navigation.ADMINISTRATION,
+        superuser_only=True,
+    )
+)

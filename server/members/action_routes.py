@@ -165,7 +165,11 @@ async def reactivate_route(request: Request) -> Response:
 @page(staff=True)
 async def status_page(request: Request) -> Response:
     if not STATUS_PERMISSIONS & request.state.perms:
-        raise HTTPException(403, "You need the 'verify_members' or 'manage_members' permission.")
+        raise HTTPException(
+            403,
+            "You need the permission “Verify memberships and link parents” or "
+            "“Manage members” for this page.",
+        )
     member = await load_member(request)
     db = request.state.db
     parent = None if member.parent_id is None else await db.get(Member, member.parent_id)

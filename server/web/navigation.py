@@ -40,6 +40,7 @@ class NavLink:
     group: str = ADMINISTRATION
     waiting: WaitingCounter | None = None
     waiting_label: str = ""  # the dashboard's words for the count, e.g. "applicants to review"
+    superuser_only: bool = False  # for pages only superusers may open (the outbox)
 
 
 _LINKS: dict[str, NavLink] = {}

@@ -69,10 +69,13 @@ def nav_links_for(request: Request) -> list[NavLink]:
         return []
     perms: frozenset[str] = getattr(request.state, "perms", frozenset())
     plugins_on = (getattr(request.state, "site", None) or {}).get("enabled_plugins") or []
+    superuser = getattr(request.state, "is_superuser", False)
     return [
         link
         for link in navigation.links()
-        if link.permission in (None, *perms) and link.plugin in (None, *plugins_on)
+        if link.permission in (None, *perms)
+        and link.plugin in (None, *plugins_on)
+        and (superuser or not link.superuser_only)
     ]
 
 
