@@ -30,7 +30,11 @@ def new_public_id() -> str:
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_status_branch", "status", "branch_id"),)
+    __table_args__ = (
+        Index("ix_members_status_branch", "status", "branch_id"),
+        # Covers "not deleted, by status" counts (dashboard, list totals) without the table.
+        Index("ix_members_status_deleted", "status", "deleted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)

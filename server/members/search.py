@@ -184,9 +184,12 @@ def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
             "expiry": Member.membership_expires_on,
             "changed": Member.modified_at,
         }[criteria.sort]
-        keys = [column, *name]
+        # Last change: the id breaks ties, so the index on modified_at serves the order.
+        keys = [column, Member.id] if criteria.sort == "changed" else [column, *name]
     if criteria.descending:
-        keys = [keys[0].desc(), *keys[1:]]
+        # The tie-breaking id turns with "changed", so one index scan serves the order.
+        turned = 2 if criteria.sort == "changed" else 1
+        keys = [key.desc() for key in keys[:turned]] + keys[turned:]
     if criteria.sort in ("branch", "expiry"):
         keys = [keys[0].nulls_last(), *keys[1:]]  # members without one last, either way
     return query.order_by(*keys)

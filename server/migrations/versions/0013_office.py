@@ -7,7 +7,8 @@ Create Date: 2026-11-30 13:00:00
 ``membership_proofs`` keeps every membership-card image a member uploads with the
 office's decision (pending, verified, rejected with a reason, replaced). The register
 sorts by membership expiry and last change, and the dashboard counts memberships
-expiring soon: both columns get an index.
+expiring soon: both columns get an index; (status, deleted_at) covers the counts of
+members by status and the list's totals.
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ def upgrade() -> None:
             batch_op.f("ix_members_membership_expires_on"), ["membership_expires_on"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_members_modified_at"), ["modified_at"], unique=False)
+        batch_op.create_index("ix_members_status_deleted", ["status", "deleted_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("members", schema=None) as batch_op:
+        batch_op.drop_index("ix_members_status_deleted")
         batch_op.drop_index(batch_op.f("ix_members_modified_at"))
         batch_op.drop_index(batch_op.f("ix_members_membership_expires_on"))
     op.drop_table("membership_proofs")
