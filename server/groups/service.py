@@ -72,11 +72,16 @@ async def lock_group(db: AsyncSession, group_id: int) -> Group:
     return group
 
 
+def _label(key: str) -> str:
+    found = catalogue.get(key)
+    return f"“{found.label}”" if found is not None else key
+
+
 def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]) -> None:
     """Nobody hands out a permission they do not hold (superusers hold them all)."""
     missing = sorted(wanted - actor_perms)
     if missing and not actor.is_superuser:
-        names = ", ".join(missing)
+        names = "; ".join(_label(key) for key in missing)
         raise GroupRuleError(
             f"You can only grant permissions you hold yourself; you do not hold: {names}.",
             "permissions",
