@@ -105,11 +105,3 @@ async def test_authorization_requests_waiting_for_this_authorizer(client, db):
     work = _work((await client.get("/")).text)
     assert "authorization requests waiting for you" not in work
     assert work["applicants to review"] == (0, "/applicants")
-
-
-async def test_members_go_to_their_profile(client, db):
-    member = await make_member(db)
-    await db.commit()
-    await login(client, member.email)
-    response = await client.get("/")
-    assert response.status_code == 303 and response.headers["location"] == "/me"

@@ -133,24 +133,14 @@ async def test_deleting_the_parent_ends_the_links(client, db):
     await _assert_links_ended(db, parent, kid, verified_kid, officer)
 
 
-async def test_a_parent_recorded_as_under_18_ends_the_links(client, db):
-    from server.members.service import save_member
-
-    officer, parent, kid, verified_kid = await _family(db)
-    await save_member(db, parent, {"birth_year": TODAY.year - 16}, actor_id=officer.id, today=TODAY)
-    await db.commit()
-    await _assert_links_ended(db, parent, kid, verified_kid, officer)
-
-
-async def test_an_ordinary_edit_of_a_parent_keeps_the_links(db):
+async def test_a_parent_recorded_as_under_18_ends_the_links(db):
     from server.members.actions import deactivate
     from server.members.service import save_member
 
-    officer, parent, kid, _verified_kid = await _family(db)
+    officer, parent, kid, verified_kid = await _family(db)
+    # An ordinary edit keeps the links, and deactivating someone who is nobody's parent
+    # tells nobody.
     await save_member(db, parent, {"city": "Elsewhere"}, actor_id=officer.id, today=TODAY)
-    await db.commit()
-    assert (await _fresh(db, kid)).parent_id == parent.id
-    # Deactivating someone who is nobody's parent tells nobody.
     loner = await make_member(db)
     await db.commit()
     message = await deactivate(
@@ -158,4 +148,9 @@ async def test_an_ordinary_edit_of_a_parent_keeps_the_links(db):
     )
     await db.commit()
     assert "parent link" not in message
+    assert (await _fresh(db, kid)).parent_id == parent.id
     assert await _rows(db, OutboxMessage, OutboxMessage.kind.like("parent_link%")) == []
+    # A corrected birth year that makes the parent a minor ends them.
+    await save_member(db, parent, {"birth_year": TODAY.year - 16}, actor_id=officer.id, today=TODAY)
+    await db.commit()
+    await _assert_links_ended(db, parent, kid, verified_kid, officer)
