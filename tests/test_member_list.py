@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from server.audit.models import AuditEntry
 from server.cards.models import CardLink
 from server.members.models import Member
+from server.members.search import SORTS
 from tests.factories import login, make_branch, make_member, make_staff
 
 TODAY = dt.date.today()
@@ -229,3 +230,16 @@ async def test_csv_export_streams_a_large_register_in_order(client, db):
     rows = await _export_rows(response)
     names = [r["SCA name"] for r in rows if r["SCA name"].startswith("M")]
     assert names == [f"M{n:04d}" for n in range(2099, -1, -1)]
+
+
+async def test_csv_export_follows_every_sort_of_the_list(client, db):
+    north, south, a, b, c, d = await _sample(db)
+    await _officer(client, db, ("manage_members", "export_members"))
+    for sort in SORTS:
+        for direction in ("", "desc"):
+            params = {"sort": sort, "dir": direction}
+            page = await client.get("/members", params=params)
+            response = await client.get("/members.csv", params=params)
+            assert response.status_code == 200, (sort, direction)
+            exported = [r["SCA name"] for r in await _export_rows(response)]
+            assert exported == _names(page.text), (sort, direction)

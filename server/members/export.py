@@ -57,7 +57,9 @@ def _text(value: Any) -> str:
 
 def columns(today: dt.date) -> list[tuple[str, Any, Writer]]:
     """(header, selected expression, how its value is written), in the file's order."""
-    branch = select(Branch.name).where(Branch.id == Member.branch_id).scalar_subquery()
+    branch = (
+        select(Branch.name).where(Branch.id == Member.branch_id).correlate(Member).scalar_subquery()
+    )
     under_18 = case((Member.birth_year.is_(None), ""), (adult_clause(today), "no"), else_="yes")
     return [
         ("Register number", Member.id, _text),
