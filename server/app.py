@@ -42,11 +42,14 @@ from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the deli
 from server.mail import routes as outbox_routes
 from server.members import action_routes as member_action_routes
 from server.members import branch_routes
+from server.members import confirm as member_confirm
+from server.members import export as member_export
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
 from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
 from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
+from server.proofs import routes as proof_routes
 from server.settings import routes as settings_routes
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
@@ -70,6 +73,8 @@ ROUTE_MODULES: list[Any] = [
     member_profile_routes,
     member_routes,
     member_action_routes,
+    member_confirm,
+    member_export,
     audit_routes,
     group_routes,
     branch_routes,
@@ -77,6 +82,7 @@ ROUTE_MODULES: list[Any] = [
     applicant_admin_routes,
     code_routes,
     photo_routes,
+    proof_routes,
     card_admin_routes,
     settings_routes,
     outbox_routes,

@@ -14,6 +14,7 @@ from server.mail.models import OutboxMessage
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock, NightlyJobRun
 from server.photos.models import MemberPhoto
+from server.proofs.models import MembershipProof
 from server.settings.models import SettingValue
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "LoginSession",
     "Member",
     "MemberPhoto",
+    "MembershipProof",
     "OutboxMessage",
     "PasswordResetToken",
     "SettingValue",

@@ -14,6 +14,7 @@ from server.groups.service import (
     MembershipValues,
     add_membership,
     end_membership,
+    update_membership,
 )
 from server.mail.models import OutboxMessage
 from tests.factories import make_group, make_member
@@ -36,7 +37,7 @@ async def test_rules_refuse_bad_periods_overlaps_and_second_chairs(db):
     with pytest.raises(GroupRuleError, match="before the group does"):
         await add(anna, values(D(2029, 12, 1), D(2030, 3, 1)))
     with pytest.raises(GroupRuleError, match="must end by then"):
-        await add(anna, values(D(2030, 2, 1), None))
+        await add(anna, values(D(2030, 2, 1), D(2031, 1, 1)))
     first = await add(anna, values(D(2030, 2, 1), D(2030, 6, 30), chair=True))
     with pytest.raises(GroupRuleError, match="may not overlap"):
         await add(anna, values(D(2030, 6, 30), D(2030, 8, 1)))
@@ -46,6 +47,29 @@ async def test_rules_refuse_bad_periods_overlaps_and_second_chairs(db):
     await add(anna, values(D(2030, 7, 1), D(2030, 8, 1)))
     await add(bert, values(D(2030, 7, 1), D(2030, 12, 31), chair=True))
     assert first.granted_by_id is None and first.is_chair
+
+
+async def test_an_open_ended_membership_runs_until_its_group_ends(db):
+    """Open-ended within an open-ended group; the group's end date otherwise (also on edit)."""
+    ending = await make_group(db, since=D(2030, 1, 1), until=D(2030, 12, 31))
+    lasting = await make_group(db, since=D(2030, 1, 1))
+    anna = await make_member(db)
+    in_ending = await add_membership(
+        db, ending.id, anna, values(D(2030, 2, 1)), actor_id=None, today=TODAY
+    )
+    in_lasting = await add_membership(
+        db, lasting.id, anna, values(D(2030, 2, 1)), actor_id=None, today=TODAY
+    )
+    assert in_ending.until == D(2030, 12, 31)
+    assert in_lasting.until is None
+    await update_membership(
+        db, in_ending, values(D(2030, 3, 1), role="Deputy"), actor_id=None, today=TODAY
+    )
+    assert (in_ending.since, in_ending.until, in_ending.role) == (
+        D(2030, 3, 1),
+        D(2030, 12, 31),
+        "Deputy",
+    )
 
 
 async def test_ending_sets_until_and_keeps_the_row(db):

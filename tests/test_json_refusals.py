@@ -48,7 +48,7 @@ async def test_logged_in_without_check_cards_gets_403_json(app, client, db):
     assert refused.status_code == 403
     body = refused.json()
     assert body["error"] == "permission_required" and body["permissions"] == ["check_cards"]
-    assert "check_cards" in body["message"]
+    assert "Check member cards as a marshal" in body["message"]  # by its label, not its key
     token = await csrf_from(client, "/login")
     upload = await client.post(
         "/check/scan/log", json={"entries": []}, headers={"X-CSRF-Token": token}

@@ -27,7 +27,8 @@ async def test_submit_anyway_flow_in_chromium(sqlite_only, live_server, browser,
     assert await page.get_by_label("Submit anyway").count() == 0
     await page.get_by_role("button", name="Apply").click()
     await page.wait_for_load_state()
-    assert await page.get_by_text("This member code is unknown").is_visible()
+    inline = page.locator("#e-member_code")  # at its field (and in the summary at the top)
+    assert await inline.get_by_text("This member code is unknown").is_visible()
     override = page.get_by_label("Submit anyway")
     assert await override.is_visible()
     await page.screenshot(path=str(artifacts / "registration-submit-anyway.png"), full_page=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -174,4 +175,27 @@ routes = [
     Route("/applicants/{applicant_id}/decline", applicant_decline, methods=["POST"]),
 ]
 
-navigation.add(NavLink("Applicants", "/applicants", permission=PERMISSION, order=30))
+
+async def pending_applicants(
+    db: AsyncSession, user: Member, perms: frozenset[str], today: dt.date
+) -> int:
+    """Applicants waiting for review (the dashboard's count behind the link)."""
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Applicant)
+        .where(Applicant.member_id.is_(None), Applicant.declined_at.is_(None))
+    )
+    return int(count or 0)
+
+
+navigation.add(
+    NavLink(
+        "Applicants",
+        "/applicants",
+        permission=PERMISSION,
+        order=30,
+        group=navigation.REGISTER,
+        waiting=pending_applicants,
+        waiting_label="applicants to review",
+    )
+)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.applicants.models import RecapEntry
+from server.applicants.models import Applicant, RecapEntry
 from server.audit.log import record
 from server.cli import command
+from server.codes.models import Agreement, Seat
 from server.config import load_settings
 from server.database import utcnow
 from server.db.engine import make_engine, make_sessionmaker
@@ -22,6 +24,16 @@ from server.nightly.registry import nightly_job
 from server.settings.store import load_settings as load_site
 
 TEMPLATE = "weekly_recap"
+
+
+class RecapLine(NamedTuple):
+    """One new member in the recap, with the member code they applied with (if any) and
+    the agreement whose seat they took."""
+
+    member: Member
+    branch: str
+    code: str
+    agreement: Agreement | None
 
 
 class RecapError(RuntimeError):
@@ -37,9 +49,12 @@ async def send_recap(db: AsyncSession) -> int:
     now = utcnow()
     rows = (
         await db.execute(
-            select(RecapEntry.id, Member, Branch.name)
+            select(RecapEntry.id, Member, Branch.name, Applicant.member_code, Agreement)
             .join(Member, Member.id == RecapEntry.member_id)
             .outerjoin(Branch, Branch.id == Member.branch_id)
+            .outerjoin(Applicant, Applicant.id == RecapEntry.applicant_id)
+            .outerjoin(Seat, Seat.member_id == Member.id)
+            .outerjoin(Agreement, Agreement.id == Seat.agreement_id)
             .where(RecapEntry.sent_at.is_(None))
             .order_by(RecapEntry.created_at, RecapEntry.id)
         )
@@ -51,7 +66,10 @@ async def send_recap(db: AsyncSession) -> int:
         template=TEMPLATE,
         context={
             "site": site,
-            "members": [(member, branch or "") for _id, member, branch in rows],
+            "members": [
+                RecapLine(member, branch or "", (code or "").strip(), agreement)
+                for _id, member, branch, code, agreement in rows
+            ],
             "since": last_sent,
             "now": now,
         },

@@ -24,12 +24,18 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from server.auth import permissions
 from server.auth.access import is_staff, permissions_of
 from server.auth.current import current_user
 from server.settings.store import load_settings
 from server.web.errors import wants_json
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _label(key: str) -> str:
+    found = permissions.get(key)
+    return found.label if found is not None else key
 
 
 def _refuse(status: int, error: str, message: str, as_json: bool, **extra: object) -> Response:
@@ -62,6 +68,7 @@ def page(
                 request.state.perms = await permissions_of(db, user)
                 request.state.site = await load_settings(db)
                 request.state.is_staff = user is not None and await is_staff(db, user)
+                request.state.is_superuser = user is not None and user.is_superuser
                 as_json = json or wants_json(request)
                 if user is None and not anonymous:
                     if request.method == "GET" and not as_json:
@@ -72,11 +79,11 @@ def page(
                     if not request.state.is_staff:
                         return _refuse(403, "staff_only", "This page is for staff only.", as_json)
                     if needed and request.state.perms.isdisjoint(needed):
-                        names = "' or '".join(needed)
+                        names = "” or “".join(_label(key) for key in needed)
                         return _refuse(
                             403,
                             "permission_required",
-                            f"You need the '{names}' permission for this page.",
+                            f"You need the permission “{names}” for this page.",
                             as_json,
                             permissions=list(needed),
                         )

@@ -25,6 +25,7 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("manage_settings", "Edit app settings"),
     Permission("manage_activities", "Manage activities and authorizations", needs_membership=True),
     Permission("view_reports", "View reports and the check log"),
+    Permission("export_members", "Export the member list as CSV (contact and membership data)"),
 )
 
 _CATALOGUE: dict[str, Permission] = {p.key: p for p in CORE_PERMISSIONS}

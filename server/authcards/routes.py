@@ -16,7 +16,7 @@ from server.authcards.cards import build_cards
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web.forms import parse_id
-from server.web.navigation import NavLink, add
+from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import render
 
 PAPERS = {"a4": "A4", "letter": "Letter"}
@@ -144,7 +144,11 @@ async def batch(request: Request) -> Response:
     )
 
 
-add(NavLink("Print auth cards", "/auth-cards", permission="manage_members", order=45))
+add(
+    NavLink(
+        "Print auth cards", "/auth-cards", permission="manage_members", order=45, group=REGISTER
+    )
+)
 
 routes = [
     Route("/members/{member_id}/auth-card", auth_card),

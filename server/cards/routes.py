@@ -19,6 +19,7 @@ from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
 from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
 from server.mail.standing import standing_for
+from server.members.confirm import REASON_MISSING, REVOKE, confirmation_page
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
@@ -26,7 +27,15 @@ from server.web.forms import FormReader, parse_id
 from server.web.navigation import NavLink
 from server.web.templating import flash, render
 
-navigation.add(NavLink("Card links", "/cards/bulk", permission="issue_card_links", order=40))
+navigation.add(
+    NavLink(
+        "Card links",
+        "/cards/bulk",
+        permission="issue_card_links",
+        order=40,
+        group=navigation.REGISTER,
+    )
+)
 
 # Bulk jobs running in this process (kept referenced until they finish).
 _RUNNING: set[asyncio.Task[None]] = set()
@@ -79,7 +88,11 @@ async def member_revoke(request: Request) -> Response:
     member = await _member(request, request.path_params["member_id"])
     await require_may_act(request, member)
     form = FormReader(await request.form())
-    reason = form.text("reason", "Reason", max_length=300) or "revoked by an admin"
+    reason = form.text("reason", "Reason", max_length=300)
+    if not reason:  # one click is not enough: the confirmation page asks for the reason
+        return await confirmation_page(
+            request, REVOKE, member, error=REASON_MISSING, status_code=400
+        )
     back = f"/members/{member.id}/card-links"
     try:
         await revoke_link(db, member, request.state.user, reason)

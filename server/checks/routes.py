@@ -30,7 +30,7 @@ from server.photos.store import photo_data_uri
 from server.plugins.contract import SectionContext
 from server.plugins.registry import collect_sections
 from server.web.forms import FormReader
-from server.web.navigation import NavLink, add
+from server.web.navigation import CHECKS, NavLink, add
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import flash
 
@@ -187,8 +187,8 @@ async def revoke(request: Request) -> Response:
     return RedirectResponse(f"/checks/member/{member.id}", status_code=303)
 
 
-add(NavLink("Check log", "/checks", "view_reports", order=80))
-add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81))
+add(NavLink("Check log", "/checks", "view_reports", order=80, group=CHECKS))
+add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81, group=CHECKS))
 
 routes: list[BaseRoute] = [
     Route("/check/{code:checkcode}", check, methods=["GET"]),  # first: the hot path

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
-from server.codes import agreements
+from server.codes import agreements, holders
 from server.codes.models import Agreement
 from server.codes.validation import grace_days, seats_remaining
 from server.members.models import Branch
@@ -56,14 +56,15 @@ async def agreement_list(request: Request) -> Response:
 async def _form_page(
     request: Request, agreement: Agreement | None, values: dict[str, Any], errors: dict[str, str]
 ) -> Response:
+    db = request.state.db
     context = {
         "agreement": agreement,
         "values": values,
         "errors": errors,
-        "branches": await branch_options(request.state.db),
-        "remaining": None
-        if agreement is None
-        else await seats_remaining(request.state.db, agreement),
+        "branches": await branch_options(db),
+        "remaining": None if agreement is None else await seats_remaining(db, agreement),
+        "holders": [] if agreement is None else await holders.seat_holders(db, agreement),
+        "pending": [] if agreement is None else await holders.pending_applicants(db, agreement),
     }
     return render(request, "codes/form.html", context, status_code=400 if errors else 200)
 
@@ -127,4 +128,12 @@ routes = [
     Route("/member-codes/{agreement_id}/extend", agreement_extend, methods=["POST"]),
 ]
 
-navigation.add(NavLink("Member codes", "/member-codes", permission=PERMISSION, order=40))
+navigation.add(
+    NavLink(
+        "Member codes",
+        "/member-codes",
+        permission=PERMISSION,
+        order=41,
+        group=navigation.REGISTER,
+    )
+)

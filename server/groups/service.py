@@ -10,7 +10,7 @@ A membership ends by getting an ``until`` date; nothing is deleted.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,11 +72,16 @@ async def lock_group(db: AsyncSession, group_id: int) -> Group:
     return group
 
 
+def _label(key: str) -> str:
+    found = catalogue.get(key)
+    return f"“{found.label}”" if found is not None else key
+
+
 def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]) -> None:
     """Nobody hands out a permission they do not hold (superusers hold them all)."""
     missing = sorted(wanted - actor_perms)
     if missing and not actor.is_superuser:
-        names = ", ".join(missing)
+        names = "; ".join(_label(key) for key in missing)
         raise GroupRuleError(
             f"You can only grant permissions you hold yourself; you do not hold: {names}.",
             "permissions",
@@ -163,6 +168,14 @@ async def update_group(
     return group
 
 
+def with_group_end(group: Group, values: MembershipValues) -> MembershipValues:
+    """A membership without an end runs until its group ends (open-ended in an open-ended
+    group)."""
+    if values.until is None and group.until is not None:
+        return replace(values, until=group.until)
+    return values
+
+
 async def _check_membership(
     db: AsyncSession,
     group: Group,
@@ -221,6 +234,7 @@ async def add_membership(
     group = await lock_group(db, group_id)
     if member.is_deleted:
         raise GroupRuleError("This member was deleted.", "member")
+    values = with_group_end(group, values)
     await _check_membership(db, group, member.id, values, None)
     membership = GroupMembership(
         group_id=group.id, member_id=member.id, granted_by_id=actor_id, **values.__dict__
@@ -250,6 +264,7 @@ async def update_membership(
     action: str = "group_membership.update",
 ) -> bool:
     group = await lock_group(db, membership.group_id)
+    values = with_group_end(group, values)
     await _check_membership(db, group, membership.member_id, values, membership.id)
     before = snapshot(membership)
     for key, value in values.__dict__.items():

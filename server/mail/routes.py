@@ -12,7 +12,9 @@ from starlette.routing import Route
 from server.auth.guards import page
 from server.mail.models import OutboxMessage
 from server.mail.retry import can_retry, retry_failed, retry_message
+from server.web import navigation
 from server.web.forms import parse_id
+from server.web.navigation import NavLink
 from server.web.templating import flash, render
 
 # Mail holds password-reset and card links: only superusers may read it (the
@@ -115,3 +117,13 @@ routes = [
     Route("/admin/outbox/{message_id}", outbox_message, methods=["GET"]),
     Route("/admin/outbox/{message_id}/retry", outbox_retry, methods=["POST"]),
 ]
+
+navigation.add(
+    NavLink(
+        "Outbox",
+        "/admin/outbox",
+        order=95,
+        group=navigation.ADMINISTRATION,
+        superuser_only=True,
+    )
+)

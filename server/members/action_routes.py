@@ -14,6 +14,13 @@ from server.auth.guards import page
 from server.auth.precedence import protection
 from server.members import actions
 from server.members.actions import ActionRefused
+from server.members.confirm import (
+    CLEAR,
+    DEACTIVATE,
+    REASON_MISSING,
+    Confirmation,
+    confirmation_page,
+)
 from server.members.models import Member
 from server.web.forms import FormReader, parse_id
 from server.web.templating import flash, render
@@ -37,7 +44,8 @@ def _back(form: FormReader, member: Member) -> str:
     return f"/members/{member.id}/status"
 
 
-async def _run(request: Request, action: Action) -> Response:
+async def _run(request: Request, action: Action, confirm: Confirmation | None = None) -> Response:
+    """``confirm``: a destructive action; without a reason its confirmation page answers."""
     db = request.state.db
     member = await load_member(request)
     form = FormReader(await request.form())
@@ -50,6 +58,10 @@ async def _run(request: Request, action: Action) -> Response:
     if refused:
         flash(request, refused, "error")
         return RedirectResponse(back, status_code=303)
+    if confirm is not None and not form.text("reason", "Reason", max_length=2000):
+        return await confirmation_page(
+            request, confirm, member, error=REASON_MISSING, status_code=400
+        )
     try:
         message = await action(request, member, form, version, dt.date.today())
         await db.commit()
@@ -92,7 +104,7 @@ async def _link_parent(
 
 
 def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
-    """An action whose form carries nothing but the version (clear, reactivate)."""
+    """An action whose form carries nothing but the version (reactivate)."""
 
     async def run(
         request: Request, member: Member, form: FormReader, version: int, today: dt.date
@@ -102,6 +114,19 @@ def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
         )
 
     return run
+
+
+async def _clear(
+    request: Request, member: Member, form: FormReader, version: int, today: dt.date
+) -> str:
+    return await actions.clear_membership(
+        request.state.db,
+        member,
+        request.state.user,
+        expected_version=version,
+        today=today,
+        reason=form.text("reason", "Reason", max_length=2000),
+    )
 
 
 async def _deactivate(
@@ -129,12 +154,12 @@ async def link_parent_route(request: Request) -> Response:
 
 @page("verify_members")
 async def clear_route(request: Request) -> Response:
-    return await _run(request, _without_input(actions.clear_membership))
+    return await _run(request, _clear, CLEAR)
 
 
 @page("manage_members")
 async def deactivate_route(request: Request) -> Response:
-    return await _run(request, _deactivate)
+    return await _run(request, _deactivate, DEACTIVATE)
 
 
 @page("manage_members")
@@ -145,7 +170,11 @@ async def reactivate_route(request: Request) -> Response:
 @page(staff=True)
 async def status_page(request: Request) -> Response:
     if not STATUS_PERMISSIONS & request.state.perms:
-        raise HTTPException(403, "You need the 'verify_members' or 'manage_members' permission.")
+        raise HTTPException(
+            403,
+            "You need the permission “Verify memberships and link parents” or "
+            "“Manage members” for this page.",
+        )
     member = await load_member(request)
     db = request.state.db
     parent = None if member.parent_id is None else await db.get(Member, member.parent_id)

@@ -21,8 +21,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from server.audit.log import changes, record, snapshot
 from server.auth.sessions import end_all
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.members.ageup import age_up_member
 from server.members.models import Member
+from server.members.parent_links import end_links_to
 from server.members.service import STALE_MESSAGE
 from server.members.status import is_adult, label, refresh_status
 
@@ -150,7 +152,15 @@ async def link_parent(
     key = parent_email.strip().lower()
     if not key:
         raise ActionRefused("Enter the parent's email address.")
-    parent = (await db.execute(select(Member).where(Member.email_key == key))).scalar_one_or_none()
+    await lock_for_write(db)  # a parent being deactivated meanwhile is seen (parent_links)
+    parent = (
+        await db.execute(
+            select(Member)
+            .where(Member.email_key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
     if parent is None:
         raise ActionRefused(f"No member has the email address {parent_email.strip()}.")
     if parent.id == member.id:
@@ -172,7 +182,13 @@ async def link_parent(
 
 
 async def clear_membership(
-    db: AsyncSession, member: Member, actor: Member, *, expected_version: int, today: dt.date
+    db: AsyncSession,
+    member: Member,
+    actor: Member,
+    *,
+    expected_version: int,
+    today: dt.date,
+    reason: str = "",
 ) -> str:
     _check(member, expected_version)
     if (
@@ -186,7 +202,9 @@ async def clear_membership(
     member.membership_expires_on = None
     member.verified_by_id = None
     member.verified_at = None
-    status = await _finish(db, member, actor, "member.clear_membership", before, today)
+    status = await _finish(
+        db, member, actor, "member.clear_membership", before, today, note=reason.strip()
+    )
     return f"Membership information cleared. Status: {status}."
 
 
@@ -212,7 +230,15 @@ async def deactivate(
     member.deactivation_reason = reason
     await end_all(db, member.id, "deactivated")
     await _finish(db, member, actor, "member.deactivate", before, today, note=reason)
-    return f"{member.display_name} is deactivated."
+    children = await end_links_to(db, member, actor_id=actor.id, today=today)
+    return f"{member.display_name} is deactivated.{_links_ended(children)}"
+
+
+def _links_ended(children: list[Member]) -> str:
+    if not children:
+        return ""
+    names = ", ".join(c.display_name for c in children)
+    return f" The parent link of {names} ended; they and the Membership Office are told."
 
 
 async def reactivate(

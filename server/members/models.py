@@ -30,7 +30,11 @@ def new_public_id() -> str:
 
 class Member(Base):
     __tablename__ = "members"
-    __table_args__ = (Index("ix_members_status_branch", "status", "branch_id"),)
+    __table_args__ = (
+        Index("ix_members_status_branch", "status", "branch_id"),
+        # Covers "not deleted, by status" counts (dashboard, list totals) without the table.
+        Index("ix_members_status_deleted", "status", "deleted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -44,7 +48,7 @@ class Member(Base):
     email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
     membership_number: Mapped[str | None] = mapped_column(String(40), index=True)
-    membership_expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    membership_expires_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     background_check_expires_on: Mapped[dt.date | None] = mapped_column(Date)
     street_address: Mapped[str] = mapped_column(String(200), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
@@ -71,7 +75,7 @@ class Member(Base):
     last_login: Mapped[dt.datetime | None] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     modified_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     deleted_at: Mapped[dt.datetime | None] = mapped_column()
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))

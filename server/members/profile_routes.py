@@ -18,6 +18,7 @@ from server.groups.periods import memberships_of
 from server.members.form import info_fields, read_additional_info
 from server.members.lookup import member_or_404
 from server.members.service import MemberChangeError, save_member
+from server.proofs.service import proofs_of
 from server.web.forms import FormReader
 from server.web.templating import flash, render
 
@@ -40,6 +41,7 @@ async def _profile(
         {
             "member": member,
             "memberships": await memberships_of(db, member.id, dt.date.today()),
+            "proofs": await proofs_of(db, member.id, limit=1),
             "editable_fields": [f for f in fields if f.get("member_editable")],
             "public_fields": [
                 f for f in fields if f.get("public") and not f.get("member_editable")

@@ -12,21 +12,32 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.auth.precedence import protection, require_may_act
+from server.cards.service import live_link
+from server.codes.holders import origin_of
 from server.groups.periods import memberships_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
 from server.members.lookup import REGISTER_PERMISSIONS, path_member
 from server.members.models import Member
-from server.members.search import PAGE_SIZE, MemberSearch, search
+from server.members.search import (
+    CARD_FILTERS,
+    MEMBERSHIP_FILTERS,
+    PAGE_SIZE,
+    SORTS,
+    MemberSearch,
+    search,
+)
 from server.members.service import EmailTaken, MemberChangeError, save_member, soft_delete
 from server.members.status import STATUSES
+from server.proofs.service import proofs_of
 from server.web.forms import FormReader
-from server.web.navigation import NavLink, add
+from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import flash, render
 
-add(NavLink("Members", "/members", order=10))
+add(NavLink("Members", "/members", order=10, group=REGISTER))
 
 
 @page(REGISTER_PERMISSIONS)
@@ -34,7 +45,8 @@ async def member_list(request: Request) -> Response:
     db = request.state.db
     criteria = MemberSearch.from_query(dict(request.query_params))
     branches = await all_branches(db)
-    members, total = await search(db, criteria, branches)
+    today = clock.today(request.state.site)
+    members, total = await search(db, criteria, branches, today)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(
         request,
@@ -44,8 +56,12 @@ async def member_list(request: Request) -> Response:
             "total": total,
             "criteria": criteria,
             "pages": pages,
+            "today": today,
             "branch_options": branch_options(branches),
             "status_options": [(s.key, s.label) for s in STATUSES],
+            "membership_options": list(MEMBERSHIP_FILTERS.items()),
+            "card_options": list(CARD_FILTERS.items()),
+            "sorts": SORTS,
         },
     )
 
@@ -72,6 +88,11 @@ async def member_detail(request: Request) -> Response:
         {
             "member": member,
             "children": children,
+            "origin": await origin_of(db, member.id),
+            "live_card_link": await live_link(db, member.id) is not None,
+            "proofs": await proofs_of(db, member.id)
+            if "verify_members" in request.state.perms
+            else [],
             "memberships": await memberships_of(db, member.id, today),
             "info_fields": info_fields(request.state.site),
             "account_protected": await protection(
@@ -176,9 +197,14 @@ async def member_delete(request: Request) -> Response:
             status_code=400,
         )
     name = member.display_name
-    await soft_delete(db, member, actor_id=user.id, reason=reason)
+    children = await soft_delete(db, member, actor_id=user.id, reason=reason)
     await db.commit()
     flash(request, f"{name} was deleted. Their history stays readable; the email is free again.")
+    if children:
+        names = ", ".join(c.display_name for c in children)
+        flash(
+            request, f"The parent link of {names} ended; they and the Membership Office are told."
+        )
     return RedirectResponse("/members", status_code=303)
 
 

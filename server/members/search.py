@@ -1,13 +1,22 @@
-"""Finding members: the admin list's search, filters and pagination."""
+"""Finding members: the admin list's search, filters, sorting and pagination.
+
+Everything comes from the query string and is checked against a whitelist (sort keys,
+filter values); anything else is ignored rather than refused, so an old or hand-edited
+address still shows a list. The same criteria drive the CSV export.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from server.cards.models import CardLink
 from server.members.branches import subtree_ids
 from server.members.models import Branch, Member
 from server.members.status import BY_KEY
@@ -15,6 +24,26 @@ from server.web.forms import parse_id
 
 PAGE_SIZE = 50
 MAX_QUERY = 200
+EXPIRING_DAYS = 30
+
+# Sort key -> its column header (``ordered`` says what each orders by; names break ties).
+SORTS: dict[str, str] = {
+    "name": "SCA name",
+    "branch": "Branch",
+    "status": "Status",
+    "expiry": "Membership",
+    "changed": "Last change",
+}
+MEMBERSHIP_FILTERS: dict[str, str] = {
+    "current": "Current (unexpired)",
+    "expiring": f"Expiring within {EXPIRING_DAYS} days",
+    "expired": "Expired",
+    "none": "No expiry date recorded",
+}
+CARD_FILTERS: dict[str, str] = {
+    "none": "No live card link",
+    "live": "Live card link",
+}
 
 
 @dataclass(frozen=True)
@@ -22,6 +51,10 @@ class MemberSearch:
     q: str = ""
     branch_id: int | None = None
     status: str = ""
+    membership: str = ""
+    card: str = ""
+    sort: str = "name"
+    descending: bool = False
     page: int = 1
 
     @classmethod
@@ -29,25 +62,83 @@ class MemberSearch:
         """Read the query string; anything malformed is ignored rather than refused."""
         page = parse_id(params.get("page")) or 1
         status = params.get("status", "")
+        membership = params.get("membership", "")
+        card = params.get("card", "")
+        sort = params.get("sort", "")
         return cls(
             q=params.get("q", "").strip()[:MAX_QUERY].replace("\x00", ""),
             branch_id=parse_id(params.get("branch")),
             status=status if status in BY_KEY else "",
+            membership=membership if membership in MEMBERSHIP_FILTERS else "",
+            card=card if card in CARD_FILTERS else "",
+            sort=sort if sort in SORTS else "name",
+            descending=params.get("dir") == "desc",
             page=min(page, 100_000),
         )
 
-    def query_string(self, page: int) -> str:
-        from urllib.parse import urlencode
+    @property
+    def filtering(self) -> bool:
+        return bool(self.q or self.branch_id or self.status or self.membership or self.card)
 
-        params = {"q": self.q, "branch": self.branch_id or "", "status": self.status}
-        return urlencode({k: v for k, v in params.items() if v} | {"page": page})
+    def params(self) -> dict[str, Any]:
+        """The filters and the order as query parameters (defaults left out), no page."""
+        values: dict[str, Any] = {
+            "q": self.q,
+            "branch": self.branch_id or "",
+            "status": self.status,
+            "membership": self.membership,
+            "card": self.card,
+        }
+        if self.sort != "name":
+            values["sort"] = self.sort
+        if self.descending:
+            values["dir"] = "desc"
+        return {k: v for k, v in values.items() if v}
+
+    def query_string(self, page: int | None = None) -> str:
+        """This list (filters and order kept) at ``page``."""
+        extra = {} if page is None else {"page": page}
+        return urlencode(self.params() | extra)
+
+    def sorted_by(self, key: str) -> str:
+        """The query string that sorts by ``key``: the other way round if it already is."""
+        descending = not self.descending if key == self.sort else key == "changed"
+        return replace(self, sort=key, descending=descending, page=1).query_string()
+
+    def aria_sort(self, key: str) -> str:
+        if key != self.sort:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+    def describe(self) -> dict[str, Any]:
+        """The criteria as plain data (for the export's audit row)."""
+        return self.params() | {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filtered(criteria: MemberSearch, branches: list[Branch]) -> Select[Member]:
+def has_live_link() -> ColumnElement[bool]:
+    return exists().where(CardLink.live_member_id == Member.id)
+
+
+def _membership_clause(kind: str, today: dt.date) -> ColumnElement[bool]:
+    expires = Member.membership_expires_on
+    if kind == "current":
+        return expires >= today
+    if kind == "expiring":
+        return and_(
+            expires >= today,
+            expires <= today + dt.timedelta(days=EXPIRING_DAYS),
+            Member.deactivated_at.is_(None),
+        )
+    if kind == "expired":
+        return expires < today
+    return expires.is_(None)
+
+
+def filtered(criteria: MemberSearch, branches: list[Branch], today: dt.date) -> Select[Any]:
     query = select(Member).where(Member.deleted_at.is_(None))
     if criteria.q:
         for word in criteria.q.split()[:6]:
@@ -70,18 +161,49 @@ def filtered(criteria: MemberSearch, branches: list[Branch]) -> Select[Member]:
         query = query.where(Member.branch_id.in_(subtree_ids(branches, criteria.branch_id)))
     if criteria.status:
         query = query.where(Member.status == criteria.status)
+    if criteria.membership:
+        query = query.where(_membership_clause(criteria.membership, today))
+    if criteria.card == "live":
+        query = query.where(has_live_link())
+    elif criteria.card == "none":
+        query = query.where(~has_live_link(), Member.deactivated_at.is_(None))
     return query
 
 
+def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
+    """``query`` in the chosen order (whitelisted keys only), names breaking ties."""
+    name = [func.lower(Member.sca_name), Member.last_name, Member.id]
+    if criteria.sort == "name":
+        keys = name
+    else:
+        if criteria.sort == "branch":
+            query = query.outerjoin(Branch, Branch.id == Member.branch_id)
+        column: Any = {
+            "branch": Branch.name,
+            "status": Member.status,
+            "expiry": Member.membership_expires_on,
+            "changed": Member.modified_at,
+        }[criteria.sort]
+        # Last change: the id breaks ties, so the index on modified_at serves the order.
+        keys = [column, Member.id] if criteria.sort == "changed" else [column, *name]
+    if criteria.descending:
+        # The tie-breaking id turns with "changed", so one index scan serves the order.
+        turned = 2 if criteria.sort == "changed" else 1
+        keys = [key.desc() for key in keys[:turned]] + keys[turned:]
+    if criteria.sort in ("branch", "expiry"):
+        keys = [keys[0].nulls_last(), *keys[1:]]  # members without one last, either way
+    return query.order_by(*keys)
+
+
 async def search(
-    db: AsyncSession, criteria: MemberSearch, branches: list[Branch]
+    db: AsyncSession, criteria: MemberSearch, branches: list[Branch], today: dt.date
 ) -> tuple[list[Member], int]:
-    """One page of matching members (by SCA name, then legal name) and the total count."""
-    query = filtered(criteria, branches)
+    """One page of matching members in the chosen order, and the total count."""
+    query = filtered(criteria, branches, today)
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = await db.execute(
-        query.options(selectinload(Member.branch))
-        .order_by(func.lower(Member.sca_name), Member.last_name, Member.id)
+        ordered(query, criteria)
+        .options(selectinload(Member.branch))
         .limit(PAGE_SIZE)
         .offset((criteria.page - 1) * PAGE_SIZE)
     )

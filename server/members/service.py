@@ -19,10 +19,12 @@ from server.database import utcnow
 from server.members.ageup import age_up_member, age_up_new_member
 from server.members.email_change import announce_email_change
 from server.members.models import Member
+from server.members.parent_links import end_links_to
 from server.members.status import refresh_status
 
 STALE_MESSAGE = "This member was changed by someone else — reload the page and try again."
 EMAIL_TAKEN_MESSAGE = "Another member already uses this email address."
+BIRTH_FIELDS = frozenset({"birth_month", "birth_year"})
 
 
 class MemberChangeError(Exception):
@@ -123,7 +125,10 @@ async def save_member(
         await db.flush()
     except StaleDataError:
         raise StaleMember from None
-    return changes(stored, snapshot(member))[1]
+    changed = changes(stored, snapshot(member))[1]
+    if BIRTH_FIELDS & changed.keys():  # a parent recorded as a minor can no longer be one
+        await end_links_to(db, member, actor_id=actor_id, today=today)
+    return changed
 
 
 async def create_member(
@@ -162,8 +167,14 @@ async def create_member(
     return member
 
 
-async def soft_delete(db: AsyncSession, member: Member, *, actor_id: int, reason: str) -> None:
-    """Hide a member from lists and free the email; every row about them stays."""
+async def soft_delete(
+    db: AsyncSession, member: Member, *, actor_id: int, reason: str, today: dt.date | None = None
+) -> list[Member]:
+    """Hide a member from lists and free the email; every row about them stays.
+
+    Minors linked to the member as their parent lose the link (``parent_links``); they
+    are returned.
+    """
     before = snapshot(member, ["deleted_at", "deleted_by_id", "is_staff"])
     member.deleted_at = utcnow()
     member.deleted_by_id = actor_id
@@ -186,3 +197,4 @@ async def soft_delete(db: AsyncSession, member: Member, *, actor_id: int, reason
         after=snapshot(member, ["deleted_at", "deleted_by_id", "is_staff"]),
         note=reason,
     )
+    return await end_links_to(db, member, actor_id=actor_id, today=today or dt.date.today())

@@ -16,6 +16,7 @@ from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+URL_RE = re.compile(r"^https?://[^\s<>\"']+$")
 
 
 class SettingError(ValueError):
@@ -25,7 +26,7 @@ class SettingError(ValueError):
 @dataclass(frozen=True)
 class SettingDef:
     key: str
-    kind: str  # text, longtext, bool, int, email, color, fields
+    kind: str  # text, longtext, bool, int, email, url, color, fields, list
     default: Any
     label: str
     help: str = ""
@@ -50,6 +51,12 @@ class SettingDef:
         elif self.kind == "email":
             if raw and not EMAIL_RE.match(raw):
                 raise SettingError(f"{self.label}: enter a valid email address.")
+            value = raw
+        elif self.kind == "url":
+            if raw and not URL_RE.match(raw):
+                raise SettingError(
+                    f"{self.label}: enter an address starting with https:// (or leave it empty)."
+                )
             value = raw
         elif self.kind == "color":
             if not COLOR_RE.match(raw):
@@ -170,6 +177,14 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
         "longtext",
         "I accept the organisation's terms of membership.",
         "Registration terms",
+    ),
+    SettingDef(
+        "terms_url",
+        "url",
+        "",
+        "Terms of membership link",
+        "Where the registration form's “read the terms” link points (https://…). "
+        "Empty: the form shows the terms text only.",
     ),
     SettingDef(
         "additional_info_fields",

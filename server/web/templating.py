@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from server.auth import permissions
 from server.mail.sealed import unseal_filter
 from server.members import status as member_status
 from server.web import navigation
@@ -44,11 +45,19 @@ def _datetime(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def permission_label(key: str) -> str:
+    """What people read for a permission: its label from the catalogue."""
+    found = permissions.get(key)
+    return found.label if found is not None else key.replace("_", " ").capitalize()
+
+
 def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(directory))
     env = templates.env
     env.globals["status_label"] = member_status.label
     env.globals["STATUSES"] = member_status.STATUSES
+    env.globals["permission_label"] = permission_label
+    env.globals["is_adult"] = member_status.is_adult
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
     env.filters["nobreak_dates"] = nobreak_dates  # dates that never wrap at a hyphen
@@ -56,16 +65,19 @@ def make_templates(directory: Path = TEMPLATE_DIR) -> Jinja2Templates:
     return templates
 
 
-def _nav_links(request: Request) -> list[NavLink]:
+def nav_links_for(request: Request) -> list[NavLink]:
     """Admin links for staff: those without a permission, and those whose permission they hold."""
     if not getattr(request.state, "is_staff", False):
         return []
     perms: frozenset[str] = getattr(request.state, "perms", frozenset())
     plugins_on = (getattr(request.state, "site", None) or {}).get("enabled_plugins") or []
+    superuser = getattr(request.state, "is_superuser", False)
     return [
         link
         for link in navigation.links()
-        if link.permission in (None, *perms) and link.plugin in (None, *plugins_on)
+        if link.permission in (None, *perms)
+        and link.plugin in (None, *plugins_on)
+        and (superuser or not link.superuser_only)
     ]
 
 
@@ -74,11 +86,14 @@ def render(
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
     state = request.state
+    shown = nav_links_for(request)
     ctx: dict[str, Any] = {
         "user": getattr(state, "user", None),
         "perms": getattr(state, "perms", frozenset()),
         "site": getattr(state, "site", None) or {},
-        "nav_links": _nav_links(request),
+        "nav_links": shown,
+        "nav_groups": navigation.grouped(shown),
+        "nav_current": navigation.current_link(shown, request.url.path),
         "today": dt.date.today(),
         "flashes": _pop_flashes(request),
         "csrf_token": csrf_token(request.session) if "session" in request.scope else "",

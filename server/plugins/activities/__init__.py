@@ -16,7 +16,7 @@ from server.plugins.activities.expiry import expire_authorizations
 from server.plugins.activities.permissions import AUTHORIZER_PERMISSIONS
 from server.plugins.activities.sections import activity_sections, activity_sections_many
 from server.plugins.contract import Plugin
-from server.web.navigation import NavLink
+from server.web.navigation import ACTIVITIES, NavLink
 
 __all__ = ["card_refresh", "plugin"]  # card_refresh: its listener registers at import
 
@@ -27,8 +27,21 @@ plugin = Plugin(
     bulk_sections=activity_sections_many,
     routes=[*admin_routes.routes, *member_routes.routes],
     nav_links=[
-        NavLink("Activities", "/activities/admin", permission="manage_activities", order=60),
-        NavLink("Authorization requests", "/activities/queue", order=61),
+        NavLink(
+            "Activities",
+            "/activities/admin",
+            permission="manage_activities",
+            order=60,
+            group=ACTIVITIES,
+        ),
+        NavLink(
+            "Authorization requests",
+            "/activities/queue",
+            order=61,
+            group=ACTIVITIES,
+            waiting=member_routes.waiting_count,
+            waiting_label="authorization requests waiting for you",
+        ),
     ],
     permissions=list(AUTHORIZER_PERMISSIONS),
     model_modules=["server.plugins.activities.models"],

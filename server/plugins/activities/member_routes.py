@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from starlette.exceptions import HTTPException
@@ -181,30 +181,54 @@ async def retract(request: Request) -> Response:
     return await _run(request, "/activities/mine", act)
 
 
+def _waiting_for(user: Member, perms: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Pending requests ``user`` may vote on: their permission, not their own, not voted."""
+    return [
+        Authorization.status == PENDING,
+        Activity.authorize_permission.in_(sorted(perms)),
+        Authorization.member_id != user.id,
+        or_(
+            Authorization.requested_by_id.is_(None),
+            Authorization.requested_by_id != user.id,
+        ),
+        ~exists().where(
+            AuthorizationVote.authorization_id == Authorization.id,
+            AuthorizationVote.authorizer_id == user.id,
+        ),
+    ]
+
+
+async def waiting_count(
+    db: AsyncSession, user: Member, perms: frozenset[str], today: dt.date
+) -> int | None:
+    """The dashboard's count behind "Authorization requests"; None for non-authorizers."""
+    authorizes = await db.scalar(
+        select(func.count())
+        .select_from(Activity)
+        .where(Activity.authorize_permission.in_(sorted(perms)))
+    )
+    if not authorizes:
+        return None
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Authorization)
+        .join(Activity, Activity.id == Authorization.activity_id)
+        .where(*_waiting_for(user, perms))
+    )
+    return int(count or 0)
+
+
 @page()
 async def queue(request: Request) -> Response:
     db: AsyncSession = request.state.db
     user: Member = request.state.user
-    perms = sorted(request.state.perms)
     subject = aliased(Member)
     rows = (
         await db.execute(
             select(Authorization, Activity, subject)
             .join(Activity, Activity.id == Authorization.activity_id)
             .join(subject, subject.id == Authorization.member_id)
-            .where(
-                Authorization.status == PENDING,
-                Activity.authorize_permission.in_(perms),
-                Authorization.member_id != user.id,
-                or_(
-                    Authorization.requested_by_id.is_(None),
-                    Authorization.requested_by_id != user.id,
-                ),
-                ~exists().where(
-                    AuthorizationVote.authorization_id == Authorization.id,
-                    AuthorizationVote.authorizer_id == user.id,
-                ),
-            )
+            .where(*_waiting_for(user, request.state.perms))
             .order_by(Authorization.requested_at)
         )
     ).all()

@@ -1,0 +1,200 @@
+"""Destructive actions ask first: a confirmation page with a reason, no JavaScript needed.
+
+Each action below has a GET page at its own address (``/members/{id}/deactivate`` …) that
+says what will happen, asks for a reason and posts to the same address. The POST refuses
+a missing reason by showing the page again with the error at the field, and the action
+itself re-checks everything on the server (``members.actions``, ``cards.service``). When
+the action cannot apply (nothing to clear, already deactivated, no live link) the page
+says so and offers no button.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.auth.guards import page
+from server.auth.precedence import protection
+from server.cards.service import live_link
+from server.members.models import Member
+from server.members.status import compute_status, is_adult, label
+from server.web.forms import parse_id
+from server.web.templating import render
+
+REASON_MISSING = "Give a reason; it is kept in the member's audit trail."
+
+Consequences = Callable[[AsyncSession, Member], Awaitable[list[str]]]
+Refusal = Callable[[AsyncSession, Member], Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    key: str  # the address: /members/{id}/<key>
+    verb: str  # the button and the title: "Deactivate"
+    reason_label: str
+    consequences: Consequences
+    refusal: Refusal  # why the action cannot apply now, or None
+
+    def action(self, member: Member) -> str:
+        return f"/members/{member.id}/{self.key}"
+
+
+async def _clear_consequences(db: AsyncSession, member: Member) -> list[str]:
+    after = compute_status(
+        deactivated=member.is_deactivated,
+        adult=is_adult(member.birth_month, member.birth_year, dt.date.today()),
+        verified=False,
+        parent_linked=member.parent_id is not None,
+    )
+    facts = [
+        f"number {member.membership_number}" if member.membership_number else "",
+        f"expiry {member.membership_expires_on.isoformat()}"
+        if member.membership_expires_on
+        else "",
+        "the verification record" if member.verified_at else "",
+    ]
+    removed = ", ".join(f for f in facts if f)
+    return [
+        f"The membership information is removed: {removed}.",
+        f"The status changes from “{label(member.status)}” to “{label(after)}”.",
+        "Their card and the marshal check show the membership as not verified.",
+    ]
+
+
+async def _clear_refusal(db: AsyncSession, member: Member) -> str | None:
+    if member.verified_at or member.membership_number or member.membership_expires_on:
+        return None
+    return "This member has no membership information to clear."
+
+
+async def _deactivate_consequences(db: AsyncSession, member: Member) -> list[str]:
+    children = list(
+        (
+            await db.execute(
+                select(Member.sca_name, Member.first_name, Member.last_name)
+                .where(Member.parent_id == member.id, Member.deleted_at.is_(None))
+                .order_by(Member.sca_name)
+            )
+        ).all()
+    )
+    lines = [
+        "They can no longer log in, and any session they have ends.",
+        "Their card and the marshal check show “Deactivated”; no new card link can be issued.",
+    ]
+    if children:
+        names = ", ".join(sca or f"{first} {last}".strip() for sca, first, last in children)
+        lines.append(
+            f"They are the linked parent of {names}: "
+            "those links end, and the minors cannot log in until another parent is linked."
+        )
+    lines.append("Reactivating them later recomputes their status; ended parent links stay ended.")
+    return lines
+
+
+async def _deactivate_refusal(db: AsyncSession, member: Member) -> str | None:
+    return "This member is already deactivated." if member.is_deactivated else None
+
+
+async def _revoke_consequences(db: AsyncSession, member: Member) -> list[str]:
+    link = await live_link(db, member.id)
+    issued = link.issued_at.date().isoformat() if link else "?"
+    return [
+        f"The card link issued on {issued} stops working at once.",
+        "Their phone shows “this card link was replaced or revoked” and drops its saved copy.",
+        "You can email them a new link afterwards.",
+    ]
+
+
+async def _revoke_refusal(db: AsyncSession, member: Member) -> str | None:
+    if await live_link(db, member.id) is None:
+        return f"{member.display_name} has no live card link to revoke."
+    return None
+
+
+CLEAR = Confirmation(
+    "clear-membership",
+    "Clear membership info",
+    "Why is the membership information cleared?",
+    _clear_consequences,
+    _clear_refusal,
+)
+DEACTIVATE = Confirmation(
+    "deactivate",
+    "Deactivate",
+    "Reason for the deactivation",
+    _deactivate_consequences,
+    _deactivate_refusal,
+)
+REVOKE = Confirmation(
+    "card-links/revoke",
+    "Revoke the card link",
+    "Reason for revoking (e.g. phone lost)",
+    _revoke_consequences,
+    _revoke_refusal,
+)
+
+
+async def _member(request: Request) -> Member:
+    member_id = parse_id(request.path_params.get("member_id"))
+    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    if member is None or member.is_deleted:
+        raise HTTPException(404, "There is no such member.")
+    return member
+
+
+async def confirmation_page(
+    request: Request,
+    confirmation: Confirmation,
+    member: Member,
+    *,
+    error: str = "",
+    reason: str = "",
+    status_code: int = 200,
+) -> Response:
+    db = request.state.db
+    refused = await protection(
+        db, request.state.user, request.state.perms, member
+    ) or await confirmation.refusal(db, member)
+    return render(
+        request,
+        "members/confirm.html",
+        {
+            "member": member,
+            "confirmation": confirmation,
+            "refused": refused,
+            "consequences": [] if refused else await confirmation.consequences(db, member),
+            "errors": {"reason": error} if error else {},
+            "reason": reason,
+        },
+        status_code=status_code,
+    )
+
+
+def confirm_route(
+    permission: str, confirmation: Confirmation
+) -> Callable[..., Awaitable[Response]]:
+    """The GET page of ``confirmation``, for holders of ``permission``."""
+
+    @page(permission)
+    async def show(request: Request) -> Response:
+        return await confirmation_page(request, confirmation, await _member(request))
+
+    return show
+
+
+routes = [
+    Route(f"/members/{{member_id}}/{c.key}", confirm_route(permission, c), methods=["GET"])
+    for permission, c in (
+        ("verify_members", CLEAR),
+        ("manage_members", DEACTIVATE),
+        ("issue_card_links", REVOKE),
+    )
+]

@@ -1,0 +1,56 @@
+"""The admin menu (issue 15, item 4): grouped, the current page marked, only the links the
+viewer may use; permissions shown by their labels, never their keys."""
+
+from __future__ import annotations
+
+import re
+
+from tests.factories import login, make_group, make_member, make_staff
+
+
+def _menu(page: str) -> dict[str, list[str]]:
+    """Group heading -> the labels of its links and buttons, in the menu's order."""
+    panel = page[page.index('<div class="menu-panel">') : page.index("</details>")]
+    groups: dict[str, list[str]] = {}
+    pattern = r'<p class="menu-heading"[^>]*>([^<]+)</p>\s*<ul[^>]*>(.*?)</ul>'
+    for heading, body in re.findall(pattern, panel, re.S):
+        labels = re.findall(r"<(?:a|button) [^>]*>([^<]*)</(?:a|button)>", body)
+        groups[heading] = [label.strip() for label in labels]
+    return groups
+
+
+async def test_the_menu_is_grouped_and_marks_the_current_page(client, db):
+    officer = await make_staff(db, ["manage_members", "view_reports"])
+    member = await make_member(db)
+    await db.commit()
+    await login(client, officer.email)
+    page = (await client.get("/members")).text
+    menu = _menu(page)
+    assert menu["Register"][:2] == ["Members", "Applicants"]
+    assert "Audit log" in menu["Administration"] and "Outbox" not in menu["Administration"]
+    assert "Check log" in menu["Checks"]
+    assert menu["You"] == ["My profile", "Log out"]
+    assert "Settings" not in page  # no manage_settings, no link
+    assert '<a href="/members" aria-current="page">Members</a>' in page
+    detail = (await client.get(f"/members/{member.id}")).text
+    assert '<a href="/members" aria-current="true">Members</a>' in detail
+    assert detail.count("aria-current") == 1
+
+
+async def test_superusers_find_the_outbox_in_the_menu(client, db):
+    root = await make_staff(db, [], is_superuser=True)
+    await db.commit()
+    await login(client, root.email)
+    assert "Outbox" in _menu((await client.get("/")).text)["Administration"]
+
+
+async def test_permissions_are_shown_by_their_labels(client, db):
+    await make_group(db, "Marshallate", permissions=["check_cards", "view_reports"])
+    officer = await make_staff(db, ["manage_groups"])
+    await db.commit()
+    await login(client, officer.email)
+    groups = (await client.get("/groups")).text
+    assert "Check member cards as a marshal" in groups and "check_cards" not in groups
+    refused = await client.get("/admin/settings")
+    assert refused.status_code == 403
+    assert "Edit app settings" in refused.text and "manage_settings" not in refused.text
