@@ -113,7 +113,8 @@ async def verify(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
 
 
 async def clear(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
-    response = await s.post(f"/members/{target.id}/clear-membership", {"version": target.version})
+    data = {"version": target.version, "reason": "taking over"}
+    response = await s.post(f"/members/{target.id}/clear-membership", data)
     await reload(s.db, target)
     return response, target.verified_at is None
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import permissions
@@ -13,7 +15,25 @@ from server.members.models import Member
 from server.members.status import LOGIN_STATUSES, VERIFIED_STATUSES
 
 
-def membership_current(member: Member, today: dt.date) -> bool:
+class Holder(Protocol):
+    """What decides a member's permissions besides their group memberships (a ``Member``
+    or the hot path's row of the same fields)."""
+
+    @property
+    def is_superuser(self) -> bool: ...
+    @property
+    def is_deleted(self) -> bool: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def membership_expires_on(self) -> dt.date | None: ...
+
+
+# (chair?, the group's permissions, the group's chair permissions) of a current membership
+Held = tuple[bool, Iterable[str], Iterable[str]]
+
+
+def membership_current(member: Holder, today: dt.date) -> bool:
     """Verified and not expired: what ``needs_membership`` permissions require."""
     return (
         member.status in VERIFIED_STATUSES
@@ -22,83 +42,79 @@ def membership_current(member: Member, today: dt.date) -> bool:
     )
 
 
+def permissions_from(member: Holder, memberships: Iterable[Held], today: dt.date) -> frozenset[str]:
+    """The rule itself: the permissions ``member`` holds today through ``memberships``
+    (those current today); nothing if they cannot log in; every one for a superuser."""
+    if member.is_deleted or member.status not in LOGIN_STATUSES:
+        return frozenset()
+    if member.is_superuser:
+        return frozenset(p.key for p in permissions.catalogue())
+    held: set[str] = set()
+    for is_chair, granted, chair_granted in memberships:
+        held.update(granted)
+        if is_chair:
+            held.update(chair_granted)
+    verified = membership_current(member, today)
+    return frozenset(
+        key
+        for key in held
+        if (perm := permissions.get(key)) is not None and (verified or not perm.needs_membership)
+    )
+
+
+def current_membership(today: Any) -> ColumnElement[bool]:
+    """A group membership current on ``today`` (a date or a bind parameter), in a group
+    current then (join ``Group`` on the membership's group)."""
+    return and_(
+        GroupMembership.since <= today,
+        or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
+        Group.since <= today,
+        or_(Group.until.is_(None), Group.until >= today),
+    )
+
+
 def current_memberships_query(today: dt.date) -> Select[GroupMembership, Group]:
     """Group memberships current today, in groups current today."""
     return (
         select(GroupMembership, Group)
         .join(Group, Group.id == GroupMembership.group_id)
-        .where(
-            GroupMembership.since <= today,
-            or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
-            Group.since <= today,
-            or_(Group.until.is_(None), Group.until >= today),
-        )
+        .where(current_membership(today))
     )
 
 
 async def permissions_of(
     session: AsyncSession, member: Member | None, today: dt.date | None = None
 ) -> frozenset[str]:
-    """The permissions ``member`` holds today (superusers hold every one)."""
-    if member is None or member.is_deleted or member.status not in LOGIN_STATUSES:
+    """The permissions ``member`` holds today (``permissions_from``)."""
+    if member is None:
         return frozenset()
-    if member.is_superuser:
-        return frozenset(p.key for p in permissions.catalogue())
-    today = today or dt.date.today()
-    rows = (
-        await session.execute(
-            current_memberships_query(today).where(GroupMembership.member_id == member.id)
-        )
-    ).all()
-    held: set[str] = set()
-    for membership, group in rows:
-        held.update(group.permissions)
-        if membership.is_chair:
-            held.update(group.chair_permissions)
-    verified = membership_current(member, today)
-    result = set()
-    for key in held:
-        perm = permissions.get(key)
-        if perm is None or (perm.needs_membership and not verified):
-            continue
-        result.add(key)
-    return frozenset(result)
+    return (await permissions_of_many(session, [member], today or dt.date.today()))[member.id]
 
 
 async def permissions_of_many(
     session: AsyncSession, members: list[Member], today: dt.date
 ) -> dict[int, frozenset[str]]:
     """``permissions_of`` for many members in one query (batch printing, bulk sections)."""
-    result: dict[int, frozenset[str]] = {}
-    held: dict[int, set[str]] = {}
-    eligible = {}
-    for member in members:
-        result[member.id] = frozenset()
-        if member.is_deleted or member.status not in LOGIN_STATUSES:
-            continue
-        if member.is_superuser:
-            result[member.id] = frozenset(p.key for p in permissions.catalogue())
-            continue
-        eligible[member.id] = member
-        held[member.id] = set()
-    if eligible:
-        rows = (
-            await session.execute(
-                current_memberships_query(today).where(GroupMembership.member_id.in_(eligible))
+    asking = [
+        m.id
+        for m in members
+        if not m.is_deleted and m.status in LOGIN_STATUSES and not m.is_superuser
+    ]
+    held: dict[int, list[Held]] = {m.id: [] for m in members}
+    if asking:
+        rows = await session.execute(
+            select(
+                GroupMembership.member_id,
+                GroupMembership.is_chair,
+                Group.permissions,
+                Group.chair_permissions,
             )
-        ).all()
-        for membership, group in rows:
-            held[membership.member_id].update(group.permissions)
-            if membership.is_chair:
-                held[membership.member_id].update(group.chair_permissions)
-    for member_id, keys in held.items():
-        verified = membership_current(eligible[member_id], today)
-        result[member_id] = frozenset(
-            k
-            for k in keys
-            if (perm := permissions.get(k)) is not None and (verified or not perm.needs_membership)
+            .join(Group, Group.id == GroupMembership.group_id)
+            .where(current_membership(today), GroupMembership.member_id.in_(asking))
         )
-    return result
+        for member_id, is_chair, granted, chair_granted in rows:
+            held[member_id].append((is_chair, granted, chair_granted))
+    return {m.id: permissions_from(m, held[m.id], today) for m in members}
 
 
 async def has_permission(

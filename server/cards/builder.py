@@ -2,8 +2,9 @@
 
 ``build_many`` reads, in one read transaction and a fixed number of queries whatever
 the batch size: the current epoch and each payload's generation first, then the
-members and their branches, the app settings, the plugin sections and every extra
-part's data; it composes each payload in memory. Nothing is locked meanwhile.
+members and their branches, the app settings, the plugin sections (for the card and
+for the marshal's check page) and every extra part's data; it composes each payload —
+and the marshal's view of the member (``check_view``) — in memory. Nothing is locked meanwhile.
 ``store`` then writes the payloads in one short write transaction, each only if its
 generation is still the one it was built from (a payload invalidated meanwhile is not
 overwritten) — the write lock is held for the UPDATE, never while building.
@@ -12,6 +13,7 @@ overwritten) — the write lock is held for the UPDATE, never while building.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,8 +30,9 @@ from server.cards.payload import PayloadPart, compose, encode
 from server.checks.card_part import check_part
 from server.config import Settings
 from server.members.models import Branch, Member
+from server.members.status import label as status_label
 from server.photos.card_part import photo_part
-from server.plugins.contract import SectionContext
+from server.plugins.contract import Section, SectionContext
 from server.plugins.registry import collect_sections_many
 from server.settings.store import load_settings
 
@@ -47,6 +50,7 @@ class BuiltPayload:
     etag: str
     valid_until: int
     check_code: str | None
+    check_view: str  # what a marshal's live check shows of the member (JSON)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -54,6 +58,7 @@ class BuiltPayload:
             "etag": self.etag,
             "valid_until": self.valid_until,
             "check_code": self.check_code,
+            "check_view": self.check_view,
             "epoch": self.epoch,
         }
 
@@ -93,8 +98,11 @@ async def build_many(
     if not members:
         return found
     site = await load_settings(db)
-    sections = await collect_sections_many(
-        db, [m for m, _ in members], SectionContext.MOBILE_CARD, clock.today(site, now)
+    today = clock.today(site, now)
+    loaded_members = [m for m, _ in members]
+    sections = await collect_sections_many(db, loaded_members, SectionContext.MOBILE_CARD, today)
+    check_sections = await collect_sections_many(
+        db, loaded_members, SectionContext.CHECK_PAGE, today
     )
     present = [m.id for m, _ in members]
     loaded = [(part, await part.load(db, present)) for part in PARTS]
@@ -111,8 +119,25 @@ async def build_many(
             etag,
             build.valid_until,
             build.check_code,
+            check_view(member, build.data["photo"], check_sections.get(member.id, [])),
         )
     return found
+
+
+def check_view(member: Member, photo: str | None, sections: Sequence[Section]) -> str:
+    """What a marshal's live check shows of ``member`` besides the result
+    (``server.checks.routes``): built with the card, stale with it."""
+    expires = member.membership_expires_on
+    return json.dumps(
+        {
+            "status": status_label(member.status),
+            "membership_expires_on": expires.isoformat() if expires else None,
+            "photo": photo,
+            "sections": [s.as_dict() for s in sections],
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
 
 
 async def store(db: AsyncSession, built: Iterable[BuiltPayload | None]) -> int:

@@ -54,6 +54,8 @@ class CardPayload(Base):
     # Unix time after which the payload must be recomputed (a date on the card passes,
     # the check code renews); 0 once invalidated.
     valid_until: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # What a marshal's live check shows besides the result (JSON; ``server.cards.builder``).
+    check_view: Mapped[str | None] = mapped_column(Text)
     # The newest ``CardEpoch`` when the payload was built; older than the newest: stale.
     epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 

@@ -43,6 +43,7 @@ STORE_BATCH = 1000  # payloads per write transaction
 STORE_BACKLOG = 20_000  # built payloads waiting to be stored before the oldest are dropped
 SWEEP_RATE = 400.0  # cards a second, at most
 SWEEP_IDLE = 5.0  # seconds between looks for stale cards when none were found
+STOP_PATIENCE = 10.0  # seconds the loops get to finish their batch at shutdown
 
 
 class RebuilderStopped(RuntimeError):
@@ -67,6 +68,7 @@ class CardRebuilder:
         self._to_store: dict[int, BuiltPayload] = {}
         self._store_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.batches = 0  # batches built since start (metrics)
         self.built = 0  # payloads built since start
         self.stored = 0
@@ -82,11 +84,20 @@ class CardRebuilder:
         ]
 
     async def stop(self) -> None:
-        """Stop building; answer waiting requests; write what was built."""
-        for task in self._tasks:
+        """Stop building; answer waiting requests; write what was built.
+
+        The loops finish the batch in hand rather than being cancelled in the middle of
+        a database call (a cancelled driver call can leave its connection waiting for
+        ever); only a loop that does not finish within ``STOP_PATIENCE`` is cancelled.
+        """
+        self._stopping = True
+        self._demand.set()
+        self._store_wake.set()
+        done, late = await asyncio.wait(self._tasks, timeout=STOP_PATIENCE)
+        for task in late:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in [*done, *late]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
         for futures in self._waiting.values():
@@ -110,7 +121,7 @@ class CardRebuilder:
 
     async def get(self, member_id: int) -> BuiltPayload | None:
         """A payload built after this call began (None: the member has no card)."""
-        if not self.running:
+        if self._stopping or not self.running:
             raise RebuilderStopped("the card rebuilder is not running")
         future: asyncio.Future[BuiltPayload | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(member_id, []).append(future)
@@ -119,7 +130,7 @@ class CardRebuilder:
 
     async def _build_loop(self) -> None:
         next_sweep = 0.0
-        while True:
+        while not self._stopping:
             self._demand.clear()  # before looking: a request arriving later sets it again
             if self._waiting:
                 await self._build_demanded()
@@ -219,7 +230,7 @@ class CardRebuilder:
                 log.info("card payload store: database busy; %d payloads dropped", len(batch))
 
     async def _store_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._store_wake.wait()
             self._store_wake.clear()
             try:

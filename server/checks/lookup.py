@@ -77,14 +77,16 @@ POSTGRESQL_SQL = str(
 )
 
 
-def _utc(value: Any) -> dt.datetime | None:
+def as_utc(value: Any) -> dt.datetime | None:
+    """A timestamp as a raw driver returns it (SQLite text, an asyncpg datetime), in UTC."""
     if value is None:
         return None
     moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _date(value: Any) -> dt.date | None:
+def as_date(value: Any) -> dt.date | None:
+    """A date as a raw driver returns it (SQLite text, an asyncpg date)."""
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(value)
@@ -105,9 +107,9 @@ def _facts(row: Any) -> MemberFacts:
         sca_name=sca_name,
         branch_name=branch or "",
         status=status,
-        membership_expires_on=_date(expires),
+        membership_expires_on=as_date(expires),
         deleted=deleted_at is not None,
-        revoked_before=_utc(revoked),
+        revoked_before=as_utc(revoked),
         known_code=known,
         time_zone=_zone_name(zone) if zone is not None else clock.DEFAULT_ZONE,
     )

@@ -6,6 +6,7 @@ Also gathers the scanner's and the reports' routes, so ``server.app`` lists one 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from starlette.convertors import Convertor, register_url_convertor
@@ -14,21 +15,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.auth.access import permissions_of
 from server.auth.current import current_user
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
+from server.cards import runtime as card_runtime
 from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
 from server.checks import reports, runtime, scanner
+from server.checks.checker import Checker, find_checker
 from server.checks.decide import Verdict, decide
 from server.checks.log import entry_for
 from server.checks.revocations import revocation_list, revoke_codes
 from server.database import utcnow
-from server.members import status as member_status
 from server.members.models import Member
-from server.photos.store import photo_data_uri
-from server.plugins.contract import SectionContext
-from server.plugins.registry import collect_sections
 from server.web.forms import FormReader
 from server.web.navigation import CHECKS, NavLink, add
 from server.web.ratelimit import RateLimiter, client_key
@@ -84,35 +82,52 @@ def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Respo
     return HTMLResponse(page, headers=NO_STORE)
 
 
+async def _checker(request: Request, verdict: Verdict, now: dt.datetime) -> Checker | None:
+    """The logged-in checker, on the hot connection; through the ORM only when the session
+    is to be written (its last-seen time is due, or it ended and the cookie goes)."""
+    hot = request.app.state.hot
+    today = verdict.member.today(now) if verdict.member else now.date()
+    sid = request.session.get("sid")
+    checker = await find_checker(hot, sid, now, today)
+    if checker is not None and not checker.touch_due:
+        return checker
+    async with request.app.state.sessionmaker() as db:
+        if await current_user(request, db) is None:
+            return None
+    return await find_checker(hot, sid, now, today)
+
+
+async def _check_view(request: Request, member_id: int) -> dict[str, Any]:
+    """The marshal's view of the member, stored with their card (rebuilt if stale)."""
+    cards = card_runtime.of(request.app)
+    stored = await cards.reader.check_view(member_id)
+    if stored is None:
+        built = await cards.rebuilder.get(member_id)
+        stored = built.check_view if built is not None else "{}"
+    view: dict[str, Any] = json.loads(stored)
+    return view
+
+
 async def _marshal_view(
     request: Request, verdict: Verdict, now: dt.datetime
 ) -> tuple[int | None, dict[str, Any]]:
     """Who is checking, and — for holders of ``check_cards`` — what else they see."""
-    async with request.app.state.sessionmaker() as db:
-        user = await current_user(request, db)
-        if user is None:
-            return None, {}
-        perms = await permissions_of(db, user)
-        extra: dict[str, Any] = {"checker": user.display_name}
-        if "check_cards" not in perms:
-            return user.id, extra
-        extra["marshal"] = True
-        if verdict.code is not None:
-            extra["issued_at"] = verdict.code.issued_at.strftime("%Y-%m-%d %H:%M UTC")
-            extra["valid_until"] = verdict.code.valid_until.strftime("%Y-%m-%d %H:%M UTC")
-            extra["age"] = _age(verdict.code.issued_at, now)
-        if verdict.member is not None:
-            member = await db.get(Member, verdict.member.member_id)
-            assert member is not None
-            extra["status"] = member_status.label(member.status)
-            expires = member.membership_expires_on
-            extra["membership_expires_on"] = expires.isoformat() if expires else None
-            extra["photo"] = await photo_data_uri(db, member.id)
-            sections = await collect_sections(db, member, SectionContext.CHECK_PAGE, now.date())
-            extra["sections"] = [s.as_dict() for s in sections]
-            if "manage_members" in perms:
-                extra["member_url"] = f"/checks/member/{member.id}"
-        return user.id, extra
+    checker = await _checker(request, verdict, now)
+    if checker is None:
+        return None, {}
+    extra: dict[str, Any] = {"checker": checker.name}
+    if "check_cards" not in checker.permissions:
+        return checker.member_id, extra
+    extra["marshal"] = True
+    if verdict.code is not None:
+        extra["issued_at"] = verdict.code.issued_at.strftime("%Y-%m-%d %H:%M UTC")
+        extra["valid_until"] = verdict.code.valid_until.strftime("%Y-%m-%d %H:%M UTC")
+        extra["age"] = _age(verdict.code.issued_at, now)
+    if verdict.member is not None:
+        extra.update(await _check_view(request, verdict.member.member_id))
+        if "manage_members" in checker.permissions:
+            extra["member_url"] = f"/checks/member/{verdict.member.member_id}"
+    return checker.member_id, extra
 
 
 async def check(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
 from server.web.templating import render
 
@@ -85,6 +86,13 @@ async def database_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def stopping(request: Request, exc: Exception) -> Response:
+    """The server is shutting down (a deploy, a restart): try again in a moment."""
+    response = error_response(request, 503, "The server is restarting; try again in a moment.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 async def changed_meanwhile(request: Request, exc: Exception) -> Response:
     """Someone saved the same record between this request's read and its write (the
     version check failed): nothing was saved; reload and try again."""
@@ -103,6 +111,7 @@ async def csrf_rejected(request: Request, reason: str) -> Response:
 exception_handlers = {
     HTTPException: http_exception,
     StaleDataError: changed_meanwhile,
+    RebuilderStopped: stopping,
     DBAPIError: database_error,
     sqlite3.Error: database_error,
     Exception: server_error,

@@ -1,0 +1,131 @@
+"""Who is checking: the logged-in checker of a live check, found on the hot connections.
+
+The marshal's scanner sends its session cookie with every check. The same rules as every
+page decide who that is (``server.auth.sessions.lookup``: an open session, not past its
+idle or absolute limit, of a member who may log in) and what they may see
+(``server.auth.access.permissions_from``), read in two indexed queries on the hot
+connection (``server.db.hot``) instead of ORM round trips. When the session's last-seen
+time is due to move on (every few minutes), the caller takes the ordinary ORM path,
+which writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.sql import ClauseElement
+
+from server.auth.access import current_membership, permissions_from
+from server.auth.models import LoginSession
+from server.auth.sessions import TOUCH_EVERY, token_hash
+from server.checks.lookup import as_date, as_utc
+from server.db.hot import HotConnections
+from server.groups.models import Group, GroupMembership
+from server.members.models import Member
+from server.members.status import LOGIN_STATUSES
+
+SESSION_QUERY = (
+    select(
+        LoginSession.ended_at,
+        LoginSession.expires_at,
+        LoginSession.idle_expires_at,
+        LoginSession.last_seen_at,
+        Member.id,
+        Member.sca_name,
+        Member.first_name,
+        Member.middle_name,
+        Member.last_name,
+        Member.email,
+        Member.status,
+        Member.is_superuser,
+        Member.deleted_at,
+        Member.membership_expires_on,
+    )
+    .join(Member, Member.id == LoginSession.member_id)
+    .where(LoginSession.token_hash == bindparam("token_hash"))
+)
+MEMBERSHIPS_QUERY = (
+    select(GroupMembership.is_chair, Group.permissions, Group.chair_permissions)
+    .join(Group, Group.id == GroupMembership.group_id)
+    .where(GroupMembership.member_id == bindparam("member_id"))
+    .where(current_membership(bindparam("today")))
+)
+
+
+def _compiled(query: ClauseElement) -> tuple[str, str]:
+    """(SQLite, PostgreSQL) text of ``query``."""
+    return (
+        str(query.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark"))),
+        str(query.compile(dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar"))),
+    )
+
+
+SESSION_SQL = _compiled(SESSION_QUERY)
+MEMBERSHIPS_SQL = _compiled(MEMBERSHIPS_QUERY)
+
+
+@dataclass(frozen=True)
+class Checker:
+    member_id: int
+    name: str
+    permissions: frozenset[str]
+    touch_due: bool  # the session's last-seen time should be written (ORM path)
+
+
+@dataclass(frozen=True)
+class _Holder:
+    is_superuser: bool
+    is_deleted: bool
+    status: str
+    membership_expires_on: dt.date | None
+
+
+def _json_list(value: Any) -> list[str]:
+    found = json.loads(value) if isinstance(value, str) else value
+    return list(found or [])
+
+
+async def find_checker(
+    hot: HotConnections, sid: Any, now: dt.datetime, today: dt.date
+) -> Checker | None:
+    """The checker whose session id ``sid`` is, or None (no such open session)."""
+    if not isinstance(sid, str) or not sid or len(sid) > 100:
+        return None
+    if hot.sqlite is not None:
+        row: Any = hot.sqlite.execute(SESSION_SQL[0], (token_hash(sid),)).fetchone()
+    else:
+        row = await hot.pool.fetchrow(SESSION_SQL[1], token_hash(sid))
+    if row is None:
+        return None
+    ended, expires, idle_expires, last_seen, member_id, sca, first, middle, last, email = row[:10]
+    status, superuser, deleted_at, membership_expires = row[10:]
+    if ended is not None or _past(expires, now) or _past(idle_expires, now):
+        return None
+    if deleted_at is not None or status not in LOGIN_STATUSES:
+        return None
+    holder = _Holder(bool(superuser), False, status, as_date(membership_expires))
+    if hot.sqlite is not None:
+        day = today.isoformat()
+        rows: Any = hot.sqlite.execute(MEMBERSHIPS_SQL[0], (member_id, day, day, day, day))
+    else:
+        rows = await hot.pool.fetch(MEMBERSHIPS_SQL[1], member_id, today)
+    held = [(bool(chair), _json_list(granted), _json_list(more)) for chair, granted, more in rows]
+    legal = " ".join(part for part in (first, middle, last) if part)
+    seen = as_utc(last_seen)
+    return Checker(
+        member_id,
+        sca or legal or email,
+        permissions_from(holder, held, today),
+        touch_due=seen is None or now - seen >= TOUCH_EVERY,
+    )
+
+
+def _past(moment: Any, now: dt.datetime) -> bool:
+    found = as_utc(moment)
+    return found is None or found <= now
