@@ -26,7 +26,6 @@ from starlette.routing import Route
 
 from server.config import Settings
 from server.wallet.config import load_wallet_config
-from tests.live import free_port
 
 PASS_TYPE_ID = "pass.org.example.tessera-test"
 TEAM_ID = "TEST123456"
@@ -192,7 +191,6 @@ def apns_app(recorded: Recorded) -> Starlette:
                 "token": request.path_params["token"],
                 "topic": request.headers.get("apns-topic"),
                 "body": (await request.body()).decode(),
-                "client_cert": bool(request.scope.get("extensions", {}).get("tls")),
             }
         )
         status, body = recorded.next_answer((200, {}))
@@ -239,13 +237,14 @@ def google_app(recorded: Recorded, public_key: Any) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, *, tls: Credentials | None = None) -> AsyncIterator[str]:
+async def serving(
+    app: Starlette, port: int, *, tls: Credentials | None = None
+) -> AsyncIterator[str]:
     """Serve ``app`` on a loopback port with Hypercorn (HTTP/2 over TLS with ``tls``,
-    asking for a client certificate from the throwaway CA); yields its base URL."""
+    requiring a client certificate from the throwaway CA); yields its base URL."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
-    port = free_port()
     config = HypercornConfig()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None

@@ -156,7 +156,7 @@ async def refresh(
         ).scalars()
     )
     tag = await next_tag(db, now)
-    changed: list[WalletPass] = []
+    to_tell: list[WalletPass] = []  # passes devices must hear about
     for wallet_pass in locked:
         state = seen[wallet_pass.id]
         report.checked += 1
@@ -170,7 +170,7 @@ async def refresh(
             void_locked(db, wallet_pass, actor_id=None, reason=reason, now=now, tag=tag)
             tag += 1
             report.voided.append(wallet_pass.id)
-            changed.append(wallet_pass)
+            to_tell.append(wallet_pass)
             continue
         public_id, expires_on = identity[wallet_pass.member_id]
         revoked_before = revocations.get(wallet_pass.member_id)
@@ -181,19 +181,21 @@ async def refresh(
         text = pass_content.content_of(member_facts, code, settings.base_url)
         digest = pass_content.content_hash(text)
         if digest != wallet_pass.content_hash:
+            first = not wallet_pass.content  # a new pass: no device has an older one
             wallet_pass.content = text
             wallet_pass.content_hash = digest
             wallet_pass.updated_at = next_modified(wallet_pass.updated_at, now)
             wallet_pass.tag = tag
             tag += 1
             report.changed.append(wallet_pass.id)
-            changed.append(wallet_pass)
+            if not first:
+                to_tell.append(wallet_pass)
         wallet_pass.seen_generation = state.generation
         wallet_pass.seen_epoch = epoch
         wallet_pass.recheck_at = min(recheck_day, code.valid_until - pass_content.RENEW_BEFORE)
         if wallet_pass.recheck_at <= now:
             wallet_pass.recheck_at = recheck_day
     await db.flush()
-    await queue_updates(db, settings, changed, now)
+    await queue_updates(db, settings, to_tell, now)
     await db.commit()
     return report
