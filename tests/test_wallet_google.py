@@ -175,7 +175,7 @@ async def test_changes_and_the_voiding_reach_google(
         assert recorded.objects[object_id]["state"] == "INACTIVE"
         tokens_asked = [r for r in recorded.requests if r["kind"] == "token"]
         assert len(tokens_asked) == 1  # the access token is kept until it runs out
-    await worker.senders.close()
+        await worker.senders.close()
 
     voids = (
         (await db.execute(select(AuditEntry).where(AuditEntry.action == "wallet.void")))
@@ -198,7 +198,7 @@ async def test_a_pass_never_saved_is_not_updated(
     worker = WalletWorker(app.state.sessionmaker, settings)
     async with serving(google_app(recorded, credentials.google_public_key), google_port):
         report = await worker.run_once()
-    await worker.senders.close()
+        await worker.senders.close()
     assert report.counts == {"dropped": 1}
     row = (await db.execute(select(WalletDelivery))).scalar_one()
     assert row.status == "dropped"

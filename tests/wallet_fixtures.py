@@ -249,6 +249,7 @@ async def serving(
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.errorlog = None
+    config.graceful_timeout = 1.0
     if tls is not None:
         config.certfile = str(tls.server_cert)
         config.keyfile = str(tls.server_key)
