@@ -106,6 +106,8 @@ async def void(request: Request) -> Response:
         return await _page(
             request, member, {pass_id: form.errors.get("reason") or REASON_MISSING}, 400
         )
+    back = f"/members/{member.id}/wallet"
+    name = member.display_name
     try:
         voided = await void_pass(
             db,
@@ -119,14 +121,13 @@ async def void(request: Request) -> Response:
     except VoidRefused as refused:
         await db.rollback()
         flash(request, str(refused), "error")
-        return RedirectResponse(f"/members/{member.id}/wallet", status_code=303)
+        return RedirectResponse(back, status_code=303)
+    wallet = WALLET_NAMES[voided.wallet]
     await db.commit()
     flash(
-        request,
-        f"The {WALLET_NAMES[voided.wallet]} pass of {member.display_name} is voided; "
-        "their phone shows it as void once it is told.",
+        request, f"The {wallet} pass of {name} is voided; their phone shows it as void once told."
     )
-    return RedirectResponse(f"/members/{member.id}/wallet", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 routes = [
