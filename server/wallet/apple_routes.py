@@ -11,8 +11,9 @@
 - ``POST   /v1/log`` — the device's error messages, written to the server log.
 
 Requests about one pass carry ``Authorization: ApplePass <token>``; a wrong or missing
-token, or an unknown serial, answers 401 and counts against the client (20 failures in
-10 minutes → 429). Before answering which passes changed, and before sending a pass,
+token, or an unknown serial, answers 401 and counts against the client (after 20 failures
+in 10 minutes, further failures answer 429; the right token is always answered, as a
+valid card is). Before answering which passes changed, and before sending a pass,
 the passes concerned are brought up to date (``server.wallet.refresh``), so a device
 always gets what the card shows now. No session, no CSRF token (the device is no
 browser); the access log redacts device ids and serials. Without Apple Wallet
@@ -80,9 +81,6 @@ def _apple(request: Request) -> AppleWallet | None:
 
 async def _authorised(request: Request, db: AsyncSession) -> WalletPass | Response:
     """The pass named in the path, if the request carries its token; else 401/429."""
-    client = client_key(request.client)
-    if failures.retry_after(client):
-        return _error(429, "Too many failed requests; wait a little.")
     serial = request.path_params["serial"]
     given = tokens.from_header(request.headers.get("authorization"))
     wallet_pass = None
@@ -94,6 +92,9 @@ async def _authorised(request: Request, db: AsyncSession) -> WalletPass | Respon
         ).scalar_one_or_none()
     stored = wallet_pass.auth_token_hash if wallet_pass is not None else None
     if wallet_pass is None or not tokens.token_matches(given, stored):
+        client = client_key(request.client)
+        if failures.retry_after(client):
+            return _error(429, "Too many failed requests; wait a little.")
         failures.hit(client)
         return _empty(401)
     return wallet_pass

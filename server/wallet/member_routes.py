@@ -52,12 +52,12 @@ def problem(request: Request, status: int, key: int | str) -> Response:
 
 async def _pass(request: Request, wallet: str) -> Response | WalletPass:
     settings: Settings = request.app.state.settings
-    client = client_key(request.client)
-    if unknown_limiter.retry_after(client):
-        return problem(request, 429, 429)
     async with request.app.state.sessionmaker() as db:
         found = await find_link(db, request.path_params["token"])
-        if found == 404:
+        if found == 404:  # only unknown links count; a valid card is always answered
+            client = client_key(request.client)
+            if unknown_limiter.retry_after(client):
+                return problem(request, 429, 429)
             unknown_limiter.hit(client)
         if isinstance(found, int):
             return problem(request, found, found)
