@@ -168,3 +168,14 @@ async def test_unknown_and_revoked_links_get_no_pass(app, client, db, settings):
     gone = await client.get(f"/card/{token}/wallet.pkpass")
     assert gone.status_code == 410
     assert "replaced or revoked" in gone.text
+
+
+async def test_guessing_card_links_for_passes_counts_as_for_cards(app, client, db, settings):
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    for n in range(20):
+        assert (await client.get(f"/card/{n:022d}/wallet.pkpass")).status_code == 404
+    limited = await client.get(f"/card/{'9' * 22}/wallet.pkpass")
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert (await client.get(f"/card/{'8' * 22}")).status_code == 429  # the card's limit too
+    assert (await client.get(f"/card/{token}/wallet.pkpass")).status_code == 200
