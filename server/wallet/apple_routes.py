@@ -29,7 +29,7 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -262,12 +262,19 @@ async def latest_pass(request: Request) -> Response:
         await refresh(db, settings, [found.id])
         await db.refresh(found)
         await db.commit()
-    headers = {
-        **HEADERS,
-        "Last-Modified": email.utils.format_datetime(found.updated_at, usegmt=True),
-    }
-    if _not_modified(request, found.updated_at):
-        return Response(status_code=304, headers=headers)
+        headers = {
+            **HEADERS,
+            "Last-Modified": email.utils.format_datetime(found.updated_at, usegmt=True),
+        }
+        if _not_modified(request, found.updated_at):
+            return Response(status_code=304, headers=headers)
+        await db.execute(
+            update(WalletPass)
+            .where(WalletPass.id == found.id)
+            .values(last_fetched_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        await db.commit()
     token = tokens.from_header(request.headers.get("authorization")) or ""
     return Response(
         pkpass_bytes(found, apple, token, settings.base_url), media_type=MEDIA_TYPE, headers=headers

@@ -103,10 +103,8 @@ async def refresh(
     pass_ids: Sequence[int],
     *,
     now: dt.datetime | None = None,
-    only_stale: bool = True,
 ) -> RefreshReport:
-    """Recompute these passes (only the stale ones unless ``only_stale`` is False);
-    commits. See the module docstring."""
+    """Recompute those of these passes that are stale; commits. See the module docstring."""
     now = now or clock.now()
     report = RefreshReport()
     ids = sorted(set(pass_ids))
@@ -118,9 +116,8 @@ async def refresh(
         .join(CardLink, CardLink.id == WalletPass.card_link_id)
         .outerjoin(CardPayload, CardPayload.member_id == WalletPass.member_id)
         .where(WalletPass.id.in_(ids), WalletPass.voided_at.is_(None))
+        .where(stale_condition(now))  # type: ignore[arg-type]
     )
-    if only_stale:
-        query = query.where(stale_condition(now))  # type: ignore[arg-type]
     rows = (await db.execute(query)).all()
     if not rows:
         await db.commit()
