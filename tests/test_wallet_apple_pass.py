@@ -179,3 +179,24 @@ async def test_guessing_card_links_for_passes_counts_as_for_cards(app, client, d
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert (await client.get(f"/card/{'8' * 22}")).status_code == 429  # the card's limit too
     assert (await client.get(f"/card/{token}/wallet.pkpass")).status_code == 200
+
+
+async def test_revoked_check_codes_give_the_pass_a_new_one(app, client, db, settings):
+    from server.checks.revocations import revoke_codes
+
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    before = json.loads(
+        unzip((await client.get(f"/card/{token}/wallet.pkpass")).content)["pass.json"]
+    )
+    old_url = before["barcodes"][0]["message"]
+    await revoke_codes(db, member, None, "printed card lost")
+    await db.commit()
+    after = json.loads(
+        unzip((await client.get(f"/card/{token}/wallet.pkpass")).content)["pass.json"]
+    )
+    new_url = after["barcodes"][0]["message"]
+    assert new_url != old_url and after["serialNumber"] == before["serialNumber"]
+    accept = {"Accept": "application/json"}
+    assert (await client.get(old_url, headers=accept)).json()["result"] == "revoked"
+    assert (await client.get(new_url, headers=accept)).json()["result"] == "ok"
