@@ -70,7 +70,7 @@ SESSIONLESS_PREFIXES = (
     "/healthz",
     "/readyz",
     "/metrics",
-    "/wallet/apple/",
+    "/wallet/",
 )
 # Paths whose unsafe requests authenticate otherwise than by session cookie (Apple
 # Wallet's web service: the pass's own token).

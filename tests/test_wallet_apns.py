@@ -52,7 +52,7 @@ def settings(settings: Settings, credentials: Credentials, apns_port: int) -> Se
 
 
 async def register(client, token: str, device: str, push_token: str) -> str:
-    added = await client.get(f"/card/{token}/wallet.pkpass")
+    added = await client.get(f"/wallet/{token}/apple.pkpass")
     with zipfile.ZipFile(io.BytesIO(added.content)) as archive:
         body = json.loads(archive.read("pass.json"))
     response = await client.post(

@@ -92,7 +92,7 @@ async def test_the_pass_is_the_card_signed_for_apple_wallet(
     )
     token = await issued_token(db, settings, member)
 
-    response = await client.get(f"/card/{token}/wallet.pkpass")
+    response = await client.get(f"/wallet/{token}/apple.pkpass")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.apple.pkpass"
     assert response.headers["cache-control"] == "no-store"
@@ -153,7 +153,7 @@ async def test_the_pass_is_the_card_signed_for_apple_wallet(
 
     # Adding the card again gives the same pass; the database never holds its token.
     again = json.loads(
-        unzip((await client.get(f"/card/{token}/wallet.pkpass")).content)["pass.json"]
+        unzip((await client.get(f"/wallet/{token}/apple.pkpass")).content)["pass.json"]
     )
     assert again["serialNumber"] == body["serialNumber"]
     assert again["authenticationToken"] == body["authenticationToken"]
@@ -163,9 +163,9 @@ async def test_the_pass_is_the_card_signed_for_apple_wallet(
 async def test_unknown_and_revoked_links_get_no_pass(app, client, db, settings):
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
-    assert (await client.get("/card/AAAAAAAAAAAAAAAAAAAAAA/wallet.pkpass")).status_code == 404
+    assert (await client.get("/wallet/AAAAAAAAAAAAAAAAAAAAAA/apple.pkpass")).status_code == 404
     await issued_token(db, settings, member)  # a new link replaces this one
-    gone = await client.get(f"/card/{token}/wallet.pkpass")
+    gone = await client.get(f"/wallet/{token}/apple.pkpass")
     assert gone.status_code == 410
     assert "replaced or revoked" in gone.text
 
@@ -174,11 +174,11 @@ async def test_guessing_card_links_for_passes_counts_as_for_cards(app, client, d
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
     for n in range(20):
-        assert (await client.get(f"/card/{n:022d}/wallet.pkpass")).status_code == 404
-    limited = await client.get(f"/card/{'9' * 22}/wallet.pkpass")
+        assert (await client.get(f"/wallet/{n:022d}/apple.pkpass")).status_code == 404
+    limited = await client.get(f"/wallet/{'9' * 22}/apple.pkpass")
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert (await client.get(f"/card/{'8' * 22}")).status_code == 429  # the card's limit too
-    assert (await client.get(f"/card/{token}/wallet.pkpass")).status_code == 200
+    assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 200
 
 
 async def test_revoked_check_codes_give_the_pass_a_new_one(app, client, db, settings):
@@ -187,13 +187,13 @@ async def test_revoked_check_codes_give_the_pass_a_new_one(app, client, db, sett
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
     before = json.loads(
-        unzip((await client.get(f"/card/{token}/wallet.pkpass")).content)["pass.json"]
+        unzip((await client.get(f"/wallet/{token}/apple.pkpass")).content)["pass.json"]
     )
     old_url = before["barcodes"][0]["message"]
     await revoke_codes(db, member, None, "printed card lost")
     await db.commit()
     after = json.loads(
-        unzip((await client.get(f"/card/{token}/wallet.pkpass")).content)["pass.json"]
+        unzip((await client.get(f"/wallet/{token}/apple.pkpass")).content)["pass.json"]
     )
     new_url = after["barcodes"][0]["message"]
     assert new_url != old_url and after["serialNumber"] == before["serialNumber"]

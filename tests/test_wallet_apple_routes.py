@@ -38,7 +38,7 @@ def _fresh_limits():
 async def test_junk_gets_a_4xx_and_changes_nothing(app, client, db, settings):
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
-    added = await client.get(f"/card/{token}/wallet.pkpass")
+    added = await client.get(f"/wallet/{token}/apple.pkpass")
     with zipfile.ZipFile(io.BytesIO(added.content)) as archive:
         body = json.loads(archive.read("pass.json"))
     serial, auth = (
@@ -81,7 +81,7 @@ async def test_guessing_tokens_is_refused_but_the_phone_is_answered(app, client,
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
     with zipfile.ZipFile(
-        io.BytesIO((await client.get(f"/card/{token}/wallet.pkpass")).content)
+        io.BytesIO((await client.get(f"/wallet/{token}/apple.pkpass")).content)
     ) as z:
         body = json.loads(z.read("pass.json"))
     url = f"{SERVICE}/passes/{PASS_TYPE_ID}/{body['serialNumber']}"

@@ -79,10 +79,10 @@ async def test_the_save_link_carries_the_card(app, client, db, settings, credent
 
     # The card page offers Google Wallet only (Apple is not configured here).
     card = await client.get(f"/card/{token}")
-    assert f'href="/card/{token}/google-wallet"' in card.text
+    assert f'href="/wallet/{token}/google"' in card.text
     assert "Save to Google Wallet" in card.text and "Add to Apple Wallet" not in card.text
 
-    saved = await client.get(f"/card/{token}/google-wallet")
+    saved = await client.get(f"/wallet/{token}/google")
     assert saved.status_code == 303
     assert saved.headers["referrer-policy"] == "no-referrer"
     header, claims = decode(saved.headers["location"], credentials)
@@ -112,7 +112,7 @@ async def test_the_save_link_carries_the_card(app, client, db, settings, credent
 
     # Saving again is the same object.
     _, again = decode(
-        (await client.get(f"/card/{token}/google-wallet")).headers["location"], credentials
+        (await client.get(f"/wallet/{token}/google")).headers["location"], credentials
     )
     assert again["payload"]["genericObjects"][0]["id"] == resource["id"]
 
@@ -124,7 +124,7 @@ async def test_changes_and_the_voiding_reach_google(
     officer = await make_staff(db, ["manage_members", "issue_card_links"])
     await db.commit()
     token = await issued_token(db, settings, member)
-    saved = await client.get(f"/card/{token}/google-wallet")
+    saved = await client.get(f"/wallet/{token}/google")
     object_id = decode(saved.headers["location"], credentials)[1]["payload"]["genericObjects"][0][
         "id"
     ]
@@ -191,7 +191,7 @@ async def test_a_pass_never_saved_is_not_updated(
 ):
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
-    await client.get(f"/card/{token}/google-wallet")
+    await client.get(f"/wallet/{token}/google")
     await revoke_link(db, member, None, "replaced")
     await db.commit()
     recorded = Recorded(answers=[(404, {"error": "not found"})])

@@ -42,8 +42,8 @@ async def test_without_configuration_no_wallet_is_offered(app, client, db, setti
     card = await client.get(f"/card/{token}")
     assert card.status_code == 200
     assert "Apple Wallet" not in card.text and "Google Wallet" not in card.text
-    assert (await client.get(f"/card/{token}/wallet.pkpass")).status_code == 404
-    assert (await client.get(f"/card/{token}/google-wallet")).status_code == 404
+    assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 404
+    assert (await client.get(f"/wallet/{token}/google")).status_code == 404
     service = "/wallet/apple/v1"
     assert (await client.post(f"{service}/log", json={"logs": ["x"]})).status_code == 404
     assert (
@@ -99,16 +99,16 @@ async def test_members_get_passes_and_staff_void_them(wallet_app, wallet_client,
         mail = (await db.execute(select(OutboxMessage))).scalar_one()
         key = str(configured.secret_key)
         text, html = unseal(mail.body_text, key), unseal(mail.body_html, key)
-        apple_url = re.search(r"http://testserver(/card/[A-Za-z0-9_-]{22}/wallet\.pkpass)", text)
-        google_url = re.search(r"http://testserver(/card/[A-Za-z0-9_-]{22}/google-wallet)", text)
+        apple_url = re.search(r"http://testserver(/wallet/[A-Za-z0-9_-]{22}/apple\.pkpass)", text)
+        google_url = re.search(r"http://testserver(/wallet/[A-Za-z0-9_-]{22}/google)", text)
         assert apple_url and google_url
         assert "Add to Apple Wallet" in html and "Save to Google Wallet" in html
         token = apple_url.group(1).split("/")[2]
 
         # So does the card page; the member adds both.
         card = await client.get(f"/card/{token}")
-        assert f'href="/card/{token}/wallet.pkpass"' in card.text
-        assert f'href="/card/{token}/google-wallet"' in card.text
+        assert f'href="/wallet/{token}/apple.pkpass"' in card.text
+        assert f'href="/wallet/{token}/google"' in card.text
         added = await client.get(apple_url.group(1))
         body = pass_json(added.content)
         assert (await client.get(google_url.group(1))).status_code == 303
@@ -179,7 +179,7 @@ async def test_officers_void_only_passes_of_members_below_them(wallet_app, walle
         deputy = await make_staff(db, ["issue_card_links"])
         await db.commit()
         token = await issued_token(db, wallet_app.state.settings, chair)
-        await client.get(f"/card/{token}/wallet.pkpass")
+        await client.get(f"/wallet/{token}/apple.pkpass")
         wallet_pass = (await db.execute(select(WalletPass))).scalar_one()
         await db.commit()
         await login(client, deputy.email)

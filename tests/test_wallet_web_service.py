@@ -55,7 +55,7 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
     service = f"{base}/wallet/apple/v1"
     async with httpx.AsyncClient(timeout=20) as phone:
         # The member taps "Add to Apple Wallet" on the card page.
-        added = await phone.get(f"{base}/card/{token}/wallet.pkpass")
+        added = await phone.get(f"{base}/wallet/{token}/apple.pkpass")
         assert added.status_code == 200
         body = pass_json(added.content)
         serial, auth = body["serialNumber"], body["authenticationToken"]
@@ -159,6 +159,6 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         time.sleep(0.1)
     log = wallet_server.log()
     assert "/wallet/apple/v1/devices/[redacted]" in log
-    assert "/card/[redacted]/wallet.pkpass" in log
+    assert "/wallet/[redacted]/apple.pkpass" in log
     for secret in (serial, DEVICE, auth, token):
         assert secret not in log

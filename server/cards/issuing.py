@@ -101,7 +101,7 @@ class CardEmailRenderer:
     """The card-link email for many members: each template variant is rendered once with
     markers, then the markers are replaced (HTML-escaped in the HTML part)."""
 
-    FIELDS = ("greeting", "member_name", "card_url")
+    FIELDS = ("greeting", "member_name", "card_url", "wallet_url")
 
     def __init__(self, site: dict[str, Any], wallets: frozenset[str] = frozenset()) -> None:
         self.site = site
@@ -118,9 +118,14 @@ class CardEmailRenderer:
         return self._variants[for_parent]
 
     def __call__(
-        self, greeting: str, member_name: str, for_parent: bool, card_url: str
+        self,
+        greeting: str,
+        member_name: str,
+        for_parent: bool,
+        card_url: str,
+        wallet_url: str = "",
     ) -> tuple[str, str, str]:
-        values = dict(zip(self.FIELDS, (greeting, member_name, card_url), strict=True))
+        values = dict(zip(self.FIELDS, (greeting, member_name, card_url, wallet_url), strict=True))
         subject, text, html = self._variant(for_parent)
         for field, value in values.items():
             marker = f"\x00{field}\x00"
@@ -176,12 +181,14 @@ async def issue_batch(
     render = CardEmailRenderer(site, mail.wallets)
     messages = []
     for r in recipients:
-        url = mail.base_url + card_path(seal(tokens[r.member_id], mail.secret_key))
+        sealed = seal(tokens[r.member_id], mail.secret_key)
+        url = mail.base_url + card_path(sealed)
+        wallet_url = f"{mail.base_url}/wallet/{sealed}" if mail.wallets else ""
         targets = [(r.email, r.name, False)]
         if r.is_minor and r.parent_email:
             targets.append((r.parent_email, r.parent_name or r.parent_email, True))
         for address, greeting, for_parent in targets:
-            subject, text, html = render(greeting, r.name, for_parent, url)
+            subject, text, html = render(greeting, r.name, for_parent, url, wallet_url)
             messages.append(
                 {
                     "created_at": now,

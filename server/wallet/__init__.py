@@ -1,6 +1,6 @@
 """Wallet passes: the member card in Apple Wallet (.pkpass) and Google Wallet.
 
-A pass belongs to one card link: it is got through the link (``/card/{token}/…``),
+A pass belongs to one card link: it is got through the link (``/wallet/{token}/…``),
 carries the same facts as the card payload and a long-lived check code like the
 printed auth card's, and is voided when the link is revoked or replaced.
 

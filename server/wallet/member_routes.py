@@ -1,8 +1,9 @@
 """Where members get their pass: through their card link, like the card itself.
 
-``/card/{token}/wallet.pkpass`` answers the signed Apple pass (Safari on an iPhone
-offers "Add to Apple Wallet"); ``/card/{token}/google-wallet`` sends the browser on to
-the "Save to Google Wallet" link. Like the card: no session, ``no-store``,
+``/wallet/{token}/apple.pkpass`` answers the signed Apple pass (Safari on an iPhone
+offers "Add to Apple Wallet"); ``/wallet/{token}/google`` sends the browser on to the
+"Save to Google Wallet" link. Outside ``/card/``, so the card app's service worker
+(scope ``/card/``) leaves them to the network. Like the card: no session, ``no-store``,
 ``no-referrer``; unknown links count against the client as the card's do (and share
 its limit), a revoked link answers 410, and a wallet the server is not configured for
 answers 404. A pass staff voided is not handed out again (410): a new card link
@@ -101,6 +102,6 @@ async def google_link(request: Request) -> Response:
 
 
 routes = [
-    Route("/card/{token}/wallet.pkpass", apple_pass, methods=["GET"]),
-    Route("/card/{token}/google-wallet", google_link, methods=["GET"]),
+    Route("/wallet/{token}/apple.pkpass", apple_pass, methods=["GET"]),
+    Route("/wallet/{token}/google", google_link, methods=["GET"]),
 ]

@@ -8,8 +8,8 @@ from tests.route_access import ANYONE
 REGISTRATION = "/wallet/apple/v1/devices/{device}/registrations/{pass_type}/{serial}"
 
 EXPECTED = {
-    ("GET", "/card/{token}/wallet.pkpass"): ANYONE,
-    ("GET", "/card/{token}/google-wallet"): ANYONE,
+    ("GET", "/wallet/{token}/apple.pkpass"): ANYONE,
+    ("GET", "/wallet/{token}/google"): ANYONE,
     ("POST", REGISTRATION): ANYONE,
     ("DELETE", REGISTRATION): ANYONE,
     ("GET", "/wallet/apple/v1/devices/{device}/registrations/{pass_type}"): ANYONE,
