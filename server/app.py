@@ -51,6 +51,8 @@ from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
 from server.proofs import routes as proof_routes
 from server.settings import routes as settings_routes
+from server.wallet import routes as wallet_routes
+from server.wallet.worker import WalletWorker
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
@@ -60,9 +62,19 @@ from server.web.sessions import SessionMiddleware
 from server.web.templating import ROOT, make_templates
 
 # Paths that never read or set a session cookie (bearer-token pages and their assets).
-SESSIONLESS_PREFIXES = ("/card/", "/sw.js", "/static/", "/pwa/", "/healthz", "/readyz", "/metrics")
-# Paths whose unsafe requests authenticate otherwise than by session cookie.
-CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ()
+SESSIONLESS_PREFIXES = (
+    "/card/",
+    "/sw.js",
+    "/static/",
+    "/pwa/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/wallet/",
+)
+# Paths whose unsafe requests authenticate otherwise than by session cookie (Apple
+# Wallet's web service: the pass's own token).
+CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/wallet/apple/",)
 
 ROUTE_MODULES: list[Any] = [
     card_routes,  # first: the card is the hot path, and routes match in order
@@ -85,6 +97,7 @@ ROUTE_MODULES: list[Any] = [
     proof_routes,
     card_admin_routes,
     settings_routes,
+    wallet_routes,
     outbox_routes,
     health_routes,
 ]
@@ -122,6 +135,10 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
     usage = UsageTracker()
     stack.push_async_callback(usage.flush, engine)
     app.state.cards = CardRuntime(CardReader(hot), usage, rebuilder)
+    if settings.wallet.any and settings.run_background_jobs:
+        wallet = WalletWorker(app.state.sessionmaker, settings)
+        wallet.start()
+        stack.push_async_callback(wallet.stop)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -10,6 +10,7 @@ from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
 
 from server.datafiles import make_private
+from server.wallet.config import WalletConfig, load_wallet_config
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Settings:
     run_background_jobs: bool = True
     # Bearer token that lets a scraper outside this machine read /metrics.
     metrics_token: Secret | None = None
+    # Apple and Google Wallet credentials (``WALLET_*``); none: no wallet is offered.
+    wallet: WalletConfig = WalletConfig()
 
     @property
     def https(self) -> bool:
@@ -64,4 +67,5 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         mail_from=config("MAIL_FROM", default="Tessera <tessera@localhost>"),
         run_background_jobs=config("TESSERA_BACKGROUND_JOBS", cast=bool, default=True),
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
+        wallet=load_wallet_config(config),
     )

@@ -16,6 +16,7 @@ from server.nightly.models import JobLock, NightlyJobRun
 from server.photos.models import MemberPhoto
 from server.proofs.models import MembershipProof
 from server.settings.models import SettingValue
+from server.wallet.models import WalletDelivery, WalletDevice, WalletPass
 
 __all__ = [
     "Agreement",
@@ -42,4 +43,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordResetToken",
     "SettingValue",
+    "WalletDelivery",
+    "WalletDevice",
+    "WalletPass",
 ]

@@ -124,6 +124,7 @@ async def card_page(request: Request) -> Response:
             "card": data,
             "card_path": card_path(token),
             "served_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "wallets": request.app.state.settings.wallet.offered(),
         }
     )
     return HTMLResponse(html, headers={**CARD_HEADERS, "ETag": found.etag, ANSWER_HEADER: "card"})

@@ -49,14 +49,16 @@ class Recipient:
 
 @dataclass(frozen=True)
 class MailContext:
-    """What an emailed link needs: where the site lives and the key that seals it."""
+    """What an emailed link needs: where the site lives, the key that seals it, and the
+    wallets the email offers (``server.wallet``: "apple", "google")."""
 
     base_url: str
     secret_key: str
+    wallets: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, settings: Settings) -> MailContext:
-        return cls(settings.base_url, str(settings.secret_key))
+        return cls(settings.base_url, str(settings.secret_key), settings.wallet.offered())
 
 
 async def load_recipients(db: AsyncSession, member_ids: list[int]) -> list[Recipient]:
@@ -99,24 +101,31 @@ class CardEmailRenderer:
     """The card-link email for many members: each template variant is rendered once with
     markers, then the markers are replaced (HTML-escaped in the HTML part)."""
 
-    FIELDS = ("greeting", "member_name", "card_url")
+    FIELDS = ("greeting", "member_name", "card_url", "wallet_url")
 
-    def __init__(self, site: dict[str, Any]) -> None:
+    def __init__(self, site: dict[str, Any], wallets: frozenset[str] = frozenset()) -> None:
         self.site = site
+        self.wallets = sorted(wallets)
         self._variants: dict[bool, tuple[str, str, str]] = {}
 
     def _variant(self, for_parent: bool) -> tuple[str, str, str]:
         if for_parent not in self._variants:
             markers = {f: f"\x00{f}\x00" for f in self.FIELDS}
             self._variants[for_parent] = render_email(
-                "card_link", {"site": self.site, "for_parent": for_parent, **markers}
+                "card_link",
+                {"site": self.site, "for_parent": for_parent, "wallets": self.wallets, **markers},
             )
         return self._variants[for_parent]
 
     def __call__(
-        self, greeting: str, member_name: str, for_parent: bool, card_url: str
+        self,
+        greeting: str,
+        member_name: str,
+        for_parent: bool,
+        card_url: str,
+        wallet_url: str = "",
     ) -> tuple[str, str, str]:
-        values = dict(zip(self.FIELDS, (greeting, member_name, card_url), strict=True))
+        values = dict(zip(self.FIELDS, (greeting, member_name, card_url, wallet_url), strict=True))
         subject, text, html = self._variant(for_parent)
         for field, value in values.items():
             marker = f"\x00{field}\x00"
@@ -169,15 +178,17 @@ async def issue_batch(
     )
     await builder.ensure_rows(db, ids)
     site = await load_settings(db)
-    render = CardEmailRenderer(site)
+    render = CardEmailRenderer(site, mail.wallets)
     messages = []
     for r in recipients:
-        url = mail.base_url + card_path(seal(tokens[r.member_id], mail.secret_key))
+        sealed = seal(tokens[r.member_id], mail.secret_key)
+        url = mail.base_url + card_path(sealed)
+        wallet_url = f"{mail.base_url}/wallet/{sealed}" if mail.wallets else ""
         targets = [(r.email, r.name, False)]
         if r.is_minor and r.parent_email:
             targets.append((r.parent_email, r.parent_name or r.parent_email, True))
         for address, greeting, for_parent in targets:
-            subject, text, html = render(greeting, r.name, for_parent, url)
+            subject, text, html = render(greeting, r.name, for_parent, url, wallet_url)
             messages.append(
                 {
                     "created_at": now,

@@ -9,7 +9,9 @@ and runs a formatter per request, about a third of a bare request's cost; this c
 few per cent. A process killed with SIGKILL loses at most the last half second of lines.
 
 Lines carry no query string and no client address, and bearer tokens in paths (card
-links, password-reset links, marshal check codes) are replaced by ``[redacted]``.
+links and the wallet-pass links made from them, password-reset links, marshal check codes)
+are replaced by ``[redacted]``, as are the device ids and pass serials in Apple Wallet's
+web-service paths.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import time
 from collections.abc import Callable
 
 SECRET_PATHS = re.compile(r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+")
+# Wallet passes: the card token in ``/wallet/<token>/…``, and the device ids and pass
+# serials of Apple Wallet's web service (``server.wallet``).
+WALLET_PATHS = re.compile(
+    r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*|(/wallet/)[A-Za-z0-9_\-]{22}(?=/)"
+)
 FLUSH_SECONDS = 0.5
 MAX_PENDING = 2000
 CHUNK = 4000  # below PIPE_BUF (4096): one write(2) of whole lines is never split
@@ -34,7 +41,9 @@ Entry = tuple[float, str, str, int, float]
 def redact_path(text: str) -> str:
     """``text`` with the tokens of card, password-reset and check links masked."""
     if "/card/" in text or "/password-reset/" in text or "/check/" in text:
-        return SECRET_PATHS.sub(r"\1[redacted]", text)
+        text = SECRET_PATHS.sub(r"\1[redacted]", text)
+    if "/wallet/" in text:
+        text = WALLET_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     return text
 
 

@@ -1,0 +1,129 @@
+"""Pushes to Apple devices: when what a pass shows changes, every device registered for it
+gets an empty push through APNs — HTTP/2 over TLS, authenticated by the pass-type
+certificate. The APNs stand-in is Hypercorn on the loopback with a certificate from the
+throwaway CA, requiring a client certificate from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from server.config import Settings
+from server.members.actions import deactivate
+from server.wallet.models import WalletDelivery, WalletDevice
+from server.wallet.worker import WalletWorker
+from tests.card_fixtures import issued_token, reset_card_limiter  # noqa: F401
+from tests.check_fixtures import make_verified
+from tests.factories import make_staff
+from tests.live import free_port
+from tests.wallet_fixtures import (
+    PASS_TYPE_ID,
+    Credentials,
+    Recorded,
+    apns_app,
+    make_credentials,
+    serving,
+    with_wallet,
+)
+
+
+@pytest.fixture
+def credentials(tmp_path: Path) -> Credentials:
+    return make_credentials(tmp_path / "wallet")
+
+
+@pytest.fixture
+def apns_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(settings: Settings, credentials: Credentials, apns_port: int) -> Settings:
+    return with_wallet(
+        settings,
+        {**credentials.apple_env(), "WALLET_APPLE_APNS_URL": f"https://127.0.0.1:{apns_port}"},
+    )
+
+
+async def register(client, token: str, device: str, push_token: str) -> str:
+    added = await client.get(f"/wallet/{token}/apple.pkpass")
+    with zipfile.ZipFile(io.BytesIO(added.content)) as archive:
+        body = json.loads(archive.read("pass.json"))
+    response = await client.post(
+        f"/wallet/apple/v1/devices/{device}/registrations/{PASS_TYPE_ID}/{body['serialNumber']}",
+        json={"pushToken": push_token},
+        headers={"Authorization": f"ApplePass {body['authenticationToken']}"},
+    )
+    assert response.status_code == 201
+    return body["serialNumber"]
+
+
+async def test_a_change_pushes_every_registered_device(
+    app, client, db, settings, credentials, apns_port
+):
+    member = await make_verified(db)
+    officer = await make_staff(db, ["manage_members"])
+    await db.commit()
+    token = await issued_token(db, settings, member)
+    await register(client, token, "iphone0001", "aa" * 32)
+    await register(client, token, "watch00001", "bb" * 32)
+    recorded = Recorded()
+    worker = WalletWorker(app.state.sessionmaker, settings)
+    async with serving(apns_app(recorded), apns_port, tls=credentials):
+        report = await worker.run_once()
+        assert report.counts == {} and recorded.requests == []  # nothing changed yet
+
+        await deactivate(
+            db,
+            member,
+            officer,
+            expected_version=member.version,
+            reason="Left",
+            today=dt.date.today(),
+        )
+        await db.commit()
+        report = await worker.run_once()
+        assert report.counts == {"sent": 2}
+        assert sorted(r["token"] for r in recorded.requests) == ["aa" * 32, "bb" * 32]
+        for push in recorded.requests:
+            assert push["http_version"] == "2"
+            assert push["topic"] == PASS_TYPE_ID
+            assert push["body"] == "{}"
+
+        # The watch was reset: APNs says its token is gone, and it is pushed no more.
+        member.membership_number = "M78"
+        await db.commit()
+        recorded.answers += [(200, {}), (410, {"reason": "Unregistered"})]
+        report = await worker.run_once()
+        assert report.counts == {"sent": 1, "dropped": 1}
+        await worker.senders.close()
+    ended = (
+        (await db.execute(select(WalletDevice.device_id).where(WalletDevice.ended_at.is_not(None))))
+        .scalars()
+        .all()
+    )
+    assert ended == ["watch00001"]
+    statuses = (await db.execute(select(WalletDelivery.status))).scalars().all()
+    assert sorted(statuses) == ["dropped", "sent", "sent", "sent"]
+
+
+async def test_an_unreachable_apns_keeps_the_push_for_later(app, client, db, settings, apns_port):
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    await register(client, token, "iphone0001", "aa" * 32)
+    member.membership_number = "M99"
+    await db.commit()
+    worker = WalletWorker(app.state.sessionmaker, settings)
+    report = await worker.run_once()  # nobody listens on the port
+    await worker.senders.close()
+    assert report.counts == {"retried": 1}
+    row = (await db.execute(select(WalletDelivery))).scalar_one()
+    assert row.status == "queued" and row.attempts == 1
+    assert "unreachable" in row.last_error
+    assert row.next_attempt_at > dt.datetime.now(dt.UTC)
