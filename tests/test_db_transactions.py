@@ -34,6 +34,10 @@ async def test_pages_cards_and_checks_answer_while_a_long_write_is_in_progress(
         assert card.status_code == 200 and card.json()["member"]["sca_name"] == "Unblocked"
         check = await client.get(f"/check/{code_for(app, member)}")
         assert check.status_code == 200 and "Unblocked" in check.text
+        async with app.state.sessionmaker() as reader:  # a read with a CTE is a read too
+            named = select(Member.id, Member.sca_name).cte("named")
+            found = await reader.execute(select(named.c.sca_name).where(named.c.id == member.id))
+            assert found.scalar_one() == "Unblocked"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.engine.interfaces import DBAPICursor
@@ -22,15 +22,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 STATE = "tessera_sqlite_transaction"  # key in the pooled connection's ``info``
 PENDING, READING, WRITING = "pending", "reading", "writing"
 WRITE_INTENT = "tessera_write_intent"  # execution option: treat this statement as a write
-READ_HEADS = ("SELECT", "PRAGMA", "EXPLAIN", "VALUES")
+READ_HEADS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "VALUES")  # of textual SQL
 
 
 def _writes(statement: str, context: DefaultExecutionContext | None) -> bool:
+    """Whether ``statement`` needs the write lock: anything but a SELECT (CTEs included);
+    DML, DDL and savepoints do. Textual SQL is judged by its first word."""
     if context is not None:
         if context.execution_options.get(WRITE_INTENT):
             return True
-        if context.isinsert or context.isupdate or context.isdelete or context.isddl:
-            return True
+        element = getattr(context.compiled, "statement", None)
+        if element is not None and not isinstance(element, TextClause):
+            return not element.is_select
     return not statement.lstrip().upper().startswith(READ_HEADS)
 
 
