@@ -210,10 +210,10 @@ async def test_the_edit_page_and_member_page_show_why_instead_of_the_controls(cl
     page = (await client.get(f"/members/{marshal.id}")).text
     assert f'href="/members/{marshal.id}/edit"' not in page
     assert "holds permissions you do not hold" in page
-    assert f'action="/members/{marshal.id}/deactivate"' not in page
+    assert f'href="/members/{marshal.id}/deactivate"' not in page
     below = (await client.get(f"/members/{member.id}")).text
     assert f'href="/members/{member.id}/edit"' in below
-    assert f'action="/members/{member.id}/deactivate"' in below
+    assert f'href="/members/{member.id}/deactivate"' in below
 
 
 async def test_a_chair_ends_office_memberships_below_them_only(client, db):

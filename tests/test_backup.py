@@ -44,7 +44,11 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def environment(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
-    return env | {"TESSERA_DATA_DIR": str(data_dir), "BASE_URL": "http://testserver"}
+    return env | {
+        "TESSERA_DATA_DIR": str(data_dir),
+        "BASE_URL": "http://testserver",
+        "TESSERA_BACKGROUND_JOBS": "false",  # the test delivers the queued mail itself
+    }
 
 
 async def _serve_and_close(settings, steps):
