@@ -129,7 +129,7 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
     )
     app.state.checks = checks
     stack.push_async_callback(checks.log.flush)  # a clean stop writes the checks in memory
-    rebuilder = CardRebuilder(app.state.sessionmaker, settings, sweep=settings.run_background_jobs)
+    rebuilder = CardRebuilder(settings, sweep=settings.run_background_jobs)
     rebuilder.start()
     stack.push_async_callback(rebuilder.stop)
     usage = UsageTracker()

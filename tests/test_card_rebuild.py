@@ -72,7 +72,7 @@ async def test_the_sweep_rebuilds_stale_cards_without_requests(app, db, settings
     await invalidate(db, None, reason="test: every card")
     await db.commit()
     assert await _stale_count(db) == CARDS
-    sweeper = CardRebuilder(app.state.sessionmaker, settings, sweep=True, sweep_rate=10_000)
+    sweeper = CardRebuilder(settings, sweep=True, sweep_rate=10_000)
     sweeper.start()
     try:
         await _until_none_stale(db)

@@ -50,7 +50,7 @@ class BuiltPayload:
     etag: str
     valid_until: int
     check_code: str | None
-    check_view: str  # what a marshal's live check shows of the member (JSON)
+    check_view: str | None  # what a marshal's live check shows of the member (JSON)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -68,8 +68,12 @@ async def build_many(
     member_ids: Sequence[int],
     settings: Settings,
     now: dt.datetime | None = None,
+    *,
+    check_views: bool = True,
 ) -> dict[int, BuiltPayload | None]:
-    """Payloads for ``member_ids`` (None for a member without a card: unknown or deleted)."""
+    """Payloads for ``member_ids`` (None for a member without a card: unknown or deleted),
+    with the marshal's views of them unless ``check_views`` is false (a card refresh
+    needs none; a live check builds its member's when it finds none)."""
     now = now or clock.now()
     ids = sorted(set(member_ids))
     found: dict[int, BuiltPayload | None] = dict.fromkeys(ids)
@@ -100,9 +104,13 @@ async def build_many(
     site = await load_settings(db)
     today = clock.today(site, now)
     loaded_members = [m for m, _ in members]
-    sections = await collect_sections_many(db, loaded_members, SectionContext.MOBILE_CARD, today)
-    check_sections = await collect_sections_many(
-        db, loaded_members, SectionContext.CHECK_PAGE, today
+    sections = await collect_sections_many(
+        db, loaded_members, SectionContext.MOBILE_CARD, today, site=site
+    )
+    check_sections = (
+        await collect_sections_many(db, loaded_members, SectionContext.CHECK_PAGE, today, site=site)
+        if check_views
+        else None
     )
     present = [m.id for m, _ in members]
     loaded = [(part, await part.load(db, present)) for part in PARTS]
@@ -119,7 +127,9 @@ async def build_many(
             etag,
             build.valid_until,
             build.check_code,
-            check_view(member, build.data["photo"], check_sections.get(member.id, [])),
+            None
+            if check_sections is None
+            else check_view(member, build.data["photo"], check_sections.get(member.id, [])),
         )
     return found
 

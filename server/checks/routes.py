@@ -102,8 +102,8 @@ async def _check_view(request: Request, member_id: int) -> dict[str, Any]:
     cards = card_runtime.of(request.app)
     stored = await cards.reader.check_view(member_id)
     if stored is None:
-        built = await cards.rebuilder.get(member_id)
-        stored = built.check_view if built is not None else "{}"
+        built = await cards.rebuilder.get(member_id, check_view=True)
+        stored = built.check_view if built is not None and built.check_view else "{}"
     view: dict[str, Any] = json.loads(stored)
     return view
 

@@ -12,8 +12,9 @@ import dataclasses
 import datetime as dt
 import importlib
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
@@ -152,10 +153,17 @@ async def is_enabled(db: AsyncSession, key: str) -> bool:
     return key in _PLUGINS and key in await enabled_keys(db)
 
 
-async def enabled(db: AsyncSession) -> list[Plugin]:
-    discover()  # any process (a command, the bench's seeder) sees the same plugins as the app
-    keys = await enabled_keys(db)
+def enabled_by(site: Mapping[str, Any]) -> list[Plugin]:
+    """``enabled`` from app settings already read."""
+    discover()
+    keys = set(site.get("enabled_plugins") or [])
+    keys |= {p.key for p in _PLUGINS.values() if p.always_enabled}
     return [p for p in available() if p.key in keys]
+
+
+async def enabled(db: AsyncSession) -> list[Plugin]:
+    # any process (a command, the bench's seeder) sees the same plugins as the app
+    return enabled_by({"enabled_plugins": await get_setting(db, "enabled_plugins")})
 
 
 async def collect_sections(
@@ -175,12 +183,19 @@ def _ordered(sections: list[Section]) -> list[Section]:
 
 
 async def collect_sections_many(
-    db: AsyncSession, members: Sequence[Member], context: SectionContext, today: dt.date
+    db: AsyncSession,
+    members: Sequence[Member],
+    context: SectionContext,
+    today: dt.date,
+    *,
+    site: Mapping[str, Any] | None = None,
 ) -> dict[int, list[Section]]:
     """``collect_sections`` for many members (batch printing), through ``bulk_sections``
-    where a plugin has it."""
+    where a plugin has it. ``site``: the app settings, when the caller has read them
+    (which plugins are enabled is one of them)."""
     gathered: dict[int, list[Section]] = {m.id: [] for m in members}
-    for plugin in await enabled(db):
+    plugins = enabled_by(site) if site is not None else await enabled(db)
+    for plugin in plugins:
         if plugin.bulk_sections is not None:
             for start in range(0, len(members), BULK_CHUNK):
                 chunk = members[start : start + BULK_CHUNK]
