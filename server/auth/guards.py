@@ -16,17 +16,23 @@ answered in JSON instead, never with a redirect a script would follow into HTML:
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from server import clock
 from server.auth import permissions
 from server.auth.access import is_staff, permissions_of
 from server.auth.current import current_user
+from server.checks.checker import find_checker
+from server.database import utcnow
+from server.members.models import Member
 from server.settings.store import load_settings
 from server.web.errors import wants_json
 
@@ -49,6 +55,25 @@ def _refuse(status: int, error: str, message: str, as_json: bool, **extra: objec
     )
 
 
+async def _who(
+    request: Request, db: AsyncSession, today: dt.date
+) -> tuple[Member | None, frozenset[str], bool]:
+    """The user, their permissions and whether they are staff: from the hot connection
+    (``server.checks.checker``, the same rules in two indexed reads) unless the session
+    is to be written — its last-seen time is due, or it ended and the cookie goes."""
+    hot = getattr(request.app.state, "hot", None)
+    if hot is not None and "session" in request.scope:
+        found = await find_checker(hot, request.session.get("sid"), utcnow(), today)
+        if found is not None and not found.touch_due:
+            member = await db.get(Member, found.member_id)
+            if member is not None:
+                return member, found.permissions, found.staff
+    user = await current_user(request, db)
+    if user is None:
+        return None, frozenset(), False
+    return user, await permissions_of(db, user, today), await is_staff(db, user, today)
+
+
 def page(
     permission: str | tuple[str, ...] | None = None,
     *,
@@ -63,11 +88,11 @@ def page(
         async def wrapper(request: Request) -> Response:
             async with request.app.state.sessionmaker() as db:
                 request.state.db = db
-                user = await current_user(request, db)
+                request.state.site = site = await load_settings(db)
+                user, perms, staff_member = await _who(request, db, clock.today(site))
                 request.state.user = user
-                request.state.perms = await permissions_of(db, user)
-                request.state.site = await load_settings(db)
-                request.state.is_staff = user is not None and await is_staff(db, user)
+                request.state.perms = perms
+                request.state.is_staff = staff_member
                 request.state.is_superuser = user is not None and user.is_superuser
                 as_json = json or wants_json(request)
                 if user is None and not anonymous:

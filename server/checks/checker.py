@@ -1,6 +1,7 @@
-"""Who is checking: the logged-in checker of a live check, found on the hot connections.
+"""Who is asking: the logged-in member behind a session cookie, found on the hot connections.
 
-The marshal's scanner sends its session cookie with every check. The same rules as every
+The marshal's scanner sends its session cookie with every check, and every page asks
+who its user is. The same rules as every
 page decide who that is (``server.auth.sessions.lookup``: an open session, not past its
 idle or absolute limit, of a member who may log in) and what they may see
 (``server.auth.access.permissions_from``), read in two indexed queries on the hot
@@ -75,6 +76,7 @@ class Checker:
     member_id: int
     name: str
     permissions: frozenset[str]
+    staff: bool  # a current group membership, or superuser (``server.auth.access.is_staff``)
     touch_due: bool  # the session's last-seen time should be written (ORM path)
 
 
@@ -122,6 +124,7 @@ async def find_checker(
         member_id,
         sca or legal or email,
         permissions_from(holder, held, today),
+        staff=holder.is_superuser or bool(held),
         touch_due=seen is None or now - seen >= TOUCH_EVERY,
     )
 
