@@ -72,8 +72,11 @@ FACTS_QUERY = (
     .where(Member.public_id == bindparam("public_id"))
 )
 SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
+# SQLAlchemy's default PostgreSQL dialect class (psycopg) has an unannotated __init__.
 POSTGRESQL_SQL = str(
-    FACTS_QUERY.compile(dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar"))
+    FACTS_QUERY.compile(
+        dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+    )
 )
 
 

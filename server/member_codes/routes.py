@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,9 +38,8 @@ def _text(value: object) -> str:
 
 async def _load(request: Request) -> Agreement:
     agreement_id = parse_id(request.path_params.get("agreement_id"))
-    agreement = (
-        None if agreement_id is None else await request.state.db.get(Agreement, agreement_id)
-    )
+    db: AsyncSession = request.state.db
+    agreement = None if agreement_id is None else await db.get(Agreement, agreement_id)
     if agreement is None:
         raise HTTPException(404, "There is no such agreement.")
     return agreement

@@ -7,6 +7,7 @@ never by member id here. Staff change the photo only of members below them
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,7 +23,8 @@ from server.web.templating import flash, render
 
 
 async def _member(request: Request) -> Member:
-    member = await request.state.db.get(Member, request.path_params["member_id"])
+    db: AsyncSession = request.state.db
+    member = await db.get(Member, request.path_params["member_id"])
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
     return member
