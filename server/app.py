@@ -18,7 +18,7 @@ from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
 from server.cards import card_routes
-from server.cards import routes as card_admin_routes
+from server.cards import link_routes as card_link_routes
 from server.cards.reader import CardReader, UsageTracker
 from server.cards.rebuild import CardRebuilder
 from server.cards.runtime import CardRuntime
@@ -28,7 +28,6 @@ from server.checks.answer import CheckPage
 from server.checks.log import CheckLogWriter
 from server.checks.lookup import FactsLookup
 from server.checks.runtime import CheckRuntime
-from server.codes import routes as code_routes
 from server.config import Settings, load_settings
 from server.db.engine import make_engine, make_sessionmaker
 from server.db.hot import HotConnections
@@ -40,6 +39,7 @@ from server.home import routes as home_routes
 from server.logs import access_log
 from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.mail import routes as outbox_routes
+from server.member_codes import routes as member_code_routes
 from server.members import action_routes as member_action_routes
 from server.members import branch_routes
 from server.members import confirm as member_confirm
@@ -92,10 +92,10 @@ ROUTE_MODULES: list[Any] = [
     branch_routes,
     applicant_routes,
     applicant_admin_routes,
-    code_routes,
+    member_code_routes,
     photo_routes,
     proof_routes,
-    card_admin_routes,
+    card_link_routes,
     settings_routes,
     wallet_routes,
     outbox_routes,

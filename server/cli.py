@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[argparse.Namespace], int | None]
+Argument = tuple[tuple[str, ...], dict[str, Any]]
 
 
 @dataclass
@@ -15,17 +16,19 @@ class Command:
     name: str
     help: str
     handler: Handler
-    arguments: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+    arguments: list[Argument] = field(default_factory=list)
 
 
 COMMANDS: dict[str, Command] = {}
+# Options declared with ``@argument`` (applied before ``@command``, innermost first).
+_PENDING: dict[Handler, list[Argument]] = {}
 
 
 def command(name: str, help: str) -> Callable[[Handler], Handler]:
     """Register ``handler`` as ``manage.py NAME``; add options with ``@argument``."""
 
     def decorator(handler: Handler) -> Handler:
-        pending = getattr(handler, "_cli_arguments", [])
+        pending = _PENDING.pop(handler, [])
         COMMANDS[name] = Command(name, help, handler, list(reversed(pending)))
         return handler
 
@@ -34,7 +37,7 @@ def command(name: str, help: str) -> Callable[[Handler], Handler]:
 
 def argument(*flags: str, **options: Any) -> Callable[[Handler], Handler]:
     def decorator(handler: Handler) -> Handler:
-        handler._cli_arguments = [*getattr(handler, "_cli_arguments", []), (flags, options)]  # type: ignore[attr-defined]
+        _PENDING.setdefault(handler, []).append((flags, options))
         return handler
 
     return decorator

@@ -7,10 +7,10 @@ from server.audit.models import AuditEntry
 from server.auth.models import LoginSession, PasswordResetToken
 from server.cards.models import CardEpoch, CardIssueJob, CardLink, CardPayload
 from server.checks.models import CheckEntry, CodeRevocation
-from server.codes.models import Agreement, Seat
 from server.database import Base
 from server.groups.models import Group, GroupMembership
 from server.mail.models import OutboxMessage
+from server.member_codes.models import Agreement, Seat
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock, NightlyJobRun
 from server.photos.models import MemberPhoto

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
-from server.codes.models import Agreement, Seat
-from server.codes.validation import code_key
 from server.database import utcnow
 from server.mail.models import OutboxMessage
+from server.member_codes.models import Agreement, Seat
+from server.member_codes.validation import code_key
 from server.settings.store import set_setting
 from tests.factories import make_member
 

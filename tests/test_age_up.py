@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.audit.models import AuditEntry
 from server.members.ageup import age_up_job, age_up_member, age_up_register
@@ -114,14 +114,29 @@ def test_age_up_is_a_nightly_job_that_runs_first():
 
 
 async def test_members_are_not_loaded_as_objects(db):
-    """The nightly pass updates rows in SQL; loaded objects are not touched."""
+    """The nightly pass changes the register in SQL: no Member object is loaded for it."""
     today = dt.date(2026, 6, 1)
-    member, _ = await _minor_with_parent(db, 6, 2008, today - dt.timedelta(days=1))
+    members = [
+        (await _minor_with_parent(db, 6, 2008, today - dt.timedelta(days=1)))[0] for _ in range(3)
+    ]
+    ids = [member.id for member in members]
     await db.commit()
-    await age_up_register(db, today)
-    await db.commit()
-    fresh = (await db.execute(select(Member.status).where(Member.id == member.id))).scalar_one()
-    assert fresh == "active"
+    db.expunge_all()
+    loaded: list[int] = []
+
+    def on_load(member: Member, _context: object) -> None:
+        loaded.append(member.id)
+
+    event.listen(Member, "load", on_load)
+    try:
+        assert await age_up_register(db, today) == 3
+        await db.commit()
+    finally:
+        event.remove(Member, "load", on_load)
+    assert loaded == []
+    assert not any(isinstance(obj, Member) for obj in db.identity_map.values())
+    statuses = await db.execute(select(Member.status).where(Member.id.in_(ids)))
+    assert statuses.scalars().all() == ["active"] * 3
 
 
 async def test_saving_a_member_ages_them_up_but_not_when_deactivated(db):

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 from server.applicants import creation, decline
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
-from server.codes.models import Seat
 from server.mail.models import OutboxMessage
+from server.member_codes.models import Seat
 from server.members.models import Member
 from tests.applicant_fixtures import TODAY, make_applicant
 from tests.factories import csrf_from, login, make_member, make_staff

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -64,6 +65,11 @@ async def test_who_may_print_a_card(client, db):
     assert (await client.get(f"/members/{stranger.id}/auth-card")).status_code == 200
 
 
+def _printed(html: str) -> list[int]:
+    """The members whose auth cards a sheet prints, in order."""
+    return [int(found) for found in re.findall(r'<div class="card" data-member="(\d+)">', html)]
+
+
 async def test_batch_prints_a_branch_with_its_sub_branches_or_a_selection(client, db):
     barony = await make_branch(db, "Barony of Batch")
     shire = await make_branch(db, "Shire of Below", parent_id=barony.id)
@@ -78,16 +84,18 @@ async def test_batch_prints_a_branch_with_its_sub_branches_or_a_selection(client
     assert "Barony of Batch" in form.text
     sheet = await client.get(f"/auth-cards?branch={barony.id}&paper=letter")
     assert sheet.status_code == 200
+    # The barony's member and the sub-branch's, one card each; not the other shire's.
+    assert sorted(_printed(sheet.text)) == sorted([a.id, b.id])
     assert "Alpha Batch" in sheet.text and "Beta Below" in sheet.text
     assert "Gamma Elsewhere" not in sheet.text
     assert "authcard-letter.css" in sheet.text
     chosen = await client.get(f"/auth-cards?ids={a.id},{c.id}")
+    assert sorted(_printed(chosen.text)) == sorted([a.id, c.id])
     assert "Alpha Batch" in chosen.text and "Gamma Elsewhere" in chosen.text
     assert "Beta Below" not in chosen.text
     bad = await client.get("/auth-cards?ids=1,x")
     assert bad.status_code == 400 and "whole numbers" in bad.text
     assert (await client.get("/auth-cards?branch=999999")).status_code == 400
-    assert b.id  # (used above through the branch)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, text
 from server.applicants import creation
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.models import AuditEntry
-from server.codes.models import Seat
 from server.mail.models import OutboxMessage
+from server.member_codes.models import Seat
 from server.members.models import Member
 from tests.applicant_fixtures import TODAY, make_agreement, make_applicant, outbox
 from tests.factories import csrf_from, login, make_branch, make_staff

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from server.applicants import review
 from server.applicants.models import Applicant
-from server.codes.models import Agreement
-from server.codes.validation import is_active_on
 from server.demo.command import load_demo
+from server.member_codes.models import Agreement
+from server.member_codes.validation import is_active_on
 from server.members.models import Member
 from server.members.status import STATUSES
 from server.nightly.runner import run_nightly

@@ -61,6 +61,9 @@ async def test_admin_creates_a_group_adds_and_ends_a_membership(client, db):
         },
     )
     assert response.status_code == 400 and "one chair at a time" in response.text
+    refused = select(GroupMembership).where(GroupMembership.member_id == other.id)
+    assert (await db.execute(refused)).first() is None
+    await db.commit()
 
     response = await client.post(
         f"/groups/{group.id}/memberships/{membership.id}/end",
@@ -75,7 +78,6 @@ async def test_admin_creates_a_group_adds_and_ends_a_membership(client, db):
     # The member's page lists it under the right heading.
     page = await client.get(f"/members/{officer.id}")
     assert "Marshallate" in page.text
-    assert other.id
 
 
 async def test_nobody_hands_out_permissions_they_do_not_hold(client, db):
@@ -119,4 +121,5 @@ async def test_group_period_change_may_not_strand_memberships(client, db):
     assert response.status_code == 400 and "would fall outside the group" in response.text
     await reload(db, group)
     assert group.since == dt.date(2020, 1, 1)
-    assert member.id
+    kept = select(GroupMembership.since).where(GroupMembership.member_id == member.id)
+    assert (await db.execute(kept)).scalar_one() == dt.date(2020, 6, 1)

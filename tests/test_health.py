@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import re
+import threading
 
 import httpx
 import pytest
@@ -23,15 +25,27 @@ def _client(app, host: str = "127.0.0.1") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
+async def _aiosqlite_threads_stopped(before: set[threading.Thread]) -> None:
+    """aiosqlite (0.22) stops the worker thread of a connection that failed to open without
+    waiting for it, and the thread then reports to this test's event loop: let those
+    started since ``before`` finish before the loop closes, or the thread dies with "Event
+    loop is closed" (an error in whichever test runs next)."""
+    for thread in set(threading.enumerate()) - before:
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 10)
+
+
 async def test_liveness_needs_no_database_and_sets_no_cookie(settings, tmp_path, sqlite_only):
     broken = dataclasses.replace(
         settings, database_url=f"sqlite+aiosqlite:///{tmp_path}/missing/folder/db.sqlite3"
     )
+    threads = set(threading.enumerate())
     app = create_app(broken)
     async with _client(app) as client:
         alive = await client.get("/healthz")
         ready = await client.get("/readyz")
     await app.state.engine.dispose()
+    await _aiosqlite_threads_stopped(threads)
     assert alive.status_code == 200 and alive.json() == {"status": "ok"}
     assert "set-cookie" not in alive.headers and "set-cookie" not in ready.headers
     assert ready.status_code == 503

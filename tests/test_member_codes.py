@@ -1,4 +1,4 @@
-"""Member codes (brief §4): the rules of server.codes.validation and the agreements admin."""
+"""Member codes (brief §4): the rules of server.member_codes.validation and the agreements admin."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from server.audit.models import AuditEntry
-from server.codes.models import Agreement
-from server.codes.validation import (
+from server.member_codes.models import Agreement
+from server.member_codes.validation import (
     CodeResult,
     find_agreement,
     is_active_on,

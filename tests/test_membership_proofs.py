@@ -17,7 +17,7 @@ from server.audit.models import AuditEntry
 from server.mail.models import OutboxMessage
 from server.proofs.models import MembershipProof
 from tests.factories import csrf_from, login, make_member, make_staff
-from tests.test_photos import jpeg_bytes
+from tests.test_photos import camera_jpeg_bytes, jpeg_bytes
 
 TODAY = dt.date.today()
 NEXT_YEAR = TODAY + dt.timedelta(days=365)
@@ -66,7 +66,8 @@ async def _setup(client, office, db):
 
 async def test_member_uploads_and_the_office_verifies(client, office, db):
     member, officer = await _setup(client, office, db)
-    response = await _upload(client, jpeg_bytes(), expires=NEXT_YEAR.isoformat())
+    # A phone photo of the card: several megabytes, with the camera's metadata.
+    response = await _upload(client, camera_jpeg_bytes(), expires=NEXT_YEAR.isoformat())
     assert response.status_code == 303
     [proof] = await _proofs(db)
     assert proof.status == "pending" and proof.membership_number == "S-12345"

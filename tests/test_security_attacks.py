@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select
 
 from server.app import create_app
 from server.audit.models import AuditEntry
-from server.cards import routes as card_admin_routes
+from server.cards import link_routes
 from server.cards.models import CardIssueJob, CardLink, CardPayload
 from server.checks import routes as check_routes
 from server.checks import runtime
@@ -533,7 +533,7 @@ async def test_7_two_bulk_card_runs_started_together_on_postgresql(client, db):
     first, second = await asyncio.gather(
         client.post("/cards/bulk", data=form), client.post("/cards/bulk", data=form)
     )
-    await asyncio.gather(*card_admin_routes._RUNNING)
+    await asyncio.gather(*link_routes._RUNNING)
     jobs = list((await db.execute(select(CardIssueJob))).scalars())
     await db.commit()
     assert len(jobs) == 1 and jobs[0].state == "finished" and jobs[0].done == 700

@@ -57,9 +57,8 @@ async def applicant_list(request: Request) -> Response:
 
 async def _load(request: Request) -> Applicant:
     applicant_id = parse_id(request.path_params.get("applicant_id"))
-    applicant = (
-        None if applicant_id is None else await request.state.db.get(Applicant, applicant_id)
-    )
+    db: AsyncSession = request.state.db
+    applicant = None if applicant_id is None else await db.get(Applicant, applicant_id)
     if applicant is None:
         raise HTTPException(404, "There is no such applicant.")
     return applicant

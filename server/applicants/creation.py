@@ -30,11 +30,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from server.applicants.models import PERSONAL_FIELDS, Applicant, RecapEntry
 from server.applicants.review import blocking_reasons
 from server.audit.log import record
-from server.codes.models import Seat
-from server.codes.validation import find_agreement
 from server.database import utcnow
 from server.db.transactions import lock_for_write
 from server.mail.outbox import queue_email
+from server.member_codes.models import Seat
+from server.member_codes.validation import find_agreement
 from server.members import service
 from server.members.models import Member
 from server.members.status import is_adult, label

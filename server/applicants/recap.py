@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.log import record
 from server.cli import command
-from server.codes.models import Agreement, Seat
 from server.config import load_settings
 from server.database import utcnow
 from server.db.engine import make_engine, make_sessionmaker
 from server.mail.models import OutboxMessage
 from server.mail.outbox import queue_email
+from server.member_codes.models import Agreement, Seat
 from server.members.models import Branch, Member
 from server.nightly.registry import nightly_job
 from server.settings.store import load_settings as load_site

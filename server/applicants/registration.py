@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
 from server.audit.log import record
-from server.codes.validation import CodeCheck, validate_code
 from server.database import utcnow
 from server.mail.outbox import queue_email
+from server.member_codes.validation import CodeCheck, validate_code
 from server.members.models import Branch
 from server.members.status import is_adult
 from server.web.forms import FormReader

@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
-from server.codes.models import Agreement
-from server.codes.validation import (
+from server.member_codes.models import Agreement
+from server.member_codes.validation import (
     active_on_clause,
     find_agreement,
     grace_days,

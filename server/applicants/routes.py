@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from server.applicants.registration import read_registration, submit_application
 from server.auth.guards import page
-from server.codes.routes import branch_options
+from server.member_codes.routes import branch_options
 from server.web.forms import FormReader
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import render

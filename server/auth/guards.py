@@ -114,7 +114,6 @@ def page(
                         )
                 return await endpoint(request)
 
-        wrapper.guard = (permission, staff, anonymous)  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

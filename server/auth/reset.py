@@ -20,6 +20,7 @@ from server.auth.models import PasswordResetToken
 from server.auth.passwords import hash_password
 from server.auth.sessions import end_all
 from server.database import utcnow
+from server.db.rowcount import rowcount
 from server.mail.outbox import queue_email
 from server.mail.sealed import seal
 from server.members.email_change import recent_old_addresses
@@ -118,7 +119,7 @@ async def complete_reset(session: AsyncSession, row: PasswordResetToken, passwor
         .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
         .values(used_at=now)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         raise TokenUsed
     member = await session.get(Member, row.member_id)
     assert member is not None

@@ -28,6 +28,7 @@ from server.audit.log import record
 from server.cards.issuing import MailContext, issue_batch, load_recipients
 from server.cards.models import CardIssueJob, CardLink
 from server.database import utcnow
+from server.db.rowcount import rowcount
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
 
@@ -68,7 +69,7 @@ async def claim_run(db: AsyncSession, holder: str) -> None:
         .values(holder=holder, locked_until=now + HEARTBEAT_STALE)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount == 1:  # type: ignore[attr-defined]
+    if rowcount(taken) == 1:
         return
     other = await db.scalar(select(JobLock.holder).where(JobLock.name == LOCK_NAME))
     what = (
@@ -89,7 +90,7 @@ async def _renew(db: AsyncSession, holder: str) -> None:
         .values(locked_until=utcnow() + HEARTBEAT_STALE)
         .execution_options(synchronize_session=False)
     )
-    if renewed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(renewed) != 1:
         raise BulkRunBusy("This run stalled for over a minute and another run took over.")
 
 

@@ -76,8 +76,8 @@ async def find(request: Request, token: str) -> Found | int:
     if row.revoked:
         return 410
     cards.usage.touch(row.link_id, request.app.state.engine)
-    if row.fresh(time.time()):
-        return Found(row.body, row.etag)  # type: ignore[arg-type]
+    if row.fresh(time.time()) and row.body is not None and row.etag is not None:
+        return Found(row.body, row.etag)
     built = await cards.rebuilder.get(row.member_id)
     if built is None:  # the member was deleted: the card is gone for good
         return 410

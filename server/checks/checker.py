@@ -18,15 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql as postgresql_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.sql import ClauseElement
 
 from server.auth.access import current_membership, permissions_from
 from server.auth.models import LoginSession
 from server.auth.sessions import TOUCH_EVERY, token_hash
 from server.checks.lookup import as_date, as_utc
-from server.db.hot import HotConnections
+from server.db.hot import HotConnections, compiled
 from server.groups.models import Group, GroupMembership
 from server.members.models import Member
 from server.members.status import LOGIN_STATUSES
@@ -59,16 +56,8 @@ MEMBERSHIPS_QUERY = (
 )
 
 
-def _compiled(query: ClauseElement) -> tuple[str, str]:
-    """(SQLite, PostgreSQL) text of ``query``."""
-    return (
-        str(query.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark"))),
-        str(query.compile(dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar"))),
-    )
-
-
-SESSION_SQL = _compiled(SESSION_QUERY)
-MEMBERSHIPS_SQL = _compiled(MEMBERSHIPS_QUERY)
+SESSION_SQL = compiled(SESSION_QUERY)
+MEMBERSHIPS_SQL = compiled(MEMBERSHIPS_QUERY)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
        branch, the latest code revocation, the code their mobile card carries now).
     4. Check the Ed25519 signature over every byte before it: the very code the
        member's card carries is one the server made; any other is signed again and
-       compared (see ``server.checks.codes``). A mismatch (altered payload, altered
-       signature, forgery) → ``unknown``.
+       compared, and verified with the public key if it differs (see
+       ``server.checks.codes``). A signature that does not verify (altered payload,
+       altered signature, forgery) → ``unknown``.
     5. A code signed by a retired key → ``revoked``.
     6. No such member, or soft-deleted → ``unknown``.
     7. The code was issued before the member's codes were revoked (lost card) → ``revoked``.

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal_column, select
-from sqlalchemy.dialects import postgresql as postgresql_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from server import clock
 from server.cards.models import CardPayload
 from server.checks.models import CodeRevocation
-from server.db.hot import HotConnections
+from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
 from server.settings.models import SettingValue
 
@@ -71,10 +69,7 @@ FACTS_QUERY = (
     .outerjoin(CardPayload, CardPayload.member_id == Member.id)
     .where(Member.public_id == bindparam("public_id"))
 )
-SQLITE_SQL = str(FACTS_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
-POSTGRESQL_SQL = str(
-    FACTS_QUERY.compile(dialect=postgresql_dialect.dialect(paramstyle="numeric_dollar"))
-)
+SQLITE_SQL, POSTGRESQL_SQL = compiled(FACTS_QUERY)
 
 
 def as_utc(value: Any) -> dt.datetime | None:

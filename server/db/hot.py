@@ -16,10 +16,24 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.sql import ClauseElement
+
 from server.db import sqlite
 from server.db.target import DatabaseTarget
 
 POOL_SIZE = 10
+
+
+def compiled(query: ClauseElement) -> tuple[str, str]:
+    """``query`` as SQL text for the hot connections: (SQLite ``?``, PostgreSQL ``$n``)."""
+    # SQLAlchemy's default PostgreSQL dialect class (psycopg) has an unannotated __init__.
+    postgresql = postgresql_dialect.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+    return (
+        str(query.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark"))),
+        str(query.compile(dialect=postgresql)),
+    )
 
 
 class HotConnections:

@@ -70,7 +70,10 @@ class DatabaseTarget:
         import asyncpg
         from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 
-        _, given = PGDialect_asyncpg().create_connect_args(self.url)
+        # SQLAlchemy's dialect classes are not annotated (their __init__ and
+        # create_connect_args take untyped keyword arguments).
+        dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+        _, given = dialect.create_connect_args(self.url)  # type: ignore[no-untyped-call]
         arguments = dict(given)
         if "prepared_statement_cache_size" in arguments:
             arguments["statement_cache_size"] = int(arguments.pop("prepared_statement_cache_size"))

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
-from server.codes.models import Agreement
-from server.codes.validation import code_key
 from server.database import utcnow
 from server.demo.registry import DemoData, demo_step
+from server.member_codes.models import Agreement
+from server.member_codes.validation import code_key
 from server.members.models import Branch, Member
 from server.members.service import create_member
 from server.members.status import STATUSES

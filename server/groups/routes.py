@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -36,7 +37,8 @@ add(NavLink("Groups", "/groups", permission="manage_groups", order=30))
 
 async def _group_or_404(request: Request) -> Group:
     group_id = parse_id(request.path_params.get("group_id"))
-    group = None if group_id is None else await request.state.db.get(Group, group_id)
+    db: AsyncSession = request.state.db
+    group = None if group_id is None else await db.get(Group, group_id)
     if group is None:
         raise HTTPException(404, "There is no such group.")
     return group
@@ -44,11 +46,8 @@ async def _group_or_404(request: Request) -> Group:
 
 async def _membership_or_404(request: Request, group: Group) -> GroupMembership:
     membership_id = parse_id(request.path_params.get("membership_id"))
-    membership = (
-        None
-        if membership_id is None
-        else await request.state.db.get(GroupMembership, membership_id)
-    )
+    db: AsyncSession = request.state.db
+    membership = None if membership_id is None else await db.get(GroupMembership, membership_id)
     if membership is None or membership.group_id != group.id:
         raise HTTPException(404, "There is no such membership in this group.")
     return membership

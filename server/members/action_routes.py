@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -31,7 +32,8 @@ STATUS_PERMISSIONS = frozenset({"verify_members", "manage_members"})
 
 async def load_member(request: Request) -> Member:
     member_id = parse_id(request.path_params.get("member_id"))
-    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    db: AsyncSession = request.state.db
+    member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
     return member

@@ -144,7 +144,8 @@ REVOKE = Confirmation(
 
 async def _member(request: Request) -> Member:
     member_id = parse_id(request.path_params.get("member_id"))
-    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    db: AsyncSession = request.state.db
+    member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
     return member

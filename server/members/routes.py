@@ -16,8 +16,8 @@ from server import clock
 from server.auth.guards import page
 from server.auth.precedence import protection, require_may_act
 from server.cards.service import live_link
-from server.codes.holders import origin_of
 from server.groups.periods import memberships_of
+from server.member_codes.holders import origin_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
 from server.members.lookup import REGISTER_PERMISSIONS, path_member

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import clock
 from server.database import utcnow
 from server.db.busy import retry_when_busy
+from server.db.rowcount import rowcount
 from server.nightly.models import JobLock, NightlyJobRun
 from server.nightly.registry import jobs
 from server.settings.store import load_settings
@@ -107,7 +108,7 @@ async def acquire(
                 .where(*conditions)
                 .values(holder=holder, locked_until=now + LOCK_TTL)
             )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     return await retry_when_busy(take, what="nightly lock")
 

@@ -7,6 +7,7 @@ never by member id here. Staff change the photo only of members below them
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,7 +23,8 @@ from server.web.templating import flash, render
 
 
 async def _member(request: Request) -> Member:
-    member = await request.state.db.get(Member, request.path_params["member_id"])
+    db: AsyncSession = request.state.db
+    member = await db.get(Member, request.path_params["member_id"])
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
     return member
@@ -67,15 +69,16 @@ async def upload(request: Request) -> Response:
     error = ""
     status = 200
     if request.method == "POST":
-        form = await request.form(max_part_size=MAX_UPLOAD_BYTES + 1024)
-        action = form.get("action")
+        # Leaving the block closes the upload (over 1 MB it is a temporary file on disk).
+        async with request.form(max_part_size=MAX_UPLOAD_BYTES + 1024) as form:
+            action = form.get("action")
+            file = form.get("photo")
+            data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
         if action == "remove":
             removed = await remove_photo(db, member.id, request.state.user.id)
             await db.commit()
             flash(request, "Photo removed." if removed else "There was no photo to remove.")
             return RedirectResponse(_back(request, member), status_code=303)
-        file = form.get("photo")
-        data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
         try:
             processed = await process_off_loop(data)
         except PhotoRefused as refused:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth import permissions
@@ -96,9 +96,10 @@ class _EnabledOnly:
 
 
 def _gate(route: BaseRoute, key: str) -> None:
-    app = getattr(route, "app", None)
-    if app is not None and not isinstance(app, _EnabledOnly):
-        route.app = _EnabledOnly(key, app)  # type: ignore[attr-defined]
+    if isinstance(route, Route | WebSocketRoute | Mount | Host) and not isinstance(
+        route.app, _EnabledOnly
+    ):
+        route.app = _EnabledOnly(key, route.app)
 
 
 def _job_when_enabled(plugin: Plugin, job: nightly.NightlyJob) -> nightly.JobFunc:

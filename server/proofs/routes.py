@@ -50,12 +50,13 @@ async def my_proof(request: Request) -> Response:
         return await _my_page(request)
     db = request.state.db
     member: Member = request.state.user
-    form = await request.form(max_part_size=MAX_UPLOAD_BYTES + 1024)
-    reader = FormReader(form)
-    number = reader.text("membership_number", "Membership number", required=True, max_length=40)
-    expires_on = reader.date("expires_on", "Expiry date")
-    file = form.get("image")
-    data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
+    # Leaving the block closes the upload (over 1 MB it is a temporary file on disk).
+    async with request.form(max_part_size=MAX_UPLOAD_BYTES + 1024) as form:
+        reader = FormReader(form)
+        number = reader.text("membership_number", "Membership number", required=True, max_length=40)
+        expires_on = reader.date("expires_on", "Expiry date")
+        file = form.get("image")
+        data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
     image = None
     try:
         image = await process_off_loop(data)

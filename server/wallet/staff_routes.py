@@ -10,6 +10,7 @@ the phones are told through the queued pushes and API updates.
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -30,7 +31,8 @@ REASON_MISSING = "Give a reason; it is kept in the member's audit trail."
 
 async def _member(request: Request) -> Member:
     member_id = parse_id(request.path_params["member_id"])
-    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    db: AsyncSession = request.state.db
+    member = None if member_id is None else await db.get(Member, member_id)
     if member is None:
         raise HTTPException(404, "There is no such member.")
     return member

@@ -30,7 +30,8 @@ def flash(request: Request, text: str, level: str = "success") -> None:
 def _pop_flashes(request: Request) -> list[list[str]]:
     if "session" not in request.scope:
         return []
-    return request.session.pop("flash", [])
+    flashes: list[list[str]] = request.session.pop("flash", [])
+    return flashes
 
 
 def _date(value: dt.date | dt.datetime | None, fmt: str = "%Y-%m-%d") -> str:

@@ -1,4 +1,4 @@
-"""Registration, applicant review and member-code agreements (issue 3)."""
+"""Registration and applicant review (issue 3); member-code agreements are in member_codes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,4 @@ EXPECTED = {
     ("GET", "/applicants/{applicant_id}"): "manage_members",
     ("POST", "/applicants/{applicant_id}/create-member"): "manage_members",
     ("POST", "/applicants/{applicant_id}/decline"): "manage_members",
-    ("GET", "/member-codes"): "manage_members",
-    ("GET", "/member-codes/new"): "manage_members",
-    ("POST", "/member-codes/new"): "manage_members",
-    ("GET", "/member-codes/{agreement_id}"): "manage_members",
-    ("POST", "/member-codes/{agreement_id}"): "manage_members",
-    ("POST", "/member-codes/{agreement_id}/extend"): "manage_members",
 }

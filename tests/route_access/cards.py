@@ -1,8 +1,10 @@
-"""Card links, the mobile card and its PWA files (issue 4). Card pages take a bearer token."""
+"""The mobile card and its PWA files (issue 4): ``server/cards/card_routes.py``.
+
+Card pages take a bearer token; the pages that issue card links are in card_links."""
 
 from __future__ import annotations
 
-from tests.route_access import ANYONE, MEMBER
+from tests.route_access import ANYONE
 
 EXPECTED = {
     ("GET", "/pwa"): ANYONE,
@@ -10,13 +12,4 @@ EXPECTED = {
     ("GET", "/card/{token}"): ANYONE,
     ("GET", "/card/{token}.json"): ANYONE,
     ("GET", "/card/{token}/manifest.webmanifest"): ANYONE,
-    ("GET", "/members/{member_id}/card-links"): "issue_card_links",
-    ("POST", "/members/{member_id}/card-links/issue"): "issue_card_links",
-    ("POST", "/members/{member_id}/card-links/revoke"): "issue_card_links",
-    ("GET", "/me/cards"): MEMBER,
-    ("POST", "/me/cards/issue"): MEMBER,
-    ("GET", "/cards/bulk"): "issue_card_links",
-    ("POST", "/cards/bulk"): "issue_card_links",
-    ("GET", "/cards/bulk/{job_id}.json"): "issue_card_links",
-    ("GET", "/cards/bulk/{job_id}"): "issue_card_links",
 }

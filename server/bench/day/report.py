@@ -73,13 +73,13 @@ class Outcome:
     midnight_seconds: float
 
     def rate(self, name: str) -> float:
-        return float(self.day["classes"][name]["requests"]) / self.day["seconds"]
+        return float(self.day["classes"][name]["requests"]) / float(self.day["seconds"])
 
     def reference_rate(self, name: str) -> float | None:
         found = self.reference["classes"].get(name)
         if not found or not self.reference["seconds"]:
             return None
-        return float(found["requests"]) / self.reference["seconds"]
+        return float(found["requests"]) / float(self.reference["seconds"])
 
     def ratio(self, name: str) -> float | None:
         reference = self.reference_rate(name)

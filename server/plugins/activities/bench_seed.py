@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Table
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from server.members.models import Member
 from server.plugins.activities.demo import CATALOGUE
@@ -44,8 +45,8 @@ def _member_values(table: Table, n: int, today: dt.date) -> tuple[object, ...]:
     for column in table.columns:
         if column.key in given:
             values.append(given[column.key])
-        elif column.default is not None and not callable(getattr(column.default, "arg", None)):
-            arg = column.default.arg  # type: ignore[attr-defined]
+        elif isinstance(column.default, ScalarElementColumnDefault):
+            arg = column.default.arg
             values.append(int(arg) if isinstance(arg, bool) else arg)
         else:
             values.append(None)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
 from server.cards.invalidation import invalidate
+from server.db.rowcount import rowcount
 from server.mail.models import OutboxMessage
 from server.members.models import Member
 from server.nightly.chunks import in_chunks
@@ -100,4 +101,4 @@ async def _expire(db: AsyncSession, due: ColumnElement[bool], today: dt.date) ->
         .values(status=EXPIRED)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

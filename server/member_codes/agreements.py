@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
-from server.codes.models import Agreement, Seat
-from server.codes.validation import code_key, is_active_on
 from server.database import utcnow
+from server.member_codes.models import Agreement, Seat
+from server.member_codes.validation import code_key, is_active_on
 from server.members.models import Branch
 from server.web.forms import FormReader
 

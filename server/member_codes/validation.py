@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.codes.models import Agreement, Seat
+from server.member_codes.models import Agreement, Seat
 from server.settings.store import get_setting
 
 

@@ -6,15 +6,16 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.guards import page
-from server.codes import agreements, holders
-from server.codes.models import Agreement
-from server.codes.validation import grace_days, seats_remaining
+from server.member_codes import agreements, holders
+from server.member_codes.models import Agreement
+from server.member_codes.validation import grace_days, seats_remaining
 from server.members.models import Branch
 from server.web import navigation
 from server.web.forms import FormReader, parse_id
@@ -37,9 +38,8 @@ def _text(value: object) -> str:
 
 async def _load(request: Request) -> Agreement:
     agreement_id = parse_id(request.path_params.get("agreement_id"))
-    agreement = (
-        None if agreement_id is None else await request.state.db.get(Agreement, agreement_id)
-    )
+    db: AsyncSession = request.state.db
+    agreement = None if agreement_id is None else await db.get(Agreement, agreement_id)
     if agreement is None:
         raise HTTPException(404, "There is no such agreement.")
     return agreement
@@ -50,7 +50,7 @@ async def agreement_list(request: Request) -> Response:
     db = request.state.db
     grace = await grace_days(db)
     rows = await agreements.list_agreements(db, dt.date.today(), grace)
-    return render(request, "codes/list.html", {"rows": rows, "grace": grace})
+    return render(request, "member_codes/list.html", {"rows": rows, "grace": grace})
 
 
 async def _form_page(
@@ -66,7 +66,7 @@ async def _form_page(
         "holders": [] if agreement is None else await holders.seat_holders(db, agreement),
         "pending": [] if agreement is None else await holders.pending_applicants(db, agreement),
     }
-    return render(request, "codes/form.html", context, status_code=400 if errors else 200)
+    return render(request, "member_codes/form.html", context, status_code=400 if errors else 200)
 
 
 @page(PERMISSION)

@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from server.cards import routes as card_pages
+from server.cards import link_routes
 from server.cards.models import CardLink
 from server.mail.models import OutboxMessage
 from tests.factories import login, make_branch, make_member, make_staff, post_form
@@ -96,7 +96,7 @@ async def test_bulk_issue_with_progress(client, db):
     response = await post_form(client, "/cards/bulk", {"branch_id": str(branch.id)})
     assert response.status_code == 303
     job_url = response.headers["location"]
-    await asyncio.gather(*card_pages._RUNNING)
+    await asyncio.gather(*link_routes._RUNNING)
     progress = (await client.get(job_url + ".json")).json()
     assert progress["state"] == "finished"
     assert (progress["done"], progress["total"]) == (5, 5)

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -47,7 +48,8 @@ def mail_context(request: Request) -> MailContext:
 
 async def _member(request: Request, value: str | None) -> Member:
     member_id = parse_id(value)
-    member = None if member_id is None else await request.state.db.get(Member, member_id)
+    db: AsyncSession = request.state.db
+    member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
     return member
@@ -203,7 +205,8 @@ async def bulk_start(request: Request) -> Response:
 
 async def _job(request: Request) -> CardIssueJob:
     job_id = parse_id(request.path_params["job_id"])
-    job = None if job_id is None else await request.state.db.get(CardIssueJob, job_id)
+    db: AsyncSession = request.state.db
+    job = None if job_id is None else await db.get(CardIssueJob, job_id)
     if job is None:
         raise HTTPException(404, "There is no such bulk issuing run.")
     return job

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.applicants.models import Applicant
-from server.codes.models import Agreement, Seat
+from server.member_codes.models import Agreement, Seat
 from server.members.models import Member
 
 
