@@ -26,7 +26,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import clock
@@ -65,7 +65,7 @@ def _link_void_reason(revoke_reason: str) -> str:
     )
 
 
-def stale_condition(now: dt.datetime) -> object:
+def stale_condition(now: dt.datetime) -> ColumnElement[bool]:
     return or_(
         CardLink.revoked_at.is_not(None),
         func.coalesce(CardPayload.generation, -2) != WalletPass.seen_generation,
@@ -82,7 +82,7 @@ async def stale_passes(db: AsyncSession, now: dt.datetime, limit: int = SWEEP_CH
                 select(WalletPass.id)
                 .join(CardLink, CardLink.id == WalletPass.card_link_id)
                 .outerjoin(CardPayload, CardPayload.member_id == WalletPass.member_id)
-                .where(WalletPass.voided_at.is_(None), stale_condition(now))  # type: ignore[arg-type]
+                .where(WalletPass.voided_at.is_(None), stale_condition(now))
                 .order_by(WalletPass.id)
                 .limit(limit)
             )
@@ -116,7 +116,7 @@ async def refresh(
         .join(CardLink, CardLink.id == WalletPass.card_link_id)
         .outerjoin(CardPayload, CardPayload.member_id == WalletPass.member_id)
         .where(WalletPass.id.in_(ids), WalletPass.voided_at.is_(None))
-        .where(stale_condition(now))  # type: ignore[arg-type]
+        .where(stale_condition(now))
     )
     rows = (await db.execute(query)).all()
     if not rows:
