@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.applicants import decline, review
 from server.applicants.creation import CreationRefused, create_member
 from server.applicants.models import Applicant
@@ -33,7 +34,7 @@ async def applicant_list(request: Request) -> Response:
     if not params:
         active = ["pending"]
     page_no = max(1, min(parse_id(params.get("page")) or 1, 10_000))
-    query = await review.applicant_query(db, active, dt.date.today())
+    query = await review.applicant_query(db, active, clock.today(request.state.site))
     total = await db.scalar(select(func.count()).select_from(query.subquery()))
     applicants = (
         (await db.execute(query.limit(PAGE_SIZE).offset((page_no - 1) * PAGE_SIZE))).scalars().all()
@@ -90,7 +91,7 @@ async def _detail_page(
             if applicant.member_id is None
             else [],
             "blockers": await review.blocking_reasons(db, applicant),
-            "info": await review.agreement_info(db, applicant, dt.date.today()),
+            "info": await review.agreement_info(db, applicant, clock.today(request.state.site)),
             "decline_reasons": list(decline.REASONS.items()),
             "errors": errors or {},
             "values": values or {},
@@ -122,7 +123,7 @@ async def applicant_create_member(request: Request) -> Response:
             applicant_id,
             version,
             request.state.user,
-            dt.date.today(),
+            clock.today(request.state.site),
             site=request.state.site,
             base_url=request.app.state.settings.base_url,
         )

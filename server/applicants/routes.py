@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import clock
 from server.applicants.registration import read_registration, submit_application
 from server.auth.guards import page
 from server.member_codes.routes import branch_options
@@ -43,7 +43,7 @@ async def register(request: Request) -> Response:
         return response
     register_limiter.hit(key)
     form = FormReader(await request.form())
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     reg = await read_registration(db, form, today, has_branches=bool(branches))
     if not reg.ok:
         values = {**dict(form.form), **{k: v for k, v in reg.values.items() if v is not None}}

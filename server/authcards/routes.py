@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.authcards.cards import build_cards
 from server.members.models import Branch, Member
@@ -41,7 +42,7 @@ def may_print(user: Member, perms: frozenset[str], member: Member, today: dt.dat
 @page()
 async def auth_card(request: Request) -> Response:
     db: AsyncSession = request.state.db
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     member_id = parse_id(request.path_params["member_id"])
     member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
@@ -94,7 +95,7 @@ def _ids(raw: str) -> list[int] | None:
 @page("manage_members")
 async def batch(request: Request) -> Response:
     db: AsyncSession = request.state.db
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     branches = (await db.scalars(select(Branch).order_by(Branch.name))).all()
     params = request.query_params
     form = {"branches": branches, "statuses": STATUSES, "default_statuses": DEFAULT_STATUSES}

@@ -4,7 +4,6 @@ parents of minors), and bulk issuing with a progress view."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
@@ -108,7 +108,7 @@ async def member_revoke(request: Request) -> Response:
 
 async def _my_minors(request: Request) -> list[Member]:
     user = request.state.user
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     children = (
         await request.state.db.execute(
             select(Member)

@@ -16,7 +16,7 @@ however many marshals ask; every full download is written to the audit log.
 
 The JSON, kept compact (a row shared by many members is sent once)::
 
-    {"v": 1, "generated_at": unix s, "today": "YYYY-MM-DD",
+    {"v": 1, "generated_at": unix s, "today": "YYYY-MM-DD", "time_zone": IANA name,
      "branches": ["", name, ...],
      "sections": [[key, title, empty text], ...],
      "rows": [[section, group, label, value, note, tone], ...],   # label "" = section empty
@@ -41,6 +41,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import clock
 from server.audit.log import record
 from server.auth.guards import page
 from server.checks.decide import NEEDS_PARENT, NOT_VERIFIED
@@ -48,6 +49,7 @@ from server.database import utcnow
 from server.members.models import Branch, Member
 from server.plugins.contract import SectionContext
 from server.plugins.registry import collect_sections_many
+from server.settings.store import load_settings
 
 log = logging.getLogger("tessera.checks")
 VERSION = 1
@@ -112,10 +114,11 @@ class RosterBuilder:
             ]
         )
 
-    def content(self, today: dt.date) -> dict[str, Any]:
+    def content(self, today: dt.date, time_zone: str) -> dict[str, Any]:
         return {
             "v": VERSION,
             "today": today.isoformat(),
+            "time_zone": time_zone,  # the organisation's: when a membership has expired
             "branches": list(self.branches),
             "sections": [list(key) for key in self.sections],
             "rows": [list(key) for key in self.rows],
@@ -125,9 +128,10 @@ class RosterBuilder:
 
 async def build(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime) -> Roster:
     """Every current member, in chunks of ``CHUNK`` (each its own short read)."""
-    today = now.date()
     builder = RosterBuilder()
     async with sessionmaker() as db:
+        site = await load_settings(db)
+        today = clock.today(site, now)
         branch_names: dict[int, str] = dict(
             (await db.execute(select(Branch.id, Branch.name))).all()
         )
@@ -149,14 +153,18 @@ async def build(sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime
             )
             if not members:
                 break
-            sections = await collect_sections_many(db, members, SectionContext.CHECK_PAGE, today)
+            sections = await collect_sections_many(
+                db, members, SectionContext.CHECK_PAGE, today, site=site
+            )
             for member in members:
                 branch = branch_names.get(member.branch_id, "") if member.branch_id else ""
                 builder.add(member, branch, sections[member.id])
             after = members[-1].id
             db.expunge_all()  # forget this chunk's objects (nothing left to expire) ...
             await db.rollback()  # ... and end its read
-    content = json.dumps(builder.content(today), ensure_ascii=False, separators=(",", ":"))
+    content = json.dumps(
+        builder.content(today, str(clock.zone_of(site))), ensure_ascii=False, separators=(",", ":")
+    )
     etag = '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'  # the data only
     generated_at = int(now.timestamp())
     body = f'{content[:-1]},"generated_at":{generated_at}}}'.encode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth import permissions as catalogue
 from server.auth.guards import page
 from server.auth.precedence import protection, require_may_act
@@ -56,7 +56,7 @@ async def _membership_or_404(request: Request, group: Group) -> GroupMembership:
 @page("manage_groups")
 async def group_list(request: Request) -> Response:
     db = request.state.db
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     groups = list((await db.execute(select(Group).order_by(Group.name))).scalars())
     counts = dict(
         (
@@ -106,7 +106,7 @@ async def _save_group(request: Request, group: Group | None) -> Response:
             verb = "created"
         else:
             group = await update_group(
-                db, group.id, values, actor_id=user.id, today=dt.date.today()
+                db, group.id, values, actor_id=user.id, today=clock.today(request.state.site)
             )
             verb = "saved"
         await db.commit()
@@ -141,7 +141,7 @@ async def _detail_page(
     status: int = 200,
 ) -> Response:
     db = request.state.db
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     rows = (
         await db.execute(
             select(GroupMembership, Member)
@@ -185,7 +185,7 @@ async def membership_add(request: Request) -> Response:
     group = await _group_or_404(request)
     form = FormReader(await request.form())
     who = form.text("member", "Member", required=True, max_length=254)
-    values = read_membership(form, dt.date.today())
+    values = read_membership(form, clock.today(request.state.site))
     member = await find_member(db, who) if who else None
     if who and member is None:
         form.errors["member"] = (
@@ -204,7 +204,9 @@ async def membership_add(request: Request) -> Response:
                 else group.permissions
             ),
         )
-        await add_membership(db, group.id, member, values, actor_id=user.id, today=dt.date.today())
+        await add_membership(
+            db, group.id, member, values, actor_id=user.id, today=clock.today(request.state.site)
+        )
         await db.commit()
     except GroupRuleError as exc:
         await db.rollback()
@@ -235,7 +237,7 @@ async def membership_edit(request: Request) -> Response:
         if values.is_chair and not membership.is_chair:
             check_grantable(user, request.state.perms, set(group.chair_permissions))
         changed = await update_membership(
-            db, membership, values, actor_id=user.id, today=dt.date.today()
+            db, membership, values, actor_id=user.id, today=clock.today(request.state.site)
         )
         await db.commit()
     except GroupRuleError as exc:
@@ -259,7 +261,7 @@ async def membership_end(request: Request) -> Response:
     if refused:
         return await _detail_page(request, group, {"end": f"Not ended: {refused}"}, None, 403)
     form = FormReader(await request.form())
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     until = form.date("until", "End date") or today
     if not form.ok:
         return await _detail_page(request, group, {"end": form.errors["until"]}, None, 400)

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.member_codes import agreements, holders
 from server.member_codes.models import Agreement
@@ -49,7 +50,7 @@ async def _load(request: Request) -> Agreement:
 async def agreement_list(request: Request) -> Response:
     db = request.state.db
     grace = await grace_days(db)
-    rows = await agreements.list_agreements(db, dt.date.today(), grace)
+    rows = await agreements.list_agreements(db, clock.today(request.state.site), grace)
     return render(request, "member_codes/list.html", {"rows": rows, "grace": grace})
 
 

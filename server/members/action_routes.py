@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.auth.precedence import protection
 from server.members import actions
@@ -65,7 +66,7 @@ async def _run(request: Request, action: Action, confirm: Confirmation | None = 
             request, confirm, member, error=REASON_MISSING, status_code=400
         )
     try:
-        message = await action(request, member, form, version, dt.date.today())
+        message = await action(request, member, form, version, clock.today(request.state.site))
         await db.commit()
     except ActionRefused as exc:
         await db.rollback()

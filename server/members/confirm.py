@@ -10,7 +10,6 @@ says so and offers no button.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,11 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.auth.precedence import protection
 from server.cards.service import live_link
 from server.members.models import Member
 from server.members.status import compute_status, is_adult, label
+from server.settings.store import load_settings
 from server.web.forms import parse_id
 from server.web.templating import render
 
@@ -50,7 +51,7 @@ class Confirmation:
 async def _clear_consequences(db: AsyncSession, member: Member) -> list[str]:
     after = compute_status(
         deactivated=member.is_deactivated,
-        adult=is_adult(member.birth_month, member.birth_year, dt.date.today()),
+        adult=is_adult(member.birth_month, member.birth_year, clock.today(await load_settings(db))),
         verified=False,
         parent_linked=member.parent_id is not None,
     )

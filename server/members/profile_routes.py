@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.audit.log import record
 from server.auth.current import end_session, start_session
 from server.auth.guards import page
@@ -40,7 +41,7 @@ async def _profile(
         "members/me.html",
         {
             "member": member,
-            "memberships": await memberships_of(db, member.id, dt.date.today()),
+            "memberships": await memberships_of(db, member.id, clock.today(request.state.site)),
             "proofs": await proofs_of(db, member.id, limit=1),
             "editable_fields": [f for f in fields if f.get("member_editable")],
             "public_fields": [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -70,7 +69,7 @@ async def member_list(request: Request) -> Response:
 async def member_detail(request: Request) -> Response:
     db = request.state.db
     member = await path_member(request)
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     children = (
         (
             await db.execute(
@@ -141,7 +140,7 @@ async def member_edit(request: Request) -> Response:
         member,
         branch_ids={b.id for b in branches},
         fields=info_fields(request.state.site),
-        today=dt.date.today(),
+        today=clock.today(request.state.site),
     )
     if not form.ok:
         if "version" in form.errors:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from server import clock
 from server.auth import permissions
 from server.mail.sealed import unseal_filter
 from server.members import status as member_status
@@ -95,7 +96,7 @@ def render(
         "nav_links": shown,
         "nav_groups": navigation.grouped(shown),
         "nav_current": navigation.current_link(shown, request.url.path),
-        "today": dt.date.today(),
+        "today": clock.today(getattr(state, "site", None) or {}),
         "flashes": _pop_flashes(request),
         "csrf_token": csrf_token(request.session) if "session" in request.scope else "",
     }

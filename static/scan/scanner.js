@@ -38,8 +38,17 @@
     return `${Math.floor(minutes / 1440)} days ago`;
   }
 
-  /** Today's date as the live check judges it (UTC), "YYYY-MM-DD". */
-  const todayUTC = () => new Date().toISOString().slice(0, 10);
+  /** Today's date where the organisation is (its time zone, as the live check judges
+   * expiry), "YYYY-MM-DD"; UTC when the roster names no zone or the browser lacks it. */
+  function todayIn(timeZone) {
+    try {
+      return new Intl.DateTimeFormat("en-CA", {
+        timeZone: timeZone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+      }).format(new Date());
+    } catch {
+      return new Date().toISOString().slice(0, 10);
+    }
+  }
 
   function b64urlBytes(text) {
     const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
@@ -112,7 +121,10 @@
       if (label) section.rows.push({ label, value, note, group, tone });
     }
     const meta = load(STORE.roster, {});
-    return { name, branch: data.branches[branch], standing, expires, sections, asOf: meta.as_of };
+    return {
+      name, branch: data.branches[branch], standing, expires, sections,
+      asOf: meta.as_of, timeZone: data.time_zone,
+    };
   }
 
   /** Download the roster if it changed (If-None-Match); at most every 10 minutes unless forced. */
@@ -157,7 +169,7 @@
     if (member.standing !== "ok") {
       return { result: member.standing, reason: `Offline: ${STANDING_REASONS[member.standing] || "Not in good standing"} in ${asOf}.` };
     }
-    if (!member.expires || member.expires < todayUTC()) {
+    if (!member.expires || member.expires < todayIn(member.timeZone)) {
       const when = member.expires ? ` on ${member.expires}` : "";
       return { result: "membership_expired", reason: `Offline: the membership expired${when} (${asOf}).` };
     }

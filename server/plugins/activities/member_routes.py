@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.members.models import Member
 from server.plugins.activities import decisions, requests, terms
@@ -53,7 +54,7 @@ async def mine(request: Request) -> Response:
 @page()
 async def member_page(request: Request) -> Response:
     db: AsyncSession = request.state.db
-    today = dt.date.today()
+    today = clock.today(request.state.site)
     member = await _member(db, request.path_params["member_id"])
     if not _may_view(request, member, today):
         raise HTTPException(
@@ -147,7 +148,7 @@ async def request_new(request: Request) -> Response:
             activity=activity,
             actor=request.state.user,
             renewal=form.raw("kind") == "renewal",
-            today=dt.date.today(),
+            today=clock.today(request.state.site),
         )
         return f"Your request for {name} is recorded; authorizers will review it."
 
@@ -174,7 +175,7 @@ async def retract(request: Request) -> Response:
             authorization=authorization,
             member=member,
             actor=request.state.user,
-            today=dt.date.today(),
+            today=clock.today(request.state.site),
         )
         return "The request is retracted."
 
@@ -249,7 +250,7 @@ async def cast_vote(request: Request) -> Response:
             authorizer=request.state.user,
             approve=decision == "approve",
             note=form.text("note", "Note", max_length=2000),
-            today=dt.date.today(),
+            today=clock.today(request.state.site),
         )
         if authorization.status == APPROVED:
             return "Approved: the authorization is now active."
@@ -270,7 +271,7 @@ async def revoke(request: Request) -> Response:
             authorization_id=(await _authorization(db, raw)).id,
             actor=request.state.user,
             reason=form.text("reason", "Reason", max_length=2000),
-            today=dt.date.today(),
+            today=clock.today(request.state.site),
         )
         return f"Authorization {authorization.id} is revoked."
 
