@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth.passwords import verify_password
+from server.auth.passwords import verify_password_off_loop
 from server.cards.invalidation import CARD_UNCHANGED
 from server.database import utcnow
 from server.members.models import Member
@@ -65,7 +65,7 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
     now = utcnow()
     member = await find_by_email(session, email)
     if member is None:
-        verify_password(None, password)
+        await verify_password_off_loop(None, password)
         return LoginResult(None, BAD_CREDENTIALS)
     outcome = await password_attempt(session, member, password, now)
     if outcome == "wrong":
@@ -105,7 +105,7 @@ async def password_attempt(
     expired = lock is not None and lock <= now
     locked = lock is not None and not expired
     failures = 0 if expired else member.failed_login_attempts
-    if verify_password(member.password_hash, password):
+    if await verify_password_off_loop(member.password_hash, password):
         if expired:
             await _set(session, member, failed_login_attempts=0, locked_until=None)
         return "locked" if locked else "right"

@@ -1,6 +1,13 @@
-"""Password hashing with argon2."""
+"""Password hashing with argon2.
+
+Hashing costs tens of milliseconds on purpose; requests call the ``*_off_loop`` forms,
+which run it in a worker thread (argon2 releases the GIL), so a login never stalls the
+cards and checks being served meanwhile.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +28,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
 
 
 def password_problem(password: str) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.audit.log import record
 from server.auth.login import find_by_email
 from server.auth.models import PasswordResetToken
-from server.auth.passwords import hash_password
+from server.auth.passwords import hash_password_off_loop
 from server.auth.sessions import end_all
 from server.database import utcnow
 from server.db.rowcount import rowcount
@@ -113,6 +113,7 @@ class TokenUsed(Exception):
 
 async def complete_reset(session: AsyncSession, row: PasswordResetToken, password: str) -> Member:
     """Set the password, use up this and every other open token, clear the lockout."""
+    hashed = await hash_password_off_loop(password)  # before the writes: not under the lock
     now = utcnow()
     claimed = await session.execute(
         update(PasswordResetToken)
@@ -128,7 +129,7 @@ async def complete_reset(session: AsyncSession, row: PasswordResetToken, passwor
         .where(PasswordResetToken.member_id == member.id, PasswordResetToken.used_at.is_(None))
         .values(used_at=now)
     )
-    member.password_hash = hash_password(password)
+    member.password_hash = hashed
     await end_all(session, member.id, "password_reset")
     member.failed_login_attempts = 0
     member.locked_until = None

@@ -13,7 +13,7 @@ from server.audit.log import record
 from server.auth.current import end_session, start_session
 from server.auth.guards import page
 from server.auth.login import LOCKED, password_attempt
-from server.auth.passwords import hash_password, password_problem
+from server.auth.passwords import hash_password_off_loop, password_problem
 from server.auth.sessions import end_all, open_sessions, token_hash
 from server.groups.periods import memberships_of
 from server.members.form import info_fields, read_additional_info
@@ -112,7 +112,7 @@ async def me_password(request: Request) -> Response:
         problem = "The two new passwords differ."
     if problem:
         return await _profile(request, password_error=problem, status_code=400)
-    member.password_hash = hash_password(new)
+    member.password_hash = await hash_password_off_loop(new)
     member.modified_at = dt.datetime.now(dt.UTC)
     member.modified_by_id = member.id
     record(
