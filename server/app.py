@@ -21,7 +21,8 @@ from server.cards import card_routes
 from server.cards import link_routes as card_link_routes
 from server.cards.reader import CardReader, UsageTracker
 from server.cards.rebuild import CardRebuilder
-from server.cards.runtime import CardRuntime
+from server.cards.rebuild_process import RebuilderProcess
+from server.cards.runtime import CardRuntime, Rebuilder
 from server.checks import routes as check_routes
 from server.checks import runtime as check_runtime
 from server.checks.answer import CheckPage
@@ -129,7 +130,11 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
     )
     app.state.checks = checks
     stack.push_async_callback(checks.log.flush)  # a clean stop writes the checks in memory
-    rebuilder = CardRebuilder(settings, sweep=settings.run_background_jobs)
+    rebuilder: Rebuilder = (
+        RebuilderProcess(settings, sweep=settings.run_background_jobs)
+        if settings.card_rebuilder == "process"
+        else CardRebuilder(settings, sweep=settings.run_background_jobs)
+    )
     rebuilder.start()
     stack.push_async_callback(rebuilder.stop)
     usage = UsageTracker()

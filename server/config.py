@@ -12,6 +12,8 @@ from starlette.datastructures import Secret
 from server.datafiles import make_private
 from server.wallet.config import WalletConfig, load_wallet_config
 
+REBUILDERS = ("process", "thread")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,6 +28,8 @@ class Settings:
     metrics_token: Secret | None = None
     # Apple and Google Wallet credentials (``WALLET_*``); none: no wallet is offered.
     wallet: WalletConfig = WalletConfig()
+    # Where stale cards are rebuilt: "process" (a child process, another core) or "thread".
+    card_rebuilder: str = "process"
 
     @property
     def https(self) -> bool:
@@ -68,4 +72,11 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         run_background_jobs=config("TESSERA_BACKGROUND_JOBS", cast=bool, default=True),
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
         wallet=load_wallet_config(config),
+        card_rebuilder=config("CARD_REBUILDER", cast=_rebuilder, default="process"),
     )
+
+
+def _rebuilder(value: str) -> str:
+    if value not in REBUILDERS:
+        raise ValueError(f"CARD_REBUILDER must be one of {', '.join(REBUILDERS)}, not {value!r}")
+    return value

@@ -217,6 +217,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         smtp_url=None,
         mail_from="Tessera <tessera@example.org>",
         run_background_jobs=False,
+        # In-process tests install plugins of their own (tests/dummy_plugin), which a
+        # spawned rebuilder would not see; live servers run the shipped default, a process.
+        card_rebuilder="thread",
     )
 
 

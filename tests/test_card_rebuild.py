@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
 
+import httpx
 from sqlalchemy import func, select
 
-from server.cards import builder
+from server.app import create_app
+from server.cards import builder, rebuild_process
 from server.cards.invalidation import CURRENT_EPOCH, invalidate
 from server.cards.models import CardPayload
 from server.cards.rebuild import CardRebuilder
+from server.cards.rebuild_process import RebuilderProcess
 from server.members.models import Member
 from server.settings.store import set_setting
 from tests.card_fixtures import issued_token
@@ -88,3 +95,59 @@ async def test_a_deleted_members_card_is_gone(app, client, db, settings):
     member.deleted_at = member.created_at
     await db.commit()
     assert (await client.get(f"/card/{token}.json")).status_code == 410
+
+
+@contextlib.asynccontextmanager
+async def _served_by_a_rebuilder_process(settings):
+    """The app as shipped: stale cards rebuilt by a child process (``CARD_REBUILDER``'s
+    default), with a client of its own."""
+    application = create_app(dataclasses.replace(settings, card_rebuilder="process"))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield application.state.cards.rebuilder, c
+
+
+async def test_a_rebuilder_process_serves_a_whole_stale_register(app, db, settings):
+    """After a whole-register invalidation every card answers with the change, built in
+    another process (on another core), in a few batches."""
+    ids, tokens = await _cards(db, settings, CARDS)
+    await set_setting(db, "card_color", "#654321", None)
+    await db.commit()
+    async with _served_by_a_rebuilder_process(settings) as (rebuilder, client):
+        assert isinstance(rebuilder, RebuilderProcess)
+        child = rebuilder._process
+        assert child.is_alive() and child.pid != os.getpid()
+        answers = await asyncio.gather(*(client.get(f"/card/{t}.json") for t in tokens))
+        assert [a.status_code for a in answers] == [200] * CARDS
+        assert {a.json()["org"]["color"] for a in answers} == {"#654321"}
+        await _until_none_stale(db)  # the child stored what it built
+        for _ in range(30):  # its counts arrive every second
+            if rebuilder.built >= CARDS:
+                break
+            await asyncio.sleep(0.1)
+        assert 0 < rebuilder.batches < CARDS // 4 and rebuilder.built >= CARDS
+    assert not child.is_alive()  # stopped with the app
+
+
+async def test_a_killed_rebuilder_process_is_started_again(app, db, settings, monkeypatch):
+    """The rebuilder process dies (killed, out of memory): requests meanwhile get a clear
+    503, never a 500, and stale cards are served again once it is back."""
+    monkeypatch.setattr(rebuild_process, "RESTART_PAUSE", 0.5)
+    ids, tokens = await _cards(db, settings, 6)
+    async with _served_by_a_rebuilder_process(settings) as (rebuilder, client):
+        first = rebuilder._process
+        await invalidate(db, None, reason="test: every card")
+        await db.commit()
+        os.kill(first.pid, signal.SIGKILL)
+        statuses = []
+        for token in tokens:
+            answer = await client.get(f"/card/{token}.json")
+            statuses.append(answer.status_code)
+            while answer.status_code == 503 and len(statuses) < 200:
+                await asyncio.sleep(0.1)
+                answer = await client.get(f"/card/{token}.json")
+                statuses.append(answer.status_code)
+            assert answer.status_code == 200
+        assert set(statuses) <= {200, 503}
+        assert rebuilder._process.pid != first.pid and rebuilder.running

@@ -12,11 +12,11 @@ lifespan), with its own event loop and database engine:
    in small batches beside the demand loop, at most ``sweep_rate`` cards a second, so
    after a mass invalidation most cards are ready before they are asked for.
 
-Why a thread: a batch is a dozen ORM queries, each several round trips between the
-event loop and the driver's thread. On the serving loop, busy with thousands of hot-path
-requests a second, every round trip waited its turn behind them: a batch took 400 ms
-of waiting for 15 ms of work. On a loop of its own it waits for nobody; the serving
-loop sees one answer per batch.
+Why a thread: a batch is a dozen ORM queries. On the serving loop, busy with thousands
+of hot-path requests a second, every round trip to the driver's thread waited its turn
+behind them: a batch took 400 ms of waiting for 15 ms of work. On a loop of its own it
+waits for nobody, and on SQLite its reads run on that thread itself
+(``server.db.lean_sqlite``, inline); the serving loop sees one answer per batch.
 
 Nothing here holds the write lock while building: batches are built in a read
 transaction, and a separate storer writes them (``builder.store``) in short write
@@ -31,6 +31,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -57,8 +58,9 @@ SWEEP_IDLE = 5.0  # seconds between looks for stale cards when none were found
 SWEEP_QUIET = 1.0  # seconds without demand before the sweep goes on: requests first
 STOP_PATIENCE = 10.0  # seconds the loops get to finish their batch at shutdown
 
-# (the request's future, its loop, whether it needs the marshal's view of the member)
-Waiter = tuple["asyncio.Future[BuiltPayload | None]", asyncio.AbstractEventLoop, bool]
+# (how to answer the request, whether it needs the marshal's view of the member)
+Answer = Callable[[Any], None]  # takes the payload (or None) or the exception
+Waiter = tuple[Answer, bool]
 
 
 class RebuilderStopped(RuntimeError):
@@ -75,6 +77,18 @@ def _settle(future: asyncio.Future[BuiltPayload | None], outcome: Any) -> None:
         future.set_result(outcome)
 
 
+def answer_on(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[BuiltPayload | None]
+) -> Answer:
+    """An answer that settles ``future`` on its own ``loop`` (from any thread)."""
+
+    def answer(outcome: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the asking loop has closed
+            loop.call_soon_threadsafe(_settle, future, outcome)
+
+    return answer
+
+
 class CardRebuilder:
     def __init__(
         self, settings: Settings, *, sweep: bool = True, sweep_rate: float = SWEEP_RATE
@@ -88,6 +102,7 @@ class CardRebuilder:
         self._stopping = False
         # The rest belongs to the rebuilder's own loop.
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._store_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._waiting: dict[int, list[Waiter]] = {}
         self._to_store: dict[int, BuiltPayload] = {}
         self._demand: asyncio.Event | None = None
@@ -114,12 +129,16 @@ class CardRebuilder:
         a database call; only a loop that does not finish within ``STOP_PATIENCE`` is
         cancelled.
         """
+        await asyncio.to_thread(self.stop_and_wait)
+
+    def stop_and_wait(self) -> None:
+        """``stop`` for a caller without an event loop (blocks until stopped)."""
         if self._thread is None or self._loop is None:
             return
         self._stopping = True
         with contextlib.suppress(RuntimeError):  # its loop already closed
             self._loop.call_soon_threadsafe(self._wake_everyone)
-        await asyncio.to_thread(self._thread.join, STOP_PATIENCE + 10)
+        self._thread.join(STOP_PATIENCE + 10)
         self._thread = None
 
     @property
@@ -134,12 +153,16 @@ class CardRebuilder:
     async def get(self, member_id: int, *, check_view: bool = False) -> BuiltPayload | None:
         """A payload built after this call began (None: the member has no card); with
         ``check_view``, also the marshal's view of the member."""
+        future: asyncio.Future[BuiltPayload | None] = asyncio.get_running_loop().create_future()
+        self.ask(member_id, check_view, answer_on(asyncio.get_running_loop(), future))
+        return await future
+
+    def ask(self, member_id: int, check_view: bool, answer: Answer) -> None:
+        """From any thread: build ``member_id``'s payload and call ``answer`` with it (on
+        the rebuilder's thread)."""
         if not self.running or self._loop is None:
             raise RebuilderStopped("the card rebuilder is not running")
-        asking = asyncio.get_running_loop()
-        future: asyncio.Future[BuiltPayload | None] = asking.create_future()
-        self._loop.call_soon_threadsafe(self._ask, member_id, (future, asking, check_view))
-        return await future
+        self._loop.call_soon_threadsafe(self._ask, member_id, (answer, check_view))
 
     # --- the rebuilder's own loop ------------------------------------------------
 
@@ -154,8 +177,12 @@ class CardRebuilder:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._demand, self._store_wake, self._stopped = (asyncio.Event() for _ in range(3))
-        engine = make_engine(self.settings.database_url)
+        # Builds read on this thread itself (a read waits for no lock); stores, which may
+        # wait for the write lock, on the driver's thread, leaving this loop free.
+        engine = make_engine(self.settings.database_url, inline=True)
+        store_engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(engine)
+        self._store_sessionmaker = make_sessionmaker(store_engine)
         tasks = [asyncio.create_task(self._build_loop()), asyncio.create_task(self._store_loop())]
         if self.sweep_enabled:
             tasks.append(asyncio.create_task(self._sweep_loop()))
@@ -176,6 +203,7 @@ class CardRebuilder:
                 await self._store_pending()
         finally:
             await engine.dispose()
+            await store_engine.dispose()
 
     def _wake_everyone(self) -> None:
         assert self._stopped and self._demand and self._store_wake
@@ -193,9 +221,7 @@ class CardRebuilder:
 
     @staticmethod
     def _answer(waiter: Waiter, outcome: Any) -> None:
-        future, loop, _ = waiter
-        with contextlib.suppress(RuntimeError):  # the asking loop has closed
-            loop.call_soon_threadsafe(_settle, future, outcome)
+        waiter[0](outcome)
 
     async def _build_loop(self) -> None:
         """Batches of the waiting requests, up to ``DEMAND_BATCHES`` at once: requests that
@@ -224,7 +250,7 @@ class CardRebuilder:
     async def _build_demanded(self, waiting: dict[int, list[Waiter]]) -> None:
         self._last_demand = time.monotonic()
         ids = list(waiting)
-        views = any(w[2] for waiters in waiting.values() for w in waiters)
+        views = any(w[1] for waiters in waiting.values() for w in waiters)
         try:
             built = await self._build(ids, check_views=views)
         except Exception as exc:
@@ -313,12 +339,12 @@ class CardRebuilder:
         self._store_wake.set()
 
     async def _store_pending(self) -> None:
-        assert self.sessionmaker is not None
+        assert self._store_sessionmaker is not None
         while self._to_store:
             ids = list(self._to_store)[:STORE_BATCH]
             batch = [self._to_store.pop(member_id) for member_id in ids]
             try:
-                async with self.sessionmaker() as db:
+                async with self._store_sessionmaker() as db:
                     self.stored += await builder.store(db, batch)
                     await db.commit()
             except Exception as exc:

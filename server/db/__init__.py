@@ -29,5 +29,8 @@ a read (``server.db.transactions``):
 The hot paths (card lookup, marshal check, check log) skip the ORM: on SQLite one raw
 ``sqlite3`` connection on the event-loop thread, on PostgreSQL a small ``asyncpg`` pool
 (``server.db.hot``). Every connection — ORM or raw — is prepared by
-``server.db.sqlite.prepare``, from the one parsed URL in ``server.db.target``.
+``server.db.sqlite.prepare``, from the one parsed URL in ``server.db.target``. The ORM's
+SQLite connections are ``server.db.lean_sqlite``'s: one trip to the driver's thread per
+statement (SQLAlchemy's own adapter makes four or five), or none for a loop that has a
+thread to itself.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -12,14 +13,26 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from server.db import sqlite, transactions
+from server.db import lean_sqlite, sqlite, transactions
+from server.db.lean_sqlite import LeanConnection
 from server.db.target import DatabaseTarget
 
 PG_LOCK_TIMEOUT = f"{sqlite.BUSY_TIMEOUT_MS}ms"  # the same patience as SQLite's busy timeout
 
 
-def make_engine(database: str | DatabaseTarget, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    database: str | DatabaseTarget, *, inline: bool = False, **kwargs: Any
+) -> AsyncEngine:
+    """The engine for ``database``. On SQLite its connections are ``server.db.lean_sqlite``'s
+    (``inline``: run on the calling thread, for a loop with a thread of its own)."""
     target = database if isinstance(database, DatabaseTarget) else DatabaseTarget.parse(database)
+    if target.is_sqlite:
+        arguments, options = target.url.get_dialect()().create_connect_args(target.url)
+
+        async def lean_connection() -> aiosqlite.Connection:
+            return await LeanConnection(lean_sqlite.connector(arguments, options), inline=inline)
+
+        kwargs.setdefault("async_creator", lean_connection)
     if target.backend == "postgresql":
         # A request never waits on a row lock for long: past this it is "busy" (503).
         settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})

@@ -42,7 +42,8 @@ def install(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _driver_hands_over(dbapi_connection: Any, record: Any) -> None:
-        dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
+        if dbapi_connection.isolation_level is not None:  # lean connections open without
+            dbapi_connection.isolation_level = None  # no implicit BEGIN from the driver
 
     @event.listens_for(engine, "begin")
     def _pending(connection: Connection) -> None:
