@@ -283,3 +283,56 @@ async def test_colour_settings_show_the_colour(sqlite_only, live_server, browser
     middle = image.getpixel((image.width // 2, image.height // 2))
     assert max(abs(a - b) for a, b in zip(middle, (0x5B, 0x2A, 0x86), strict=True)) <= 12
     assert await page.get_by_text("#5b2a86").first.is_visible()
+
+
+# Every link, button and form control outside running text: a link is in running text
+# when the block around it says more than the link itself (WCAG 2.5.8's inline exception).
+STANDALONE_SMALL = """() => [...document.querySelectorAll(
+    'main a[href], main button, main select, main summary, footer a[href], '
+    + 'input:not([type=hidden]):not(.visually-hidden)')]
+  .filter(el => el.offsetParent !== null)
+  .filter(el => {
+    if (el.tagName !== 'A' || getComputedStyle(el).display !== 'inline') return true;
+    const block = el.closest('p, li, td, dd, dt, div, th');
+    return !block || block.textContent.trim().length <= el.textContent.trim().length + 3;
+  })
+  .map(el => [el.tagName + ' ' + (el.textContent.trim() || el.name || el.type).slice(0, 30),
+              el.getBoundingClientRect()])
+  .filter(([, r]) => r.width < 24 || r.height < 24)
+  .map(([t, r]) => `${t} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+async def test_links_on_their_own_line_and_checkboxes_are_24_px(
+    sqlite_only, live_server, browser, db
+):
+    """ "Cancel", "← Back", "Forgot your password?", the check page's footer links and
+    every checkbox are targets of at least 24 × 24 px on a 320 px phone."""
+    people = await _register(db)
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 320, "height": 640})
+    found: dict[str, list[str]] = {}
+
+    async def look(path: str) -> None:
+        response = await page.goto(live_server.url + path)
+        assert response is not None and response.status == 200, path
+        small = await page.evaluate(STANDALONE_SMALL)
+        if small:
+            found[path] = small
+
+    for path in ("/login", "/password-reset", "/register", "/check/hello-world"):
+        await look(path)
+    await _log_in(page, live_server.url, people["root"].email)
+    parent = people["parent"].id
+    for path in (
+        "/",
+        "/me",
+        "/me/membership-proof",
+        f"/members/{parent}",
+        f"/members/{parent}/deactivate",
+        f"/members/{parent}/card-links/revoke",
+        "/groups/new",
+        "/auth-cards",
+        f"/members/{parent}/auth-card",
+    ):
+        await look(path)
+    assert found == {}
