@@ -7,13 +7,13 @@
  * first visit ("save-card"), before the worker has ever seen a load of it.
  */
 "use strict";
-var SHELL = "tessera-shell-v2";
+var SHELL = "tessera-shell-v3";
 var CARDS = "tessera-cards-v1";
 // Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
 // new ?v= there and here (and a new SHELL): a page still running the old script after an
 // update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css?v=2", "/pwa/card.js?v=2", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/card.css?v=3", "/pwa/card.js?v=2", "/pwa/vendor/qrcode-generator/qrcode.js",
   "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];

@@ -301,3 +301,36 @@ async def test_freshness_is_at_the_top_and_an_expired_code_is_marked(
     assert "Marshals: scan" not in await page.locator("#check-caption").inner_text()
     await page.get_by_role("heading", name=name).wait_for()
     await page.screenshot(path=str(artifacts / "card-offline-code-expired.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_long_name_stays_on_the_card_from_320_px(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """The name the marshal compares with the person is never cut off the screen: long
+    names, legal names and branches wrap inside the card at every phone width."""
+    branch = await make_branch(db, "Canton of Saint Ursula of the Marches of Caer Darth")
+    url, name = await _card_for(
+        db,
+        live_server.url,
+        sca_name="Mistress Æthelflæd Wulfrūnsdóttir of Crescent Moon Vale",
+        first_name="Maximiliana-Konstantina",
+        branch_id=branch.id,
+    )
+    page = await browser.new_page()
+    await page.goto(url)
+    await page.get_by_role("heading", name=name).wait_for()
+    for width in (320, 360, 390, 412):
+        await page.set_viewport_size({"width": width, "height": 844})
+        fits = await page.evaluate(
+            """() => ({
+              page: document.documentElement.scrollWidth,
+              cut: [...document.querySelectorAll('.who h1, .who p, .band span')]
+                .filter(el => el.getBoundingClientRect().right > window.innerWidth + 0.5
+                              || el.scrollWidth > el.clientWidth + 1)
+                .map(el => el.textContent),
+            })"""
+        )
+        assert fits["page"] <= width and fits["cut"] == [], (width, fits)
+    await page.set_viewport_size({"width": 320, "height": 844})
+    await page.screenshot(path=str(artifacts / "card-320-long-name.png"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -151,7 +152,7 @@ async def test_offline_scanner_names_the_member_from_its_roster(
     await expect(data).to_contain_text("Authorizations: Rapier — Single Rapier")
     await expect(data).to_contain_text(f"expires {expires.isoformat()}")
     await expect(data).to_contain_text("Name, branch and authorizations as of")
-    await expect(data).to_contain_text("minutes ago")
+    await expect(data).to_contain_text(re.compile(r"minutes? ago"))
     await page.screenshot(path=str(artifacts / "scanner-offline-roster.png"), full_page=True)
 
     await scan(unverified_link)
@@ -210,3 +211,53 @@ async def test_the_roster_leaves_the_phone_when_old_or_no_longer_allowed(
     await expect(page.locator("#netstate")).to_contain_text("Not allowed")
     await expect(page.locator("#roster-state")).to_have_text("not loaded")
     assert await page.evaluate("caches.has('tessera-roster')") is False
+
+
+PAGE_WIDTH = "[document.documentElement.scrollWidth, window.innerWidth]"
+
+
+@pytest.mark.browser
+async def test_the_scanner_fits_phone_screens_online_and_offline(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """The scanner with its roster loaded, and an offline result for a long name with long
+    authorizations, are no wider than a 320–412 px screen (the roster's date is one
+    unbreakable run, and the offline-data list must not squeeze it off the screen)."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Canton of Saint Ursula of the Marches of Caer Darth")
+    member = await make_verified(
+        db, sca_name="Mistress Æthelflæd Wulfrūnsdóttir of Crescent Moon Vale", branch_id=branch.id
+    )
+    activity = await make_activity(
+        db, "Armored Combat and Cut-and-Thrust", "Two-Weapon and Great Weapon (Marshal-in-Training)"
+    )
+    await make_authorization(db, member, activity, expires_on=dt.date.today() + dt.timedelta(400))
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 320, "height": 700})
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+    for width in (320, 360, 390, 412):
+        await page.set_viewport_size({"width": width, "height": 700})
+        scroll, screen = await page.evaluate(PAGE_WIDTH)
+        assert scroll <= screen, f"scanner at {width} px is {scroll} px wide"
+    await page.set_viewport_size({"width": 320, "height": 700})
+    await page.screenshot(path=str(artifacts / "scanner-320-online.png"), full_page=True)
+
+    live_server.stop()
+    await page.reload()
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_selector("#result[data-mode=offline]")
+    await expect(page.locator("#r-data")).to_contain_text("Two-Weapon and Great Weapon")
+    data = await page.locator("#r-data").inner_text()
+    assert "ago" in data and not re.search(r"\b[01] minutes ago", data), data  # plain English
+    scroll, screen = await page.evaluate(PAGE_WIDTH)
+    assert scroll <= screen, f"offline result at 320 px is {scroll} px wide"
+    await page.screenshot(path=str(artifacts / "scanner-320-offline-result.png"), full_page=True)

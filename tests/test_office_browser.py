@@ -25,8 +25,8 @@ from tests.test_photos import jpeg_bytes
 pytestmark = pytest.mark.browser
 TODAY = dt.date.today()
 # Print sheets are laid out in millimetres at the size they are printed (85.6 mm panels
-# in folded pairs, issue 13); they are previews of paper, not pages that reflow.
-PRINT_SHEETS = re.compile(r"/auth-card$|^/auth-cards/print")
+# in folded pairs, issue 13): on a phone the sheet scrolls inside its own box, the page
+# itself is no wider than the screen.
 NOT_PAGES = re.compile(
     r"^/(static/|logout|card/|check/(?!scan))|\.(csv|json|png|jpg|pdf|svg)$|/(image|photo)$"
 )
@@ -145,10 +145,9 @@ async def _crawl(page, base: str, start: list[str]) -> list[str]:
         response = await page.goto(base + target)
         assert response is not None and response.status < 500, target
         visited.append(target)
-        if not PRINT_SHEETS.search(urlsplit(target).path):
-            width, client = await page.evaluate(OVERFLOW)
-            if width > client:
-                problems.append(f"{target}: {width} px wide in {client} px")
+        width, client = await page.evaluate(OVERFLOW)
+        if width > client:
+            problems.append(f"{target}: {width} px wide in {client} px")
         for href in await page.evaluate(
             "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
         ):
@@ -180,15 +179,23 @@ async def test_no_page_overflows_at_320_px(sqlite_only, live_server, browser, db
         "/admin/settings",
         "/me",
         "/me/membership-proof",
+        "/members/{id}/auth-card",
     ):
         assert expected in patterns, (expected, sorted(patterns))
+    # The batch sheet too (a form's answer, not a link), both papers.
+    for paper in ("a4", "letter"):
+        await page.goto(f"{live_server.url}/auth-cards?ids={people['parent'].id}&paper={paper}")
+        width, client = await page.evaluate(OVERFLOW)
+        assert width <= client, (paper, width)
+        assert await page.locator(".pair").count() >= 1
     assert len(patterns) >= 40
     # The member's own pages too.
     member_page = await browser.new_page()
     await member_page.set_viewport_size({"width": 320, "height": 640})
     await browser.clear_cookies()
     await _log_in(member_page, live_server.url, people["parent"].email)
-    for path in ("/me", "/me/cards", "/me/membership-proof", "/register", "/login"):
+    own_card = f"/members/{people['parent'].id}/auth-card"
+    for path in ("/me", "/me/cards", "/me/membership-proof", own_card, "/register", "/login"):
         await member_page.goto(live_server.url + path)
         width, client = await member_page.evaluate(OVERFLOW)
         assert width <= client, path
@@ -276,3 +283,56 @@ async def test_colour_settings_show_the_colour(sqlite_only, live_server, browser
     middle = image.getpixel((image.width // 2, image.height // 2))
     assert max(abs(a - b) for a, b in zip(middle, (0x5B, 0x2A, 0x86), strict=True)) <= 12
     assert await page.get_by_text("#5b2a86").first.is_visible()
+
+
+# Every link, button and form control outside running text: a link is in running text
+# when the block around it says more than the link itself (WCAG 2.5.8's inline exception).
+STANDALONE_SMALL = """() => [...document.querySelectorAll(
+    'main a[href], main button, main select, main summary, footer a[href], '
+    + 'input:not([type=hidden]):not(.visually-hidden)')]
+  .filter(el => el.offsetParent !== null)
+  .filter(el => {
+    if (el.tagName !== 'A' || getComputedStyle(el).display !== 'inline') return true;
+    const block = el.closest('p, li, td, dd, dt, div, th');
+    return !block || block.textContent.trim().length <= el.textContent.trim().length + 3;
+  })
+  .map(el => [el.tagName + ' ' + (el.textContent.trim() || el.name || el.type).slice(0, 30),
+              el.getBoundingClientRect()])
+  .filter(([, r]) => r.width < 24 || r.height < 24)
+  .map(([t, r]) => `${t} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+async def test_links_on_their_own_line_and_checkboxes_are_24_px(
+    sqlite_only, live_server, browser, db
+):
+    """ "Cancel", "← Back", "Forgot your password?", the check page's footer links and
+    every checkbox are targets of at least 24 × 24 px on a 320 px phone."""
+    people = await _register(db)
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 320, "height": 640})
+    found: dict[str, list[str]] = {}
+
+    async def look(path: str) -> None:
+        response = await page.goto(live_server.url + path)
+        assert response is not None and response.status == 200, path
+        small = await page.evaluate(STANDALONE_SMALL)
+        if small:
+            found[path] = small
+
+    for path in ("/login", "/password-reset", "/register", "/check/hello-world"):
+        await look(path)
+    await _log_in(page, live_server.url, people["root"].email)
+    parent = people["parent"].id
+    for path in (
+        "/",
+        "/me",
+        "/me/membership-proof",
+        f"/members/{parent}",
+        f"/members/{parent}/deactivate",
+        f"/members/{parent}/card-links/revoke",
+        "/groups/new",
+        "/auth-cards",
+        f"/members/{parent}/auth-card",
+    ):
+        await look(path)
+    assert found == {}

@@ -1,7 +1,8 @@
 """Turning an uploaded file into a safe, small JPEG (or refusing it with a reason).
 
 The upload is decoded fully by Pillow, turned upright (EXIF orientation), flattened
-onto white, downscaled to fit ``MAX_SIDE`` and re-encoded: nothing of the original
+onto white, downscaled to fit ``MAX_SIDE`` (a document such as a
+membership card: ``DOCUMENT_MAX_SIDE``) and re-encoded: nothing of the original
 file — EXIF, GPS, comments, trailing data — survives.
 
 The work runs off the event loop (``process_off_loop``) on one worker thread shared by
@@ -23,6 +24,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 480
+# A membership card photographed for the office: the card rarely fills the frame, and its
+# number is small print, so the office gets more pixels than a face needs.
+DOCUMENT_MAX_SIDE = 1600
 MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo; Pillow's bomb guard is 89 million
 MAX_PNG_PIXELS = 16_000_000  # a PNG photo within 5 MB has far fewer; decoding costs in full
 ACCEPTED_FORMATS = ("JPEG", "PNG")  # phone MPO files open as JPEG
@@ -44,12 +48,12 @@ class Photo:
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")
 
 
-async def process_off_loop(upload: bytes) -> Photo:
+async def process_off_loop(upload: bytes, max_side: int = MAX_SIDE) -> Photo:
     """``process`` on the photo thread: the event loop keeps serving meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(_WORKER, process, upload)
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, process, upload, max_side)
 
 
-def process(upload: bytes) -> Photo:
+def process(upload: bytes, max_side: int = MAX_SIDE) -> Photo:
     if not upload:
         raise PhotoRefused("Choose a photo to upload.")
     if len(upload) > MAX_UPLOAD_BYTES:
@@ -62,7 +66,7 @@ def process(upload: bytes) -> Photo:
             if image.width * image.height > limit:
                 raise PhotoRefused("The photo has too many pixels. Choose a smaller one.")
             if image.format == "JPEG":
-                image.draft("RGB", (MAX_SIDE * 2, MAX_SIDE * 2))  # decode at 1/2 … 1/8 scale
+                image.draft("RGB", (max_side * 2, max_side * 2))  # decode at 1/2 … 1/8 scale
             image.load()
     except PhotoRefused:
         raise
@@ -78,7 +82,7 @@ def process(upload: bytes) -> Photo:
         upright = flat
     else:
         upright = upright.convert("RGB")
-    upright.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     # A fresh image holds only pixels: no info dict (comments, ICC, EXIF) to carry over.
     clean = Image.new("RGB", upright.size)
     clean.paste(upright)

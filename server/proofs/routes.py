@@ -19,7 +19,12 @@ from server.auth.guards import page
 from server.auth.precedence import protection
 from server.members.actions import ActionRefused
 from server.members.models import Member
-from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
+from server.photos.images import (
+    DOCUMENT_MAX_SIDE,
+    MAX_UPLOAD_BYTES,
+    PhotoRefused,
+    process_off_loop,
+)
 from server.proofs import service
 from server.proofs.models import PENDING, MembershipProof
 from server.web import navigation
@@ -59,7 +64,7 @@ async def my_proof(request: Request) -> Response:
         data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
     image = None
     try:
-        image = await process_off_loop(data)
+        image = await process_off_loop(data, DOCUMENT_MAX_SIDE)
     except PhotoRefused as refused:
         reader.errors["image"] = (
             str(refused).replace("a photo", "an image").replace("photo", "image")

@@ -1,6 +1,7 @@
 """Submitting, verifying and rejecting membership proofs (in the caller's transaction).
 
-A member's upload is re-encoded exactly like a photo (``images.process_off_loop``) and kept; a newer
+A member's upload is re-encoded like a photo (``images.process_off_loop``, at the larger
+``DOCUMENT_MAX_SIDE`` so that the card's number stays legible) and kept; a newer
 upload marks a still-pending one ``replaced``. Verifying runs the existing status action
 (``members.actions.verify_membership``: number, expiry, status, audit) and marks the
 proof verified in the same transaction; rejecting needs a reason, which the member is

@@ -33,7 +33,8 @@
 
   function age(seconds) {
     const minutes = Math.max(0, Math.floor((now() - seconds) / 60));
-    if (minutes < 120) return `${minutes} minutes ago`;
+    if (minutes < 1) return "less than a minute ago";
+    if (minutes < 120) return minutes === 1 ? "1 minute ago" : `${minutes} minutes ago`;
     if (minutes < 72 * 60) return `${Math.floor(minutes / 60)} hours ago`;
     return `${Math.floor(minutes / 1440)} days ago`;
   }

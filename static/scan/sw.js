@@ -1,7 +1,7 @@
 /* Service worker of the card scanner (scope /check/scan/): keeps its shell offline.
  * The roster of members lives in its own cache ("tessera-roster"), written and read by
  * the page (scanner.js); an update of this worker leaves it alone. */
-const CACHE = "tessera-scan-v3-jsqr-1.4.0";
+const CACHE = "tessera-scan-v4-jsqr-1.4.0";
 const SHELL = [
   "/check/scan/",
   "/check/scan/about",
