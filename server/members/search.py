@@ -12,9 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from server.cards.models import CardLink
 from server.members.branches import subtree_ids
@@ -115,6 +118,29 @@ class MemberSearch:
         return self.params() | {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
 
 
+class contains_folded(FunctionElement[bool]):
+    """``column LIKE pattern``, ignoring case: ``ILIKE`` on PostgreSQL; on SQLite a plain
+    ``LIKE``, which ignores the case of ASCII letters just as SQLite's ``lower()`` folds
+    only those — the same matches as SQLAlchemy's ``lower(x) LIKE lower(y)`` without a
+    function call per column and row (a search of 100,000 members was five such scans)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "contains_folded"
+
+
+@compiles(contains_folded)
+def _ilike(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} ILIKE {pattern} ESCAPE '\\'"
+
+
+@compiles(contains_folded, "sqlite")
+def _like(element: contains_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} LIKE {pattern} ESCAPE '\\'"
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -146,7 +172,7 @@ def filtered(criteria: MemberSearch, branches: list[Branch], today: dt.date) -> 
             query = query.where(
                 or_(
                     *(
-                        column.ilike(pattern, escape="\\")
+                        contains_folded(column, pattern)
                         for column in (
                             Member.sca_name,
                             Member.first_name,
@@ -198,13 +224,18 @@ def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
 async def search(
     db: AsyncSession, criteria: MemberSearch, branches: list[Branch], today: dt.date
 ) -> tuple[list[Member], int]:
-    """One page of matching members in the chosen order, and the total count."""
+    """One page of matching members in the chosen order, and the total count — in one
+    scan (the count is a window over the matches); a page past the end counts apart."""
     query = filtered(criteria, branches, today)
+    rows = (
+        await db.execute(
+            ordered(query.add_columns(func.count().over()), criteria)
+            .options(selectinload(Member.branch))
+            .limit(PAGE_SIZE)
+            .offset((criteria.page - 1) * PAGE_SIZE)
+        )
+    ).all()
+    if rows:
+        return [member for member, _ in rows], rows[0][1]
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await db.execute(
-        ordered(query, criteria)
-        .options(selectinload(Member.branch))
-        .limit(PAGE_SIZE)
-        .offset((criteria.page - 1) * PAGE_SIZE)
-    )
-    return list(rows.scalars()), total
+    return [], total
