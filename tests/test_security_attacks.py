@@ -152,6 +152,34 @@ async def test_1_a_changed_login_email_is_announced_and_a_reset_tells_the_old_ad
     assert ATTACKER_INBOX in told[1].body_text
 
 
+async def test_1_a_chair_cannot_strip_a_group_to_then_take_its_members_accounts(client, db):
+    """The office's chair (``manage_groups``) empties the Marshallate's permissions, so its
+    marshal would hold nothing the chair lacks, and then takes the marshal's email."""
+    offices = await Offices.make(db)
+    chair = await offices.person(db, "chair")
+    marshal = await offices.person(db, "marshal", email="marshal@example.org")
+    await db.commit()
+    await login(client, chair.email)
+    group = offices.marshallate
+    stripped = await post_form(
+        client,
+        f"/groups/{group.id}/edit",
+        {"name": group.name, "description": "", "since": str(group.since)},
+        form_page=f"/groups/{group.id}/edit",
+    )
+    assert stripped.status_code == 400 and "you do not hold" in stripped.text
+    await reload(db, group)
+    assert group.permissions == ["check_cards"]
+    token = await csrf_from(client, "/members")
+    edit = await client.post(
+        f"/members/{marshal.id}/edit",
+        data={**_edit_data(marshal, email=ATTACKER_INBOX), "csrf_token": token},
+    )
+    assert edit.status_code == 403
+    await reload(db, marshal)
+    assert marshal.email == "marshal@example.org"
+
+
 # 2. MEDIUM — a deputy deactivates every superuser; create-admin does not bring one back
 
 
