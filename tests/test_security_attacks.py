@@ -19,14 +19,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, insert, select
 
 from server.app import create_app
 from server.audit.models import AuditEntry
+from server.auth import passwords
 from server.cards import link_routes
 from server.cards.models import CardIssueJob, CardLink, CardPayload
 from server.checks import routes as check_routes
@@ -311,6 +314,38 @@ async def test_5_the_lockout_tells_nobody_whether_an_address_exists(client, db):
     await db.commit()
     await login(client, member.email, "one typo")
     assert (await login(client, member.email, PASSWORD)).status_code == 303
+
+
+class _CountingHasher(PasswordHasher):
+    """The real argon2 hasher, noting the parameters of every hash it verifies against."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verified: list[str] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        text = hash.decode() if isinstance(hash, bytes) else hash
+        self.verified.append(text.rsplit("$", 2)[0])  # $argon2id$v=19$m=…,t=…,p=…
+        return super().verify(hash, password)
+
+
+async def test_5_known_unknown_and_locked_addresses_cost_the_same_hashing(client, db, monkeypatch):
+    """Timing, asserted as the work done rather than the clock: every failed attempt,
+    whether the address is unknown, known or locked, verifies exactly one argon2 hash
+    of the same parameters (the hashing is what takes the time)."""
+    await make_member(db, email="known@example.org")
+    await db.commit()
+    hasher = _CountingHasher()
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    attempts = [("unknown@example.org", "a wrong guess")] * 2
+    attempts += [("known@example.org", "a wrong guess")] * 6  # the fifth locks
+    attempts += [("known@example.org", PASSWORD)]  # right, but locked
+    for email, password in attempts:
+        before = len(hasher.verified)
+        response = await login(client, email, password)
+        assert response.status_code == 400
+        assert len(hasher.verified) == before + 1, (email, password)
+    assert len(set(hasher.verified)) == 1, hasher.verified
 
 
 # 6. LOW — rate limits lock out the innocent ------------------------------------------
