@@ -8,6 +8,7 @@ action changes nothing and says why.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 from collections.abc import Awaitable, Callable
@@ -18,11 +19,15 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from server.cards import link_routes
 from server.cards.models import CardLink
 from server.checks.models import CodeRevocation
 from server.groups.models import GroupMembership
-from server.members.models import Member
+from server.members.models import Branch, Member
+from server.photos.images import process
 from server.photos.models import MemberPhoto
+from server.photos.store import current_photo, save_photo
+from server.proofs.models import MembershipProof
 from tests.card_fixtures import issued_token, reset_card_limiter
 from tests.factories import csrf_from, login
 from tests.reload import reload
@@ -151,6 +156,57 @@ async def revoke_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
     return response, await _count(s.db, query) == 0
 
 
+async def issue_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
+    """A new link revokes the live one: the member's phone card stops working."""
+    await issued_token(s.db, s.settings, target)
+    before = await _count(s.db, select(func.count()).select_from(CardLink))
+    response = await s.post(f"/members/{target.id}/card-links/issue", {})
+    return response, await _count(s.db, select(func.count()).select_from(CardLink)) > before
+
+
+async def remove_photo(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
+    await save_photo(s.db, target.id, process(_jpeg()), target.id)
+    await s.db.commit()
+    response = await s.post(f"/members/{target.id}/photo/upload", {"action": "remove"})
+    return response, await current_photo(s.db, target.id) is None
+
+
+async def _pending_proof(s: Scene, target: Member) -> MembershipProof:
+    photo = process(_jpeg())
+    proof = MembershipProof(
+        member_id=target.id,
+        membership_number="PROOF-1",
+        expires_on=dt.date.today() + dt.timedelta(days=200),
+        image=photo.data,
+        width=photo.width,
+        height=photo.height,
+    )
+    s.db.add(proof)
+    await s.db.commit()
+    return proof
+
+
+async def verify_proof(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
+    proof = await _pending_proof(s, target)
+    data = {
+        "proof_version": proof.version,
+        "version": target.version,
+        "membership_number": "PROOF-1",
+        "membership_expires_on": str(proof.expires_on),
+    }
+    response = await s.post(f"/membership-proofs/{proof.id}/verify", data)
+    await reload(s.db, proof)
+    return response, proof.status != "pending"
+
+
+async def reject_proof(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
+    proof = await _pending_proof(s, target)
+    data = {"proof_version": proof.version, "reason": "blurred"}
+    response = await s.post(f"/membership-proofs/{proof.id}/reject", data)
+    await reload(s.db, proof)
+    return response, proof.status != "pending"
+
+
 Action = Callable[[Scene, Member], Awaitable[tuple[httpx.Response, bool]]]
 ACTIONS: dict[str, Action] = {
     "edit email": edit_email,
@@ -162,6 +218,10 @@ ACTIONS: dict[str, Action] = {
     "upload photo": photo,
     "revoke check codes": revoke_codes,
     "revoke card link": revoke_card,
+    "issue card link": issue_card,
+    "remove photo": remove_photo,
+    "verify membership proof": verify_proof,
+    "reject membership proof": reject_proof,
 }
 
 
@@ -266,3 +326,45 @@ async def test_standing_counts_what_a_member_was_granted_not_what_they_may_use_t
     for target in (lapsed, deactivated):
         response, changed = await edit_email(scene, target)
         assert not changed and response.status_code == 403
+
+
+@pytest.mark.parametrize("actor_role", ["officer", "superuser"])
+async def test_a_bulk_card_run_replaces_only_the_links_of_members_below_the_officer(
+    client, db, settings, actor_role
+):
+    """Bulk issuing with "replace existing links" revokes each live link: an officer's
+    run leaves out the members above them (they keep their card); a superuser's, nobody."""
+    offices = await Offices.make(db)
+    branch = Branch(name="Shire of Ranks")
+    db.add(branch)
+    await db.flush()
+    actor = await offices.person(db, actor_role, branch_id=branch.id)
+    targets = {role: await offices.person(db, role, branch_id=branch.id) for role in TARGETS}
+    await db.commit()
+    for target in targets.values():
+        await issued_token(db, settings, target)
+    live_before = {
+        member_id: link_id
+        for member_id, link_id in await db.execute(
+            select(CardLink.live_member_id, CardLink.id).where(CardLink.live_member_id.is_not(None))
+        )
+    }
+    await db.commit()
+    await login(client, actor.email)
+    scene = Scene(client, db, settings)
+    response = await scene.post("/cards/bulk", {"branch_id": str(branch.id), "replace": "on"})
+    assert response.status_code == 303 and response.headers["location"] != "/cards/bulk"
+    await asyncio.gather(*link_routes._RUNNING)
+    live_after = dict(
+        (
+            await db.execute(
+                select(CardLink.live_member_id, CardLink.id).where(
+                    CardLink.live_member_id.is_not(None)
+                )
+            )
+        ).all()
+    )
+    await db.commit()
+    replaced = {role for role, t in targets.items() if live_after[t.id] != live_before[t.id]}
+    expected = set(TARGETS) if actor_role == "superuser" else MAY_ACT_ON["officer"]
+    assert replaced == expected

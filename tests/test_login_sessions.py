@@ -224,3 +224,62 @@ async def test_the_nightly_job_forgets_sessions_ended_long_ago(db):
     await db.commit()
     [kept] = await rows(db, member.id)
     assert kept.ended_at is None
+
+
+async def test_losing_the_right_to_log_in_ends_the_sessions_for_good(app, client, db):
+    """A minor whose parent link ends, or an adult whose corrected birth year makes them a
+    minor without a parent, cannot log in: their sessions end, and a later parent link
+    does not bring a copied cookie back to life."""
+    minor_year = dt.date.today().year - 12
+    officer = await make_staff(db, ["manage_members"], is_superuser=True)
+    parent = await make_member(db)
+    other_parent = await make_member(db, email="other.parent@example.org")
+    kid = await make_member(db, birth_year=minor_year, parent_id=parent.id)
+    adult = await make_member(db)
+    await db.commit()
+    async with browser(app) as kid_browser, browser(app) as adult_browser:
+        await login(kid_browser, kid.email)
+        await login(adult_browser, adult.email)
+        assert await logged_in(kid_browser) and await logged_in(adult_browser)
+        await login(client, officer.email)
+        deactivated = await post_form(
+            client,
+            f"/members/{parent.id}/deactivate",
+            {"version": parent.version, "reason": "left"},
+            form_page=f"/members/{parent.id}/status",
+        )
+        assert deactivated.status_code == 303
+        [row] = await rows(db, kid.id)
+        assert row.end_reason == "parent_link_ended"
+        await db.refresh(kid)
+        await db.commit()
+        linked = await post_form(
+            client,
+            f"/members/{kid.id}/link-parent",
+            {"version": kid.version, "parent_email": other_parent.email},
+            form_page=f"/members/{kid.id}/status",
+        )
+        assert linked.status_code == 303
+        await db.refresh(kid)
+        assert kid.parent_id == other_parent.id and kid.status == "minor_parent_verified"
+        await db.commit()
+        assert not await logged_in(kid_browser)
+
+        await db.refresh(adult)
+        data = {
+            "version": str(adult.version),
+            "sca_name": adult.sca_name,
+            "first_name": adult.first_name,
+            "last_name": adult.last_name,
+            "email": adult.email,
+            "birth_month": "1",
+            "birth_year": str(minor_year),
+        }
+        await db.commit()
+        edited = await post_form(
+            client, f"/members/{adult.id}/edit", data, form_page=f"/members/{adult.id}/edit"
+        )
+        assert edited.status_code == 303
+        [row] = await rows(db, adult.id)
+        assert row.end_reason == "may_not_log_in"
+        assert not await logged_in(adult_browser)

@@ -19,14 +19,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from PIL import Image
 from sqlalchemy import func, insert, select
 
 from server.app import create_app
 from server.audit.models import AuditEntry
+from server.auth import passwords
 from server.cards import link_routes
 from server.cards.models import CardIssueJob, CardLink, CardPayload
 from server.checks import routes as check_routes
@@ -150,6 +153,34 @@ async def test_1_a_changed_login_email_is_announced_and_a_reset_tells_the_old_ad
     told = await _mail_to(db, "old.address@example.org")
     assert len(told) == 2 and "password reset" in told[1].subject
     assert ATTACKER_INBOX in told[1].body_text
+
+
+async def test_1_a_chair_cannot_strip_a_group_to_then_take_its_members_accounts(client, db):
+    """The office's chair (``manage_groups``) empties the Marshallate's permissions, so its
+    marshal would hold nothing the chair lacks, and then takes the marshal's email."""
+    offices = await Offices.make(db)
+    chair = await offices.person(db, "chair")
+    marshal = await offices.person(db, "marshal", email="marshal@example.org")
+    await db.commit()
+    await login(client, chair.email)
+    group = offices.marshallate
+    stripped = await post_form(
+        client,
+        f"/groups/{group.id}/edit",
+        {"name": group.name, "description": "", "since": str(group.since)},
+        form_page=f"/groups/{group.id}/edit",
+    )
+    assert stripped.status_code == 400 and "you do not hold" in stripped.text
+    await reload(db, group)
+    assert group.permissions == ["check_cards"]
+    token = await csrf_from(client, "/members")
+    edit = await client.post(
+        f"/members/{marshal.id}/edit",
+        data={**_edit_data(marshal, email=ATTACKER_INBOX), "csrf_token": token},
+    )
+    assert edit.status_code == 403
+    await reload(db, marshal)
+    assert marshal.email == "marshal@example.org"
 
 
 # 2. MEDIUM — a deputy deactivates every superuser; create-admin does not bring one back
@@ -283,6 +314,38 @@ async def test_5_the_lockout_tells_nobody_whether_an_address_exists(client, db):
     await db.commit()
     await login(client, member.email, "one typo")
     assert (await login(client, member.email, PASSWORD)).status_code == 303
+
+
+class _CountingHasher(PasswordHasher):
+    """The real argon2 hasher, noting the parameters of every hash it verifies against."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verified: list[str] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        text = hash.decode() if isinstance(hash, bytes) else hash
+        self.verified.append(text.rsplit("$", 2)[0])  # $argon2id$v=19$m=…,t=…,p=…
+        return super().verify(hash, password)
+
+
+async def test_5_known_unknown_and_locked_addresses_cost_the_same_hashing(client, db, monkeypatch):
+    """Timing, asserted as the work done rather than the clock: every failed attempt,
+    whether the address is unknown, known or locked, verifies exactly one argon2 hash
+    of the same parameters (the hashing is what takes the time)."""
+    await make_member(db, email="known@example.org")
+    await db.commit()
+    hasher = _CountingHasher()
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    attempts = [("unknown@example.org", "a wrong guess")] * 2
+    attempts += [("known@example.org", "a wrong guess")] * 6  # the fifth locks
+    attempts += [("known@example.org", PASSWORD)]  # right, but locked
+    for email, password in attempts:
+        before = len(hasher.verified)
+        response = await login(client, email, password)
+        assert response.status_code == 400
+        assert len(hasher.verified) == before + 1, (email, password)
+    assert len(set(hasher.verified)) == 1, hasher.verified
 
 
 # 6. LOW — rate limits lock out the innocent ------------------------------------------

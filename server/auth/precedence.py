@@ -77,6 +77,38 @@ async def protection(
     )
 
 
+async def protected_ids(
+    db: AsyncSession, actor: Member | None, actor_perms: frozenset[str], today: dt.date
+) -> set[int]:
+    """Every member ``actor`` may not act on (``protection`` for many members at once, for
+    bulk runs): superusers and holders of a permission the actor lacks. ``actor`` None is
+    the command line (the operator acts on everyone); a superuser acts on everyone."""
+    if actor is None or actor.is_superuser:
+        return set()
+    protected = set(
+        (await db.execute(select(Member.id).where(Member.is_superuser.is_(True)))).scalars()
+    )
+    rows = await db.execute(
+        select(
+            GroupMembership.member_id,
+            GroupMembership.is_chair,
+            Group.permissions,
+            Group.chair_permissions,
+        )
+        .join(Group, Group.id == GroupMembership.group_id)
+        .where(
+            or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
+            or_(Group.until.is_(None), Group.until >= today),
+        )
+    )
+    for member_id, is_chair, granted, chair_granted in rows:
+        held = set(granted or ()) | (set(chair_granted or ()) if is_chair else set())
+        if held - actor_perms:
+            protected.add(member_id)
+    protected.discard(actor.id)
+    return protected
+
+
 async def ensure_may_act(
     db: AsyncSession, actor: Member, actor_perms: frozenset[str], target: Member
 ) -> None:

@@ -9,6 +9,10 @@ One run at a time, across workers and servers: a run holds the ``job_locks`` row
 back at the end, free again a minute after a run that died). A second run is refused
 with ``BulkRunBusy`` and its message before it changes anything: two runs over the same
 members would both replace the same links.
+
+Officers issue links only to members below them (``server.auth.precedence``: a new link
+revokes the live one), so a run started by an officer leaves out the members above them;
+a run from the command line (the operator) or by a superuser selects everyone.
 """
 
 from __future__ import annotations
@@ -24,13 +28,17 @@ from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import clock
 from server.audit.log import record
+from server.auth.access import permissions_of
+from server.auth.precedence import protected_ids
 from server.cards.issuing import MailContext, issue_batch, load_recipients
 from server.cards.models import CardIssueJob, CardLink
 from server.database import utcnow
 from server.db.rowcount import rowcount
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
+from server.settings.store import load_settings
 
 BATCH = 500
 HEARTBEAT_STALE = dt.timedelta(seconds=60)
@@ -155,6 +163,16 @@ async def selected_ids(db: AsyncSession, selection: Selection) -> tuple[list[int
     return ids, int(skipped)
 
 
+async def _protected_from(db: AsyncSession, actor_id: int | None) -> set[int]:
+    """The members ``actor_id`` may not act on (``server.auth.precedence``)."""
+    actor = None if actor_id is None else await db.get(Member, actor_id)
+    if actor is None:
+        return set()
+    today = clock.today(await load_settings(db))
+    perms = await permissions_of(db, actor, today)
+    return await protected_ids(db, actor, perms, today)
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -180,6 +198,12 @@ async def issue_selection(
             else:
                 await _renew(db, holder)
             ids, skipped = await selected_ids(db, selection)
+            # Officers issue links only to members below them (a new link revokes the
+            # live one): the others are left out of the run.
+            left_out = await _protected_from(db, actor_id)
+            kept = len(ids)
+            ids = [member_id for member_id in ids if member_id not in left_out]
+            left_out_count = kept - len(ids)
             if job_id is not None:
                 await _update_job(db, job_id, total=len(ids), skipped_deactivated=skipped)
             record(
@@ -194,6 +218,7 @@ async def issue_selection(
                     "replace_existing": selection.replace_existing,
                     "members": len(ids),
                     "skipped_deactivated": skipped,
+                    "left_out_above_the_officer": left_out_count,
                 },
             )
             await db.commit()

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import require_may_act
+from server.auth.precedence import protection, require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
@@ -66,13 +66,23 @@ def _sent_message(member: Member, recipients: list[str]) -> str:
 async def member_card_links(request: Request) -> Response:
     member = await _member(request, request.path_params["member_id"])
     history = await link_history(request.state.db, member.id)
-    return render(request, "cards/member_links.html", {"member": member, "links": history})
+    db, user, perms = request.state.db, request.state.user, request.state.perms
+    return render(
+        request,
+        "cards/member_links.html",
+        {
+            "member": member,
+            "links": history,
+            "account_protected": await protection(db, user, perms, member),
+        },
+    )
 
 
 @page("issue_card_links")
 async def member_issue(request: Request) -> Response:
     db = request.state.db
     member = await _member(request, request.path_params["member_id"])
+    await require_may_act(request, member)  # a new link revokes the live one
     back = f"/members/{member.id}/card-links"
     try:
         issued = await issue_link(db, member, request.state.user, mail_context(request))

@@ -97,9 +97,13 @@ async def _save_group(request: Request, group: Group | None) -> Response:
     if values is None:
         return _form_page(request, group, form.errors, form.form, 400)
     user = request.state.user
+    # Taking a permission away from a group lowers the standing of its members
+    # (``server.auth.precedence``): nobody removes a permission they do not hold, any
+    # more than they grant one.
+    before = set() if group is None else set(group.permissions + group.chair_permissions)
     try:
         check_grantable(
-            user, request.state.perms, set(values.permissions + values.chair_permissions)
+            user, request.state.perms, before | set(values.permissions + values.chair_permissions)
         )
         if group is None:
             group = await create_group(db, values, actor_id=user.id)

@@ -78,12 +78,14 @@ def _label(key: str) -> str:
 
 
 def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]) -> None:
-    """Nobody hands out a permission they do not hold (superusers hold them all)."""
+    """Nobody hands out, or takes away, a permission they do not hold (superusers hold
+    them all)."""
     missing = sorted(wanted - actor_perms)
     if missing and not actor.is_superuser:
         names = "; ".join(_label(key) for key in missing)
         raise GroupRuleError(
-            f"You can only grant permissions you hold yourself; you do not hold: {names}.",
+            "You can only grant permissions you hold yourself, and only those can you take "
+            f"away; you do not hold: {names}.",
             "permissions",
         )
 

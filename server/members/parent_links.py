@@ -16,12 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
+from server.auth.sessions import end_all
 from server.database import utcnow
 from server.db.transactions import lock_for_write
 from server.mail.outbox import queue_email
 from server.members.ageup import age_up_member
 from server.members.models import Member
-from server.members.status import is_adult, label, refresh_status
+from server.members.status import LOGIN_STATUSES, is_adult, label, refresh_status
 from server.settings.store import load_settings
 
 ACTION = "member.parent_link_ended"
@@ -96,6 +97,8 @@ async def end_links_to(
             note=f"Parent link to {parent.display_name} (#{parent.id}) ended: {WHY[why]}.",
         )
         ended.append(child)
+        if child.status not in LOGIN_STATUSES:  # their sessions end, not just pause
+            await end_all(db, child.id, "parent_link_ended")
     await db.flush()
     if ended:
         await _tell(db, parent, ended, why)

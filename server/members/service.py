@@ -20,7 +20,7 @@ from server.members.ageup import age_up_member, age_up_new_member
 from server.members.email_change import announce_email_change
 from server.members.models import Member
 from server.members.parent_links import end_links_to
-from server.members.status import refresh_status
+from server.members.status import LOGIN_STATUSES, refresh_status
 
 STALE_MESSAGE = "This member was changed by someone else — reload the page and try again."
 EMAIL_TAKEN_MESSAGE = "Another member already uses this email address."
@@ -102,6 +102,8 @@ async def save_member(
     if member.deleted_at is None:  # a deleted record keeps its status, as in the nightly
         refresh_status(member, today)
     old, new = changes(before, snapshot(member))
+    if before.get("status") in LOGIN_STATUSES and member.status not in LOGIN_STATUSES:
+        await end_all(db, member.id, "may_not_log_in")  # e.g. a birth date made them a minor
     if new:
         member.modified_at = utcnow()
         member.modified_by_id = actor_id
