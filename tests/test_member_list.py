@@ -243,3 +243,20 @@ async def test_csv_export_follows_every_sort_of_the_list(client, db):
             assert response.status_code == 200, (sort, direction)
             exported = [r["SCA name"] for r in await _export_rows(response)]
             assert exported == _names(page.text), (sort, direction)
+
+
+async def test_search_ignores_case_takes_wildcards_literally_and_counts_across_pages(client, db):
+    await _officer(client, db)
+    for n in range(55):
+        await make_member(db, sca_name=f"Halvard {n:02d}", email=f"halvard{n}@example.org")
+    await make_member(db, sca_name="Percent 100%", email="percent@example.org")
+    await make_member(db, sca_name="Percent 1000", email="thousand@example.org")
+    await db.commit()
+    first = (await client.get("/members?q=HALVARD")).text
+    assert len(_names(first)) == 50 and "55 members found" in first  # all pages
+    last = (await client.get("/members?q=halVARD&page=2")).text
+    assert len(_names(last)) == 5 and "55 members found" in last
+    past = await client.get("/members?q=halvard&page=9")
+    assert past.status_code == 200 and _names(past.text) == [] and "55 members found" in past.text
+    assert _names((await client.get("/members?q=100%25")).text) == ["Percent 100%"]
+    assert _names((await client.get("/members?q=EXAMPLE.ORG+percent@")).text) == ["Percent 100%"]
