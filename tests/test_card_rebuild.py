@@ -151,3 +151,19 @@ async def test_a_killed_rebuilder_process_is_started_again(app, db, settings, mo
             assert answer.status_code == 200
         assert set(statuses) <= {200, 503}
         assert rebuilder._process.pid != first.pid and rebuilder.running
+
+
+async def test_a_hung_rebuilder_process_gives_a_503_not_a_wait(app, db, settings, monkeypatch):
+    monkeypatch.setattr(rebuild_process, "ANSWER_PATIENCE", 1.0)
+    _, [token] = await _cards(db, settings, 1)
+    async with _served_by_a_rebuilder_process(settings) as (rebuilder, client):
+        assert (await client.get(f"/card/{token}.json")).status_code == 200
+        await invalidate(db, None, reason="test: every card")
+        await db.commit()
+        os.kill(rebuilder._process.pid, signal.SIGSTOP)
+        try:
+            hung = await client.get(f"/card/{token}.json")
+        finally:
+            os.kill(rebuilder._process.pid, signal.SIGCONT)
+        assert hung.status_code == 503 and hung.headers["Retry-After"]
+        assert (await client.get(f"/card/{token}.json")).status_code == 200

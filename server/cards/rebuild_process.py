@@ -10,7 +10,8 @@ the server talks to it over a pipe:
 1. ``get(member_id)`` sends ``(ASK, request id, member id, check view?)`` and awaits a
    future; a reader thread settles it when ``(ANSWER, request id, outcome)`` arrives.
    An outcome is the ``BuiltPayload`` (or None), or a failure: a busy database comes
-   back as one (503, as everywhere), anything else as a plain error.
+   back as one (503, as everywhere), anything else as a plain error. A request that has
+   no answer after ``ANSWER_PATIENCE`` (a child that hangs) answers 503 too.
 2. Every second the child reports its counts (metrics), unasked.
 3. ``stop`` sends ``STOP``: the child finishes its batches, stores what it built and
    exits; past ``STOP_PATIENCE`` it is terminated. Requests still waiting get
@@ -50,6 +51,7 @@ ASK, ANSWER, COUNTS, STOP = "ask", "answer", "counts", "stop"
 STOP_PATIENCE = 25.0  # seconds for the child to finish and store its batches
 RESTART_PAUSE = 5.0  # seconds between restarts of a child that died
 COUNTS_EVERY = 1.0
+ANSWER_PATIENCE = 20.0  # seconds a request waits for its card before it answers 503
 
 
 class RebuilderProcess:
@@ -125,9 +127,11 @@ class RebuilderProcess:
         self._waiting[request] = answer_on(loop, future)
         try:
             self._send((ASK, request, member_id, check_view))
-            return await future
+            return await asyncio.wait_for(future, ANSWER_PATIENCE)
         except (OSError, ValueError):
             raise RebuilderStopped("the card rebuilder is not running") from None
+        except TimeoutError:  # a child that hangs: the request gets a 503, not a wait
+            raise sqlite3.OperationalError("database is locked (no card rebuilt in time)") from None
         finally:
             self._waiting.pop(request, None)
 
