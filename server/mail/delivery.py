@@ -16,10 +16,13 @@ Algorithm (``deliver_once``):
    - accepted: ``sent``;
    - refused for good, a 5xx reply to this message (or a seal made with another
      SECRET_KEY): ``failed``, with the reason, until someone retries it;
+   - the sender refused (a reply to MAIL FROM, which is the same for every message: the
+     relay wants a login or does not take our address), or the connection broke while
+     this message was being sent: back to ``queued`` with backoff, and the loop waits
+     as for an unreachable server (below);
    - refused for now, a 4xx reply: back to ``queued`` with backoff (30 s doubling to
-     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts;
-   - the connection broke while this message was being sent: back to ``queued`` with
-     backoff (the server may or may not have it: at-least-once).
+     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts
+     (after a broken connection the server may or may not have it: at-least-once).
 4. A server that cannot be reached at all (connection refused, timeout, DNS, TLS,
    login, a 4xx/5xx greeting) is not the messages' fault: the claimed rows go back
    to ``queued`` unchanged but for the reason, and the loop inside ``serve`` waits
@@ -71,6 +74,7 @@ MAX_BACKOFF = dt.timedelta(minutes=30)  # between tries of one message refused f
 SERVER_WAIT_MAX = 300.0  # seconds between knocks on an unreachable server
 IN_FLIGHT_GRACE = 45.0  # seconds a stopping loop waits for the message in flight
 SMTP_TIMEOUT = 30.0
+SIZE_REFUSED = 552  # a MAIL FROM refusal about this message's size: this message's own
 
 Send = Callable[[EmailMessage], Awaitable[Any]]
 
@@ -219,6 +223,11 @@ def outcome_of(error: BaseException) -> Outcome:
         return Outcome("failed", str(error))
     if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError):
         return Outcome("retried", f"connection lost while sending: {error}", connection_lost=True)
+    if isinstance(error, aiosmtplib.SMTPSenderRefused) and error.code != SIZE_REFUSED:
+        # MAIL FROM is the same for every message: the relay wants a login or refuses
+        # our sender. The server's problem (like an unreachable one), not this message's.
+        reason = f"SMTP server refused the sender (MAIL_FROM): SMTP {error.code}: {error.message}"
+        return Outcome("retried", reason, connection_lost=True)
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in error.recipients]
         reason = "; ".join(f"SMTP {r.code}: {r.message}" for r in error.recipients)
