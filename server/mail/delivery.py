@@ -32,8 +32,9 @@ Algorithm (``deliver_once``):
 Stopping: when the task is cancelled (SIGTERM, Ctrl-C) the message in flight is
 finished and recorded, and the other claimed rows are released at once (queued, due
 now) for the next process. So a normal stop sends nothing twice and strands nothing;
-a SIGKILL can repeat at most the one message in flight (its lease runs out and it is
-sent again), per delivery loop.
+a SIGKILL can repeat at most the one message in flight, per delivery loop: its rows are
+sent again when their lease runs out, or at once when a new process on the same machine
+starts and finds the claimant's process gone (``release_orphans``).
 """
 
 from __future__ import annotations
@@ -420,9 +421,64 @@ async def deliver_once(
     return report
 
 
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: alive
+        return False
+    return False
+
+
+async def release_orphans(sessionmaker: async_sessionmaker[AsyncSession], worker: str) -> int:
+    """Hand back at once the rows claimed by delivery loops of this machine whose process
+    is gone (a ``kill -9``, a crash): without this the rest of their batch waits out the
+    5-minute lease. The message that process had in flight may go out again (at most one
+    per process, as after the lease). Claims of other machines, of live processes and of
+    this process itself are left alone (a reused pid just waits for the lease)."""
+    host, own_pid, _ = worker.split(":", 2)
+    async with sessionmaker() as db:
+        claimants = (
+            await db.execute(
+                select(OutboxMessage.claimed_by)
+                .where(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by.like(f"{host}:%"),
+                )
+                .distinct()
+            )
+        ).scalars()
+        gone = []
+        for claimant in claimants:
+            parts = (claimant or "").split(":")
+            ours = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+            if ours and parts[1] != own_pid and _process_gone(int(parts[1])):
+                gone.append(claimant)
+        await db.rollback()
+    if not gone:
+        return 0
+    async with sessionmaker() as db, db.begin():
+        result = await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(gone))
+            .values(status="queued", claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.info("mail: %d message(s) claimed by a stopped process handed back", count)
+    return count
+
+
 async def delivery_task(app: Starlette) -> None:
     """The loop inside ``serve``: deliver whatever is due, then wait a little; wait
-    longer (up to five minutes) while the SMTP server cannot be reached."""
+    longer (up to five minutes) while the SMTP server cannot be reached. It starts by
+    handing back what stopped processes of this machine had claimed."""
+    try:
+        await release_orphans(app.state.sessionmaker, worker_name())
+    except Exception:
+        log.exception("mail: could not look for messages claimed by stopped processes")
     server_wait = 0.0
     while True:
         try:
