@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import errno
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -66,6 +68,10 @@ def serve(args: argparse.Namespace) -> int:
     from server.cli import COMMANDS
 
     settings = load_settings()
+    problem = address_problem(args.host, args.port)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     if not prepare_database(settings.database_url):
         return 1
     if args.demo:
@@ -86,6 +92,33 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def address_problem(host: str, port: int) -> str | None:
+    """Two lines when ``host:port`` cannot be listened on (uvicorn would start the app,
+    log the error and exit 3 after "listening" was printed); None when it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"Cannot listen on {host}: {error.strerror}.\nCheck --host."
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (
+                    f"Port {port} on {host} is already in use (another Tessera still running?).\n"
+                    "Stop what listens there (ss -ltnp), or choose another --port."
+                )
+            if error.errno == errno.EACCES:
+                return (
+                    f"Not allowed to listen on port {port} (ports below 1024 need privileges).\n"
+                    "Use a port above 1024 behind a reverse proxy, or choose another --port."
+                )
+            return f"Cannot listen on {host}:{port}: {error.strerror}.\nCheck --host and --port."
+    return None
 
 
 def share_request_metrics(directory: Path) -> None:

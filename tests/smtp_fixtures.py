@@ -25,6 +25,14 @@ class CaptureHandler:
         self.refuse_next = 0  # answer this many DATA commands with 451
         self.refuse_rcpt: dict[str, str] = {}  # address -> reply to its RCPT TO
         self.data_delay = 0.0  # seconds each DATA takes (a slow server)
+        self.refuse_mail: str | None = None  # reply to every MAIL FROM (e.g. "530 …")
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:  # type: ignore[no-untyped-def]
+        if self.refuse_mail:
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if address in self.refuse_rcpt:

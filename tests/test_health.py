@@ -170,3 +170,28 @@ async def test_metrics_are_for_this_machine_or_the_token(settings, host, headers
     if status != 200:
         assert answer.json()["error"] and answer.json()["message"]
         assert "tessera_" not in answer.text
+
+
+async def test_metrics_show_wallet_requests_and_updates(app, client, db):
+    from server.cards.models import CardLink
+    from server.wallet.models import WalletDelivery, WalletPass
+
+    member = await make_member(db)
+    link = CardLink(member_id=member.id, token_hash="m" * 64)
+    db.add(link)
+    await db.flush()
+    wallet_pass = WalletPass(member_id=member.id, card_link_id=link.id, wallet="google", serial="s")
+    db.add(wallet_pass)
+    await db.flush()
+    for status, error in (("queued", ""), ("queued", "HTTP 503"), ("failed", "HTTP 400")):
+        db.add(
+            WalletDelivery(kind="google", pass_id=wallet_pass.id, status=status, last_error=error)
+        )
+    await db.commit()
+    await client.get("/wallet/apple/v1/log")
+
+    body = (await client.get("/metrics")).text
+    assert _value(body, "tessera_http_requests_total", group="wallet", status="4xx") == 1
+    assert _value(body, "tessera_wallet_updates", state="queued") == 1
+    assert _value(body, "tessera_wallet_updates", state="failing") == 1
+    assert _value(body, "tessera_wallet_updates", state="failed") == 1

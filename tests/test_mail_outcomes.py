@@ -86,6 +86,30 @@ async def test_a_5xx_fails_that_message_only_and_a_4xx_never_uses_up_the_message
     assert sorted(m["To"] for m in smtp_server.messages) == ["busy@example.org", "ok@example.org"]
 
 
+async def test_a_refused_sender_is_the_server_s_problem_not_the_messages(
+    app, db, settings, smtp_server
+):
+    """MAIL FROM is the same for every message: its refusal (the relay wants a login, or
+    does not accept our sender) fails none of them; mail flows once it is fixed."""
+    for name in ("a", "b", "c"):
+        queue_email(db, to=f"{name}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp_server.handler.refuse_mail = "530 5.7.0 Authentication required"
+    smtp = with_smtp(settings, smtp_server.url)
+    moment = dt.datetime.now(dt.UTC)
+    for _ in range(10):  # ten hours of it
+        report = await deliver_once(app.state.sessionmaker, smtp, now=moment)
+        assert report.failed == 0 and "530" in report.server_problem
+        moment += dt.timedelta(hours=1)
+    rows = await _by_address(db)
+    assert {r.status for r in rows.values()} == {"queued"}
+    assert all("530" in r.last_error for r in rows.values())
+
+    smtp_server.handler.refuse_mail = None  # the operator set the login in SMTP_URL
+    assert (await deliver_once(app.state.sessionmaker, smtp, now=moment)).sent == 3
+    assert sorted(m["To"] for m in smtp_server.messages) == [f"{n}@example.org" for n in "abc"]
+
+
 async def test_a_superuser_retries_one_and_all_failed_messages(
     app, client, db, settings, smtp_server
 ):

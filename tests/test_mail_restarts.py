@@ -122,3 +122,48 @@ async def test_sigkill_mid_batch_repeats_at_most_the_message_in_flight(
     assert statuses["sent"] >= received_at_stop - 1  # at most the one in flight unrecorded
     duplicates = [a for a, n in counts.items() if n > 1]
     assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates
+
+
+async def test_after_sigkill_a_restarted_server_sends_the_rest_at_once(
+    db, settings, database_url, tmp_path, sqlite_only
+):
+    """The killed process's claimed batch does not wait out the 5-minute lease: the next
+    process on the machine sees its claimant gone and sends the rest within seconds."""
+    for n in range(MESSAGES):
+        queue_email(db, to=f"m{n:02d}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp = SmtpCapture()
+    smtp.handler.data_delay = 0.1
+    smtp.start()
+    env = {
+        "TESSERA_BACKGROUND_JOBS": "true",
+        "SMTP_URL": smtp.url,
+        "SECRET_KEY": str(settings.secret_key),
+    }
+    first = LiveServer(tmp_path / "first", database_url, env)
+    second = LiveServer(tmp_path / "second", database_url, env)
+    for server in (first, second):
+        server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        first.start()
+        deadline = time.monotonic() + 30
+        while len(smtp.messages) < 5:
+            assert time.monotonic() < deadline, "the server sent nothing: " + first.log()[-2000:]
+            await asyncio.sleep(0.05)
+        assert first.process is not None
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=30)
+        assert (await _statuses(db))["sending"] > 0  # the rest of its batch, claimed
+        second.start()
+        deadline = time.monotonic() + 45  # far less than the 5-minute lease
+        while (await _statuses(db)) != {"sent": MESSAGES}:
+            assert time.monotonic() < deadline, f"stranded: {await _statuses(db)}"
+            await asyncio.sleep(0.2)
+    finally:
+        first.stop()
+        second.stop()
+        smtp.stop()
+    counts = collections.Counter(m["To"] for m in smtp.messages)
+    assert set(counts) == {f"m{n:02d}@example.org" for n in range(MESSAGES)}, "a message was lost"
+    duplicates = [a for a, n in counts.items() if n > 1]
+    assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates

@@ -91,3 +91,44 @@ async def test_the_retention_period_is_a_setting(app, db):
     await db.commit()
     await run_nightly(app.state.sessionmaker, TODAY)
     assert await _count(db, CheckEntry.id) == 0
+
+
+async def test_old_wallet_deliveries_go_and_waiting_ones_stay(app, db):
+    from server.cards.models import CardLink
+    from server.wallet.models import WalletDelivery, WalletPass
+    from tests.factories import make_member
+
+    member = await make_member(db)
+    link = CardLink(member_id=member.id, token_hash="r" * 64)
+    db.add(link)
+    await db.flush()
+    wallet_pass = WalletPass(member_id=member.id, card_link_id=link.id, wallet="google", serial="s")
+    db.add(wallet_pass)
+    await db.flush()
+    kept = {}
+    for status, days_ago in (
+        ("sent", 500),
+        ("dropped", 450),
+        ("failed", 401),
+        ("queued", 500),  # still to be sent: never purged
+        ("sending", 500),
+        ("sent", 10),
+    ):
+        row = WalletDelivery(
+            kind="google",
+            pass_id=wallet_pass.id,
+            status=status,
+            created_at=_at(days_ago),
+            next_attempt_at=_at(days_ago),
+        )
+        db.add(row)
+        await db.flush()
+        kept[row.id] = (status, days_ago)
+    await db.commit()
+
+    run = await run_nightly(app.state.sessionmaker, TODAY)
+    assert "3 wallet updates" in dict(run.results)["retention"]
+    left = set((await db.execute(select(WalletDelivery.status, WalletDelivery.created_at))).all())
+    await db.commit()
+    assert {status for status, _ in left} == {"queued", "sending", "sent"}
+    assert len(left) == 3

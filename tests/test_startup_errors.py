@@ -61,3 +61,28 @@ def test_debug_shows_the_traceback(tmp_path):
     done = _serve(tmp_path, "mysql://tessera@localhost/tessera", "--debug")
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
+
+
+def test_a_port_in_use_is_two_lines_and_exit_1(tmp_path):
+    """uvicorn started the app, printed "listening", logged the bind error and exited 3."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
+        done = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and f"Port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert "--port" in lines[1]
+    assert "listening" not in done.stdout and "Traceback" not in done.stderr

@@ -137,6 +137,18 @@ def parse(text: str, keyring: Keyring) -> SignedCode:
     return SignedCode(text, key, raw[:body_length], raw[body_length:], code)
 
 
+def times(text: str) -> tuple[int, int] | None:
+    """A code's issued-at and valid-until (Unix seconds) as written in it, unverified:
+    for codes this server stored itself (the revocation list's voided pass codes)."""
+    try:
+        raw = b64d(text)
+        id_length = HEADER.unpack_from(raw)[2]
+        issued, until = TIMES.unpack_from(raw, HEADER.size + id_length)
+    except (binascii.Error, ValueError, struct.error):
+        return None
+    return int(issued), int(until)
+
+
 def trust(signed: SignedCode, known: str | None = None) -> CheckCode:
     """The code, if its key's public key verifies its signature and the key is not
     retired; else ``CodeRejected``.

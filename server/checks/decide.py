@@ -12,6 +12,7 @@ from server.checks.lookup import MemberFacts
 from server.checks.results import Result, result
 
 Lookup = Callable[[str], Awaitable[MemberFacts | None]]
+Voided = Callable[[int, str], Awaitable[bool]]
 NEEDS_PARENT = frozenset({"minor_unverified", "minor_membership_verified"})
 NOT_VERIFIED = frozenset({"active", "minor_parent_verified"})
 
@@ -25,7 +26,13 @@ class Verdict:
     key_id: int | None = None
 
 
-async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) -> Verdict:
+async def decide(
+    text: str,
+    keyring: Keyring,
+    lookup: Lookup,
+    now: dt.datetime,
+    voided: Voided | None = None,
+) -> Verdict:
     """Check one code, live.
 
     1. Decode the code; anything that is not a well-formed version-1 code → ``unknown``.
@@ -39,7 +46,9 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
        altered signature, forgery) → ``unknown``.
     5. A code signed by a retired key → ``revoked``.
     6. No such member, or soft-deleted → ``unknown``.
-    7. The code was issued before the member's codes were revoked (lost card) → ``revoked``.
+    7. The code was issued before the member's codes were revoked (lost card) → ``revoked``;
+       so is a long-lived code that a voided wallet pass shows (``voided``: asked only
+       for codes that live longer than the mobile card's, never on its hot path).
     8. The code is past its valid-until → ``code_expired``.
     9. The member is deactivated → ``deactivated``.
     10. An under-18 member with no parent linked → ``minor_needs_parent``.
@@ -62,6 +71,12 @@ async def decide(text: str, keyring: Keyring, lookup: Lookup, now: dt.datetime) 
 
     if member.revoked_before is not None and code.issued_at < member.revoked_before:
         return verdict("revoked", "This member's codes issued before then were revoked.")
+    if (
+        voided is not None
+        and code.valid_until - code.issued_at > codes.MOBILE_VALIDITY
+        and await voided(member.member_id, text)
+    ):
+        return verdict("revoked", "This code is on a wallet pass that was voided.")
     if code.expired(now):
         return verdict("code_expired", "The code has expired: refresh the card or reprint it.")
     if member.status == "deactivated":

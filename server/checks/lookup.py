@@ -22,6 +22,7 @@ from server.checks.models import CodeRevocation
 from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
 from server.settings.models import SettingValue
+from server.wallet.models import WalletPass
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ FACTS_QUERY = (
     .where(Member.public_id == bindparam("public_id"))
 )
 SQLITE_SQL, POSTGRESQL_SQL = compiled(FACTS_QUERY)
+
+# Whether a code is a wallet pass's that was voided (and no live pass shows it).
+VOIDED_QUERY = select(WalletPass.voided_at.is_not(None)).where(
+    WalletPass.member_id == bindparam("member_id"),
+    WalletPass.check_code == bindparam("code"),
+)
+VOIDED_SQLITE_SQL, VOIDED_POSTGRESQL_SQL = compiled(VOIDED_QUERY)
 
 
 def as_utc(value: Any) -> dt.datetime | None:
@@ -122,3 +130,13 @@ class FactsLookup:
         else:
             row = await self.hot.pool.fetchrow(POSTGRESQL_SQL, public_id)
         return None if row is None else _facts(row)
+
+    async def voided(self, member_id: int, code: str) -> bool:
+        """Whether ``code`` is what a voided wallet pass of the member shows (and no live
+        pass does): one indexed read, asked only for long-lived codes."""
+        if self.hot.sqlite is not None:
+            rows = self.hot.sqlite.execute(VOIDED_SQLITE_SQL, (member_id, code)).fetchall()
+        else:
+            rows = await self.hot.pool.fetch(VOIDED_POSTGRESQL_SQL, member_id, code)
+        found = [bool(row[0]) for row in rows]
+        return bool(found) and all(found)

@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.cards.invalidation import invalidate
+from server.checks import codes
 from server.checks.models import CodeRevocation
 from server.database import utcnow
 from server.members.models import Member
+from server.wallet.models import WalletPass
 
 ALL_CODES = 2**32 - 1  # "every code, whenever issued" in the revocation list
 
@@ -62,10 +64,12 @@ async def revocations_of(db: AsyncSession, member_id: int) -> list[CodeRevocatio
 
 
 async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
-    """What offline scanners refuse: ``{"p": public id, "before": unix s, "result": key}``.
+    """What offline scanners refuse: ``{"p": public id, "before": unix s, "result": key}``,
+    with ``"voided": [[issued, valid until], …]`` (unix s) for the codes of the
+    member's voided wallet passes.
 
-    Revoked codes (issued before the latest revocation), and every code of deactivated
-    or deleted members. Two set-based queries.
+    Revoked codes (issued before the latest revocation), voided passes' codes, and every
+    code of deactivated or deleted members. Three set-based queries.
     """
     entries: dict[str, dict[str, Any]] = {}
     revoked = await db.execute(
@@ -79,6 +83,28 @@ async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
             "before": int(before.timestamp()),
             "result": "revoked",
         }
+    # Wallet passes that were voided: exactly their codes (none a live pass shows).
+    shown = await db.execute(
+        select(Member.public_id, WalletPass.check_code, WalletPass.voided_at)
+        .join(WalletPass, WalletPass.member_id == Member.id)
+        .where(WalletPass.check_code.is_not(None))
+    )
+    voided: dict[str, set[str]] = {}
+    live: set[str] = set()
+    for public_id, code, voided_at in shown:
+        if code is None:
+            continue
+        if voided_at is None:
+            live.add(code)
+        else:
+            voided.setdefault(public_id, set()).add(code)
+    for public_id, texts in voided.items():
+        found = sorted(filter(None, (codes.times(t) for t in texts - live)))
+        if found:
+            entry = entries.setdefault(
+                public_id, {"p": public_id, "before": 0, "result": "revoked"}
+            )
+            entry["voided"] = [list(t) for t in found]
     gone = await db.execute(
         select(Member.public_id, Member.deleted_at).where(
             or_(Member.status == "deactivated", Member.deleted_at.is_not(None))

@@ -139,8 +139,9 @@ async def check(request: Request) -> Response:
     """
     app = request.app
     now = utcnow()
+    lookup = runtime.lookup(app)
     verdict = await decide(
-        request.path_params["code"], runtime.keyring(app), runtime.lookup(app), now
+        request.path_params["code"], runtime.keyring(app), lookup, now, lookup.voided
     )
     if verdict.code is None and verdict.result.key == "unknown":
         # Only codes that fail to verify count; a correctly signed one is always answered.

@@ -82,6 +82,14 @@ class _Snapshot:
         for job, at in sorted(self.figures.nightly_last_success.items()):
             nightly.add_metric([job], at)
         yield nightly
+        wallet = GaugeMetricFamily(
+            "tessera_wallet_updates",
+            "Wallet pushes and API updates not done, by state (queued, failing, sending, failed).",
+            labels=["state"],
+        )
+        for state, n in sorted(self.figures.wallet.items()):
+            wallet.add_metric([state], n)
+        yield wallet
         yield GaugeMetricFamily(
             "tessera_card_rebuild_queue",
             "Stored mobile-card payloads waiting to be computed again.",

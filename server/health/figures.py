@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.cards.models import CardPayload
 from server.mail.models import OutboxMessage
 from server.nightly.models import NightlyJobRun
+from server.wallet.models import WalletDelivery
 
 
 @dataclass
@@ -22,6 +23,8 @@ class Figures:
     nightly_last_success: dict[str, float] = field(default_factory=dict)
     # Stored card payloads that must be computed again before they are served.
     stale_cards: int = 0
+    # Wallet pushes and Google API updates not done: queued, failing, sending, failed.
+    wallet: dict[str, int] = field(default_factory=dict)
 
 
 async def gather(db: AsyncSession, now: dt.datetime) -> Figures:
@@ -59,6 +62,23 @@ async def gather(db: AsyncSession, now: dt.datetime) -> Figures:
             if finished.tzinfo is None:
                 finished = finished.replace(tzinfo=dt.UTC)
             figures.nightly_last_success[job] = finished.timestamp()
+    figures.wallet = {"queued": 0, "failing": 0, "sending": 0, "failed": 0}
+    rows = await db.execute(
+        select(WalletDelivery.status, func.count())
+        .where(WalletDelivery.status.in_(("queued", "sending", "failed")))
+        .group_by(WalletDelivery.status)
+    )
+    for status, count in rows:
+        figures.wallet[status] += count
+    figures.wallet["failing"] = (
+        await db.scalar(
+            select(func.count())
+            .select_from(WalletDelivery)
+            .where(WalletDelivery.status == "queued", WalletDelivery.last_error != "")
+        )
+        or 0
+    )
+    figures.wallet["queued"] -= figures.wallet["failing"]
     figures.stale_cards = (
         await db.scalar(
             select(func.count())

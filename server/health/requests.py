@@ -33,6 +33,7 @@ GROUPS = {
     "logout": "auth",
     "password-reset": "auth",
     "register": "registration",
+    "wallet": "wallet",
     "metrics": "metrics",
     "healthz": "health",
     "readyz": "health",

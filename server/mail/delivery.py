@@ -16,10 +16,13 @@ Algorithm (``deliver_once``):
    - accepted: ``sent``;
    - refused for good, a 5xx reply to this message (or a seal made with another
      SECRET_KEY): ``failed``, with the reason, until someone retries it;
+   - the sender refused (a reply to MAIL FROM, which is the same for every message: the
+     relay wants a login or does not take our address), or the connection broke while
+     this message was being sent: back to ``queued`` with backoff, and the loop waits
+     as for an unreachable server (below);
    - refused for now, a 4xx reply: back to ``queued`` with backoff (30 s doubling to
-     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts;
-   - the connection broke while this message was being sent: back to ``queued`` with
-     backoff (the server may or may not have it: at-least-once).
+     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts
+     (after a broken connection the server may or may not have it: at-least-once).
 4. A server that cannot be reached at all (connection refused, timeout, DNS, TLS,
    login, a 4xx/5xx greeting) is not the messages' fault: the claimed rows go back
    to ``queued`` unchanged but for the reason, and the loop inside ``serve`` waits
@@ -29,8 +32,9 @@ Algorithm (``deliver_once``):
 Stopping: when the task is cancelled (SIGTERM, Ctrl-C) the message in flight is
 finished and recorded, and the other claimed rows are released at once (queued, due
 now) for the next process. So a normal stop sends nothing twice and strands nothing;
-a SIGKILL can repeat at most the one message in flight (its lease runs out and it is
-sent again), per delivery loop.
+a SIGKILL can repeat at most the one message in flight, per delivery loop: its rows are
+sent again when their lease runs out, or at once when a new process on the same machine
+starts and finds the claimant's process gone (``release_orphans``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ MAX_BACKOFF = dt.timedelta(minutes=30)  # between tries of one message refused f
 SERVER_WAIT_MAX = 300.0  # seconds between knocks on an unreachable server
 IN_FLIGHT_GRACE = 45.0  # seconds a stopping loop waits for the message in flight
 SMTP_TIMEOUT = 30.0
+SIZE_REFUSED = 552  # a MAIL FROM refusal about this message's size: this message's own
 
 Send = Callable[[EmailMessage], Awaitable[Any]]
 
@@ -219,6 +224,11 @@ def outcome_of(error: BaseException) -> Outcome:
         return Outcome("failed", str(error))
     if isinstance(error, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPTimeoutError):
         return Outcome("retried", f"connection lost while sending: {error}", connection_lost=True)
+    if isinstance(error, aiosmtplib.SMTPSenderRefused) and error.code != SIZE_REFUSED:
+        # MAIL FROM is the same for every message: the relay wants a login or refuses
+        # our sender. The server's problem (like an unreachable one), not this message's.
+        reason = f"SMTP server refused the sender (MAIL_FROM): SMTP {error.code}: {error.message}"
+        return Outcome("retried", reason, connection_lost=True)
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in error.recipients]
         reason = "; ".join(f"SMTP {r.code}: {r.message}" for r in error.recipients)
@@ -411,9 +421,64 @@ async def deliver_once(
     return report
 
 
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # another user's process: alive
+        return False
+    return False
+
+
+async def release_orphans(sessionmaker: async_sessionmaker[AsyncSession], worker: str) -> int:
+    """Hand back at once the rows claimed by delivery loops of this machine whose process
+    is gone (a ``kill -9``, a crash): without this the rest of their batch waits out the
+    5-minute lease. The message that process had in flight may go out again (at most one
+    per process, as after the lease). Claims of other machines, of live processes and of
+    this process itself are left alone (a reused pid just waits for the lease)."""
+    host, own_pid, _ = worker.split(":", 2)
+    async with sessionmaker() as db:
+        claimants = (
+            await db.execute(
+                select(OutboxMessage.claimed_by)
+                .where(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by.like(f"{host}:%"),
+                )
+                .distinct()
+            )
+        ).scalars()
+        gone = []
+        for claimant in claimants:
+            parts = (claimant or "").split(":")
+            ours = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+            if ours and parts[1] != own_pid and _process_gone(int(parts[1])):
+                gone.append(claimant)
+        await db.rollback()
+    if not gone:
+        return 0
+    async with sessionmaker() as db, db.begin():
+        result = await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(gone))
+            .values(status="queued", claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.info("mail: %d message(s) claimed by a stopped process handed back", count)
+    return count
+
+
 async def delivery_task(app: Starlette) -> None:
     """The loop inside ``serve``: deliver whatever is due, then wait a little; wait
-    longer (up to five minutes) while the SMTP server cannot be reached."""
+    longer (up to five minutes) while the SMTP server cannot be reached. It starts by
+    handing back what stopped processes of this machine had claimed."""
+    try:
+        await release_orphans(app.state.sessionmaker, worker_name())
+    except Exception:
+        log.exception("mail: could not look for messages claimed by stopped processes")
     server_wait = 0.0
     while True:
         try:

@@ -1,11 +1,13 @@
 """The nightly purge of event records older than the retention setting.
 
 Event tables grow with use, not with the register: the check log (a row per check),
-sent mail, finished bulk-issue runs and the nightly job records. Rows older than
+sent mail, done wallet updates (APNs pushes and Google API calls: sent, dropped or
+refused for good), finished bulk-issue runs and the nightly job records. Rows older than
 ``event_retention_days`` (an app setting, default 400) are deleted in batches of
 ``BATCH`` rows, each batch its own short transaction, so the purge never holds the
 write lock for long however much there is to delete. The audit log is history and
-is never purged; queued and failed mail stays until it is sent or dealt with.
+is never purged; queued and failed mail stays until it is sent or dealt with, and wallet
+updates still waiting stay until they are done.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from server.nightly.chunks import PAUSE
 from server.nightly.models import NightlyJobRun
 from server.nightly.registry import nightly_job
 from server.settings.store import get_setting
+from server.wallet.models import WalletDelivery
 
 BATCH = 5000
 
@@ -41,6 +44,12 @@ def _targets(cutoff: dt.datetime) -> list[tuple[str, Any, ColumnElement[bool]]]:
             "sent mail",
             OutboxMessage.id,
             (OutboxMessage.created_at < cutoff) & (OutboxMessage.status == "sent"),
+        ),
+        (
+            "wallet updates",
+            WalletDelivery.id,
+            (WalletDelivery.created_at < cutoff)
+            & WalletDelivery.status.in_(("sent", "dropped", "failed")),
         ),
         (
             "bulk-issue runs",

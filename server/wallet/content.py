@@ -8,6 +8,12 @@ expires, at most a year — kept from version to version of the pass and made an
 when it must be: revoked, signed by a key that is no longer current, made for another
 membership expiry, or within ``RENEW_BEFORE`` of running out.
 
+Each pass's code is its own: its valid-until is the printed card's less a few seconds
+to an hour that depend on the pass (``pass_shift``), so no two of a member's passes,
+and no pass and printed card, carry the same code. Voiding a pass then refuses exactly
+its code (``WalletPass.check_code``; the live check and the offline scanner's
+revocation list), not the member's printed card or their other passes.
+
 ``content_of`` returns canonical JSON (sorted keys): equal text is an unchanged pass.
 """
 
@@ -42,6 +48,15 @@ def printed_valid_until(issued: dt.datetime, expires_on: dt.date | None) -> dt.d
     return min(until, issued + codes.PRINTED_MAX_VALIDITY)
 
 
+def pass_shift(pass_id: int) -> dt.timedelta:
+    """How much earlier than a printed card's a pass's code runs out: 1 s to 1 h."""
+    return dt.timedelta(seconds=1 + pass_id % 3599)
+
+
+def pass_valid_until(issued: dt.datetime, expires_on: dt.date | None, pass_id: int) -> dt.datetime:
+    return printed_valid_until(issued, expires_on) - pass_shift(pass_id)
+
+
 def read_code(text: str | None, ring: Keyring) -> PassCode | None:
     """A stored code, if it is still one of ours (signature good, key not retired)."""
     if not text:
@@ -59,10 +74,11 @@ def fresh_code(
     expires_on: dt.date | None,
     now: dt.datetime,
     revoked_before: dt.datetime | None,
+    pass_id: int,
 ) -> PassCode:
-    text = codes.printed_code(ring, public_id, now, expires_on, revoked_before)
     issued = codes.issue_time(now, revoked_before)
-    return PassCode(text, issued, printed_valid_until(issued, expires_on))
+    until = pass_valid_until(issued, expires_on, pass_id)
+    return PassCode(codes.sign(ring.current, public_id, issued, until), issued, until)
 
 
 def keep_code(
@@ -72,6 +88,7 @@ def keep_code(
     expires_on: dt.date | None,
     now: dt.datetime,
     revoked_before: dt.datetime | None,
+    pass_id: int,
 ) -> bool:
     """Whether the pass may keep ``stored`` (see the module docstring)."""
     if stored is None:
@@ -84,10 +101,11 @@ def keep_code(
         return False
     if revoked_before is not None and stored.issued_at <= revoked_before:
         return False
-    if stored.valid_until != printed_valid_until(stored.issued_at, expires_on):
-        return False  # the membership expiry changed since the code was made
+    if stored.valid_until != pass_valid_until(stored.issued_at, expires_on, pass_id):
+        return False  # the membership expiry changed since the code was made (or it is
+        # a code made before passes had codes of their own)
     if stored.valid_until - now < RENEW_BEFORE:
-        renewed = printed_valid_until(codes.issue_time(now, revoked_before), expires_on)
+        renewed = pass_valid_until(codes.issue_time(now, revoked_before), expires_on, pass_id)
         return renewed <= stored.valid_until
     return True
 

@@ -37,6 +37,9 @@ class WalletPass(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     content: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The check code the pass shows (its own: ``server.wallet.content.pass_shift``); a
+    # voided pass keeps its last one, which the check then refuses as revoked.
+    check_code: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     tag: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
     seen_generation: Mapped[int] = mapped_column(Integer, default=-1)

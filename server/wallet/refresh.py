@@ -172,8 +172,12 @@ async def refresh(
         public_id, expires_on = identity[wallet_pass.member_id]
         revoked_before = revocations.get(wallet_pass.member_id)
         code = pass_content.read_code(pass_content.stored_code(wallet_pass.content), ring)
-        if not pass_content.keep_code(code, ring, public_id, expires_on, now, revoked_before):
-            code = pass_content.fresh_code(ring, public_id, expires_on, now, revoked_before)
+        if not pass_content.keep_code(
+            code, ring, public_id, expires_on, now, revoked_before, wallet_pass.id
+        ):
+            code = pass_content.fresh_code(
+                ring, public_id, expires_on, now, revoked_before, wallet_pass.id
+            )
         assert code is not None
         text = pass_content.content_of(member_facts, code, settings.base_url)
         digest = pass_content.content_hash(text)
@@ -181,6 +185,7 @@ async def refresh(
             first = not wallet_pass.content  # a new pass: no device has an older one
             wallet_pass.content = text
             wallet_pass.content_hash = digest
+            wallet_pass.check_code = code.text
             wallet_pass.updated_at = next_modified(wallet_pass.updated_at, now)
             wallet_pass.tag = tag
             tag += 1

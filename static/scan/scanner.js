@@ -214,6 +214,10 @@
     if (!genuine) return { result: "unknown", reason: "The signature does not match: the code was altered or forged.", parsed };
     if (key.retired) return { result: "revoked", reason: "The key that signed this code has been retired.", parsed, genuine };
     const revoked = load(STORE.revoked, { entries: [] }).entries.find((e) => e.p === parsed.publicId);
+    const voided = revoked && (revoked.voided || []).some(([i, u]) => i === parsed.issuedAt && u === parsed.validUntil);
+    if (voided) {
+      return { result: "revoked", reason: "This code is on a wallet pass that was voided.", parsed, genuine };
+    }
     if (revoked && parsed.issuedAt < revoked.before) {
       const reasons = {
         revoked: "This member's codes issued before then were revoked.",

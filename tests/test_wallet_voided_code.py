@@ -1,0 +1,193 @@
+"""A voided pass's check code is refused (REVOKED) at once, not when it runs out in up to
+a year; the member's other codes — the printed auth card, the pass in the other wallet,
+the pass of the new card link — keep working. The offline scanner's revocation list
+carries the voided codes too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from server.app import create_app
+from server.checks import codes
+from server.checks.keyring import keyring_for
+from server.config import Settings
+from server.wallet.content import stored_code
+from server.wallet.models import WalletPass
+from server.wallet.refresh import refresh, stale_passes
+from server.wallet.voiding import void_pass
+from tests.card_fixtures import issued_token, reset_card_limiter  # noqa: F401
+from tests.check_fixtures import make_verified
+from tests.factories import login, make_staff
+from tests.wallet_fixtures import make_credentials, with_wallet
+
+ACCEPT = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def configured(settings: Settings, tmp_path: Path) -> Settings:
+    credentials = make_credentials(tmp_path / "wallet")
+    return with_wallet(settings, {**credentials.apple_env(), **credentials.google_env()})
+
+
+@pytest.fixture
+async def wallet_app(configured: Settings):
+    application = create_app(configured)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def wallet_client(wallet_app):
+    transport = httpx.ASGITransport(app=wallet_app, client=("127.0.0.1", 50002))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def _codes(db) -> dict[tuple[int, str], str]:
+    rows = (await db.execute(select(WalletPass))).scalars().all()
+    await db.commit()
+    found = {(p.card_link_id, p.wallet): stored_code(p.content) for p in rows}
+    assert all(found.values())
+    return {key: code for key, code in found.items() if code}
+
+
+async def _result(client: httpx.AsyncClient, code: str) -> str:
+    answer = await client.get(f"/check/{code}", headers=ACCEPT)
+    assert answer.status_code == 200
+    return str(answer.json()["result"])
+
+
+async def test_a_voided_pass_code_checks_as_revoked_and_nothing_else_does(
+    wallet_app, wallet_client, configured
+):
+    client = wallet_client
+    async with wallet_app.state.sessionmaker() as db:
+        member = await make_verified(db, sca_name="Aelfric of the Lake")
+        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mildred")
+        await db.commit()
+        token = await issued_token(db, configured, member)
+        # The auth card printed in the same hour as the passes are made.
+        printed = codes.printed_code(
+            keyring_for(configured.data_dir),
+            member.public_id,
+            dt.datetime.now(dt.UTC),
+            member.membership_expires_on,
+        )
+        assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 200
+        assert (await client.get(f"/wallet/{token}/google")).status_code == 303
+        first = await _codes(db)
+        [(link_id, _)] = {(k[0], 0) for k in first}
+        apple, google = first[(link_id, "apple")], first[(link_id, "google")]
+        # Each pass carries a code of its own, none the printed card's.
+        assert len({apple, google, printed}) == 3
+        assert {await _result(client, c) for c in (apple, google, printed)} == {"ok"}
+
+        # Staff void the Apple pass: its code is refused at once, the others stand.
+        apple_pass = (
+            await db.execute(select(WalletPass).where(WalletPass.wallet == "apple"))
+        ).scalar_one()
+        await void_pass(
+            db,
+            configured,
+            apple_pass.id,
+            member.id,
+            actor_id=None,
+            reason="Phone stolen",
+            now=dt.datetime.now(dt.UTC),
+        )
+        await db.commit()
+        answer = await client.get(f"/check/{apple}", headers=ACCEPT)
+        assert answer.json()["result"] == "revoked"
+        assert "voided" in answer.json()["reason"]
+        assert await _result(client, google) == "ok"
+        assert await _result(client, printed) == "ok"
+
+        # A new card link replaces the old one: the Google pass is voided with it, and
+        # the new link's passes carry fresh codes that work.
+        new_token = await issued_token(db, configured, member)
+        await refresh(db, configured, await stale_passes(db, dt.datetime.now(dt.UTC)))
+        assert await _result(client, google) == "revoked"
+        assert (await client.get(f"/wallet/{new_token}/apple.pkpass")).status_code == 200
+        assert (await client.get(f"/wallet/{new_token}/google")).status_code == 303
+        second = {k: c for k, c in (await _codes(db)).items() if k[0] != link_id}
+        assert len(second) == 2 and not set(second.values()) & {apple, google, printed}
+        assert {await _result(client, c) for c in second.values()} == {"ok"}
+        assert await _result(client, printed) == "ok"
+
+        # Offline scanners get the voided codes with the revocation list.
+        await login(client, marshal.email)
+        listed = await client.get("/check/revoked.json")
+        assert listed.status_code == 200
+        [entry] = [e for e in listed.json()["entries"] if e["p"] == member.public_id]
+        ring = keyring_for(configured.data_dir)
+        voided = {
+            (c.issued_at, c.valid_until) for c in (codes.read(x, ring) for x in (apple, google))
+        }
+        assert {(dt.datetime.fromtimestamp(i, dt.UTC), dt.datetime.fromtimestamp(u, dt.UTC))
+                for i, u in entry["voided"]} == voided  # fmt: skip
+        assert entry["before"] == 0
+
+
+@pytest.mark.browser
+async def test_the_offline_scanner_refuses_a_voided_pass_code(
+    sqlite_only, database_url, db, browser, tmp_path
+):
+    from playwright.async_api import expect
+
+    from server.cards.models import CardLink
+    from server.checks import keyring as keyrings
+    from server.wallet.content import fresh_code
+    from tests.check_fixtures import log_in_to_scanner
+    from tests.live import LiveServer
+
+    data_dir = tmp_path / "live"
+    data_dir.mkdir()
+    ring = keyrings.load_or_create(data_dir)
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    await db.commit()
+    link = CardLink(member_id=member.id, token_hash="x" * 64)
+    db.add(link)
+    await db.flush()
+    now = dt.datetime.now(dt.UTC)
+    shown: dict[str, str] = {}
+    for n, (wallet, voided) in enumerate((("apple", True), ("google", False))):
+        wallet_pass = WalletPass(
+            member_id=member.id,
+            card_link_id=link.id,
+            wallet=wallet,
+            serial=f"serial-{n}",
+            voided_at=now if voided else None,
+        )
+        db.add(wallet_pass)
+        await db.flush()
+        code = fresh_code(
+            ring, member.public_id, member.membership_expires_on, now, None, wallet_pass.id
+        )
+        wallet_pass.check_code = shown[wallet] = code.text
+    await db.commit()
+
+    server = LiveServer(data_dir, database_url)
+    server.start()
+    try:
+        page = await browser.new_page()
+        await log_in_to_scanner(page, server.url, marshal.email)
+        await expect(page.locator("#revoked-state")).to_contain_text("1 entries")
+    finally:
+        server.stop()  # offline from here: the phone decides
+
+    answers = {}
+    for wallet, code in shown.items():
+        await page.evaluate("delete document.getElementById('result').dataset.result")
+        await page.get_by_label("Or type or paste the code").fill(code)
+        await page.get_by_role("button", name="Check", exact=True).click()
+        answer = page.locator("#result[data-result]")
+        await answer.wait_for()
+        assert await answer.get_attribute("data-mode") == "offline"
+        answers[wallet] = await answer.get_attribute("data-result")
+    assert answers == {"apple": "revoked", "google": "ok"}
