@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.database import Base, utcnow
@@ -34,6 +34,8 @@ class Member(Base):
         Index("ix_members_status_branch", "status", "branch_id"),
         # Covers "not deleted, by status" counts (dashboard, list totals) without the table.
         Index("ix_members_status_deleted", "status", "deleted_at"),
+        # The register's default order (``server.members.search.ordered``).
+        Index("ix_members_name_order", text("lower(sca_name)"), "last_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -224,18 +224,22 @@ def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
 async def search(
     db: AsyncSession, criteria: MemberSearch, branches: list[Branch], today: dt.date
 ) -> tuple[list[Member], int]:
-    """One page of matching members in the chosen order, and the total count — in one
-    scan (the count is a window over the matches); a page past the end counts apart."""
+    """One page of matching members in the chosen order, and the total count.
+
+    A text search scans the register once: the count is a window over the matches (few),
+    and a page past the end counts apart. Without one, the count reads an index and the
+    page an index range (or a top-50 sort) — a window would materialise every row first.
+    """
     query = filtered(criteria, branches, today)
-    rows = (
-        await db.execute(
-            ordered(query.add_columns(func.count().over()), criteria)
-            .options(selectinload(Member.branch))
-            .limit(PAGE_SIZE)
-            .offset((criteria.page - 1) * PAGE_SIZE)
-        )
-    ).all()
-    if rows:
+    counted = bool(criteria.q)
+    page = (
+        ordered(query.add_columns(func.count().over()) if counted else query, criteria)
+        .options(selectinload(Member.branch))
+        .limit(PAGE_SIZE)
+        .offset((criteria.page - 1) * PAGE_SIZE)
+    )
+    rows = (await db.execute(page)).all()
+    if counted and rows:
         return [member for member, _ in rows], rows[0][1]
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return [], total
+    return [row[0] for row in rows], total
