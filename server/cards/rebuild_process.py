@@ -14,7 +14,8 @@ the server talks to it over a pipe:
    no answer after ``ANSWER_PATIENCE`` (a child that hangs) answers 503 too.
 2. Every second the child reports its counts (metrics), unasked.
 3. ``stop`` sends ``STOP``: the child finishes its batches, stores what it built and
-   exits; past ``STOP_PATIENCE`` it is terminated. Requests still waiting get
+   exits; past ``STOP_PATIENCE`` it is terminated (at once if it has not reported
+   ``READY`` yet: it has built nothing). Requests still waiting get
    ``RebuilderStopped`` (503).
 4. A child that dies (killed, out of memory) fails the requests waiting on it with
    ``RebuilderStopped`` and is started again, at most once every ``RESTART_PAUSE``.
@@ -47,7 +48,7 @@ from server.db.busy import is_busy
 
 log = logging.getLogger("tessera.cards")
 
-ASK, ANSWER, COUNTS, STOP = "ask", "answer", "counts", "stop"
+ASK, ANSWER, COUNTS, READY, STOP = "ask", "answer", "counts", "ready", "stop"
 STOP_PATIENCE = 25.0  # seconds for the child to finish and store its batches
 RESTART_PAUSE = 5.0  # seconds between restarts of a child that died
 COUNTS_EVERY = 1.0
@@ -72,6 +73,7 @@ class RebuilderProcess:
         self._stopping = False
         self._last_start = 0.0
         self._reader: threading.Thread | None = None
+        self._ready = threading.Event()  # the child has started its rebuilder
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -85,6 +87,7 @@ class RebuilderProcess:
             daemon=True,
         )
         self._last_start = time.monotonic()
+        self._ready.clear()
         process.start()
         theirs.close()
         # No waiting for the child to be ready (a second or two to import the server):
@@ -100,6 +103,8 @@ class RebuilderProcess:
         process, pipe = self._process, self._pipe
         if process is None or pipe is None:
             return
+        if not self._ready.is_set():  # still starting: it has built nothing, stop it now
+            process.kill()
         with contextlib.suppress(OSError, ValueError):
             self._send((STOP,))
         await asyncio.to_thread(process.join, STOP_PATIENCE)
@@ -153,6 +158,8 @@ class RebuilderProcess:
                 answer = self._waiting.pop(message[1], None)
                 if answer is not None:
                     answer(message[2])
+            elif kind == READY:
+                self._ready.set()
             elif kind == COUNTS:
                 self.batches, self.built, self.stored, self.dropped, self.backlog = message[1:]
         pipe.close()
@@ -216,6 +223,7 @@ def _child_main(settings: Settings, pipe: Connection, sweep: bool, sweep_rate: f
 
         return answer
 
+    send((READY,))
     try:
         while True:
             try:
