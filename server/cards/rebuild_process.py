@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import multiprocessing
@@ -45,6 +46,7 @@ from server.cards.builder import BuiltPayload
 from server.cards.rebuild import SWEEP_RATE, CardRebuilder, RebuilderStopped, answer_on
 from server.config import Settings
 from server.db.busy import is_busy
+from server.wallet.config import WalletConfig
 
 log = logging.getLogger("tessera.cards")
 
@@ -82,7 +84,10 @@ class RebuilderProcess:
         mine, theirs = context.Pipe()
         process = context.Process(
             target=_child_main,
-            args=(self.settings, theirs, self.sweep, self.sweep_rate),
+            # Cards need no wallet credentials (loaded keys and certificates, which do not
+            # cross a process boundary): the child builds cards, not passes.
+            args=(dataclasses.replace(self.settings, wallet=WalletConfig()), theirs)
+            + (self.sweep, self.sweep_rate),
             name="tessera-card-rebuilder",
             daemon=True,
         )
