@@ -118,6 +118,17 @@ class MemberSearch:
         return self.params() | {"sort": self.sort, "dir": "desc" if self.descending else "asc"}
 
 
+# The columns a word of the search is looked for in (on PostgreSQL each has a trigram
+# index, migration 0018).
+SEARCHED = (
+    Member.sca_name,
+    Member.first_name,
+    Member.last_name,
+    Member.email,
+    Member.membership_number,
+)
+
+
 class contains_folded(FunctionElement[bool]):
     """``column LIKE pattern``, ignoring case: ``ILIKE`` on PostgreSQL; on SQLite a plain
     ``LIKE``, which ignores the case of ASCII letters just as SQLite's ``lower()`` folds
@@ -169,20 +180,7 @@ def filtered(criteria: MemberSearch, branches: list[Branch], today: dt.date) -> 
     if criteria.q:
         for word in criteria.q.split()[:6]:
             pattern = f"%{_escape_like(word)}%"
-            query = query.where(
-                or_(
-                    *(
-                        contains_folded(column, pattern)
-                        for column in (
-                            Member.sca_name,
-                            Member.first_name,
-                            Member.last_name,
-                            Member.email,
-                            Member.membership_number,
-                        )
-                    )
-                )
-            )
+            query = query.where(or_(*(contains_folded(column, pattern) for column in SEARCHED)))
     if criteria.branch_id is not None:
         query = query.where(Member.branch_id.in_(subtree_ids(branches, criteria.branch_id)))
     if criteria.status:
