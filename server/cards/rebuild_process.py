@@ -82,12 +82,12 @@ class RebuilderProcess:
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
         mine, theirs = context.Pipe()
+        # Cards need no wallet credentials (loaded keys and certificates, which do not
+        # cross a process boundary): the child builds cards, not passes.
+        settings = dataclasses.replace(self.settings, wallet=WalletConfig())
         process = context.Process(
             target=_child_main,
-            # Cards need no wallet credentials (loaded keys and certificates, which do not
-            # cross a process boundary): the child builds cards, not passes.
-            args=(dataclasses.replace(self.settings, wallet=WalletConfig()), theirs)
-            + (self.sweep, self.sweep_rate),
+            args=(settings, theirs, self.sweep, self.sweep_rate),
             name="tessera-card-rebuilder",
             daemon=True,
         )
