@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
@@ -230,6 +230,11 @@ async def search(
     """
     query = filtered(criteria, branches, today)
     counted = bool(criteria.q)
+    if counted and db.get_bind().dialect.name == "postgresql":
+        # A prepared statement's generic plan cannot see that the words are rare: it walks
+        # the name-order index (LIMIT 50) through all 100,000 rows (220 ms) instead of the
+        # trigram indexes (4 ms). Plan this search for its own words.
+        await db.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     page = (
         ordered(query.add_columns(func.count().over()) if counted else query, criteria)
         .options(selectinload(Member.branch))
