@@ -11,7 +11,8 @@ import time
 
 from sqlalchemy import func, select
 
-from server.mail.delivery import LEASE, deliver_once
+from server.db.leases import LEASE
+from server.mail.delivery import deliver_once
 from server.mail.models import OutboxMessage
 from server.mail.outbox import queue_email
 from tests.live import LiveServer

@@ -21,8 +21,9 @@ Algorithm (``deliver_once``):
      this message was being sent: back to ``queued`` with backoff, and the loop waits
      as for an unreachable server (below);
    - refused for now, a 4xx reply: back to ``queued`` with backoff (30 s doubling to
-     ``MAX_BACKOFF``) and the reason; it stays "failing", never runs out of attempts
-     (after a broken connection the server may or may not have it: at-least-once).
+     30 min, ``server.db.leases``) and the reason; it stays "failing", never runs out of
+     attempts (after a broken connection the server may or may not have it:
+     at-least-once).
 4. A server that cannot be reached at all (connection refused, timeout, DNS, TLS,
    login, a 4xx/5xx greeting) is not the messages' fault: the claimed rows go back
    to ``queued`` unchanged but for the reason, and the loop inside ``serve`` waits
@@ -45,7 +46,6 @@ import datetime as dt
 import ipaddress
 import logging
 import os
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -55,13 +55,15 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from server import background
 from server.config import Settings
 from server.database import utcnow
+from server.db import leases
+from server.db.leases import worker_name
 from server.mail.models import OutboxMessage
 from server.mail.sealed import UnreadableSeal, unseal
 from server.web.access_log import redact_path
@@ -69,9 +71,7 @@ from server.web.access_log import redact_path
 log = logging.getLogger("tessera.mail")
 
 BATCH = 50
-LEASE = dt.timedelta(minutes=5)
 POLL_SECONDS = 5.0
-MAX_BACKOFF = dt.timedelta(minutes=30)  # between tries of one message refused for now
 SERVER_WAIT_MAX = 300.0  # seconds between knocks on an unreachable server
 IN_FLIGHT_GRACE = 45.0  # seconds a stopping loop waits for the message in flight
 SMTP_TIMEOUT = 30.0
@@ -114,41 +114,6 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         password=unquote(parts.password) if parts.password else None,
         cafile=query.get("cafile", [None])[0],
     )
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """30 s, 1 min, 2 min … capped at ``MAX_BACKOFF``."""
-    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{id(asyncio.get_running_loop()):x}"
-
-
-async def claim(db: AsyncSession, worker: str, now: dt.datetime, limit: int = BATCH) -> list[int]:
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            or_(
-                and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now),
-            )
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    # SQLite renders no FOR UPDATE: there the single UPDATE runs under the writer lock.
-    result = await db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(due.scalar_subquery()))
-        .values(status="sending", claimed_by=worker, claimed_until=now + LEASE)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = sorted(result.scalars())
-    await db.commit()
-    return ids
 
 
 def is_loopback(settings: Settings) -> bool:
@@ -245,19 +210,9 @@ async def _record(
     worker: str,
     outcome: Outcome,
 ) -> None:
-    now = utcnow()
-    attempts = row.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "claimed_until": None}
-    if outcome.kind == "sent":
-        values |= {"status": "sent", "sent_at": now, "last_error": ""}
-    elif outcome.kind == "failed":
-        values |= {"status": "failed", "last_error": outcome.reason[:2000]}
-    else:
-        values |= {
-            "status": "queued",
-            "last_error": outcome.reason[:2000],
-            "next_attempt_at": now + backoff(attempts),
-        }
+    values = leases.settled(
+        outcome.kind, outcome.reason, row.attempts + 1, utcnow(), final=frozenset({"failed"})
+    )
     async with sessionmaker() as db, db.begin():
         await db.execute(
             update(OutboxMessage)
@@ -349,7 +304,7 @@ async def _claim_rows(
     sessionmaker: async_sessionmaker[AsyncSession], worker: str, now: dt.datetime
 ) -> list[OutboxMessage]:
     async with sessionmaker() as db:
-        ids = await claim(db, worker, now)
+        ids = await leases.claim(db, OutboxMessage, worker, now, BATCH)
         if not ids:
             return []
         rows = (

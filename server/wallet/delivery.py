@@ -22,12 +22,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.config import Settings
 from server.database import utcnow
-from server.mail.delivery import backoff, worker_name
+from server.db import leases
+from server.db.leases import worker_name
 from server.wallet.apns import ApnsClient
 from server.wallet.google_api import GoogleClient
 from server.wallet.google_pass import generic_object
@@ -37,7 +38,6 @@ from server.wallet.outcome import Outcome
 log = logging.getLogger("tessera.wallet")
 
 BATCH = 50
-LEASE = dt.timedelta(minutes=5)
 
 
 async def queue_updates(
@@ -133,31 +133,6 @@ class Report:
         return sum(self.counts.values())
 
 
-async def claim(db: AsyncSession, worker: str, now: dt.datetime, limit: int = BATCH) -> list[int]:
-    due = (
-        select(WalletDelivery.id)
-        .where(
-            or_(
-                and_(WalletDelivery.status == "queued", WalletDelivery.next_attempt_at <= now),
-                and_(WalletDelivery.status == "sending", WalletDelivery.claimed_until < now),
-            )
-        )
-        .order_by(WalletDelivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    result = await db.execute(
-        update(WalletDelivery)
-        .where(WalletDelivery.id.in_(due.scalar_subquery()))
-        .values(status="sending", claimed_by=worker, claimed_until=now + LEASE)
-        .returning(WalletDelivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    ids = sorted(result.scalars())
-    await db.commit()
-    return ids
-
-
 async def _send(
     db: AsyncSession, settings: Settings, senders: Senders, row: WalletDelivery
 ) -> Outcome:
@@ -184,18 +159,9 @@ async def _record(
     outcome: Outcome,
 ) -> None:
     now = utcnow()
-    attempts = row.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "claimed_by": None, "claimed_until": None}
-    if outcome.kind == "sent":
-        values |= {"status": "sent", "sent_at": now, "last_error": ""}
-    elif outcome.kind in ("failed", "dropped"):
-        values |= {"status": outcome.kind, "last_error": outcome.reason[:2000]}
-    else:
-        values |= {
-            "status": "queued",
-            "last_error": outcome.reason[:2000],
-            "next_attempt_at": now + backoff(attempts),
-        }
+    values = leases.settled(
+        outcome.kind, outcome.reason, row.attempts + 1, now, final=frozenset({"failed", "dropped"})
+    )
     async with sessionmaker() as db, db.begin():
         await db.execute(
             update(WalletDelivery)
@@ -225,7 +191,7 @@ async def deliver_once(
     worker = worker or worker_name()
     report = Report()
     async with sessionmaker() as db:
-        ids = await claim(db, worker, now)
+        ids = await leases.claim(db, WalletDelivery, worker, now, BATCH)
         if not ids:
             return report
         rows = list(
