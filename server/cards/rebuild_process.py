@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from server.cards.builder import BuiltPayload
-from server.cards.rebuild import SWEEP_RATE, CardRebuilder, RebuilderStopped, answer_on
+from server.cards.rebuild import SWEEP_RATE, Answer, CardRebuilder, RebuilderStopped, answer_on
 from server.config import Settings
 from server.db.busy import is_busy
 from server.wallet.config import WalletConfig
@@ -70,7 +70,7 @@ class RebuilderProcess:
         self._process: Any = None
         self._pipe: Connection | None = None
         self._send_lock = threading.Lock()
-        self._waiting: dict[int, Any] = {}  # request id -> answer
+        self._waiting: dict[int, Answer] = {}  # request id -> how to answer it
         self._ids = itertools.count()
         self._stopping = False
         self._last_start = 0.0
@@ -220,7 +220,7 @@ def _child_main(settings: Settings, pipe: Connection, sweep: bool, sweep_rate: f
         with lock, contextlib.suppress(OSError, ValueError):
             pipe.send(message)
 
-    def answer_to(request: int) -> Any:
+    def answer_to(request: int) -> Answer:
         def answer(outcome: Any) -> None:
             if isinstance(outcome, BaseException):
                 outcome = _portable(outcome)
