@@ -148,7 +148,7 @@ class word_found(FunctionElement[bool]):
 
 
 def _searched_text(compiler: SQLCompiler, **kw: Any) -> str:
-    parts = (f"coalesce({compiler.process(column, **kw)}, '')" for column in SEARCHED)
+    parts = (f"coalesce({compiler.process(column.expression, **kw)}, '')" for column in SEARCHED)
     return " || ' ' || ".join(parts)
 
 
@@ -162,7 +162,7 @@ def _words_like(element: word_found, compiler: SQLCompiler, **kw: Any) -> str:
 def _columns_like(element: word_found, compiler: SQLCompiler, **kw: Any) -> str:
     (pattern,) = element.clauses
     matches = (
-        f"{compiler.process(column, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
+        f"{compiler.process(column.expression, **kw)} LIKE {compiler.process(pattern, **kw)} ESCAPE '\\'"
         for column in SEARCHED
     )
     return f"({' OR '.join(matches)})"
