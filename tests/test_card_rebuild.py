@@ -18,6 +18,7 @@ from server.cards.models import CardPayload
 from server.cards.rebuild import CardRebuilder
 from server.cards.rebuild_process import RebuilderProcess
 from server.members.models import Member
+from server.settings.models import SettingValue
 from server.settings.store import set_setting
 from tests.card_fixtures import issued_token
 from tests.db_fixtures import long_write
@@ -71,6 +72,26 @@ async def test_a_whole_register_invalidation_then_concurrent_refreshes(
     await _until_none_stale(db)  # the storer writes once the other writer is done
     again = await client.get(f"/card/{tokens[0]}.json")
     assert again.json() == answers[0].json()
+
+
+async def test_the_rebuilder_reads_the_settings_again_whenever_they_change(
+    app, client, db, settings
+):
+    """The rebuilder keeps the app settings between batches until the card epoch moves:
+    every change of a setting — a new value, or its row deleted (back to the default) —
+    shows on the next card it builds."""
+    ids, tokens = await _cards(db, settings, 2)
+    await invalidate(db, ids)
+    await db.commit()
+    url = f"/card/{tokens[0]}.json"
+    default = (await client.get(url)).json()["org"]["color"]  # built by the rebuilder
+    for colour in ("#123456", "#abcdef"):
+        await set_setting(db, "card_color", colour, None)
+        await db.commit()
+        assert (await client.get(url)).json()["org"]["color"] == colour
+    await db.delete(await db.get(SettingValue, "card_color"))
+    await db.commit()
+    assert (await client.get(url)).json()["org"]["color"] == default
 
 
 async def test_the_sweep_rebuilds_stale_cards_without_requests(app, db, settings):
@@ -158,6 +179,8 @@ async def test_a_hung_rebuilder_process_gives_a_503_not_a_wait(app, db, settings
     _, [token] = await _cards(db, settings, 1)
     async with _served_by_a_rebuilder_process(settings) as (rebuilder, client):
         assert (await client.get(f"/card/{token}.json")).status_code == 200
+        # Hang a child that runs, not one still starting (a busy machine takes seconds).
+        assert await asyncio.to_thread(rebuilder._ready.wait, 60)
         await invalidate(db, None, reason="test: every card")
         await db.commit()
         os.kill(rebuilder._process.pid, signal.SIGSTOP)

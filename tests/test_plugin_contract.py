@@ -129,6 +129,56 @@ async def test_bulk_sections_agree_with_sections_for_every_member(db):
     assert "dummy_badges" not in [s.key for s in many[members[1].id]]  # no rows: hidden
 
 
+@pytest.mark.hook("same_sections_in_every_context")
+async def test_sections_asked_in_several_contexts_come_from_each_context(dummy, db):
+    """By default a plugin is asked in every context and each shows its own sections."""
+    member = await make_member(db)
+    await _badge(db, member, "Alpha")
+    await set_enabled(db, "dummy", True)
+    contexts = (SectionContext.MOBILE_CARD, SectionContext.CHECK_PAGE)
+    found = await registry.collect_sections_in(db, [member], contexts, TODAY)
+    for context in contexts:
+        alone = await registry.collect_sections_many(db, [member], context, TODAY)
+        assert found[context] == alone
+        dummy_rows = next(s for s in found[context][member.id] if s.key == "dummy_badges").rows
+        assert dummy_rows[0].value == f"shown on {context.value}"
+
+
+@pytest.fixture
+def alike_dummy(dummy: Plugin) -> Iterator[list[SectionContext]]:
+    """The dummy plugin declaring its sections alike in every context (in place of the
+    installed one); the contexts it is asked in."""
+    asked: list[SectionContext] = []
+
+    async def counted(db, members, context, today):
+        asked.append(context)
+        assert dummy_plugin.bulk_sections is not None
+        return await dummy_plugin.bulk_sections(db, members, context, today)
+
+    alike = dataclasses.replace(
+        dummy_plugin, bulk_sections=counted, same_sections_in_every_context=True
+    )
+    registry.install(alike)
+    try:
+        yield asked
+    finally:
+        registry.install(dummy)
+
+
+@pytest.mark.hook("same_sections_in_every_context")
+async def test_sections_alike_in_every_context_are_asked_for_once(db, alike_dummy):
+    member = await make_member(db)
+    await _badge(db, member, "Alpha")
+    await set_enabled(db, "dummy", True)
+    contexts = (SectionContext.MOBILE_CARD, SectionContext.CHECK_PAGE)
+    found = await registry.collect_sections_in(db, [member], contexts, TODAY)
+    assert alike_dummy == [SectionContext.MOBILE_CARD]
+    shown = found[SectionContext.CHECK_PAGE][member.id]
+    assert shown == found[SectionContext.MOBILE_CARD][member.id]
+    dummy_rows = next(s for s in shown if s.key == "dummy_badges").rows
+    assert dummy_rows[0].value == "shown on mobile_card"  # the first context's, in both
+
+
 @pytest.mark.hook("routes")
 @pytest.mark.hook("permissions")
 async def test_route_answers_404_while_disabled_and_checks_the_plugin_permission(client, db):

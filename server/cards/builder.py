@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,12 +33,13 @@ from server.members.models import Branch, Member
 from server.members.status import label as status_label
 from server.photos.card_part import photo_part
 from server.plugins.contract import Section, SectionContext
-from server.plugins.registry import collect_sections_many
+from server.plugins.registry import collect_sections_in
 from server.settings.store import load_settings
 
 # The extra parts of every card, in the order they are applied.
 PARTS: tuple[PayloadPart, ...] = (check_part, photo_part)
 PAYLOADS = cast(Table, CardPayload.__table__)
+MOBILE_CARD, CHECK_PAGE = SectionContext.MOBILE_CARD, SectionContext.CHECK_PAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +71,12 @@ async def build_many(
     now: dt.datetime | None = None,
     *,
     check_views: bool = True,
+    sites: SiteSettings | None = None,
 ) -> dict[int, BuiltPayload | None]:
     """Payloads for ``member_ids`` (None for a member without a card: unknown or deleted),
     with the marshal's views of them unless ``check_views`` is false (a card refresh
-    needs none; a live check builds its member's when it finds none)."""
+    needs none; a live check builds its member's when it finds none). ``sites``: a
+    builder's settings kept across batches (read again when the epoch moves)."""
     now = now or clock.now()
     ids = sorted(set(member_ids))
     found: dict[int, BuiltPayload | None] = dict.fromkeys(ids)
@@ -81,16 +84,7 @@ async def build_many(
         return found
     # Epoch and generations first: whatever changes after these reads makes the
     # payloads built from them stale (see ``store``).
-    epoch = int((await db.execute(select(CURRENT_EPOCH))).scalar_one())
-    generations = dict(
-        (
-            await db.execute(
-                select(CardPayload.member_id, CardPayload.generation).where(
-                    CardPayload.member_id.in_(ids)
-                )
-            )
-        ).all()
-    )
+    epoch, generations = await _epoch_and_generations(db, ids)
     rows = (
         await db.execute(
             select(Member, Branch.name)
@@ -101,21 +95,16 @@ async def build_many(
     members = list(rows)
     if not members:
         return found
-    site = await load_settings(db)
+    site = await sites.at(db, epoch) if sites is not None else await load_settings(db)
     today = clock.today(site, now)
     loaded_members = [m for m, _ in members]
-    sections = await collect_sections_many(
-        db, loaded_members, SectionContext.MOBILE_CARD, today, site=site
-    )
-    check_sections = (
-        await collect_sections_many(db, loaded_members, SectionContext.CHECK_PAGE, today, site=site)
-        if check_views
-        else None
-    )
+    contexts = (MOBILE_CARD, CHECK_PAGE) if check_views else (MOBILE_CARD,)
+    sections = await collect_sections_in(db, loaded_members, contexts, today, site=site)
     present = [m.id for m, _ in members]
     loaded = [(part, await part.load(db, present)) for part in PARTS]
     for member, branch_name in members:
-        build = compose(member, branch_name or "", site, settings, sections.get(member.id, []), now)
+        shown = sections[MOBILE_CARD].get(member.id, [])
+        build = compose(member, branch_name or "", site, settings, shown, now)
         for part, data in loaded:
             part.apply(build, data.get(member.id))
         body, etag = encode(build.data)
@@ -127,11 +116,45 @@ async def build_many(
             etag,
             build.valid_until,
             build.check_code,
-            None
-            if check_sections is None
-            else check_view(member, build.data["photo"], check_sections.get(member.id, [])),
+            check_view(member, build.data["photo"], sections[CHECK_PAGE].get(member.id, []))
+            if check_views
+            else None,
         )
     return found
+
+
+class SiteSettings:
+    """The app settings as of a card epoch, kept by a builder across its batches.
+
+    Every change of an app setting starts a new card epoch (``server.cards.invalidation``),
+    and ``build_many`` reads the epoch before the settings: settings read at epoch ``e``
+    hold until the epoch moves, and a batch saves reading them again.
+    """
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.values: dict[str, Any] = {}
+
+    async def at(self, db: AsyncSession, epoch: int) -> dict[str, Any]:
+        if epoch != self.epoch:
+            self.values = await load_settings(db)
+            self.epoch = epoch
+        return self.values
+
+
+async def _epoch_and_generations(db: AsyncSession, ids: list[int]) -> tuple[int, dict[int, int]]:
+    """The current card epoch and the payload generations of ``ids``, in one statement
+    (one snapshot, one round trip): a row of its own carries the epoch when no member
+    has a payload row yet."""
+    one = select(literal(1).label("one")).subquery()
+    rows = (
+        await db.execute(
+            select(CURRENT_EPOCH, CardPayload.member_id, CardPayload.generation)
+            .select_from(one)
+            .outerjoin(CardPayload, CardPayload.member_id.in_(ids))
+        )
+    ).all()
+    return int(rows[0][0]), {m: g for _, m, g in rows if m is not None}
 
 
 def check_view(member: Member, photo: str | None, sections: Sequence[Section]) -> str:

@@ -110,7 +110,9 @@ def _after_flush(session: Session, flush_context: Any) -> None:
             members.add(obj.id)
         elif isinstance(obj, Branch):
             branches.add(obj.id)
-    settings_changed = settings_changed or any(isinstance(o, SettingValue) for o in session.new)
+    settings_changed = settings_changed or any(
+        isinstance(o, SettingValue) for o in (*session.new, *session.deleted)
+    )
     connection = session.connection()
     if settings_changed:
         connection.execute(epoch_statement("app settings changed"))

@@ -109,6 +109,7 @@ class CardRebuilder:
         self._store_wake: asyncio.Event | None = None
         self._stopped: asyncio.Event | None = None
         self._last_demand = 0.0  # monotonic time of the last on-demand batch
+        self._sites = builder.SiteSettings()  # the app settings, read again per card epoch
         self.batches = 0  # batches built since start (metrics)
         self.built = 0  # payloads built since start
         self.stored = 0
@@ -269,7 +270,7 @@ class CardRebuilder:
         assert self.sessionmaker is not None
         async with self.sessionmaker() as db:
             built = await builder.build_many(
-                db, ids, self.settings, clock.now(), check_views=check_views
+                db, ids, self.settings, clock.now(), check_views=check_views, sites=self._sites
             )
             await db.rollback()  # a read: end the snapshot at once
         self.batches += 1

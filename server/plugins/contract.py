@@ -124,6 +124,9 @@ class Plugin:
     # The same sections for many members at once (batch printing); must agree with
     # ``sections``. Optional: without it ``sections`` is called per member.
     bulk_sections: BulkSectionProvider | None = None
+    # True: the sections are the same in every context. A card built with the marshal's
+    # view of it needs both contexts' sections; Tessera then asks the plugin once.
+    same_sections_in_every_context: bool = False
     routes: list[BaseRoute] = field(default_factory=list)
     nav_links: list[NavLink] = field(default_factory=list)
     settings: list[SettingDef] = field(default_factory=list)

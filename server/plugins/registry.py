@@ -194,16 +194,51 @@ async def collect_sections_many(
     """``collect_sections`` for many members (batch printing), through ``bulk_sections``
     where a plugin has it. ``site``: the app settings, when the caller has read them
     (which plugins are enabled is one of them)."""
-    gathered: dict[int, list[Section]] = {m.id: [] for m in members}
+    return (await collect_sections_in(db, members, (context,), today, site=site))[context]
+
+
+async def collect_sections_in(
+    db: AsyncSession,
+    members: Sequence[Member],
+    contexts: Sequence[SectionContext],
+    today: dt.date,
+    *,
+    site: Mapping[str, Any] | None = None,
+) -> dict[SectionContext, dict[int, list[Section]]]:
+    """``collect_sections_many`` in several contexts at once: a plugin whose sections are
+    the same in every context (``same_sections_in_every_context``) is asked once."""
+    gathered: dict[SectionContext, dict[int, list[Section]]] = {
+        context: {m.id: [] for m in members} for context in contexts
+    }
     plugins = enabled_by(site) if site is not None else await enabled(db)
     for plugin in plugins:
-        if plugin.bulk_sections is not None:
-            for start in range(0, len(members), BULK_CHUNK):
-                chunk = members[start : start + BULK_CHUNK]
-                found = await plugin.bulk_sections(db, chunk, context, today)
-                for member in chunk:
-                    gathered[member.id].extend(found.get(member.id, ()))
-        elif plugin.sections is not None:
-            for member in members:
-                gathered[member.id].extend(await plugin.sections(db, member, context, today))
-    return {key: _ordered(found) for key, found in gathered.items()}
+        alike = plugin.same_sections_in_every_context
+        for context in contexts[:1] if alike else contexts:
+            found = await _plugin_sections(plugin, db, members, context, today)
+            for shown_in in contexts if alike else (context,):
+                for member_id, sections in found.items():
+                    gathered[shown_in][member_id].extend(sections)
+    return {
+        context: {key: _ordered(found) for key, found in by_member.items()}
+        for context, by_member in gathered.items()
+    }
+
+
+async def _plugin_sections(
+    plugin: Plugin,
+    db: AsyncSession,
+    members: Sequence[Member],
+    context: SectionContext,
+    today: dt.date,
+) -> dict[int, list[Section]]:
+    found: dict[int, list[Section]] = {m.id: [] for m in members}
+    if plugin.bulk_sections is not None:
+        for start in range(0, len(members), BULK_CHUNK):
+            chunk = members[start : start + BULK_CHUNK]
+            bulk = await plugin.bulk_sections(db, chunk, context, today)
+            for member in chunk:
+                found[member.id].extend(bulk.get(member.id, ()))
+    elif plugin.sections is not None:
+        for member in members:
+            found[member.id].extend(await plugin.sections(db, member, context, today))
+    return found

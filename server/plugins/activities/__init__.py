@@ -25,6 +25,7 @@ plugin = Plugin(
     name="Activities and authorizations",
     sections=activity_sections,
     bulk_sections=activity_sections_many,
+    same_sections_in_every_context=True,
     routes=[*admin_routes.routes, *member_routes.routes],
     nav_links=[
         NavLink(
