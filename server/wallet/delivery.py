@@ -16,6 +16,7 @@ device is gone — its registration ends — or the Google object was never save
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -185,31 +186,50 @@ async def deliver_once(
     *,
     now: dt.datetime | None = None,
     worker: str | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> Report:
-    """Claim and send one batch of due deliveries; each outcome recorded at once."""
+    """Claim and send one batch of due deliveries; each outcome recorded at once.
+
+    Once ``stopping`` is set (the server shuts down) the delivery in flight finishes
+    and is recorded, and the rest of the batch goes back to the queue at once.
+    """
     now = now or utcnow()
     worker = worker or worker_name()
     report = Report()
+    pending = await _claim_rows(sessionmaker, worker, now)
+    try:
+        while pending and not (stopping is not None and stopping.is_set()):
+            report.add(await _deliver_one(sessionmaker, settings, senders, pending[0], worker))
+            pending.pop(0)
+    finally:
+        await leases.release(sessionmaker, WalletDelivery, [r.id for r in pending], worker)
+    return report
+
+
+async def _claim_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], worker: str, now: dt.datetime
+) -> list[WalletDelivery]:
     async with sessionmaker() as db:
         ids = await leases.claim(db, WalletDelivery, worker, now, BATCH)
         if not ids:
-            return report
-        rows = list(
-            (
-                await db.execute(
-                    select(WalletDelivery)
-                    .where(WalletDelivery.id.in_(ids))
-                    .order_by(WalletDelivery.id)
-                )
-            ).scalars()
+            return []
+        rows = await db.execute(
+            select(WalletDelivery).where(WalletDelivery.id.in_(ids)).order_by(WalletDelivery.id)
         )
-        for row in rows:
-            db.expunge(row)  # loaded and detached: the rollbacks below leave it readable
-        for row in rows:
-            outcome = await _send(db, settings, senders, row)
-            await db.rollback()  # the read ends; nothing was written here
-            await _record(sessionmaker, row, worker, outcome)
-            report.add(outcome.kind)
-            if outcome.kind not in ("sent", "dropped"):
-                log.warning("wallet %s delivery %s: %s", row.kind, row.id, outcome.reason)
-    return report
+        return list(rows.scalars())  # closing the session detaches them, loaded
+
+
+async def _deliver_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    senders: Senders,
+    row: WalletDelivery,
+    worker: str,
+) -> str:
+    async with sessionmaker() as db:
+        outcome = await _send(db, settings, senders, row)
+        await db.rollback()  # the read ends; nothing was written here
+    await _record(sessionmaker, row, worker, outcome)
+    if outcome.kind not in ("sent", "dropped"):
+        log.warning("wallet %s delivery %s: %s", row.kind, row.id, outcome.reason)
+    return outcome.kind
