@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from pathlib import Path
@@ -261,3 +262,51 @@ async def test_the_scanner_fits_phone_screens_online_and_offline(
     scroll, screen = await page.evaluate(PAGE_WIDTH)
     assert scroll <= screen, f"offline result at 320 px is {scroll} px wide"
     await page.screenshot(path=str(artifacts / "scanner-320-offline-result.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_the_scanner_opened_once_works_offline_after_a_cold_start(
+    sqlite_only, live_server, db, tmp_path, artifacts
+):
+    """A marshal logs in to the scanner once, on a slow connection, sees it ready (online,
+    roster loaded) and closes the browser. At the event, without signal, it opens and
+    names the member: the page says it is ready only once it is kept on the phone."""
+    from tests.test_card_browser import _phone
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Barony of the Lake")
+    member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    profile = tmp_path / "phone"
+
+    async def slow(route) -> None:  # the field's slow link, for the worker's downloads
+        if route.request.service_worker is not None:
+            await asyncio.sleep(3)
+        await route.continue_()
+
+    async with _phone(profile) as phone:  # a fresh profile: no worker, nothing kept
+        await phone.route("**/*", slow)
+        page = await phone.new_page()
+        await log_in_to_scanner(page, live_server.url, marshal.email)
+        ready = page.locator("#netstate")
+        await expect(ready).to_contain_text("Online", timeout=20_000)
+        await expect(ready).to_contain_text("Kept on this phone for offline checks.")
+        await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    live_server.stop()
+    async with _phone(profile) as phone:  # the phone's browser starts cold, no signal
+        page = await phone.new_page()
+        await page.goto(f"{live_server.url}/check/scan/")
+        await expect(page.locator("#netstate")).to_contain_text("Offline")
+        await page.get_by_label("Or type or paste the code").fill(link)
+        await page.get_by_role("button", name="Check", exact=True).click()
+        await page.wait_for_selector("#result[data-mode=offline]")
+        await expect(page.locator("#r-word")).to_have_text("OK")
+        await expect(page.locator("#r-name")).to_have_text(
+            "Aelfric of the Lake — Barony of the Lake"
+        )
+        await page.screenshot(path=str(artifacts / "scanner-cold-offline.png"), full_page=True)
