@@ -310,3 +310,33 @@ async def test_the_scanner_opened_once_works_offline_after_a_cold_start(
             "Aelfric of the Lake — Barony of the Lake"
         )
         await page.screenshot(path=str(artifacts / "scanner-cold-offline.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_check_link_opened_without_signal_is_checked_by_the_saved_scanner(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """At the event the marshal scans a member's QR with the phone's own camera app: the
+    browser opens the check link, and there is no signal. The scanner kept on the phone
+    answers it, offline, instead of the browser's "no internet" page."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Barony of the Lake")
+    member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    live_server.stop()
+    await page.goto(link)  # what the camera app opens
+    await page.wait_for_selector("#result[data-mode=offline]")
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake — Barony of the Lake")
+    await expect(page.locator("#r-mode")).to_contain_text("OFFLINE CHECK")
+    assert await page.locator("#queue-state").text_content() == "1"  # uploaded when back
+    await page.screenshot(path=str(artifacts / "check-link-offline.png"), full_page=True)

@@ -404,7 +404,7 @@
   // before it is (it waits at most WORKER_WAIT_MS for a very slow link).
   const WORKER_WAIT_MS = 20000;
   const kept = "serviceWorker" in navigator
-    ? navigator.serviceWorker.register("/check/scan/sw.js", { scope: "/check/scan/" })
+    ? navigator.serviceWorker.register("/check/scan/sw.js", { scope: "/check/" })
       .then(() => navigator.serviceWorker.ready).then(() => true, () => false)
     : Promise.resolve(false);
   const keptOnPhone = () => Promise.race([kept, new Promise((done) => setTimeout(() => done(false), WORKER_WAIT_MS))]);
@@ -532,4 +532,11 @@
   setInterval(sync, UPLOAD_EVERY_MS);
   renderState();
   sync();
+  // Opened as a card's check link without signal (the worker answered with this page):
+  // check that code here, offline if need be.
+  if (!location.pathname.startsWith("/check/scan/")) {
+    const link = location.origin + location.pathname;
+    $("manual-code").value = link;
+    check(link);
+  }
 })();
