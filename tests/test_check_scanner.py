@@ -340,3 +340,68 @@ async def test_a_check_link_opened_without_signal_is_checked_by_the_saved_scanne
     await expect(page.locator("#r-mode")).to_contain_text("OFFLINE CHECK")
     assert await page.locator("#queue-state").text_content() == "1"  # uploaded when back
     await page.screenshot(path=str(artifacts / "check-link-offline.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_new_release_keeps_the_scanner_of_a_logged_out_marshal(
+    sqlite_only, database_url, db, tmp_path, artifacts
+):
+    """The marshal's session has ended; they open the scanner with signal and meet the login
+    form (no time to log in) while the browser takes the new release's worker. At the event,
+    without signal, the scanner must still open — not the login form."""
+    from tests.live import ROOT, LiveServer
+    from tests.test_card_browser import _release
+
+    release = _release(ROOT, tmp_path / "release")
+    server = LiveServer(tmp_path / "live", database_url, root=release)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+        member = await make_verified(db, sca_name="Aelfric of the Lake")
+        await db.commit()
+        ring = keyring.load_or_create(Path(server.env["TESSERA_DATA_DIR"]))
+        link = codes.check_url(
+            server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+        )
+        from tests.test_card_browser import _phone
+
+        async with _phone(tmp_path / "phone") as phone:
+            page = await phone.new_page()
+            await log_in_to_scanner(page, server.url, marshal.email)
+            await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+
+            server.stop()  # the release
+            sw = release / "static" / "scan" / "sw.js"
+            old = re.search(r'const CACHE = "([^"]+)";', sw.read_text())
+            assert old is not None
+            new_cache = old.group(1) + "-next"
+            sw.write_text(sw.read_text().replace(old.group(0), f'const CACHE = "{new_cache}";'))
+            server.start()
+
+            await phone.clear_cookies()  # the session ended
+            await page.goto(f"{server.url}/check/scan/")
+            await page.get_by_role("button", name="Log in").wait_for()
+            # The browser's own update check (it runs one at least daily on its own).
+            await page.evaluate(
+                "navigator.serviceWorker.getRegistration('/check/scan/').then(r => r.update())"
+            )
+            for _ in range(100):
+                if await page.evaluate(f"caches.has('{new_cache}')") and not await page.evaluate(
+                    f"caches.has('{old.group(1)}')"
+                ):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the new worker was not installed")
+            server.stop()  # at the event
+
+            await page.goto(f"{server.url}/check/scan/")
+            await expect(page.locator("#netstate")).to_contain_text("Offline")
+            await page.get_by_label("Or type or paste the code").fill(link)
+            await page.get_by_role("button", name="Check", exact=True).click()
+            await expect(page.locator("#r-word")).to_have_text("OK")
+            await expect(page.locator("#r-name")).to_contain_text("Aelfric of the Lake")
+            await page.screenshot(path=str(artifacts / "scanner-after-release.png"))
+    finally:
+        server.stop()

@@ -18,8 +18,20 @@ const SHELL = [
 ];
 const TIMEOUT_MS = 4000;
 
+const PAGE = "/check/scan/";
+
+/* The scanner page as a marshal sees it. Logged out, the server sends the login form
+ * instead: that must not replace the saved scanner (a new worker keeps the last good one). */
+async function fill(cache) {
+  await cache.addAll(SHELL.filter((path) => path !== PAGE));
+  const response = await fetch(PAGE, { credentials: "same-origin", cache: "no-cache" });
+  if (response.ok && !response.redirected) return cache.put(PAGE, response);
+  const saved = await caches.match(PAGE);
+  if (saved) await cache.put(PAGE, saved);
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(CACHE).then(fill).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
