@@ -25,8 +25,36 @@ self.addEventListener("install", function (event) {
     .then(function () { return self.skipWaiting(); }));
 });
 
+// A saved card page names the script and style it was drawn with (?v=…). A new worker
+// may take over without that page being saved again (the browser's own update check, a
+// page load that timed out while the check got through): it keeps those files from the
+// old shell, or the saved card would open offline without its QR and its styles.
+function keepWhatSavedPagesUse() {
+  return caches.open(CARDS).then(function (cards) {
+    return cards.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (k) { return /^\/card\/[A-Za-z0-9_-]+$/.test(new URL(k.url).pathname); })
+        .map(function (k) { return cards.match(k).then(function (r) { return r ? r.text() : ""; }); }));
+    });
+  }).then(function (pages) {
+    var wanted = {};
+    pages.forEach(function (html) {
+      (html.match(/\/pwa\/[A-Za-z0-9_\/.-]+(\?v=[0-9A-Za-z]+)?/g) || []).forEach(function (p) { wanted[p] = true; });
+    });
+    return caches.open(SHELL).then(function (shell) {
+      return Promise.all(Object.keys(wanted).map(function (path) {
+        var url = self.location.origin + path;
+        return shell.match(url).then(function (hit) {
+          return hit ? null : caches.match(url).then(function (old) { return old ? shell.put(url, old) : null; });
+        });
+      }));
+    });
+  });
+}
+
 self.addEventListener("activate", function (event) {
-  event.waitUntil(caches.keys().then(function (keys) {
+  event.waitUntil(keepWhatSavedPagesUse().catch(function () {}).then(function () {
+    return caches.keys();
+  }).then(function (keys) {
     return Promise.all(keys.filter(function (k) { return k !== SHELL && k !== CARDS; })
       .map(function (k) { return caches.delete(k); }));
   }).then(function () { return self.clients.claim(); }));

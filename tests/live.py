@@ -31,7 +31,14 @@ def free_port() -> int:
 class LiveServer:
     """``python -m uvicorn server.asgi:app`` on a free loopback port; stop and start again."""
 
-    def __init__(self, data_dir: Path, database_url: str, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str,
+        extra_env: dict[str, str] | None = None,
+        root: Path = ROOT,
+    ):
+        self.root = root  # the release it serves: a copy of the app stands for another deploy
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
@@ -60,7 +67,7 @@ class LiveServer:
                     str(self.port),
                     "--no-server-header",
                 ],
-                cwd=ROOT,
+                cwd=self.root,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

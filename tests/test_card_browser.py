@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import re
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from tests.conftest import CHROMIUM, missing
 from tests.factories import make_branch, make_member
 from tests.fault_proxy import CANNED as FAULT_PAGES
 from tests.fault_proxy import FaultProxy
-from tests.live import CHROMIUM_ARGS, LiveServer
+from tests.live import CHROMIUM_ARGS, ROOT, LiveServer
 
 smtp_server = smtp_fixtures.smtp_server
 CARDS_CACHE = "tessera-cards-v1"
@@ -334,3 +336,83 @@ async def test_a_long_name_stays_on_the_card_from_320_px(
         assert fits["page"] <= width and fits["cut"] == [], (width, fits)
     await page.set_viewport_size({"width": 320, "height": 844})
     await page.screenshot(path=str(artifacts / "card-320-long-name.png"))
+
+
+def _release(root: Path, into: Path) -> Path:
+    """A copy of the app as deployed: what a new release changes is changed in the copy."""
+    for part in ("server", "pwa", "templates", "static"):
+        shutil.copytree(root / part, into / part, ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def _next_release(release: Path) -> str:
+    """A release with a changed card.js: a new ?v= in the page and in the worker (new shell)."""
+    sw, page = release / "pwa" / "sw.js", release / "templates" / "cards" / "card.html"
+    old = re.search(r"/pwa/card\.js\?v=(\d+)", page.read_text())
+    assert old is not None
+    new = f"/pwa/card.js?v={int(old.group(1)) + 1}"
+    shell = re.search(r'var SHELL = "tessera-shell-v(\d+)"', sw.read_text())
+    assert shell is not None
+    new_shell = f"tessera-shell-v{int(shell.group(1)) + 1}"
+    page.write_text(page.read_text().replace(old.group(0), new))
+    sw.write_text(
+        sw.read_text()
+        .replace(old.group(0), new)
+        .replace(shell.group(0), f'var SHELL = "{new_shell}"')
+    )
+    return new_shell
+
+
+@pytest.mark.browser
+async def test_a_new_release_does_not_strand_the_saved_card(
+    sqlite_only, database_url, db, tmp_path, artifacts
+):
+    """The phone's browser takes the new worker on its own update check (it does so at
+    least daily, even while the installed card only refreshes its data), without the page
+    being saved again: the saved page still names last release's card.js. Offline, that
+    card must still open whole, QR and all."""
+    release = _release(ROOT, tmp_path / "release")
+    server = LiveServer(tmp_path / "live", database_url, root=release)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        url, name = await _card_for(db, server.url, sca_name="Hawise of the New Release")
+        profile = tmp_path / "phone"
+        async with _phone(profile) as phone:
+            page = await phone.new_page()
+            await page.goto(url)
+            await _saved(page)
+
+            server.stop()  # the release
+            new_shell = _next_release(release)
+            server.start()
+            await page.evaluate(
+                "navigator.serviceWorker.getRegistration('/card/').then(r => r.update())"
+            )
+            await _wait_for_async(
+                lambda: page.evaluate(
+                    f"caches.keys().then(k => k.includes('{new_shell}') && k.length === 2)"
+                )
+            )
+            # A day on, the browser's own HTTP cache no longer answers for last release's files.
+            cdp = await phone.new_cdp_session(page)
+            await cdp.send("Network.clearBrowserCache")
+    finally:
+        server.stop()
+
+    async with _phone(profile) as phone:  # at the event, no signal, the browser starts cold
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_selector("body[data-freshness=offline]")
+        assert await page.locator("#qr svg").is_visible()
+        assert await page.locator("#freshness-word").text_content() == "Offline"
+        await page.screenshot(path=str(artifacts / "card-offline-after-release.png"))
+
+
+async def _wait_for_async(condition, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.2)

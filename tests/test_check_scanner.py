@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from pathlib import Path
@@ -261,3 +262,146 @@ async def test_the_scanner_fits_phone_screens_online_and_offline(
     scroll, screen = await page.evaluate(PAGE_WIDTH)
     assert scroll <= screen, f"offline result at 320 px is {scroll} px wide"
     await page.screenshot(path=str(artifacts / "scanner-320-offline-result.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_the_scanner_opened_once_works_offline_after_a_cold_start(
+    sqlite_only, live_server, db, tmp_path, artifacts
+):
+    """A marshal logs in to the scanner once, on a slow connection, sees it ready (online,
+    roster loaded) and closes the browser. At the event, without signal, it opens and
+    names the member: the page says it is ready only once it is kept on the phone."""
+    from tests.test_card_browser import _phone
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Barony of the Lake")
+    member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    profile = tmp_path / "phone"
+
+    async def slow(route) -> None:  # the field's slow link, for the worker's downloads
+        if route.request.service_worker is not None:
+            await asyncio.sleep(3)
+        await route.continue_()
+
+    async with _phone(profile) as phone:  # a fresh profile: no worker, nothing kept
+        await phone.route("**/*", slow)
+        page = await phone.new_page()
+        await log_in_to_scanner(page, live_server.url, marshal.email)
+        ready = page.locator("#netstate")
+        await expect(ready).to_contain_text("Online", timeout=20_000)
+        await expect(ready).to_contain_text("Kept on this phone for offline checks.")
+        await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    live_server.stop()
+    async with _phone(profile) as phone:  # the phone's browser starts cold, no signal
+        page = await phone.new_page()
+        await page.goto(f"{live_server.url}/check/scan/")
+        await expect(page.locator("#netstate")).to_contain_text("Offline")
+        await page.get_by_label("Or type or paste the code").fill(link)
+        await page.get_by_role("button", name="Check", exact=True).click()
+        await page.wait_for_selector("#result[data-mode=offline]")
+        await expect(page.locator("#r-word")).to_have_text("OK")
+        await expect(page.locator("#r-name")).to_have_text(
+            "Aelfric of the Lake — Barony of the Lake"
+        )
+        await page.screenshot(path=str(artifacts / "scanner-cold-offline.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_check_link_opened_without_signal_is_checked_by_the_saved_scanner(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """At the event the marshal scans a member's QR with the phone's own camera app: the
+    browser opens the check link, and there is no signal. The scanner kept on the phone
+    answers it, offline, instead of the browser's "no internet" page."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    branch = await make_branch(db, name="Barony of the Lake")
+    member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    live_server.stop()
+    await page.goto(link)  # what the camera app opens
+    await page.wait_for_selector("#result[data-mode=offline]")
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake — Barony of the Lake")
+    await expect(page.locator("#r-mode")).to_contain_text("OFFLINE CHECK")
+    assert await page.locator("#queue-state").text_content() == "1"  # uploaded when back
+    await page.screenshot(path=str(artifacts / "check-link-offline.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_new_release_keeps_the_scanner_of_a_logged_out_marshal(
+    sqlite_only, database_url, db, tmp_path, artifacts
+):
+    """The marshal's session has ended; they open the scanner with signal and meet the login
+    form (no time to log in) while the browser takes the new release's worker. At the event,
+    without signal, the scanner must still open — not the login form."""
+    from tests.live import ROOT, LiveServer
+    from tests.test_card_browser import _release
+
+    release = _release(ROOT, tmp_path / "release")
+    server = LiveServer(tmp_path / "live", database_url, root=release)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+        member = await make_verified(db, sca_name="Aelfric of the Lake")
+        await db.commit()
+        ring = keyring.load_or_create(Path(server.env["TESSERA_DATA_DIR"]))
+        link = codes.check_url(
+            server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+        )
+        from tests.test_card_browser import _phone
+
+        async with _phone(tmp_path / "phone") as phone:
+            page = await phone.new_page()
+            await log_in_to_scanner(page, server.url, marshal.email)
+            await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+
+            server.stop()  # the release
+            sw = release / "static" / "scan" / "sw.js"
+            old = re.search(r'const CACHE = "([^"]+)";', sw.read_text())
+            assert old is not None
+            new_cache = old.group(1) + "-next"
+            sw.write_text(sw.read_text().replace(old.group(0), f'const CACHE = "{new_cache}";'))
+            server.start()
+
+            await phone.clear_cookies()  # the session ended
+            await page.goto(f"{server.url}/check/scan/")
+            await page.get_by_role("button", name="Log in").wait_for()
+            # The browser's own update check (it runs one at least daily on its own).
+            await page.evaluate(
+                "navigator.serviceWorker.getRegistration('/check/scan/').then(r => r.update())"
+            )
+            for _ in range(100):
+                if await page.evaluate(f"caches.has('{new_cache}')") and not await page.evaluate(
+                    f"caches.has('{old.group(1)}')"
+                ):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the new worker was not installed")
+            server.stop()  # at the event
+
+            await page.goto(f"{server.url}/check/scan/")
+            await expect(page.locator("#netstate")).to_contain_text("Offline")
+            await page.get_by_label("Or type or paste the code").fill(link)
+            await page.get_by_role("button", name="Check", exact=True).click()
+            await expect(page.locator("#r-word")).to_have_text("OK")
+            await expect(page.locator("#r-name")).to_contain_text("Aelfric of the Lake")
+            await page.screenshot(path=str(artifacts / "scanner-after-release.png"))
+    finally:
+        server.stop()

@@ -51,7 +51,8 @@ async def service_worker(request: Request) -> Response:
     return Response(
         (SCAN_STATIC / "sw.js").read_bytes(),
         media_type="text/javascript",
-        headers={"Cache-Control": "no-cache"},
+        # Scope /check/: a card's check link opened without signal gets the saved scanner.
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/check/"},
     )
 
 

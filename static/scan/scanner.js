@@ -399,6 +399,16 @@
     state.className = "netstate refused";
   }
 
+  // The page kept on this phone: its worker installed with the shell. Until then a marshal
+  // who closes the browser finds nothing at the event, so the page does not say it is ready
+  // before it is (it waits at most WORKER_WAIT_MS for a very slow link).
+  const WORKER_WAIT_MS = 20000;
+  const kept = "serviceWorker" in navigator
+    ? navigator.serviceWorker.register("/check/scan/sw.js", { scope: "/check/" })
+      .then(() => navigator.serviceWorker.ready).then(() => true, () => false)
+    : Promise.resolve(false);
+  const keptOnPhone = () => Promise.race([kept, new Promise((done) => setTimeout(() => done(false), WORKER_WAIT_MS))]);
+
   let syncing = false;
   async function sync(force) {
     if (syncing) return;
@@ -407,7 +417,10 @@
     try {
       await refreshData(force === true);
       const uploaded = await upload();
-      state.textContent = `Online — live checks. ${uploaded ? uploaded + " offline checks uploaded." : ""}`.trim();
+      const offline = (await keptOnPhone())
+        ? "Kept on this phone for offline checks."
+        : "Not kept on this phone yet: keep this page open with signal a little longer.";
+      state.textContent = `Online — live checks. ${uploaded ? uploaded + " offline checks uploaded. " : ""}${offline}`;
       state.className = "netstate online";
     } catch (error) {
       if (error instanceof Refused) {
@@ -517,7 +530,13 @@
   $("roster-forget").addEventListener("click", forgetRoster);
   window.addEventListener("online", sync);
   setInterval(sync, UPLOAD_EVERY_MS);
-  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/check/scan/sw.js", { scope: "/check/scan/" });
   renderState();
   sync();
+  // Opened as a card's check link without signal (the worker answered with this page):
+  // check that code here, offline if need be.
+  if (!location.pathname.startsWith("/check/scan/")) {
+    const link = location.origin + location.pathname;
+    $("manual-code").value = link;
+    check(link);
+  }
 })();

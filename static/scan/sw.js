@@ -1,6 +1,8 @@
-/* Service worker of the card scanner (scope /check/scan/): keeps its shell offline.
+/* Service worker of the card scanner (scope /check/): keeps its shell offline.
  * The roster of members lives in its own cache ("tessera-roster"), written and read by
- * the page (scanner.js); an update of this worker leaves it alone. */
+ * the page (scanner.js); an update of this worker leaves it alone.
+ * A card's check link (/check/<code>) opened without signal — a marshal scanning with the
+ * phone's own camera app — gets the saved scanner, which checks that code on the phone. */
 const CACHE = "tessera-scan-v4-jsqr-1.4.0";
 const SHELL = [
   "/check/scan/",
@@ -16,8 +18,20 @@ const SHELL = [
 ];
 const TIMEOUT_MS = 4000;
 
+const PAGE = "/check/scan/";
+
+/* The scanner page as a marshal sees it. Logged out, the server sends the login form
+ * instead: that must not replace the saved scanner (a new worker keeps the last good one). */
+async function fill(cache) {
+  await cache.addAll(SHELL.filter((path) => path !== PAGE));
+  const response = await fetch(PAGE, { credentials: "same-origin", cache: "no-cache" });
+  if (response.ok && !response.redirected) return cache.put(PAGE, response);
+  const saved = await caches.match(PAGE);
+  if (saved) await cache.put(PAGE, saved);
+}
+
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(caches.open(CACHE).then(fill).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -35,11 +49,27 @@ function withTimeout(promise) {
   });
 }
 
+const CHECK_LINK = /^\/check\/(?!scan\/|keys\.json$|revoked\.json$)[A-Za-z0-9_-]+$/;
+
+/* A check link: the live check page; without an answer from the server, the scanner. */
+async function checkLink(request) {
+  try {
+    const response = await withTimeout(fetch(request));
+    if (response.status < 500) return response;
+  } catch (error) { /* no signal, or no answer in time */ }
+  const cached = await (await caches.open(CACHE)).match("/check/scan/");
+  return cached || Response.error();
+}
+
 /* Network first (fresh page and code when online), the cached shell when not. */
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
   const path = url.pathname;
+  if (event.request.mode === "navigate" && CHECK_LINK.test(path)) {
+    event.respondWith(checkLink(event.request));
+    return;
+  }
   if (!SHELL.includes(path)) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
