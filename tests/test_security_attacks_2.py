@@ -8,15 +8,22 @@ longer works; each one succeeded before its fix. The roles are the demo's
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from server.groups.models import GroupMembership
+from server.mail.models import OutboxMessage
+from server.mail.sealed import unseal
+from server.members.models import Member
 from server.web.ratelimit import RateLimiter
-from tests.factories import csrf_from, login, make_member
+from tests.factories import PASSWORD, csrf_from, login, make_member
 from tests.reload import reload
 from tests.role_fixtures import Offices
 
+SECRET = "test-secret-key-" + "x" * 32
 LONG_AGO = dt.date(2019, 1, 1)
 ENDED = dt.date(2020, 1, 1)
 
@@ -97,3 +104,97 @@ async def test_a_superuser_reopens_any_membership(client, db):
     assert (await _edit_membership(client, ended)).status_code == 303
     await reload(db, ended)
     assert ended.until is None
+
+
+# Reset links outliving the password or the address they were mailed to ---------------
+
+
+async def _reset_link(client: httpx.AsyncClient, db, email: str) -> str:
+    """Ask for a reset of ``email`` and read the link from the mail it queued."""
+    token = await csrf_from(client, "/password-reset")
+    await client.post("/password-reset", data={"csrf_token": token, "email": email})
+    bodies = (
+        await db.execute(select(OutboxMessage.body_text).where(OutboxMessage.to_addr == email))
+    ).scalars()
+    links = [
+        found.group(1)
+        for body in bodies
+        if (found := re.search(r"http://testserver(/password-reset/\S+)", unseal(body, SECRET)))
+    ]
+    await db.commit()
+    return links[-1]
+
+
+async def _use_link(client: httpx.AsyncClient, path: str, password: str) -> httpx.Response:
+    form = await client.get(path)
+    if form.status_code != 200:
+        return form
+    token = await csrf_from(client, path)
+    data = {"csrf_token": token, "password": password, "password_again": password}
+    return await client.post(path, data=data)
+
+
+async def test_a_reset_link_taken_before_a_password_change_opens_nothing_after_it(app, client, db):
+    """Someone who once read the member's mailbox asked for a reset link and kept it. The
+    member notices and changes their password on /me (which ends every other session) —
+    and the kept link still set a password of the intruder's choosing for a day."""
+    victim = await make_member(db, email="victim@example.org")
+    await db.commit()
+    kept = await _reset_link(client, db, victim.email)
+    await login(client, victim.email)
+    token = await csrf_from(client, "/me")
+    changed = await client.post(
+        "/me/password",
+        data={
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "password": "the member's new secret",
+            "password_again": "the member's new secret",
+        },
+    )
+    assert changed.status_code == 303
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50103))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as intruder:
+        used = await _use_link(intruder, kept, "the intruder's secret")
+        assert used.status_code == 400 and "no longer works" in used.text
+        refused = await login(intruder, victim.email, "the intruder's secret")
+        assert refused.status_code == 400
+        assert (await login(intruder, victim.email, "the member's new secret")).status_code == 303
+
+
+async def test_a_reset_link_mailed_to_the_old_address_dies_with_the_email_change(app, client, db):
+    """The office moves a member off a mailbox that is no longer theirs; a reset link
+    already mailed there still took the account."""
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    member = await make_member(db, email="lost.mailbox@example.org")
+    await db.commit()
+    kept = await _reset_link(client, db, member.email)
+    await login(client, officer.email)
+    path = f"/members/{member.id}/edit"
+    token = await csrf_from(client, path)
+    data = {
+        "csrf_token": token,
+        "version": str(member.version),
+        "sca_name": member.sca_name,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "email": "new.mailbox@example.org",
+        "birth_month": str(member.birth_month or ""),
+        "birth_year": str(member.birth_year or ""),
+    }
+    assert (await client.post(path, data=data)).status_code == 303
+    await reload(db, member)
+    assert member.email == "new.mailbox@example.org"
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50104))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as holder:
+        used = await _use_link(holder, kept, "taken over at last")
+        assert used.status_code == 400 and "no longer works" in used.text
+        password_hash = (
+            await db.execute(select(Member.password_hash).where(Member.id == member.id))
+        ).scalar_one()
+        await db.commit()
+        assert password_hash == member.password_hash
+        # A link asked for after the change, to the new address, works.
+        fresh = await _reset_link(holder, db, "new.mailbox@example.org")
+        assert (await _use_link(holder, fresh, "the member's own secret")).status_code == 303
