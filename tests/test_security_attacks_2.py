@@ -198,3 +198,83 @@ async def test_a_reset_link_mailed_to_the_old_address_dies_with_the_email_change
         # A link asked for after the change, to the new address, works.
         fresh = await _reset_link(holder, db, "new.mailbox@example.org")
         assert (await _use_link(holder, fresh, "the member's own secret")).status_code == 303
+
+
+# Officers recording their own membership -------------------------------------------
+
+
+def _own_edit(member: Member, **changes: str) -> dict[str, str]:
+    return {
+        "version": str(member.version),
+        "sca_name": member.sca_name,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "email": member.email,
+        "membership_number": member.membership_number or "",
+        "membership_expires_on": str(member.membership_expires_on or ""),
+        **changes,
+    }
+
+
+async def test_an_officer_cannot_extend_their_own_lapsed_membership(client, db):
+    """The deputy's membership lapsed, and with it ``verify_members`` (a permission that
+    needs a current membership). She still holds ``manage_members``, opened her own edit
+    page, moved her expiry date a year on — and verified members again."""
+    offices = await Offices.make(db)
+    lapsed_on = dt.date.today() - dt.timedelta(days=1)
+    deputy = await offices.person(db, "officer", membership_expires_on=lapsed_on)
+    await db.commit()
+    await login(client, deputy.email)
+    assert (await client.get("/membership-proofs")).status_code == 403
+    path = f"/members/{deputy.id}/edit"
+    next_year = str(dt.date.today() + dt.timedelta(days=365))
+    for changes in (
+        {"membership_expires_on": next_year},
+        {"membership_number": "M-FORGED"},
+        {"background_check_expires_on": next_year},
+    ):
+        token = await csrf_from(client, path)
+        edit = await client.post(path, data={**_own_edit(deputy, **changes), "csrf_token": token})
+        assert edit.status_code == 400 and "Nobody verifies or extends their own" in edit.text
+        await reload(db, deputy)
+        assert deputy.membership_expires_on == lapsed_on
+        assert deputy.background_check_expires_on is None
+    assert (await client.get("/membership-proofs")).status_code == 403
+    # Her other details are hers to keep up to date.
+    token = await csrf_from(client, path)
+    fixed = await client.post(
+        path, data={**_own_edit(deputy, phone="555 0100"), "csrf_token": token}
+    )
+    assert fixed.status_code == 303
+    await reload(db, deputy)
+    assert deputy.phone == "555 0100"
+
+
+async def test_an_officer_cannot_verify_their_own_membership(client, db):
+    offices = await Offices.make(db)
+    deputy = await offices.person(db, "officer")
+    colleague = await offices.person(db, "officer")
+    await db.commit()
+    expires = deputy.membership_expires_on
+    far = str(dt.date.today() + dt.timedelta(days=3650))
+    await login(client, deputy.email)
+    path = f"/members/{deputy.id}/verify-membership"
+    token = await csrf_from(client, f"/members/{deputy.id}/status")
+    data = {
+        "version": str(deputy.version),
+        "membership_number": "M-1",
+        "membership_expires_on": far,
+    }
+    response = await client.post(path, data={**data, "csrf_token": token})
+    assert response.status_code == 303
+    page = await client.get(response.headers["location"])
+    assert "Nobody verifies or extends their own membership" in page.text
+    await reload(db, deputy)
+    assert deputy.membership_expires_on == expires
+    # A colleague records it.
+    await login(client, colleague.email)
+    token = await csrf_from(client, f"/members/{deputy.id}/status")
+    done = await client.post(path, data={**data, "csrf_token": token})
+    assert done.status_code == 303
+    await reload(db, deputy)
+    assert str(deputy.membership_expires_on) == far
