@@ -278,3 +278,66 @@ async def test_an_officer_cannot_verify_their_own_membership(client, db):
     assert done.status_code == 303
     await reload(db, deputy)
     assert str(deputy.membership_expires_on) == far
+
+
+# One client's failures locking others out of their accounts ------------------------
+
+
+def _other_client(app, port: int) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", port))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_a_stranger_cannot_keep_the_admin_locked_out(app, client, db):
+    """Anyone who knows the admin's address sends five wrong passwords, and again each
+    time the lock runs out: the admin, at their own browser, never got in."""
+    offices = await Offices.make(db)
+    root = await offices.person(db, "superuser", email="root@example.org")
+    await db.commit()
+    assert (await login(client, root.email)).status_code == 303  # their usual browser
+    token = await csrf_from(client, "/me")
+    await client.post("/logout", data={"csrf_token": token})
+    async with _other_client(app, 50201) as stranger:
+        for _ in range(6):
+            wrong = await login(stranger, root.email, "guess")
+            assert "do not match" in wrong.text
+        locked = await login(stranger, root.email)  # even the right password, elsewhere
+        assert "Too many failed attempts" in locked.text
+    assert (await login(client, root.email)).status_code == 303
+    await reload(db, root)
+    assert root.locked_until is None and root.failed_login_attempts == 0
+
+
+async def test_a_known_browser_still_counts_its_own_wrong_passwords(app, client, db):
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    token = await csrf_from(client, "/me")
+    await client.post("/logout", data={"csrf_token": token})
+    for _ in range(5):
+        assert "do not match" in (await login(client, member.email, "guess")).text
+    await reload(db, member)
+    assert member.locked_until is not None
+    # The device tripped the lock itself: it holds the device as it holds strangers.
+    assert "Too many failed attempts" in (await login(client, member.email)).text
+    async with _other_client(app, 50202) as stranger:
+        assert "Too many failed attempts" in (await login(stranger, member.email)).text
+
+
+async def test_a_guesser_behind_the_event_wifi_does_not_keep_marshals_out(app, db):
+    """Thirty failed logins from the event's one address held back every login from it
+    for five minutes, the marshals' own included."""
+    marshal = await make_member(db, email="marshal@example.org")
+    await db.commit()
+    async with _other_client(app, 50203) as phone, _other_client(app, 50204) as guesser:
+        assert (await login(phone, marshal.email)).status_code == 303  # earlier that day
+        token = await csrf_from(phone, "/me")
+        await phone.post("/logout", data={"csrf_token": token})
+        for n in range(30):
+            await login(guesser, f"someone{n}@example.org", "guess")
+        assert (await login(guesser, "someone@example.org", "guess")).status_code == 429
+        assert (await login(phone, marshal.email)).status_code == 303
+        # A device's own failures are held back like an address's.
+        for _ in range(30):
+            await login(phone, marshal.email, "typo")
+        assert (await login(phone, marshal.email, "typo")).status_code == 429
