@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from server.audit.log import changes, record, snapshot
 from server.auth.passwords import hash_password, password_problem
+from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
 from server.cli import argument, command
 from server.config import load_settings
+from server.database import utcnow
 from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.members.status import refresh_status
@@ -163,6 +165,7 @@ async def _create_admin(email: str, password: str) -> str:
         refresh_status(member, dt.date.today())
         await db.flush()
         await end_all(db, member.id, "password_set")
+        await void_open_links(db, member.id, utcnow())
         old, new = changes(before, snapshot(member, ADMIN_FACTS))
         record(
             db,

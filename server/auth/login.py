@@ -48,7 +48,9 @@ async def find_by_email(session: AsyncSession, email: str) -> Member | None:
     ).scalar_one_or_none()
 
 
-async def attempt_login(session: AsyncSession, email: str, password: str) -> LoginResult:
+async def attempt_login(
+    session: AsyncSession, email: str, password: str, *, known_device: bool = False
+) -> LoginResult:
     """Check a login attempt and record its outcome (the caller commits).
 
     Every path hashes once, and a wrong password gets the same words whether the email
@@ -58,7 +60,8 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
     2. Wrong password (``password_attempt``): count the failure, the fifth locks the
        account for 5 minutes, a failure while locked extends the lock; "do not match".
     3. Right password while locked: "Too many failed attempts" (only someone who knows
-       the password learns of the lock).
+       the password learns of the lock) — unless from a browser this account logged in
+       from before (``server.auth.devices``): strangers' failures do not lock it out.
     4. Right password, a status that may not log in: refuse with the reason.
     5. Otherwise: clear the failures, record last_login.
     """
@@ -67,7 +70,7 @@ async def attempt_login(session: AsyncSession, email: str, password: str) -> Log
     if member is None:
         await verify_password_off_loop(None, password)
         return LoginResult(None, BAD_CREDENTIALS)
-    outcome = await password_attempt(session, member, password, now)
+    outcome = await password_attempt(session, member, password, now, known_device=known_device)
     if outcome == "wrong":
         return LoginResult(None, BAD_CREDENTIALS)
     if outcome == "locked":
@@ -90,7 +93,12 @@ Attempt = Literal["right", "wrong", "locked"]
 
 
 async def password_attempt(
-    session: AsyncSession, member: Member, password: str, now: dt.datetime | None = None
+    session: AsyncSession,
+    member: Member,
+    password: str,
+    now: dt.datetime | None = None,
+    *,
+    known_device: bool = False,
 ) -> Attempt:
     """Check ``member``'s password against the lockout (login and ``/me/password`` alike).
 
@@ -98,7 +106,7 @@ async def password_attempt(
     one typo after a lock does not lock again. A wrong password is counted with a
     single UPDATE (concurrent failures are all counted); the fifth locks the account
     for 5 minutes and a failure while locked extends the lock. A right password while
-    locked is ``locked``; it clears nothing.
+    locked is ``locked``; it clears nothing — from a ``known_device`` it is ``right``.
     """
     now = now or utcnow()
     lock = member.locked_until
@@ -108,7 +116,7 @@ async def password_attempt(
     if await verify_password_off_loop(member.password_hash, password):
         if expired:
             await _set(session, member, failed_login_attempts=0, locked_until=None)
-        return "locked" if locked else "right"
+        return "locked" if locked and not known_device else "right"
     values: dict[str, object] = {
         "failed_login_attempts": 1 if expired else Member.failed_login_attempts + 1,
         "last_failed_login": now,

@@ -26,6 +26,20 @@ from server.auth import permissions
 from server.groups.models import Group, GroupMembership
 from server.members.models import Member
 
+OWN_MEMBERSHIP = (
+    "Nobody verifies or extends their own membership: another officer (or a superuser) "
+    "records your membership number and dates."
+)
+# The membership facts the permissions that need a current membership rest on.
+MEMBERSHIP_FACTS = ("membership_number", "membership_expires_on", "background_check_expires_on")
+
+
+def own_membership_refused(actor: Member, target: Member) -> bool:
+    """Whether ``actor`` is recording their own membership facts (refused unless a
+    superuser): an officer with a lapsed membership would otherwise extend it and win
+    back every permission that needs a current one."""
+    return actor.id == target.id and not actor.is_superuser
+
 
 class AccountProtected(Exception):
     """The actor may not act on this member's account; ``str(exc)`` says why."""

@@ -2,7 +2,8 @@
 
 When the member's login email changed in the last 24 hours, the address it changed from
 is told about the reset too (``server.members.email_change``). Setting the password ends
-every session of the member.
+every session of the member. Setting the password any way, or changing the login email,
+uses up every link still open (``void_open_links``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ async def request_reset(
         )
 
 
+async def void_open_links(session: AsyncSession, member_id: int, now: dt.datetime) -> None:
+    """Use up every reset link of the member not yet used: a link mailed before the
+    password was set, or to the login email before it changed, opens nothing any more."""
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.member_id == member_id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def valid_token(session: AsyncSession, token: str) -> PasswordResetToken | None:
     if not token or len(token) > 100:
         return None
@@ -124,11 +136,7 @@ async def complete_reset(session: AsyncSession, row: PasswordResetToken, passwor
         raise TokenUsed
     member = await session.get(Member, row.member_id)
     assert member is not None
-    await session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.member_id == member.id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-    )
+    await void_open_links(session, member.id, now)
     member.password_hash = hashed
     await end_all(session, member.id, "password_reset")
     member.failed_login_attempts = 0

@@ -12,8 +12,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth.current import end_session, start_session
+from server.auth.devices import known_device, remember
 from server.auth.guards import page
-from server.auth.login import attempt_login
+from server.auth.login import LOCKOUT, MAX_FAILURES, attempt_login
 from server.auth.passwords import password_problem
 from server.auth.reset import TokenUsed, complete_reset, request_reset, valid_token
 from server.web.forms import FormReader
@@ -25,6 +26,9 @@ log = logging.getLogger("tessera.auth")
 # Per client address, on top of the per-account lockout.
 login_limiter = RateLimiter(limit=30, window=300)
 reset_limiter = RateLimiter(limit=10, window=3600)
+# A known device's own failures on one account: as many as lock it (``login.MAX_FAILURES``
+# within ``login.LOCKOUT``) and the device is a stranger to that account's lock again.
+device_failures = RateLimiter(limit=MAX_FAILURES, window=LOCKOUT.total_seconds())
 
 
 def _safe_next(value: str) -> str:
@@ -34,8 +38,10 @@ def _safe_next(value: str) -> str:
     return value
 
 
-def _too_many(request: Request, limiter: RateLimiter, template: str) -> Response | None:
-    wait = limiter.retry_after(client_key(request.client))
+def _too_many(
+    request: Request, limiter: RateLimiter, template: str, key: str | None = None
+) -> Response | None:
+    wait = limiter.retry_after(key or client_key(request.client))
     if not wait:
         return None
     response = render(
@@ -53,17 +59,26 @@ async def login(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next", "/"))
     if request.method == "GET":
         return render(request, "auth/login.html", {"next": next_url})
-    limited = _too_many(request, login_limiter, "auth/login.html")
-    if limited:
-        return limited
     form = FormReader(await request.form())
     email = form.text("email", "Email", max_length=254)
     password = form.raw("password")[:1000]
+    # A browser this account logged in from before is counted on its own, not with its
+    # address: a guesser behind the same Wi-Fi does not keep its owner out.
+    device = known_device(request, email)
+    key = f"device:{device}" if device else client_key(request.client)
+    limited = _too_many(request, login_limiter, "auth/login.html", key)
+    if limited:
+        return limited
+    # … and gets past the account's lock unless it made the lock itself.
+    own_lock = f"{device}:{email.strip().lower()}"
+    trusted = device is not None and not device_failures.retry_after(own_lock)
     db = request.state.db
-    result = await attempt_login(db, email, password)
+    result = await attempt_login(db, email, password, known_device=trusted)
     await db.commit()
     if result.member is None:
-        login_limiter.hit(client_key(request.client))  # only failures count
+        login_limiter.hit(key)  # only failures count
+        if device is not None:
+            device_failures.hit(own_lock)
         return render(
             request,
             "auth/login.html",
@@ -78,7 +93,10 @@ async def login(request: Request) -> Response:
     await start_session(request, db, result.member)
     await db.commit()
     flash(request, f"Welcome, {result.member.display_name}.")
-    return RedirectResponse(next_url, status_code=303)
+    response = RedirectResponse(next_url, status_code=303)
+    if result.member.email_key:
+        remember(request, response, result.member.email_key)
+    return response
 
 
 @page(anonymous=True)

@@ -24,6 +24,7 @@ from server.groups.service import (
     check_grantable,
     create_group,
     end_membership,
+    granted_by_edit,
     update_group,
     update_membership,
 )
@@ -238,8 +239,9 @@ async def membership_edit(request: Request) -> Response:
         return render(request, "groups/membership_edit.html", context, status_code=400)
     user = request.state.user
     try:
-        if values.is_chair and not membership.is_chair:
-            check_grantable(user, request.state.perms, set(group.chair_permissions))
+        # Reopening an ended membership (or bringing an upcoming one forward) hands out
+        # the group's permissions like adding one: the actor's own included.
+        check_grantable(user, request.state.perms, granted_by_edit(group, membership, values))
         changed = await update_membership(
             db, membership, values, actor_id=user.id, today=clock.today(request.state.site)
         )

@@ -170,6 +170,30 @@ async def update_group(
     return group
 
 
+def granted_by_edit(
+    group: Group, membership: GroupMembership, values: MembershipValues
+) -> set[str]:
+    """The permissions an edit of ``membership`` hands out (``check_grantable`` them).
+
+    A membership whose period grows — an ended one given a later end or none, an upcoming
+    one an earlier start — grants the group's permissions (and a chair's, the chair's) for
+    the days it gains, like a new membership would; making a member chair grants the
+    chair's. Shortening the period or changing the role grants nothing.
+    """
+    values = with_group_end(group, values)
+    grows = values.since < membership.since or (values.until or FAR_FUTURE) > (
+        membership.until or FAR_FUTURE
+    )
+    wanted: set[str] = set()
+    if grows:
+        wanted.update(group.permissions)
+        if values.is_chair:
+            wanted.update(group.chair_permissions)
+    if values.is_chair and not membership.is_chair:
+        wanted.update(group.chair_permissions)
+    return wanted
+
+
 def with_group_end(group: Group, values: MembershipValues) -> MembershipValues:
     """A membership without an end runs until its group ends (open-ended in an open-ended
     group)."""

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
+from server.auth.precedence import OWN_MEMBERSHIP, own_membership_refused
 from server.auth.sessions import end_all
 from server.database import utcnow
 from server.db.transactions import lock_for_write
@@ -109,6 +110,8 @@ async def verify_membership(
     today: dt.date,
 ) -> str:
     _check(member, expected_version)
+    if own_membership_refused(actor, member):
+        raise ActionRefused(OWN_MEMBERSHIP)
     number = number.strip()
     if not number or expires_on is None:
         raise ActionRefused("Verifying a membership needs the membership number and expiry date.")

@@ -14,6 +14,7 @@ from server.auth.current import end_session, start_session
 from server.auth.guards import page
 from server.auth.login import LOCKED, password_attempt
 from server.auth.passwords import hash_password_off_loop, password_problem
+from server.auth.reset import void_open_links
 from server.auth.sessions import end_all, open_sessions, token_hash
 from server.groups.periods import memberships_of
 from server.members.form import info_fields, read_additional_info
@@ -119,6 +120,7 @@ async def me_password(request: Request) -> Response:
         db, actor_id=member.id, action="member.password_change", entity=member, member_id=member.id
     )
     await end_all(db, member.id, "password_change")
+    await void_open_links(db, member.id, member.modified_at)
     await start_session(request, db, member)
     await db.commit()
     flash(request, "Your password is changed. Other devices are logged out.")

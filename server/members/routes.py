@@ -13,7 +13,13 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protection, require_may_act
+from server.auth.precedence import (
+    MEMBERSHIP_FACTS,
+    OWN_MEMBERSHIP,
+    own_membership_refused,
+    protection,
+    require_may_act,
+)
 from server.cards.service import live_link
 from server.groups.periods import memberships_of
 from server.member_codes.holders import origin_of
@@ -142,6 +148,10 @@ async def member_edit(request: Request) -> Response:
         fields=info_fields(request.state.site),
         today=clock.today(request.state.site),
     )
+    if own_membership_refused(request.state.user, member):
+        for name in MEMBERSHIP_FACTS:
+            if (values.get(name) or None) != (getattr(member, name) or None):
+                form.errors[name] = OWN_MEMBERSHIP
     if not form.ok:
         if "version" in form.errors:
             raise HTTPException(400, "The form is incomplete; reload the page and try again.")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from server.audit.log import changes, record, snapshot
+from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
 from server.database import utcnow
 from server.members.ageup import age_up_member, age_up_new_member
@@ -120,6 +121,7 @@ async def save_member(
         old_email = old.get("email")
         if "email" in new and old_email and email_key(old_email) != member.email_key:
             await announce_email_change(db, member, old_email, actor_id)
+            await void_open_links(db, member.id, member.modified_at)  # mailed to the old one
     aged_up = age_up_member(db, member, today, actor_id) or aged_up
     if not new and not aged_up:
         return {}
