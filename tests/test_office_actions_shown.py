@@ -1,7 +1,8 @@
 """Actions an officer meets on a member's pages are the ones they can carry out (issue 15,
 point 3): an account the officer may not act on offers no card-link, photo or check-code
-buttons (each only answered 403); revoking check codes asks for a reason and does nothing
-without one; a refusal names permissions by their labels.
+buttons (each only answered 403); revoking check codes, and replacing a live card link
+(which stops the card on the member's phone), ask for a reason and do nothing without one;
+a refusal names permissions by their labels.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 
 from server.cards.models import CardLink
 from server.checks.models import CodeRevocation
+from server.mail.models import OutboxMessage
 from tests.factories import csrf_from, login, make_member, make_staff
 from tests.role_fixtures import Offices
 
@@ -52,7 +54,7 @@ async def test_an_account_the_officer_may_act_on_keeps_its_actions(client, db):
     await login(client, deputy.email)
 
     page = _main((await client.get(f"/members/{member.id}")).text)
-    assert "Email a new card link" in page
+    assert f"/members/{member.id}/card-links/replace" in page
     assert f"/members/{member.id}/card-links/revoke" in page
     assert f"/members/{member.id}/photo/upload" in page
     assert "Revoke check codes" in page
@@ -106,3 +108,67 @@ async def test_a_members_check_page_refused_by_permission_labels(client, db):
     assert "View reports and the check log" in refused.text
     assert "Manage members" in refused.text
     assert "view_reports" not in refused.text and "manage_members" not in refused.text
+
+
+async def _links(db) -> list[CardLink]:
+    await db.rollback()
+    return list((await db.execute(select(CardLink).order_by(CardLink.id))).scalars())
+
+
+async def test_replacing_a_live_card_link_asks_first_with_a_reason(client, db):
+    officer = await make_staff(db, ["issue_card_links", "manage_members"])
+    member = await make_member(db, sca_name="Phone Phyllis", email="phyllis@example.org")
+    await db.commit()
+    member_id = member.id
+    await login(client, officer.email)
+    # No link yet: one click emails the first one.
+    page = _main((await client.get(f"/members/{member.id}")).text)
+    assert "Email a new card link" in page and "card-links/replace" not in page
+    token = await csrf_from(client, f"/members/{member.id}")
+    first = await client.post(f"/members/{member.id}/card-links/issue", data={"csrf_token": token})
+    assert first.status_code == 303
+    [live] = await _links(db)
+
+    # A live link: the page offers to replace it (a page of its own), not a one-click send.
+    page = _main((await client.get(f"/members/{member_id}")).text)
+    assert "Email a new card link" not in page
+    assert f'href="/members/{member_id}/card-links/replace"' in page
+    history = _main((await client.get(f"/members/{member_id}/card-links")).text)
+    assert "Email a new card link" not in history and "card-links/replace" in history
+    confirm = await client.get(f"/members/{member_id}/card-links/replace")
+    assert confirm.status_code == 200
+    assert "stops working at once" in confirm.text and "phyllis@example.org" in confirm.text
+
+    # Sent without a reason, the question comes back at its field; nothing changes.
+    token = await csrf_from(client, f"/members/{member_id}/card-links/replace")
+    asked = await client.post(
+        f"/members/{member_id}/card-links/replace", data={"csrf_token": token, "reason": " "}
+    )
+    assert asked.status_code == 400
+    assert 'aria-invalid="true"' in asked.text and "Give a reason" in asked.text
+    [still] = await _links(db)
+    assert still.id == live.id and still.live_member_id == member_id
+
+    done = await client.post(
+        f"/members/{member_id}/card-links/replace",
+        data={"csrf_token": token, "reason": "New phone"},
+    )
+    assert done.status_code == 303
+    assert "on its way to" in (await client.get(done.headers["location"])).text
+    old, new = await _links(db)
+    assert old.live_member_id is None and old.revoke_reason == "New phone"
+    assert new.live_member_id == member_id
+    mails = (
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.member_id == member_id)
+    )
+    assert await db.scalar(mails) == 2
+
+
+async def test_replacing_is_refused_when_there_is_nothing_to_replace(client, db):
+    officer = await make_staff(db, ["issue_card_links"])
+    member = await make_member(db, sca_name="Linkless Lars")
+    await db.commit()
+    await login(client, officer.email)
+    page = await client.get(f"/members/{member.id}/card-links/replace")
+    assert "no live card link to replace" in page.text
+    assert 'action="/members/' not in _main(page.text)  # nothing to confirm
