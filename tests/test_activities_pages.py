@@ -184,3 +184,16 @@ async def test_member_detail_and_profile_link_to_authorizations_and_the_auth_car
     me = await client.get("/me")
     assert 'href="/activities/mine"' in me.text
     assert f'href="/members/{office.id}/auth-card"' in me.text
+
+
+async def test_every_column_of_the_authorization_tables_has_a_header(client, db):
+    """A screen reader names the column of the Revoke and Retract buttons ("Actions"):
+    an empty header cell is one that an accessibility audit flags."""
+    admin = await make_staff(db, ["manage_activities"])
+    await db.commit()
+    await login(client, admin.email)
+    for path in ("/activities/mine", "/activities/admin/authorizations"):
+        page = await client.get(path, follow_redirects=True)
+        assert page.status_code == 200
+        assert "<th></th>" not in page.text, path
+        assert '<span class="visually-hidden">Actions</span></th>' in page.text, path
