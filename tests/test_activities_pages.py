@@ -174,7 +174,9 @@ async def test_retract_and_revoke_through_the_pages(client, db):
 
 
 async def test_member_detail_and_profile_link_to_authorizations_and_the_auth_card(client, db):
-    office = await make_staff(db, ["manage_members"])
+    # The authorizations page is for activity managers (test_office_actions_shown: no link
+    # for an officer who would only be refused).
+    office = await make_staff(db, ["manage_members", "manage_activities"])
     member = await make_member(db)
     await db.commit()
     await login(client, office.email)

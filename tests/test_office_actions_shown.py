@@ -172,3 +172,20 @@ async def test_replacing_is_refused_when_there_is_nothing_to_replace(client, db)
     page = await client.get(f"/members/{member.id}/card-links/replace")
     assert "no live card link to replace" in page.text
     assert 'action="/members/' not in _main(page.text)  # nothing to confirm
+
+
+async def test_the_authorizations_link_only_for_those_who_may_open_it(client, db):
+    officer = await make_staff(db, ["manage_members", "verify_members"])
+    marshal_lord = await make_staff(db, ["manage_members", "manage_activities"])
+    member = await make_member(db, sca_name="Fighter Finn")
+    await db.commit()
+    await login(client, officer.email)
+    page = _main((await client.get(f"/members/{member.id}")).text)
+    assert f"/activities/members/{member.id}" not in page  # it would only answer 403
+    assert f"/members/{member.id}/auth-card" in page
+    assert (await client.get(f"/activities/members/{member.id}")).status_code == 403
+
+    await login(client, marshal_lord.email)
+    page = _main((await client.get(f"/members/{member.id}")).text)
+    assert f'href="/activities/members/{member.id}"' in page
+    assert (await client.get(f"/activities/members/{member.id}")).status_code == 200
