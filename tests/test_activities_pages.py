@@ -174,7 +174,9 @@ async def test_retract_and_revoke_through_the_pages(client, db):
 
 
 async def test_member_detail_and_profile_link_to_authorizations_and_the_auth_card(client, db):
-    office = await make_staff(db, ["manage_members"])
+    # The authorizations page is for activity managers (test_office_actions_shown: no link
+    # for an officer who would only be refused).
+    office = await make_staff(db, ["manage_members", "manage_activities"])
     member = await make_member(db)
     await db.commit()
     await login(client, office.email)
@@ -184,3 +186,16 @@ async def test_member_detail_and_profile_link_to_authorizations_and_the_auth_car
     me = await client.get("/me")
     assert 'href="/activities/mine"' in me.text
     assert f'href="/members/{office.id}/auth-card"' in me.text
+
+
+async def test_every_column_of_the_authorization_tables_has_a_header(client, db):
+    """A screen reader names the column of the Revoke and Retract buttons ("Actions"):
+    an empty header cell is one that an accessibility audit flags."""
+    admin = await make_staff(db, ["manage_activities"])
+    await db.commit()
+    await login(client, admin.email)
+    for path in ("/activities/mine", "/activities/admin/authorizations"):
+        page = await client.get(path, follow_redirects=True)
+        assert page.status_code == 200
+        assert "<th></th>" not in page.text, path
+        assert '<span class="visually-hidden">Actions</span></th>' in page.text, path

@@ -123,3 +123,25 @@ async def test_group_period_change_may_not_strand_memberships(client, db):
     assert group.since == dt.date(2020, 1, 1)
     kept = select(GroupMembership.since).where(GroupMembership.member_id == member.id)
     assert (await db.execute(kept)).scalar_one() == dt.date(2020, 6, 1)
+
+
+async def test_the_audit_log_names_a_groups_permissions_by_their_labels(client, db):
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    await db.commit()
+    await login(client, admin.email)
+    token = await csrf_from(client, "/groups/new")
+    response = await client.post(
+        "/groups/new",
+        data={
+            "csrf_token": token,
+            "name": "Exchequer",
+            "since": "2020-01-01",
+            "permissions": ["export_members", "view_reports"],
+        },
+    )
+    assert response.status_code == 303
+    log = (await client.get("/admin/audit")).text
+    shown = log.split("<main", 1)[1]
+    assert "Export the member list as CSV" in shown and "View reports and the check log" in shown
+    assert "export_members" not in shown and "view_reports" not in shown
+    assert "[&#39;" not in shown  # no Python list syntax

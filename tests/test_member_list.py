@@ -260,3 +260,28 @@ async def test_search_ignores_case_takes_wildcards_literally_and_counts_across_p
     assert past.status_code == 200 and _names(past.text) == [] and "55 members found" in past.text
     assert _names((await client.get("/members?q=100%25")).text) == ["Percent 100%"]
     assert _names((await client.get("/members?q=EXAMPLE.ORG+percent@")).text) == ["Percent 100%"]
+
+
+async def test_sorting_by_status_follows_the_labels_the_list_shows(client, db):
+    now = dt.datetime.now(dt.UTC)
+    year = TODAY.year
+    verified = {"membership_number": "V", "membership_expires_on": TODAY + 300 * DAY}
+    await make_member(db, sca_name="Adult Ada", verified_at=now, **verified)
+    await make_member(
+        db, sca_name="Young Yrsa", birth_year=year - 12, birth_month=1, verified_at=now, **verified
+    )
+    await make_member(db, sca_name="Gone Gorm", deactivated_at=now)
+    await _officer(client, db)
+    await db.commit()
+    page = await client.get("/members", params={"sort": "status"})
+    rows = re.findall(
+        r"<tr>\s*<td><a href=\"/members/\d+\">([^<]+)</a></td>(.*?)</tr>", page.text, re.S
+    )
+    shown = [
+        (name, re.findall(r"<td>([^<]*)</td>", cells)[2].strip())
+        for name, cells in rows
+        if name in ("Adult Ada", "Young Yrsa", "Gone Gorm")
+    ]
+    labels = [html.unescape(label) for _name, label in shown]
+    assert labels == ["< 18 member verified", "Deactivated", "Verified"], shown
+    assert labels == sorted(labels, key=str.casefold)

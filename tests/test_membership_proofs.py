@@ -55,6 +55,21 @@ async def _decide(client, proof: MembershipProof, action: str, **data):
     )
 
 
+def _field(page: str, name: str) -> str:
+    """The field ``name`` on ``page`` as a screen reader meets it: its control (which must
+    be aria-invalid) and the text of every element it is described by."""
+    control = re.search(rf'<(input|textarea)[^>]*\bid="f-{name}"[^>]*>', page)
+    assert control, f"no field {name}"
+    tag = control.group(0)
+    assert 'aria-invalid="true"' in tag, tag
+    described = re.search(r'aria-describedby="([^"]+)"', tag)
+    assert described, tag
+    texts = [
+        re.search(rf'id="{ref}"[^>]*>([^<]*)<', page).group(1) for ref in described.group(1).split()
+    ]
+    return tag + " " + " ".join(texts)
+
+
 async def _setup(client, office, db):
     member = await make_member(db, email="member@example.org")
     officer = await make_staff(db, ["verify_members"])
@@ -125,8 +140,8 @@ async def test_rejecting_needs_a_reason_which_the_member_is_emailed(client, offi
     await _upload(client, jpeg_bytes(exif=False))
     [proof] = await _proofs(db)
     response = await _decide(office, proof, "reject", reason="  ")
-    page = await office.get(response.headers["location"])
-    assert "Give the reason" in page.text
+    assert response.status_code == 400  # the page again, the error at the reason
+    assert "Give the reason" in _field(response.text, "reason")
     assert (await _proofs(db))[0].status == "pending"
 
     await _decide(office, proof, "reject", reason="The picture is too blurry to read.")
@@ -186,3 +201,56 @@ async def test_the_dashboard_counts_proofs_for_the_office_only(client, office, d
     await login(client, other.email)
     home = await client.get("/")
     assert "membership proofs to verify" not in home.text
+
+
+async def test_a_wrong_verification_is_refused_at_its_fields_keeping_what_was_typed(
+    client, office, db
+):
+    member, _officer = await _setup(client, office, db)
+    await _upload(client, jpeg_bytes(exif=False), number="S-777")
+    [proof] = await _proofs(db)
+    last_year = (TODAY - dt.timedelta(days=365)).isoformat()
+    response = await _decide(
+        office,
+        proof,
+        "verify",
+        version=member.version,
+        membership_number="S-778",
+        membership_expires_on=last_year,
+    )
+    assert response.status_code == 400
+    assert 'id="error-summary"' in response.text
+    date_field = _field(response.text, "membership_expires_on")
+    assert f"expired on {last_year}" in date_field and f'value="{last_year}"' in date_field
+    assert 'value="S-778"' in response.text  # the officer's correction is kept
+    response = await _decide(
+        office,
+        proof,
+        "verify",
+        version=member.version,
+        membership_number=" ",
+        membership_expires_on=NEXT_YEAR.isoformat(),
+    )
+    assert response.status_code == 400
+    assert "membership number" in _field(response.text, "membership_number")
+    [proof] = await _proofs(db)
+    await db.refresh(member)
+    await db.commit()
+    assert proof.status == "pending" and member.status != "verified"
+
+
+async def test_a_proof_of_an_account_the_officer_may_not_act_on_offers_no_decision(
+    client, office, db
+):
+    chair = await make_staff(db, ["verify_members", "manage_groups"], email="chair@example.org")
+    deputy = await make_staff(db, ["verify_members"])
+    await db.commit()
+    await login(client, chair.email)
+    await login(office, deputy.email)
+    await _upload(client, jpeg_bytes(exif=False))
+    [proof] = await _proofs(db)
+    page = await office.get(f"/membership-proofs/{proof.id}")
+    assert page.status_code == 200
+    assert "holds permissions you do not hold" in page.text
+    assert f"/membership-proofs/{proof.id}/verify" not in page.text
+    assert f"/membership-proofs/{proof.id}/reject" not in page.text

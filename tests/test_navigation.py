@@ -54,3 +54,14 @@ async def test_permissions_are_shown_by_their_labels(client, db):
     refused = await client.get("/admin/settings")
     assert refused.status_code == 403
     assert "Edit app settings" in refused.text and "manage_settings" not in refused.text
+
+
+async def test_the_dashboard_is_marked_as_the_current_page(client, db):
+    officer = await make_staff(db, ["manage_members"])
+    await db.commit()
+    await login(client, officer.email)
+    dashboard = (await client.get("/")).text
+    assert re.search(r'<a class="brand" href="/" aria-current="page">', dashboard)
+    assert dashboard.count("aria-current") == 1
+    members = (await client.get("/members")).text
+    assert '<a class="brand" href="/">' in members and members.count("aria-current") == 1

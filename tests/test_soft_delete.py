@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from server.audit.models import AuditEntry
@@ -53,5 +55,30 @@ async def test_only_superusers_delete(client, db):
         f"/members/{member.id}/delete", data={"csrf_token": token, "reason": "x", "confirm": "on"}
     )
     assert response.status_code == 403
+    await reload(db, member)
+    assert member.deleted_at is None
+
+
+async def test_a_delete_without_the_tick_says_so_at_the_box(client, db):
+    """The refusal is tied to the checkbox a screen reader user has to tick, and the page
+    opens on the error summary (like every other form)."""
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    member = await make_member(db, sca_name="Not Yet Gone")
+    await db.commit()
+    await login(client, admin.email)
+    page = (await client.get(f"/members/{member.id}/delete")).text
+    box = re.search(r'<input id="f-confirm"[^>]*>', page)
+    assert box and "required" in box.group(0)
+    token = await csrf_from(client, f"/members/{member.id}/delete")
+    refused = await client.post(
+        f"/members/{member.id}/delete", data={"csrf_token": token, "reason": "asked"}
+    )
+    assert refused.status_code == 400
+    assert 'id="error-summary"' in refused.text and 'href="#f-confirm"' in refused.text
+    box = re.search(r'<input id="f-confirm"[^>]*>', refused.text)
+    assert box and 'aria-invalid="true"' in box.group(0)
+    assert 'aria-describedby="e-confirm"' in box.group(0)
+    assert re.search(r'id="e-confirm">Tick the box to confirm.<', refused.text)
+    assert 'value="asked"' in refused.text  # the reason typed is kept
     await reload(db, member)
     assert member.deleted_at is None

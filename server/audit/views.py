@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
+from server.auth import permissions
 from server.members.models import Member
 
 PAGE_SIZE = 100
@@ -29,10 +30,26 @@ class EntryView:
     changes: list[Change]
 
 
+# Fields holding permission keys: shown by the permissions' labels, as everywhere else.
+PERMISSION_FIELDS = frozenset({"permissions", "chair_permissions"})
+
+
+def _shown(field: str, value: Any) -> Any:
+    """``value`` as an officer reads it: a list as its items (permissions by label)."""
+    if not isinstance(value, list):
+        return value
+    if field in PERMISSION_FIELDS:
+        value = [
+            perm.label if isinstance(key, str) and (perm := permissions.get(key)) else key
+            for key in value
+        ]
+    return "; ".join(str(item) for item in value) if value else ""
+
+
 def _changes(entry: AuditEntry) -> list[Change]:
     before, after = entry.before or {}, entry.after or {}
     keys = list(dict.fromkeys([*before, *after]))
-    return [Change(k, before.get(k), after.get(k)) for k in keys]
+    return [Change(k, _shown(k, before.get(k)), _shown(k, after.get(k))) for k in keys]
 
 
 async def page_of_entries(

@@ -18,9 +18,16 @@ from server.auth.precedence import protection, require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
-from server.cards.service import CardRefused, issue_link, issue_role, link_history, revoke_link
+from server.cards.service import (
+    CardRefused,
+    issue_link,
+    issue_role,
+    link_history,
+    live_link,
+    revoke_link,
+)
 from server.mail.standing import standing_for
-from server.members.confirm import REASON_MISSING, REVOKE, confirmation_page
+from server.members.confirm import REASON_MISSING, REPLACE, REVOKE, confirmation_page
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
@@ -80,9 +87,36 @@ async def member_card_links(request: Request) -> Response:
 
 @page("issue_card_links")
 async def member_issue(request: Request) -> Response:
-    db = request.state.db
     member = await _member(request, request.path_params["member_id"])
     await require_may_act(request, member)  # a new link revokes the live one
+    return await _issue(request, member)
+
+
+@page("issue_card_links")
+async def member_replace(request: Request) -> Response:
+    """Replace the live link (the card on the member's phone stops working): the
+    confirmation page's form, with the reason kept on the revoked link."""
+    db = request.state.db
+    member = await _member(request, request.path_params["member_id"])
+    await require_may_act(request, member)
+    form = FormReader(await request.form())
+    reason = form.text("reason", "Reason", max_length=300)
+    if not reason or await live_link(db, member.id) is None:
+        # Without a reason, or with nothing left to replace, the page says what to do.
+        return await confirmation_page(
+            request, REPLACE, member, error=REASON_MISSING, reason=reason, status_code=400
+        )
+    try:
+        await revoke_link(db, member, request.state.user, reason)
+    except CardRefused as exc:
+        await db.rollback()
+        flash(request, str(exc), "error")
+        return RedirectResponse(f"/members/{member.id}/card-links", status_code=303)
+    return await _issue(request, member)
+
+
+async def _issue(request: Request, member: Member) -> Response:
+    db = request.state.db
     back = f"/members/{member.id}/card-links"
     try:
         issued = await issue_link(db, member, request.state.user, mail_context(request))
@@ -248,6 +282,7 @@ routes = [
     Route("/members/{member_id}/card-links", member_card_links, methods=["GET"]),
     Route("/members/{member_id}/card-links/issue", member_issue, methods=["POST"]),
     Route("/members/{member_id}/card-links/revoke", member_revoke, methods=["POST"]),
+    Route("/members/{member_id}/card-links/replace", member_replace, methods=["POST"]),
     Route("/me/cards", my_cards, methods=["GET"]),
     Route("/me/cards/issue", my_issue, methods=["POST"]),
     Route("/cards/bulk", bulk_page, methods=["GET"]),

@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.auth import permissions
 from server.auth.guards import page
+from server.auth.precedence import protection
 from server.checks import runtime
 from server.checks.models import CheckEntry
 from server.checks.results import BY_KEY, KEYS
@@ -102,15 +104,36 @@ async def report(request: Request) -> Response:
     )
 
 
+REPORT_PERMISSIONS = ("view_reports", "manage_members")
+
+
 @page(staff=True)
 async def member_checks(request: Request) -> Response:
-    db = request.state.db
     perms = request.state.perms
-    if not {"view_reports", "manage_members"} & perms:
-        raise HTTPException(403, "You need 'view_reports' or 'manage_members' for this page.")
-    member = await db.get(Member, request.path_params["member_id"])
+    if not set(REPORT_PERMISSIONS) & perms:
+        names = " or ".join(
+            f"“{perm.label}”" if (perm := permissions.get(key)) else key
+            for key in REPORT_PERMISSIONS
+        )
+        raise HTTPException(403, f"You need the permission {names} for this page.")
+    member = await request.state.db.get(Member, request.path_params["member_id"])
     if member is None:
         raise HTTPException(404, "There is no such member.")
+    return await member_checks_page(request, member)
+
+
+async def member_checks_page(
+    request: Request,
+    member: Member,
+    *,
+    errors: dict[str, str] | None = None,
+    reason: str = "",
+    status_code: int = 200,
+) -> Response:
+    """A member's checks and, for ``manage_members``, the form that revokes their codes
+    (only when the viewer may act on the account; ``errors`` are that form's)."""
+    db = request.state.db
+    perms = request.state.perms
     entries: list[Any] = []
     # A period, not the whole log: the log is indexed by time (see ``CheckEntry``).
     days = _days(request, 90)
@@ -120,6 +143,11 @@ async def member_checks(request: Request) -> Response:
         entries = await _recent(
             db, CheckEntry.checked_at >= since, CheckEntry.member_id == member.id, limit=200
         )
+    protected = (
+        await protection(db, request.state.user, perms, member)
+        if "manage_members" in perms
+        else None
+    )
     return render(
         request,
         "checks/member.html",
@@ -130,7 +158,11 @@ async def member_checks(request: Request) -> Response:
             "day_choices": DAY_CHOICES,
             "revocations": await revocations_of(db, member.id),
             "results": BY_KEY,
+            "account_protected": protected,
+            "errors": errors or {},
+            "reason": reason,
         },
+        status_code=status_code,
     )
 
 

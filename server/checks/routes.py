@@ -189,17 +189,18 @@ async def revoke(request: Request) -> Response:
         raise HTTPException(404, "There is no such member.")
     await require_may_act(request, member)
     form = FormReader(await request.form())
-    reason = form.text("reason", "Reason", max_length=500) or "Lost card"
-    if not form.ok:
-        flash(request, "; ".join(form.errors.values()), "error")
-    else:
-        await revoke_codes(db, member, request.state.user.id, reason)
-        await db.commit()
-        flash(
-            request,
-            f"Every check code issued to {member.display_name} until now is revoked. "
-            "Their mobile card gets a new code at its next refresh; reprint the auth card.",
+    reason = form.text("reason", "Reason", required=True, max_length=500)
+    if not form.ok:  # nothing is revoked without a reason (it goes to the audit trail)
+        return await reports.member_checks_page(
+            request, member, errors=form.errors, reason=form.raw("reason"), status_code=400
         )
+    await revoke_codes(db, member, request.state.user.id, reason)
+    await db.commit()
+    flash(
+        request,
+        f"Every check code issued to {member.display_name} until now is revoked. "
+        "Their mobile card gets a new code at its next refresh; reprint the auth card.",
+    )
     return RedirectResponse(f"/checks/member/{member.id}", status_code=303)
 
 

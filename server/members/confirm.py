@@ -23,7 +23,7 @@ from starlette.routing import Route
 from server import clock
 from server.auth.guards import page
 from server.auth.precedence import protection
-from server.cards.service import live_link
+from server.cards.service import live_link, refusal_for_member
 from server.members.models import Member
 from server.members.status import compute_status, is_adult, label
 from server.settings.store import load_settings
@@ -120,6 +120,30 @@ async def _revoke_refusal(db: AsyncSession, member: Member) -> str | None:
     return None
 
 
+async def _replace_consequences(db: AsyncSession, member: Member) -> list[str]:
+    link = await live_link(db, member.id)
+    issued = link.issued_at.date().isoformat() if link else "?"
+    parent = " and to their linked parent" if member.parent_id is not None else ""
+    return [
+        f"The card link issued on {issued} stops working at once: the card on their phone "
+        "shows “this card link was replaced or revoked”.",
+        f"A new card link is emailed to {member.email}{parent}; the card works again once "
+        "they open it.",
+    ]
+
+
+async def _replace_refusal(db: AsyncSession, member: Member) -> str | None:
+    problem = refusal_for_member(member)
+    if problem:
+        return problem
+    if await live_link(db, member.id) is None:
+        return (
+            f"{member.display_name} has no live card link to replace: "
+            "email them one from their page."
+        )
+    return None
+
+
 CLEAR = Confirmation(
     "clear-membership",
     "Clear membership info",
@@ -140,6 +164,14 @@ REVOKE = Confirmation(
     "Reason for revoking (e.g. phone lost)",
     _revoke_consequences,
     _revoke_refusal,
+)
+
+REPLACE = Confirmation(
+    "card-links/replace",
+    "Replace the card link",
+    "Why is the card link replaced? (e.g. new phone)",
+    _replace_consequences,
+    _replace_refusal,
 )
 
 
@@ -198,5 +230,6 @@ routes = [
         ("verify_members", CLEAR),
         ("manage_members", DEACTIVATE),
         ("issue_card_links", REVOKE),
+        ("issue_card_links", REPLACE),
     )
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, exists, func, select, text
+from sqlalchemy import Boolean, ColumnElement, Select, and_, case, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import selectinload
@@ -210,6 +210,13 @@ def filtered(criteria: MemberSearch, branches: list[Branch], today: dt.date) -> 
     return query
 
 
+def status_by_label() -> ColumnElement[int]:
+    """The status's place in the alphabetical order of the labels the list shows, so that
+    "Verified" comes before "Verified < 18" (their keys sort the other way round)."""
+    keys = sorted(BY_KEY, key=lambda key: BY_KEY[key].label.casefold())
+    return case({key: rank for rank, key in enumerate(keys)}, value=Member.status, else_=len(keys))
+
+
 def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
     """``query`` in the chosen order (whitelisted keys only), names breaking ties."""
     name = [func.lower(Member.sca_name), Member.last_name, Member.id]
@@ -220,7 +227,7 @@ def ordered(query: Select[Any], criteria: MemberSearch) -> Select[Any]:
             query = query.outerjoin(Branch, Branch.id == Member.branch_id)
         column: Any = {
             "branch": Branch.name,
-            "status": Member.status,
+            "status": status_by_label(),
             "expiry": Member.membership_expires_on,
             "changed": Member.modified_at,
         }[criteria.sort]

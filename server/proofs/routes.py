@@ -116,7 +116,22 @@ async def _load(request: Request) -> tuple[MembershipProof, Member]:
 @page(PERMISSION)
 async def detail(request: Request) -> Response:
     proof, member = await _load(request)
-    history = [p for p in await service.proofs_of(request.state.db, member.id) if p.id != proof.id]
+    return await _detail_page(request, proof, member)
+
+
+async def _detail_page(
+    request: Request,
+    proof: MembershipProof,
+    member: Member,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The proof with the verify and reject forms (``errors`` and ``values``: a form sent
+    back), or why the viewer may not decide it (an account they may not act on)."""
+    db: AsyncSession = request.state.db
+    history = [p for p in await service.proofs_of(db, member.id) if p.id != proof.id]
     return render(
         request,
         "proofs/detail.html",
@@ -125,8 +140,37 @@ async def detail(request: Request) -> Response:
             "member": member,
             "history": history,
             "today": clock.today(request.state.site),
+            "account_protected": await protection(
+                db, request.state.user, request.state.perms, member
+            ),
+            "errors": errors or {},
+            "values": values or {},
         },
+        status_code=status_code,
     )
+
+
+def _field_errors(form: FormReader, verify: bool, today: dt.date) -> dict[str, str]:
+    """What is missing or wrong in the form, by field (nothing is decided then)."""
+    if not verify:
+        if not form.text("reason", "Reason", max_length=2000).strip() and not form.errors:
+            form.errors["reason"] = "Give the reason for rejecting; the member is emailed it."
+        return form.errors
+    if not form.text("membership_number", "Membership number", max_length=40).strip():
+        form.errors.setdefault(
+            "membership_number", "Verifying a membership needs the membership number."
+        )
+    expires_on = form.date("membership_expires_on", "Membership expiry date")
+    if expires_on is None:
+        form.errors.setdefault(
+            "membership_expires_on", "Verifying a membership needs the expiry date."
+        )
+    elif expires_on < today:
+        form.errors["membership_expires_on"] = (
+            f"That membership expired on {expires_on.isoformat()}; "
+            "only a current membership can be verified."
+        )
+    return form.errors
 
 
 @page(PERMISSION)
@@ -152,6 +196,16 @@ async def _decide(request: Request, verify: bool) -> Response:
     if refused:
         flash(request, refused, "error")
         return RedirectResponse(back, status_code=303)
+    if proof.is_pending and _field_errors(form, verify, clock.today(request.state.site)):
+        fields = ("membership_number", "membership_expires_on") if verify else ("reason",)
+        return await _detail_page(
+            request,
+            proof,
+            member,
+            errors=dict(form.errors),
+            values={name: form.raw(name) for name in fields},
+            status_code=400,
+        )
     try:
         if verify:
             expires_on = form.date("membership_expires_on", "Membership expiry date")

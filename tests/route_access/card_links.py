@@ -8,6 +8,7 @@ EXPECTED = {
     ("GET", "/members/{member_id}/card-links"): "issue_card_links",
     ("POST", "/members/{member_id}/card-links/issue"): "issue_card_links",
     ("POST", "/members/{member_id}/card-links/revoke"): "issue_card_links",
+    ("POST", "/members/{member_id}/card-links/replace"): "issue_card_links",
     ("GET", "/me/cards"): MEMBER,
     ("POST", "/me/cards/issue"): MEMBER,
     ("GET", "/cards/bulk"): "issue_card_links",

@@ -9,6 +9,7 @@ EXPECTED = {
     ("GET", "/members/{member_id}/clear-membership"): "verify_members",
     ("GET", "/members/{member_id}/deactivate"): "manage_members",
     ("GET", "/members/{member_id}/card-links/revoke"): "issue_card_links",
+    ("GET", "/members/{member_id}/card-links/replace"): "issue_card_links",
     ("GET", "/me/membership-proof"): MEMBER,
     ("POST", "/me/membership-proof"): MEMBER,
     ("GET", "/membership-proofs"): "verify_members",
