@@ -246,3 +246,28 @@ async def test_implicit_tls(app, db, settings, tmp_path):
         server.stop()
     assert report.sent == 1
     assert [m["To"] for m in server.messages] == ["smtps@example.org"]
+
+
+async def test_a_batch_outlasting_its_claim_is_not_sent_twice(
+    app, db, settings, smtp_server, monkeypatch
+):
+    """A slow SMTP server: the batch takes longer than the claim. Another loop takes
+    over the rows whose claim ran out, and the first must not send them too."""
+    from server.db import leases
+
+    for n in range(6):
+        queue_email(db, to=f"m{n}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    monkeypatch.setattr(leases, "LEASE", dt.timedelta(seconds=1))
+    smtp_server.handler.data_delay = 0.4
+    smtp = with_smtp(settings, smtp_server.url)
+
+    async def late_loop() -> None:
+        await asyncio.sleep(1.3)
+        while (await deliver_once(app.state.sessionmaker, smtp, worker="two")).done:
+            pass
+
+    await asyncio.gather(deliver_once(app.state.sessionmaker, smtp, worker="one"), late_loop())
+    received = sorted(m["To"] for m in smtp_server.messages)
+    assert received == sorted(f"m{n}@example.org" for n in range(6))
+    assert {r.status for r in await _rows(db)} == {"sent"}

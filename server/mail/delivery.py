@@ -6,7 +6,9 @@ Algorithm (``deliver_once``):
    that died mid-send). PostgreSQL skips rows another loop has locked
    (``FOR UPDATE SKIP LOCKED``); SQLite runs the single UPDATE under its one writer
    lock. A claimed row belongs to this loop until ``claimed_until``, so two loops never
-   send one message twice.
+   send one message twice. Each recorded outcome renews the claim on the rest of the
+   batch; a row whose claim ran out all the same (a server slower than the 5-minute
+   lease per message) and that another loop took over is left to that loop.
 2. Open one SMTP connection (``SMTP_URL``) and send the claimed messages one by one,
    sealed links opened just before sending. Without ``SMTP_URL`` the message is
    printed to the console instead (development: links whole only for a loopback
@@ -209,9 +211,13 @@ async def _record(
     row: OutboxMessage,
     worker: str,
     outcome: Outcome,
-) -> None:
+    rest: list[int],
+) -> set[int]:
+    """Record ``row``'s outcome and, in the same transaction, renew the claim on the
+    ``rest`` of the batch; returns the ids of the rest still claimed by ``worker``."""
+    now = utcnow()
     values = leases.settled(
-        outcome.kind, outcome.reason, row.attempts + 1, utcnow(), final=frozenset({"failed"})
+        outcome.kind, outcome.reason, row.attempts + 1, now, final=frozenset({"failed"})
     )
     async with sessionmaker() as db, db.begin():
         await db.execute(
@@ -220,6 +226,7 @@ async def _record(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        return await leases.renew(db, OutboxMessage, worker, rest, now)
 
 
 async def _release(
@@ -250,17 +257,19 @@ async def _deliver_one(
     send: Send,
     row: OutboxMessage,
     worker: str,
-) -> Outcome:
-    """Send one message and record what the server said, as one unit."""
+    rest: list[int],
+) -> tuple[Outcome, set[int]]:
+    """Send one message and record what the server said, as one unit; also the ids of
+    the ``rest`` of the batch still claimed (see ``_record``)."""
     try:
         await send(build_message(row, settings))
         outcome = Outcome("sent")
     except (UnreadableSeal, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         outcome = outcome_of(error)
-    await _record(sessionmaker, row, worker, outcome)
+    ours = await _record(sessionmaker, row, worker, outcome, rest)
     if outcome.kind != "sent":
         log.warning("mail %s not sent (%s): %s", row.id, outcome.kind, outcome.reason)
-    return outcome
+    return outcome, ours
 
 
 @contextlib.asynccontextmanager
@@ -345,16 +354,23 @@ async def deliver_once(
     try:
         async with transport(settings) as send:
             while pending:
+                rest = [r.id for r in pending[1:]]
                 in_flight = asyncio.ensure_future(
-                    _deliver_one(sessionmaker, settings, send, pending[0], worker)
+                    _deliver_one(sessionmaker, settings, send, pending[0], worker, rest)
                 )
                 try:
-                    outcome = await asyncio.shield(in_flight)
+                    outcome, ours = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
                     await _finish(in_flight)
                     pending.pop(0)
                     raise
-                pending.pop(0)
+                pending = [r for r in pending[1:] if r.id in ours]
+                if len(pending) < len(rest):
+                    log.warning(
+                        "mail: the claim on %d message(s) ran out while the SMTP server was "
+                        "slow; another delivery loop has them",
+                        len(rest) - len(pending),
+                    )
                 setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
                 if outcome.connection_lost:
                     report.server_problem = outcome.reason
