@@ -166,3 +166,30 @@ def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path):
     assert "pg_dump" in done.stdout
     with tarfile.open(tmp_path / "pg.tar.gz") as tar:
         assert set(tar.getnames()) == {"manifest.json", "secret_key", "check_keys.json"}
+
+
+def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_only):
+    env = environment(tmp_path / "original")
+    assert manage("migrate", env=env).returncode == 0
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for destination, says in [
+        (a_file, "is a file, not a folder"),
+        (a_file / "backups", "cannot make the folder"),
+        (a_file / "b.tar.gz", "cannot make the folder"),
+    ]:
+        done = manage("backup", str(destination), env=env)
+        assert done.returncode == 1, done.stdout
+        assert says in done.stderr and "could not start" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert a_file.read_text() == "not a folder"
+
+    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    whole = (tmp_path / "b.tar.gz").read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
+    fresh = tmp_path / "fresh"
+    done = manage("restore", str(tmp_path / "cut.tar.gz"), env=environment(fresh))
+    assert done.returncode == 1
+    assert "damaged or cut short" in done.stderr and "could not start" not in done.stderr
+    assert not [p for p in fresh.iterdir()] if fresh.exists() else True
+    assert not list(tmp_path.glob("*.partial"))
