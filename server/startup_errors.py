@@ -6,6 +6,10 @@ wrong and what to do, then exits 1. ``manage.py --debug COMMAND`` shows the trac
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +52,31 @@ def _database_name(url: str) -> str:
         return make_url(url).database or "?"
     except Exception:
         return "?"
+
+
+def _disk_full(chain: list[BaseException], text: str, database_url: str) -> str | None:
+    """A full disk (or a failing one) under the SQLite database or the data directory."""
+    no_space = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain)
+    if not (no_space or "database or disk is full" in text or "disk I/O error" in text):
+        return None
+    folder = Path(os.environ.get("TESSERA_DATA_DIR", "./data")).resolve()
+    with contextlib.suppress(Exception):
+        if make_url(database_url).get_backend_name() == "sqlite":
+            folder = Path(make_url(database_url).database or "").resolve().parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = -1
+    if no_space or "database or disk is full" in text or 0 <= free < 1 << 20:
+        left = f" ({free // 1024} KB free)" if free >= 0 else ""
+        return (
+            f"The disk holding {folder} is full{left}: nothing could be written.\n"
+            "Free some space (or move TESSERA_DATA_DIR to a larger disk), then run it again."
+        )
+    return (
+        f"SQLite could not write to {folder} (disk I/O error).\n"
+        "Check the disk and file system holding it: full, mounted read-only or failing?"
+    )
 
 
 def explain(error: BaseException, database_url: str = "") -> str:
@@ -93,6 +122,9 @@ def explain(error: BaseException, database_url: str = "") -> str:
                 f"{_where(database_url)} did not answer in time.\n"
                 "Check that it is running and reachable (firewall, host, port)."
             )
+    full = _disk_full(chain, text, database_url)
+    if full:
+        return full
     if "unable to open database file" in text:
         path = Path(make_url(database_url).database or "")
         if not path.parent.is_dir():

@@ -86,3 +86,35 @@ def test_a_port_in_use_is_two_lines_and_exit_1(tmp_path):
     assert len(lines) == 2 and f"Port {port} on 127.0.0.1 is already in use" in lines[0]
     assert "--port" in lines[1]
     assert "listening" not in done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_full_disk_is_named_as_such(tmp_path, monkeypatch):
+    """SQLite on a full disk says "database or disk is full" (or "disk I/O error" when the
+    write-ahead log cannot grow); the operator is told the disk is full, and where."""
+    import errno
+    import shutil
+    import sqlite3
+    from collections import namedtuple
+
+    from sqlalchemy import exc as sa_exc
+
+    from server.startup_errors import explain
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/tessera.sqlite3"
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 4096))
+    for error in (
+        sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("database or disk is full")),
+        sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error")),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ):
+        lines = explain(error, url).splitlines()
+        assert len(lines) == 2, lines
+        assert (
+            lines[0]
+            == f"The disk holding {tmp_path} is full (4 KB free): nothing could be written."
+        )
+        assert "Free some space" in lines[1]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 0, 1 << 30))
+    error = sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error"))
+    assert "disk I/O error" in explain(error, url) and "read-only" in explain(error, url)
