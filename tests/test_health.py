@@ -157,6 +157,10 @@ async def test_metrics_show_requests_mail_nightly_and_card_rebuilds(app, client,
         ("203.0.113.7", {"Authorization": "Bearer wrong"}, "s3cret-token", 403),
         ("203.0.113.7", {"Authorization": "Bearer s3cret-token"}, "s3cret-token", 200),
         ("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}, None, 403),  # via a local proxy
+        # proxies configured to pass only some of the usual headers
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.7"}, None, 403),
+        ("127.0.0.1", {"X-Forwarded-Proto": "https"}, None, 403),
+        ("127.0.0.1", {"X-Forwarded-Host": "members.example.org"}, None, 403),
         ("::1", {}, None, 200),
     ],
 )
