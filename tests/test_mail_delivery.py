@@ -271,3 +271,37 @@ async def test_a_batch_outlasting_its_claim_is_not_sent_twice(
     received = sorted(m["To"] for m in smtp_server.messages)
     assert received == sorted(f"m{n}@example.org" for n in range(6))
     assert {r.status for r in await _rows(db)} == {"sent"}
+
+
+async def test_a_message_that_cannot_be_built_fails_alone(app, db, settings, smtp_server):
+    """A row no email can be made of (a line break in its subject or address, from
+    wherever it came) is failed with the reason; it does not stop the mail behind it,
+    round after round."""
+    good = [f"m{n}@example.org" for n in range(3)]
+    queue_email(db, to=good[0], template="card_link", context=_ctx())
+    bad_subject = queue_email(db, to="x@example.org", template="card_link", context=_ctx())
+    bad_subject.subject = "Your card\nBcc: everyone@example.org"
+    bad_address = queue_email(
+        db, to="y@example.org\r\nBcc: z@example.org", template="card_link", context=_ctx()
+    )
+    for address in good[1:]:
+        queue_email(db, to=address, template="card_link", context=_ctx())
+    await db.commit()
+    smtp = with_smtp(settings, smtp_server.url)
+    report = await deliver_once(app.state.sessionmaker, smtp)
+    assert sorted(m["To"] for m in smtp_server.messages) == good
+    assert report.sent == 3 and report.failed == 2 and not report.server_problem
+    rows = {r.id: r for r in await _rows(db)}
+    for row in (bad_subject, bad_address):
+        assert rows[row.id].status == "failed"
+        assert "cannot be made into an email" in rows[row.id].last_error
+
+
+async def test_a_name_with_a_line_break_makes_a_one_line_subject(app, db, settings, smtp_server):
+    context = _ctx() | {"for_parent": True, "member_name": "Evil\r\nBcc: all@example.org"}
+    row = queue_email(db, to="parent@example.org", template="card_link", context=context)
+    assert row.subject == "The Tessera member card of Evil Bcc: all@example.org"
+    await db.commit()
+    report = await deliver_once(app.state.sessionmaker, with_smtp(settings, smtp_server.url))
+    assert report.sent == 1 and [m["To"] for m in smtp_server.messages] == ["parent@example.org"]
+    assert smtp_server.messages[0]["Bcc"] is None

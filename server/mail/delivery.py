@@ -17,7 +17,8 @@ Algorithm (``deliver_once``):
    answered it, before the next message is sent:
    - accepted: ``sent``;
    - refused for good, a 5xx reply to this message (or a seal made with another
-     SECRET_KEY): ``failed``, with the reason, until someone retries it;
+     SECRET_KEY, or a row no email can be made of: a line break in a header):
+     ``failed``, with the reason, until someone retries it; the mail behind it goes on;
    - the sender refused (a reply to MAIL FROM, which is the same for every message: the
      relay wants a login or does not take our address), or the connection broke while
      this message was being sent: back to ``queued`` with backoff, and the loop waits
@@ -262,10 +263,18 @@ async def _deliver_one(
     """Send one message and record what the server said, as one unit; also the ids of
     the ``rest`` of the batch still claimed (see ``_record``)."""
     try:
-        await send(build_message(row, settings))
-        outcome = Outcome("sent")
-    except (UnreadableSeal, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-        outcome = outcome_of(error)
+        message = build_message(row, settings)
+    except UnreadableSeal as error:
+        message, outcome = None, outcome_of(error)
+    except Exception as error:  # a line break in a header, an address no email can carry
+        message = None
+        outcome = Outcome("failed", f"the message cannot be made into an email: {error}")
+    if message is not None:
+        try:
+            await send(message)
+            outcome = Outcome("sent")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            outcome = outcome_of(error)
     ours = await _record(sessionmaker, row, worker, outcome, rest)
     if outcome.kind != "sent":
         log.warning("mail %s not sent (%s): %s", row.id, outcome.kind, outcome.reason)
