@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from server.db.target import BadDatabaseURL
+from server.migrate import SchemaNewer
 
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
@@ -84,6 +85,8 @@ def explain(error: BaseException, database_url: str = "") -> str:
     chain = list(_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
+        if isinstance(e, SchemaNewer):
+            return str(e)
         if isinstance(e, BadDatabaseURL):
             return f"{e}\nFix it: {SUPPORTED}."
         if isinstance(e, sa_exc.ArgumentError) and "Could not parse" in str(e):

@@ -118,3 +118,32 @@ def test_a_full_disk_is_named_as_such(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 0, 1 << 30))
     error = sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error"))
     assert "disk I/O error" in explain(error, url) and "read-only" in explain(error, url)
+
+
+def test_a_schema_migrated_by_a_newer_version_is_named_as_such(tmp_path, sqlite_only):
+    """After a rollback of the code: neither "run migrate" (serve) nor Alembic's
+    "Can't locate revision" (migrate), but what happened and what to do."""
+    import sqlite3
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert manage("migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "tessera.sqlite3") as connection:
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES ('9999_future')")
+    for args in (("migrate",), ("serve", "--port", str(free_port()))):
+        done = manage(*args)
+        assert done.returncode == 1, done.stdout + done.stderr
+        said = (done.stdout + done.stderr).strip().splitlines()
+        assert said[0].startswith("The database schema is newer than this version"), said
+        assert "9999_future" in said[0] and len(said) == 2 and "Traceback" not in done.stderr
