@@ -18,6 +18,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from server.db.target import BadDatabaseURL
+from server.mail.delivery import BadSmtpURL
 from server.migrate import SchemaNewer
 
 SUPPORTED = (
@@ -87,6 +88,8 @@ def explain(error: BaseException, database_url: str = "") -> str:
     for e in chain:
         if isinstance(e, SchemaNewer):
             return str(e)
+        if isinstance(e, BadSmtpURL):
+            return f"{e}.\nFix SMTP_URL, or unset it to keep mail in the outbox (and the console)."
         if isinstance(e, BadDatabaseURL):
             return f"{e}\nFix it: {SUPPORTED}."
         if isinstance(e, sa_exc.ArgumentError) and "Could not parse" in str(e):

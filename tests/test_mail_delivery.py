@@ -175,6 +175,15 @@ def test_bad_smtp_url_is_refused_with_a_reason():
         parse_smtp_url("http://example.org")
 
 
+async def test_an_unusable_smtp_url_is_a_server_problem_not_a_crash(app, db, settings):
+    """The delivery loop waits (30 s doubling to 5 min) instead of failing every round."""
+    queue_email(db, to="m@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    report = await deliver_once(app.state.sessionmaker, with_smtp(settings, "smtp://host:abc"))
+    assert "SMTP_URL must look like" in report.server_problem and report.released == 1
+    assert [(r.status, r.attempts) for r in await _rows(db)] == [("queued", 0)]
+
+
 def _ctx():
     return {
         "site": {

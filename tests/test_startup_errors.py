@@ -147,3 +147,27 @@ def test_a_schema_migrated_by_a_newer_version_is_named_as_such(tmp_path, sqlite_
         said = (done.stdout + done.stderr).strip().splitlines()
         assert said[0].startswith("The database schema is newer than this version"), said
         assert "9999_future" in said[0] and len(said) == 2 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "smtp_url", ["smtp:/mail.example.org", "smtp://mail.example.org:abc", "http://u:hunter2@x"]
+)
+def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_url):
+    """Before: serve started, answered /readyz 200 and logged a 20-line traceback every
+    5 s while no mail went out. The password in the URL is never repeated."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "SMTP_URL": smtp_url}
+    for args in (("serve", "--port", str(free_port())), ("send-mail",)):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines[0].startswith("SMTP_URL must look like smtp://"), done.stderr
+        assert len(lines) == 2 and "Fix SMTP_URL" in lines[1], done.stderr
+        assert "hunter2" not in done.stdout + done.stderr and "listening" not in done.stdout

@@ -18,7 +18,7 @@ from server.cli import argument, command
 from server.config import load_settings
 from server.db.engine import make_engine, make_sessionmaker
 from server.db.leases import worker_name
-from server.mail.delivery import Report, deliver_once, release_orphans
+from server.mail.delivery import Report, check_smtp_url, deliver_once, release_orphans
 from server.mail.retry import retry_failed
 
 STOPPED_EXIT = 128 + signal.SIGTERM
@@ -33,6 +33,7 @@ class Run:
 
 async def _send_all(rounds: int, retry: bool, run: Run) -> None:
     settings = load_settings()
+    check_smtp_url(settings)
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
     total = run.report = Report()

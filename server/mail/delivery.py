@@ -101,22 +101,37 @@ class SmtpTarget:
         return ssl.create_default_context(cafile=self.cafile)
 
 
+class BadSmtpURL(ValueError):
+    """``SMTP_URL`` cannot be used (the message never repeats the URL: it holds a password)."""
+
+
 def parse_smtp_url(url: str) -> SmtpTarget:
-    parts = urlsplit(url)
+    shape = "SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise BadSmtpURL(f"{shape} (its port is not a number)") from None
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
-        raise ValueError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+        raise BadSmtpURL(shape)
     query = parse_qs(parts.query)
     implicit = parts.scheme == "smtps"
     require = query.get("starttls", [""])[0] == "require"
     return SmtpTarget(
         host=parts.hostname,
-        port=parts.port or (465 if implicit else 587),
+        port=port or (465 if implicit else 587),
         implicit_tls=implicit,
         starttls=False if implicit else (True if require else None),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         cafile=query.get("cafile", [None])[0],
     )
+
+
+def check_smtp_url(settings: Settings) -> None:
+    """Raise ``BadSmtpURL`` when mail could never be sent with ``SMTP_URL`` (at start)."""
+    if settings.smtp_url is not None:
+        parse_smtp_url(str(settings.smtp_url))
 
 
 def is_loopback(settings: Settings) -> bool:
@@ -293,7 +308,10 @@ async def transport(settings: Settings) -> AsyncIterator[Send]:
 
         yield to_console
         return
-    target = parse_smtp_url(str(settings.smtp_url))
+    try:
+        target = parse_smtp_url(str(settings.smtp_url))
+    except BadSmtpURL as error:  # checked when serve starts; a loop never spins on it
+        raise ServerUnavailable(str(error)) from None
     smtp = aiosmtplib.SMTP(
         hostname=target.host,
         port=target.port,
