@@ -193,3 +193,39 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
     assert "damaged or cut short" in done.stderr and "could not start" not in done.stderr
     assert not [p for p in fresh.iterdir()] if fresh.exists() else True
     assert not list(tmp_path.glob("*.partial"))
+
+
+async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path, sqlite_only):
+    """A backup taken while the server sends mail holds rows claimed by a process that is
+    still alive on this machine: restored, they are queued, not held for 5 minutes."""
+    import socket
+    import sqlite3
+
+    from server.db.engine import make_engine, make_sessionmaker
+    from server.mail.outbox import queue_email
+
+    env = environment(tmp_path / "original")
+    settings = load_settings(env)
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    async with make_sessionmaker(engine)() as db:
+        context = {
+            "site": {"site_title": "T", "kingdom_name": "K", "card_color": "#000000"},
+            "greeting": "Friend",
+            "member_name": "Friend",
+            "for_parent": False,
+            "card_url": "http://testserver/card/x",
+        }
+        message = queue_email(db, to="m@example.org", template="card_link", context=context)
+        message.status = "sending"
+        message.claimed_by = f"{socket.gethostname()}:{os.getpid()}:1"
+        message.claimed_until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        await db.commit()
+    await engine.dispose()
+    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    fresh = tmp_path / "fresh"
+    done = manage("restore", str(tmp_path / "b.tar.gz"), env=environment(fresh))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(fresh / "tessera.sqlite3") as connection:
+        rows = connection.execute("SELECT status, claimed_by, claimed_until FROM outbox").fetchall()
+    assert rows == [("queued", None, None)]

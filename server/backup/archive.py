@@ -90,6 +90,24 @@ def key_fingerprint(secret_key: str) -> str:
     return hashlib.sha256(b"tessera.backup:" + secret_key.encode()).hexdigest()[:16]
 
 
+# Rows of work claimed under a lease (server.db.leases): in the copy they belong to no
+# process, and a server started on the restored database must not wait out the lease of
+# a claimant that may still be alive on this machine (sending from the original).
+CLAIMED_TABLES = ("outbox", "wallet_deliveries")
+
+
+def _release_claims(copy: sqlite3.Connection) -> None:
+    for table in CLAIMED_TABLES:
+        try:
+            copy.execute(
+                f"UPDATE {table} SET status = 'queued', claimed_by = NULL, claimed_until = NULL "
+                "WHERE status = 'sending'"
+            )
+        except sqlite3.OperationalError:  # an older schema without the table
+            continue
+    copy.commit()
+
+
 def _copy_sqlite(source: Path, target: Path) -> list[str]:
     """A consistent copy of a live database; returns its schema revisions."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
@@ -100,6 +118,7 @@ def _copy_sqlite(source: Path, target: Path) -> list[str]:
         if check != "ok":
             raise BackupError(f"the copy of {source} failed SQLite's check: {check}")
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        _release_claims(dst)
         try:
             return sorted(r[0] for r in dst.execute("SELECT version_num FROM alembic_version"))
         except sqlite3.Error:
