@@ -68,8 +68,10 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.cli import COMMANDS
+    from server.mail.delivery import check_smtp_url
 
     settings = load_settings()
+    check_smtp_url(settings)
     problem = address_problem(args.host, args.port)
     if problem:
         print(problem, file=sys.stderr)

@@ -15,14 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import time
 from typing import Any, TextIO
 
-from server.web.access_log import AccessLog, redact_path
+from server.web.access_log import EMAIL, AccessLog, redact_path
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 HANDLER_NAME = "tessera"
 
 
@@ -41,11 +39,18 @@ def timestamp(seconds: float) -> str:
     )
 
 
+def one_line(message: str) -> str:
+    """A message kept on its line: line breaks in it (a multi-line SMTP reply, text a
+    visitor typed) are written as ``\\n``, so every line starts with time and level."""
+    if "\n" in message or "\r" in message:
+        message = message.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return message
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = (
-            f"{timestamp(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
-        )
+        message = one_line(record.getMessage())
+        line = f"{timestamp(record.created)} {record.levelname} {record.name}: {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         elif record.exc_text:

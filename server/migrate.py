@@ -40,7 +40,36 @@ def version_locations() -> list[Path]:
     return found
 
 
+class SchemaNewer(Exception):
+    """The database was migrated by a newer version of Tessera (after a rollback of the
+    code): nothing here can bring it to this code's revision."""
+
+    def __init__(self, unknown: set[str]) -> None:
+        names = ", ".join(sorted(unknown))
+        super().__init__(
+            f"The database schema is newer than this version of Tessera (revision {names} "
+            "is unknown here): a newer version migrated it.\n"
+            "Run that version again, or restore the backup taken before the upgrade "
+            "(Tessera does not migrate down)."
+        )
+
+
+def unknown_revisions(current: set[str], script: ScriptDirectory) -> set[str]:
+    """The database's revisions that no migration script of this code names."""
+    known = {revision.revision for revision in script.walk_revisions()}
+    return current - known
+
+
+def _check_not_newer(connection: Connection, config: Config) -> set[str]:
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    unknown = unknown_revisions(current, ScriptDirectory.from_config(config))
+    if unknown:
+        raise SchemaNewer(unknown)
+    return current
+
+
 def _upgrade(connection: Connection, config: Config) -> None:
+    _check_not_newer(connection, config)
     config.attributes["connection"] = connection
     command.upgrade(config, "heads")
 
@@ -55,7 +84,7 @@ async def upgrade(database_url: str) -> None:
 
 
 def _pending(connection: Connection, config: Config) -> bool:
-    current = set(MigrationContext.configure(connection).get_current_heads())
+    current = _check_not_newer(connection, config)
     heads = set(ScriptDirectory.from_config(config).get_heads())
     return current != heads
 

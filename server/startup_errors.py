@@ -6,6 +6,10 @@ wrong and what to do, then exits 1. ``manage.py --debug COMMAND`` shows the trac
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +18,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from server.db.target import BadDatabaseURL
+from server.mail.delivery import BadSmtpURL
+from server.migrate import SchemaNewer
 
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
@@ -50,11 +56,40 @@ def _database_name(url: str) -> str:
         return "?"
 
 
+def _disk_full(chain: list[BaseException], text: str, database_url: str) -> str | None:
+    """A full disk (or a failing one) under the SQLite database or the data directory."""
+    no_space = any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain)
+    if not (no_space or "database or disk is full" in text or "disk I/O error" in text):
+        return None
+    folder = Path(os.environ.get("TESSERA_DATA_DIR", "./data")).resolve()
+    with contextlib.suppress(Exception):
+        if make_url(database_url).get_backend_name() == "sqlite":
+            folder = Path(make_url(database_url).database or "").resolve().parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = -1
+    if no_space or "database or disk is full" in text or 0 <= free < 1 << 20:
+        left = f" ({free // 1024} KB free)" if free >= 0 else ""
+        return (
+            f"The disk holding {folder} is full{left}: nothing could be written.\n"
+            "Free some space (or move TESSERA_DATA_DIR to a larger disk), then run it again."
+        )
+    return (
+        f"SQLite could not write to {folder} (disk I/O error).\n"
+        "Check the disk and file system holding it: full, mounted read-only or failing?"
+    )
+
+
 def explain(error: BaseException, database_url: str = "") -> str:
     """One or two lines: what is wrong and what to do."""
     chain = list(_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
+        if isinstance(e, SchemaNewer):
+            return str(e)
+        if isinstance(e, BadSmtpURL):
+            return f"{e}.\nFix SMTP_URL, or unset it to keep mail in the outbox (and the console)."
         if isinstance(e, BadDatabaseURL):
             return f"{e}\nFix it: {SUPPORTED}."
         if isinstance(e, sa_exc.ArgumentError) and "Could not parse" in str(e):
@@ -93,6 +128,9 @@ def explain(error: BaseException, database_url: str = "") -> str:
                 f"{_where(database_url)} did not answer in time.\n"
                 "Check that it is running and reachable (firewall, host, port)."
             )
+    full = _disk_full(chain, text, database_url)
+    if full:
+        return full
     if "unable to open database file" in text:
         path = Path(make_url(database_url).database or "")
         if not path.parent.is_dir():

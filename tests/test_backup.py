@@ -166,3 +166,66 @@ def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path):
     assert "pg_dump" in done.stdout
     with tarfile.open(tmp_path / "pg.tar.gz") as tar:
         assert set(tar.getnames()) == {"manifest.json", "secret_key", "check_keys.json"}
+
+
+def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_only):
+    env = environment(tmp_path / "original")
+    assert manage("migrate", env=env).returncode == 0
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for destination, says in [
+        (a_file, "is a file, not a folder"),
+        (a_file / "backups", "cannot make the folder"),
+        (a_file / "b.tar.gz", "cannot make the folder"),
+    ]:
+        done = manage("backup", str(destination), env=env)
+        assert done.returncode == 1, done.stdout
+        assert says in done.stderr and "could not start" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert a_file.read_text() == "not a folder"
+
+    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    whole = (tmp_path / "b.tar.gz").read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
+    fresh = tmp_path / "fresh"
+    done = manage("restore", str(tmp_path / "cut.tar.gz"), env=environment(fresh))
+    assert done.returncode == 1
+    assert "damaged or cut short" in done.stderr and "could not start" not in done.stderr
+    assert not [p for p in fresh.iterdir()] if fresh.exists() else True
+    assert not list(tmp_path.glob("*.partial"))
+
+
+async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path, sqlite_only):
+    """A backup taken while the server sends mail holds rows claimed by a process that is
+    still alive on this machine: restored, they are queued, not held for 5 minutes."""
+    import socket
+    import sqlite3
+
+    from server.db.engine import make_engine, make_sessionmaker
+    from server.mail.outbox import queue_email
+
+    env = environment(tmp_path / "original")
+    settings = load_settings(env)
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    async with make_sessionmaker(engine)() as db:
+        context = {
+            "site": {"site_title": "T", "kingdom_name": "K", "card_color": "#000000"},
+            "greeting": "Friend",
+            "member_name": "Friend",
+            "for_parent": False,
+            "card_url": "http://testserver/card/x",
+        }
+        message = queue_email(db, to="m@example.org", template="card_link", context=context)
+        message.status = "sending"
+        message.claimed_by = f"{socket.gethostname()}:{os.getpid()}:1"
+        message.claimed_until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        await db.commit()
+    await engine.dispose()
+    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    fresh = tmp_path / "fresh"
+    done = manage("restore", str(tmp_path / "b.tar.gz"), env=environment(fresh))
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(fresh / "tessera.sqlite3") as connection:
+        rows = connection.execute("SELECT status, claimed_by, claimed_until FROM outbox").fetchall()
+    assert rows == [("queued", None, None)]

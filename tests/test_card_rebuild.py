@@ -7,6 +7,11 @@ import contextlib
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
@@ -23,6 +28,7 @@ from server.settings.store import set_setting
 from tests.card_fixtures import issued_token
 from tests.db_fixtures import long_write
 from tests.factories import make_member
+from tests.live import free_port
 
 CARDS = 40
 
@@ -190,3 +196,70 @@ async def test_a_hung_rebuilder_process_gives_a_503_not_a_wait(app, db, settings
             os.kill(rebuilder._process.pid, signal.SIGCONT)
         assert hung.status_code == 503 and hung.headers["Retry-After"]
         assert (await client.get(f"/card/{token}.json")).status_code == 200
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _rebuilders(pid: int) -> list[int]:
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_stopping_the_whole_service_stops_the_rebuilder_in_order(tmp_path, sqlite_only):
+    """``systemctl stop`` (or ``timeout``, or Ctrl-C) signals every process of the
+    service, the rebuilder child too: the server stops it in order — no "ended; starting
+    it again" ERROR while stopping, no rebuilder left behind."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "TESSERA_BACKGROUND_JOBS": "false"}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        rebuilders: list[int] = []
+        while not (rebuilders and _answers(f"http://127.0.0.1:{port}/healthz")):
+            assert time.monotonic() < deadline and server.poll() is None, log_path.read_text()
+            rebuilders = _rebuilders(server.pid)
+            time.sleep(0.2)
+        time.sleep(2)  # the rebuilder has reported READY
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)  # uvicorn ends by raising the signal again, after its shutdown
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+    output = log_path.read_text()
+    assert "Application shutdown complete" in output, output
+    assert " ERROR " not in output, output
+    assert not _rebuilders(server.pid)

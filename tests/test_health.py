@@ -77,6 +77,16 @@ async def test_not_ready_when_the_schema_is_behind(app, client, db):
     assert "manage.py migrate" in ready.json()["reason"]
 
 
+async def test_not_ready_when_a_newer_version_migrated_the_schema(app, client, db):
+    # The code was rolled back after a newer version had migrated the database.
+    await db.execute(text("INSERT INTO alembic_version (version_num) VALUES ('9999_future')"))
+    await db.commit()
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["schema"] == "newer"
+    assert "newer" in ready.json()["reason"] and "manage.py migrate" not in ready.json()["reason"]
+
+
 async def test_not_ready_when_the_data_dir_is_not_writable(settings, tmp_path):
     not_a_dir = tmp_path / "a-file"
     not_a_dir.write_text("x")
@@ -157,6 +167,10 @@ async def test_metrics_show_requests_mail_nightly_and_card_rebuilds(app, client,
         ("203.0.113.7", {"Authorization": "Bearer wrong"}, "s3cret-token", 403),
         ("203.0.113.7", {"Authorization": "Bearer s3cret-token"}, "s3cret-token", 200),
         ("127.0.0.1", {"X-Forwarded-For": "203.0.113.7"}, None, 403),  # via a local proxy
+        # proxies configured to pass only some of the usual headers
+        ("127.0.0.1", {"X-Real-IP": "203.0.113.7"}, None, 403),
+        ("127.0.0.1", {"X-Forwarded-Proto": "https"}, None, 403),
+        ("127.0.0.1", {"X-Forwarded-Host": "members.example.org"}, None, 403),
         ("::1", {}, None, 200),
     ],
 )

@@ -76,6 +76,37 @@ async def test_access_lines_are_batched_redacted_and_whole():
     assert lines[-1].endswith("GET /check/[redacted] 200 2.0ms")
 
 
+async def test_no_request_path_forges_a_line_or_logs_an_address():
+    """A visitor asks for ``/x%0A<a made-up log line>`` or a path with an address in it:
+    the access log keeps one line per request, the address masked."""
+    forged = "2026-11-30T00:00:00.000Z ERROR tessera.mail: forged"
+    written: list[str] = []
+    log = AccessLog(written.append)
+    log.add(1_764_500_000.0, "GET", f"/x\n{forged}", 404, 0.001)
+    log.add(1_764_500_000.0, "GET", "/x\r\u2028y", 404, 0.001)
+    log.add(1_764_500_000.0, "GET", "/members/jane.doe@example.org", 404, 0.001)
+    log.flush()
+    lines = "".join(written).splitlines()
+    assert len(lines) == 3 and all(TEXT_LINE.match(line) for line in lines), lines
+    assert lines[0].endswith(
+        "GET /x%0A2026-11-30T00:00:00.000Z ERROR tessera.mail: forged 404 1.0ms"
+    )
+    assert lines[1].endswith("GET /x%0D%E2%80%A8y 404 1.0ms")
+    assert lines[2].endswith("GET /members/[email] 404 1.0ms")
+    json_log = AccessLog(written.append, json_lines=True)
+    written.clear()
+    json_log.add(1_764_500_000.0, "GET", "/u/jane.doe@example.org", 404, 0.001)
+    json_log.flush()
+    assert "jane.doe" not in "".join(written)
+
+
+def test_a_multi_line_message_stays_on_one_line():
+    reply = "550-5.1.1 The account does not exist.\n550 5.1.1 Please try again"
+    line = logs.TextFormatter().format(_record("mail 7 not sent (failed): SMTP 550: %s", reply))
+    assert len(line.splitlines()) == 1 and TEXT_LINE.match(line), line
+    assert line.endswith("exist.\\n550 5.1.1 Please try again")
+
+
 def _get(url: str) -> int:
     try:
         return urllib.request.urlopen(url, timeout=10).status

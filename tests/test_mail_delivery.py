@@ -175,6 +175,15 @@ def test_bad_smtp_url_is_refused_with_a_reason():
         parse_smtp_url("http://example.org")
 
 
+async def test_an_unusable_smtp_url_is_a_server_problem_not_a_crash(app, db, settings):
+    """The delivery loop waits (30 s doubling to 5 min) instead of failing every round."""
+    queue_email(db, to="m@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    report = await deliver_once(app.state.sessionmaker, with_smtp(settings, "smtp://host:abc"))
+    assert "SMTP_URL must look like" in report.server_problem and report.released == 1
+    assert [(r.status, r.attempts) for r in await _rows(db)] == [("queued", 0)]
+
+
 def _ctx():
     return {
         "site": {
@@ -246,3 +255,62 @@ async def test_implicit_tls(app, db, settings, tmp_path):
         server.stop()
     assert report.sent == 1
     assert [m["To"] for m in server.messages] == ["smtps@example.org"]
+
+
+async def test_a_batch_outlasting_its_claim_is_not_sent_twice(
+    app, db, settings, smtp_server, monkeypatch
+):
+    """A slow SMTP server: the batch takes longer than the claim. Another loop takes
+    over the rows whose claim ran out, and the first must not send them too."""
+    from server.db import leases
+
+    for n in range(6):
+        queue_email(db, to=f"m{n}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    monkeypatch.setattr(leases, "LEASE", dt.timedelta(seconds=1))
+    smtp_server.handler.data_delay = 0.4
+    smtp = with_smtp(settings, smtp_server.url)
+
+    async def late_loop() -> None:
+        await asyncio.sleep(1.3)
+        while (await deliver_once(app.state.sessionmaker, smtp, worker="two")).done:
+            pass
+
+    await asyncio.gather(deliver_once(app.state.sessionmaker, smtp, worker="one"), late_loop())
+    received = sorted(m["To"] for m in smtp_server.messages)
+    assert received == sorted(f"m{n}@example.org" for n in range(6))
+    assert {r.status for r in await _rows(db)} == {"sent"}
+
+
+async def test_a_message_that_cannot_be_built_fails_alone(app, db, settings, smtp_server):
+    """A row no email can be made of (a line break in its subject or address, from
+    wherever it came) is failed with the reason; it does not stop the mail behind it,
+    round after round."""
+    good = [f"m{n}@example.org" for n in range(3)]
+    queue_email(db, to=good[0], template="card_link", context=_ctx())
+    bad_subject = queue_email(db, to="x@example.org", template="card_link", context=_ctx())
+    bad_subject.subject = "Your card\nBcc: everyone@example.org"
+    bad_address = queue_email(
+        db, to="y@example.org\r\nBcc: z@example.org", template="card_link", context=_ctx()
+    )
+    for address in good[1:]:
+        queue_email(db, to=address, template="card_link", context=_ctx())
+    await db.commit()
+    smtp = with_smtp(settings, smtp_server.url)
+    report = await deliver_once(app.state.sessionmaker, smtp)
+    assert sorted(m["To"] for m in smtp_server.messages) == good
+    assert report.sent == 3 and report.failed == 2 and not report.server_problem
+    rows = {r.id: r for r in await _rows(db)}
+    for row in (bad_subject, bad_address):
+        assert rows[row.id].status == "failed"
+        assert "cannot be made into an email" in rows[row.id].last_error
+
+
+async def test_a_name_with_a_line_break_makes_a_one_line_subject(app, db, settings, smtp_server):
+    context = _ctx() | {"for_parent": True, "member_name": "Evil\r\nBcc: all@example.org"}
+    row = queue_email(db, to="parent@example.org", template="card_link", context=context)
+    assert row.subject == "The Tessera member card of Evil Bcc: all@example.org"
+    await db.commit()
+    report = await deliver_once(app.state.sessionmaker, with_smtp(settings, smtp_server.url))
+    assert report.sent == 1 and [m["To"] for m in smtp_server.messages] == ["parent@example.org"]
+    assert smtp_server.messages[0]["Bcc"] is None

@@ -7,7 +7,10 @@ import asyncio
 import collections
 import datetime as dt
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -19,6 +22,7 @@ from tests.live import LiveServer
 from tests.smtp_fixtures import SmtpCapture
 
 MESSAGES = 30
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _ctx() -> dict:
@@ -168,3 +172,66 @@ async def test_after_sigkill_a_restarted_server_sends_the_rest_at_once(
     assert set(counts) == {f"m{n:02d}@example.org" for n in range(MESSAGES)}, "a message was lost"
     duplicates = [a for a, n in counts.items() if n > 1]
     assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates
+
+
+def _send_mail(database_url: str, tmp_path, settings, smtp: SmtpCapture) -> subprocess.Popen[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TESSERA_DATA_DIR": str(tmp_path / "cli"),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": str(settings.secret_key),
+        "SMTP_URL": smtp.url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "send-mail"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_send_mail_stopped_mid_batch_hands_the_rest_back_at_once(
+    db, settings, database_url, tmp_path
+):
+    """``manage.py send-mail`` from cron, stopped by a timeout (SIGTERM) mid-batch, then
+    killed (SIGKILL): nothing is sent twice after the SIGTERM, at most the one message
+    in flight after the SIGKILL, and the next run sends the rest at once."""
+    for n in range(MESSAGES):
+        queue_email(db, to=f"m{n:02d}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp = SmtpCapture()
+    smtp.handler.data_delay = 0.1
+    smtp.start()
+    try:
+        for how, after in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
+            process = _send_mail(database_url, tmp_path, settings, smtp)
+            try:
+                deadline = time.monotonic() + 30
+                while len(smtp.messages) < after:
+                    assert time.monotonic() < deadline, (
+                        process.stderr.read() if process.stderr else ""
+                    )
+                    await asyncio.sleep(0.02)
+                process.send_signal(how)
+                _, stderr = process.communicate(timeout=30)
+            finally:
+                process.kill()
+            statuses = await _statuses(db)
+            assert statuses["sent"] < MESSAGES, "the batch finished before the stop"
+            if how == signal.SIGTERM:
+                assert statuses["sending"] == 0, f"left claimed: {statuses}"
+                assert statuses["sent"] == len(smtp.messages)
+                assert process.returncode == 128 + signal.SIGTERM, stderr
+                assert "Traceback" not in stderr and "handed back" in stderr, stderr
+        process = _send_mail(database_url, tmp_path, settings, smtp)
+        stdout, stderr = process.communicate(timeout=60)  # no 5-minute wait for the lease
+        assert process.returncode == 0, stdout + stderr
+    finally:
+        smtp.stop()
+    counts = collections.Counter(m["To"] for m in smtp.messages)
+    assert set(counts) == {f"m{n:02d}@example.org" for n in range(MESSAGES)}, "a message was lost"
+    duplicates = [a for a, n in counts.items() if n > 1]
+    assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates
+    assert (await _statuses(db)) == {"sent": MESSAGES}

@@ -86,3 +86,88 @@ def test_a_port_in_use_is_two_lines_and_exit_1(tmp_path):
     assert len(lines) == 2 and f"Port {port} on 127.0.0.1 is already in use" in lines[0]
     assert "--port" in lines[1]
     assert "listening" not in done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_full_disk_is_named_as_such(tmp_path, monkeypatch):
+    """SQLite on a full disk says "database or disk is full" (or "disk I/O error" when the
+    write-ahead log cannot grow); the operator is told the disk is full, and where."""
+    import errno
+    import shutil
+    import sqlite3
+    from collections import namedtuple
+
+    from sqlalchemy import exc as sa_exc
+
+    from server.startup_errors import explain
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/tessera.sqlite3"
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 1 << 30, 4096))
+    for error in (
+        sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("database or disk is full")),
+        sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error")),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ):
+        lines = explain(error, url).splitlines()
+        assert len(lines) == 2, lines
+        assert (
+            lines[0]
+            == f"The disk holding {tmp_path} is full (4 KB free): nothing could be written."
+        )
+        assert "Free some space" in lines[1]
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, 0, 1 << 30))
+    error = sa_exc.OperationalError("PRAGMA", {}, sqlite3.OperationalError("disk I/O error"))
+    assert "disk I/O error" in explain(error, url) and "read-only" in explain(error, url)
+
+
+def test_a_schema_migrated_by_a_newer_version_is_named_as_such(tmp_path, sqlite_only):
+    """After a rollback of the code: neither "run migrate" (serve) nor Alembic's
+    "Can't locate revision" (migrate), but what happened and what to do."""
+    import sqlite3
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert manage("migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "tessera.sqlite3") as connection:
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES ('9999_future')")
+    for args in (("migrate",), ("serve", "--port", str(free_port()))):
+        done = manage(*args)
+        assert done.returncode == 1, done.stdout + done.stderr
+        said = (done.stdout + done.stderr).strip().splitlines()
+        assert said[0].startswith("The database schema is newer than this version"), said
+        assert "9999_future" in said[0] and len(said) == 2 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "smtp_url", ["smtp:/mail.example.org", "smtp://mail.example.org:abc", "http://u:hunter2@x"]
+)
+def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_url):
+    """Before: serve started, answered /readyz 200 and logged a 20-line traceback every
+    5 s while no mail went out. The password in the URL is never repeated."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "SMTP_URL": smtp_url}
+    for args in (("serve", "--port", str(free_port())), ("send-mail",)):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert lines[0].startswith("SMTP_URL must look like smtp://"), done.stderr
+        assert len(lines) == 2 and "Fix SMTP_URL" in lines[1], done.stderr
+        assert "hunter2" not in done.stdout + done.stderr and "listening" not in done.stdout

@@ -30,6 +30,7 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,24 @@ def key_fingerprint(secret_key: str) -> str:
     return hashlib.sha256(b"tessera.backup:" + secret_key.encode()).hexdigest()[:16]
 
 
+# Rows of work claimed under a lease (server.db.leases): in the copy they belong to no
+# process, and a server started on the restored database must not wait out the lease of
+# a claimant that may still be alive on this machine (sending from the original).
+CLAIMED_TABLES = ("outbox", "wallet_deliveries")
+
+
+def _release_claims(copy: sqlite3.Connection) -> None:
+    for table in CLAIMED_TABLES:
+        try:
+            copy.execute(
+                f"UPDATE {table} SET status = 'queued', claimed_by = NULL, claimed_until = NULL "
+                "WHERE status = 'sending'"
+            )
+        except sqlite3.OperationalError:  # an older schema without the table
+            continue
+    copy.commit()
+
+
 def _copy_sqlite(source: Path, target: Path) -> list[str]:
     """A consistent copy of a live database; returns its schema revisions."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
@@ -99,6 +118,7 @@ def _copy_sqlite(source: Path, target: Path) -> list[str]:
         if check != "ok":
             raise BackupError(f"the copy of {source} failed SQLite's check: {check}")
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        _release_claims(dst)
         try:
             return sorted(r[0] for r in dst.execute("SELECT version_num FROM alembic_version"))
         except sqlite3.Error:
@@ -108,18 +128,56 @@ def _copy_sqlite(source: Path, target: Path) -> list[str]:
         src.close()
 
 
+def _problem(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def archive_path(destination: Path, now: dt.datetime) -> Path:
+    """The archive to write: a dated file in the folder ``destination`` (made if need
+    be), or ``destination`` itself when it names a ``.tar.gz``."""
     if destination.is_dir() or not destination.name.endswith((".tar.gz", ".tgz")):
-        destination.mkdir(parents=True, exist_ok=True)
-        stamp = now.strftime("%Y%m%dT%H%M%SZ")
-        return destination / f"tessera-backup-{stamp}.tar.gz"
-    return destination
+        if destination.exists():
+            raise BackupError(
+                f"{destination} is a file, not a folder: give a folder for the archive "
+                "or a file name ending in .tar.gz"
+            )
+        folder = destination
+        target = destination / f"tessera-backup-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+    else:
+        folder, target = destination.parent, destination
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot make the folder {folder} ({_problem(exc)})") from None
+    return target
 
 
 def backup(settings: Settings, destination: Path, *, secret_from_environment: bool) -> Result:
+    """Write the archive; nothing is left behind (no partial file) when that fails."""
     now = dt.datetime.now(dt.UTC)
     target = archive_path(destination, now)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        return _backup(settings, target, partial, now, secret_from_environment)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        where = exc.filename or target
+        raise BackupError(f"cannot write the backup ({where}: {_problem(exc)})") from None
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot copy the database ({exc})") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _backup(
+    settings: Settings,
+    target: Path,
+    partial: Path,
+    now: dt.datetime,
+    secret_from_environment: bool,
+) -> Result:
     database = sqlite_path(settings.database_url)
     result = Result(target)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tessera-backup-") as tmp:
@@ -156,7 +214,6 @@ def backup(settings: Settings, destination: Path, *, secret_from_environment: bo
                 for name, path in staged
             ],
         }
-        partial = target.with_name(target.name + ".partial")
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             body = json.dumps(manifest, indent=2).encode()
@@ -180,6 +237,10 @@ def read_manifest(archive: Path) -> dict[str, Any]:
             if member is None:
                 raise KeyError(MANIFEST)
             manifest: dict[str, Any] = json.loads(member.read())
+    except (EOFError, zlib.error) as exc:
+        raise BackupError(
+            f"{archive} is damaged or cut short ({exc}); nothing was restored"
+        ) from None
     except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
         raise BackupError(f"{archive} is not a Tessera backup archive ({exc})") from None
     if manifest.get("format") != FORMAT:
@@ -230,21 +291,14 @@ def _write_atomically(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def restore(settings: Settings, archive: Path, *, force: bool) -> Result:
-    manifest = read_manifest(archive)
-    database = sqlite_path(settings.database_url)
-    result = Result(archive, database=str(manifest.get("database", "")))
-    if manifest["database"] == "sqlite" and database is None:
-        raise BackupError(
-            "this archive holds a SQLite database but DATABASE_URL points elsewhere: "
-            "restore into a SQLite data directory (unset DATABASE_URL), or migrate the data"
-        )
-    held = _occupied(settings, database)
-    if held and not force:
-        raise BackupError(
-            f"{settings.data_dir} already holds {' and '.join(held)}; restoring would replace "
-            "them. Stop the server and use --force, or restore into an empty TESSERA_DATA_DIR."
-        )
+def _restore_files(
+    settings: Settings,
+    archive: Path,
+    manifest: dict[str, Any],
+    database: Path | None,
+    result: Result,
+) -> None:
+    """Unpack and check every file first, then write the database and the keys."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".restore-") as tmp:
         files = _extract_checked(archive, manifest, Path(tmp))
@@ -262,6 +316,34 @@ def restore(settings: Settings, archive: Path, *, force: bool) -> Result:
             if name != DATABASE:
                 _write_atomically(path, settings.data_dir / name)
                 result.files.append(name)
+
+
+def restore(settings: Settings, archive: Path, *, force: bool) -> Result:
+    manifest = read_manifest(archive)
+    database = sqlite_path(settings.database_url)
+    result = Result(archive, database=str(manifest.get("database", "")))
+    if manifest["database"] == "sqlite" and database is None:
+        raise BackupError(
+            "this archive holds a SQLite database but DATABASE_URL points elsewhere: "
+            "restore into a SQLite data directory (unset DATABASE_URL), or migrate the data"
+        )
+    held = _occupied(settings, database)
+    if held and not force:
+        raise BackupError(
+            f"{settings.data_dir} already holds {' and '.join(held)}; restoring would replace "
+            "them. Stop the server and use --force, or restore into an empty TESSERA_DATA_DIR."
+        )
+    try:
+        _restore_files(settings, archive, manifest, database, result)
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise BackupError(
+            f"{archive} is damaged or cut short ({exc}); nothing was restored"
+        ) from None
+    except OSError as exc:
+        where = exc.filename or settings.data_dir
+        raise BackupError(f"cannot write {where} ({_problem(exc)})") from None
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot write the database {database} ({exc})") from None
     if manifest["database"] != "sqlite":
         result.warnings.append(
             "The database is not in this archive: restore it with pg_restore (see the README)."

@@ -22,8 +22,9 @@ the server talks to it over a pipe:
 
 The child is spawned (a fresh interpreter: nothing of the server's threads or
 connections is inherited); it installs the plugins found under ``server/plugins/`` as
-the app does, and ignores SIGINT (a Ctrl-C in a terminal reaches the whole process
-group; the server stops it in order). If the server dies, the child reads the end of
+the app does, and ignores SIGINT and SIGTERM (a Ctrl-C in a terminal reaches the whole
+process group, ``systemctl stop`` every process of the service; the server stops it in
+order, after the requests in progress, and kills it if it must). If the server dies, the child reads the end of
 the pipe and exits.
 """
 
@@ -206,7 +207,11 @@ def _portable(error: BaseException) -> BaseException:
 
 
 def _child_main(settings: Settings, pipe: Connection, sweep: bool, sweep_rate: float) -> None:
+    # Ctrl-C in a terminal and ``systemctl stop`` (SIGTERM to every process of the
+    # service) reach the child too. It stops when its server says so (or is gone), so
+    # that the requests the server finishes while stopping still get their cards.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from server import logs
     from server.plugins import registry
 

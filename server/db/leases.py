@@ -66,6 +66,27 @@ async def claim(
     return ids
 
 
+async def renew(
+    db: AsyncSession, model: Any, worker: str, ids: list[int], now: dt.datetime
+) -> set[int]:
+    """Extend ``worker``'s claim on ``ids`` by another ``LEASE``; the ids still its own.
+
+    A worker calls it between the rows of its batch, so that a batch outlasting one
+    lease (a slow server) keeps its rows. A row missing from the answer was taken over
+    by another worker after the claim ran out (or settled by it): it is not this
+    worker's to send any more. Runs in the caller's transaction."""
+    if not ids:
+        return set()
+    result = await db.execute(
+        update(model)
+        .where(model.id.in_(ids), model.claimed_by == worker, model.status == "sending")
+        .values(claimed_until=now + LEASE)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
+
+
 def settled(
     kind: str, reason: str, attempts: int, now: dt.datetime, *, final: frozenset[str]
 ) -> dict[str, Any]:

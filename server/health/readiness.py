@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.migrate import alembic_config, version_locations
 
 TIMEOUT = 2.0
-_heads: dict[tuple[Path, ...], frozenset[str]] = {}
+_heads: dict[tuple[Path, ...], tuple[frozenset[str], frozenset[str]]] = {}
 
 
 @dataclass
@@ -39,11 +39,13 @@ class Readiness:
         return body
 
 
-def expected_heads(database_url: str) -> frozenset[str]:
+def revisions(database_url: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(the heads, every revision) of the code's migration scripts."""
     key = tuple(version_locations())
     if key not in _heads:
         script = ScriptDirectory.from_config(alembic_config(database_url))
-        _heads[key] = frozenset(script.get_heads())
+        known = frozenset(r.revision for r in script.walk_revisions())
+        _heads[key] = (frozenset(script.get_heads()), known)
     return _heads[key]
 
 
@@ -76,11 +78,17 @@ async def check(engine: AsyncEngine, database_url: str, data_dir: Path) -> Readi
         result.problems.append(f"the database is unreachable ({type(exc).__name__})")
     else:
         result.checks["database"] = "ok"
-        heads = await asyncio.to_thread(expected_heads, database_url)
+        heads, known = await asyncio.to_thread(revisions, database_url)
         if versions == heads:
             result.checks["schema"] = "ok"
+        elif versions - known:
+            result.checks["schema"] = "newer"
+            result.problems.append(
+                "the database schema is newer than the code (a newer version migrated it): "
+                "run that version, or restore the backup taken before the upgrade"
+            )
         else:
-            result.checks["schema"] = "behind" if versions < heads else "unknown revision"
+            result.checks["schema"] = "behind"
             result.problems.append(
                 "the database schema is not at the code's revision: run `python manage.py migrate`"
             )

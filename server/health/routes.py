@@ -2,8 +2,8 @@
 
 None of them reads or writes a session, and none leaves an access-log line. The
 probes answer JSON. ``/metrics`` answers clients on the machine itself (a loopback
-address, and no ``X-Forwarded-For``/``Forwarded`` header, which a local proxy adds
-for outside clients) and anyone sending ``Authorization: Bearer <TESSERA_METRICS_TOKEN>``.
+address, and none of the headers a local proxy adds for outside clients:
+``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``, ``X-Forwarded-Proto``/``-Host``) and anyone sending ``Authorization: Bearer <TESSERA_METRICS_TOKEN>``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,15 @@ from server.health.figures import Figures, gather
 
 log = logging.getLogger("tessera.health")
 NO_STORE = {"Cache-Control": "no-store"}
+# A request carrying any of these came through a proxy (for someone elsewhere), even
+# from a loopback address: a proxy set up to pass only X-Real-IP or the scheme counts.
+PROXY_HEADERS = (
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+)
 
 
 async def healthz(request: Request) -> Response:
@@ -54,7 +63,7 @@ def metrics_refusal(request: Request) -> Response | None:
         if hmac.compare_digest(given[7:].strip().encode(), str(token).encode()):
             return None
         return _refusal(403, "The metrics token is wrong.")
-    proxied = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+    proxied = any(name in request.headers for name in PROXY_HEADERS)
     if not proxied and _is_loopback(request.client.host if request.client else None):
         return None
     if token is None:

@@ -6,7 +6,9 @@ Algorithm (``deliver_once``):
    that died mid-send). PostgreSQL skips rows another loop has locked
    (``FOR UPDATE SKIP LOCKED``); SQLite runs the single UPDATE under its one writer
    lock. A claimed row belongs to this loop until ``claimed_until``, so two loops never
-   send one message twice.
+   send one message twice. Each recorded outcome renews the claim on the rest of the
+   batch; a row whose claim ran out all the same (a server slower than the 5-minute
+   lease per message) and that another loop took over is left to that loop.
 2. Open one SMTP connection (``SMTP_URL``) and send the claimed messages one by one,
    sealed links opened just before sending. Without ``SMTP_URL`` the message is
    printed to the console instead (development: links whole only for a loopback
@@ -15,7 +17,8 @@ Algorithm (``deliver_once``):
    answered it, before the next message is sent:
    - accepted: ``sent``;
    - refused for good, a 5xx reply to this message (or a seal made with another
-     SECRET_KEY): ``failed``, with the reason, until someone retries it;
+     SECRET_KEY, or a row no email can be made of: a line break in a header):
+     ``failed``, with the reason, until someone retries it; the mail behind it goes on;
    - the sender refused (a reply to MAIL FROM, which is the same for every message: the
      relay wants a login or does not take our address), or the connection broke while
      this message was being sent: back to ``queued`` with backoff, and the loop waits
@@ -98,22 +101,37 @@ class SmtpTarget:
         return ssl.create_default_context(cafile=self.cafile)
 
 
+class BadSmtpURL(ValueError):
+    """``SMTP_URL`` cannot be used (the message never repeats the URL: it holds a password)."""
+
+
 def parse_smtp_url(url: str) -> SmtpTarget:
-    parts = urlsplit(url)
+    shape = "SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise BadSmtpURL(f"{shape} (its port is not a number)") from None
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
-        raise ValueError("SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465")
+        raise BadSmtpURL(shape)
     query = parse_qs(parts.query)
     implicit = parts.scheme == "smtps"
     require = query.get("starttls", [""])[0] == "require"
     return SmtpTarget(
         host=parts.hostname,
-        port=parts.port or (465 if implicit else 587),
+        port=port or (465 if implicit else 587),
         implicit_tls=implicit,
         starttls=False if implicit else (True if require else None),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
         cafile=query.get("cafile", [None])[0],
     )
+
+
+def check_smtp_url(settings: Settings) -> None:
+    """Raise ``BadSmtpURL`` when mail could never be sent with ``SMTP_URL`` (at start)."""
+    if settings.smtp_url is not None:
+        parse_smtp_url(str(settings.smtp_url))
 
 
 def is_loopback(settings: Settings) -> bool:
@@ -209,9 +227,13 @@ async def _record(
     row: OutboxMessage,
     worker: str,
     outcome: Outcome,
-) -> None:
+    rest: list[int],
+) -> set[int]:
+    """Record ``row``'s outcome and, in the same transaction, renew the claim on the
+    ``rest`` of the batch; returns the ids of the rest still claimed by ``worker``."""
+    now = utcnow()
     values = leases.settled(
-        outcome.kind, outcome.reason, row.attempts + 1, utcnow(), final=frozenset({"failed"})
+        outcome.kind, outcome.reason, row.attempts + 1, now, final=frozenset({"failed"})
     )
     async with sessionmaker() as db, db.begin():
         await db.execute(
@@ -220,6 +242,7 @@ async def _record(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        return await leases.renew(db, OutboxMessage, worker, rest, now)
 
 
 async def _release(
@@ -250,17 +273,27 @@ async def _deliver_one(
     send: Send,
     row: OutboxMessage,
     worker: str,
-) -> Outcome:
-    """Send one message and record what the server said, as one unit."""
+    rest: list[int],
+) -> tuple[Outcome, set[int]]:
+    """Send one message and record what the server said, as one unit; also the ids of
+    the ``rest`` of the batch still claimed (see ``_record``)."""
     try:
-        await send(build_message(row, settings))
-        outcome = Outcome("sent")
-    except (UnreadableSeal, aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-        outcome = outcome_of(error)
-    await _record(sessionmaker, row, worker, outcome)
+        message = build_message(row, settings)
+    except UnreadableSeal as error:
+        message, outcome = None, outcome_of(error)
+    except Exception as error:  # a line break in a header, an address no email can carry
+        message = None
+        outcome = Outcome("failed", f"the message cannot be made into an email: {error}")
+    if message is not None:
+        try:
+            await send(message)
+            outcome = Outcome("sent")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            outcome = outcome_of(error)
+    ours = await _record(sessionmaker, row, worker, outcome, rest)
     if outcome.kind != "sent":
         log.warning("mail %s not sent (%s): %s", row.id, outcome.kind, outcome.reason)
-    return outcome
+    return outcome, ours
 
 
 @contextlib.asynccontextmanager
@@ -275,7 +308,10 @@ async def transport(settings: Settings) -> AsyncIterator[Send]:
 
         yield to_console
         return
-    target = parse_smtp_url(str(settings.smtp_url))
+    try:
+        target = parse_smtp_url(str(settings.smtp_url))
+    except BadSmtpURL as error:  # checked when serve starts; a loop never spins on it
+        raise ServerUnavailable(str(error)) from None
     smtp = aiosmtplib.SMTP(
         hostname=target.host,
         port=target.port,
@@ -345,16 +381,23 @@ async def deliver_once(
     try:
         async with transport(settings) as send:
             while pending:
+                rest = [r.id for r in pending[1:]]
                 in_flight = asyncio.ensure_future(
-                    _deliver_one(sessionmaker, settings, send, pending[0], worker)
+                    _deliver_one(sessionmaker, settings, send, pending[0], worker, rest)
                 )
                 try:
-                    outcome = await asyncio.shield(in_flight)
+                    outcome, ours = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
                     await _finish(in_flight)
                     pending.pop(0)
                     raise
-                pending.pop(0)
+                pending = [r for r in pending[1:] if r.id in ours]
+                if len(pending) < len(rest):
+                    log.warning(
+                        "mail: the claim on %d message(s) ran out while the SMTP server was "
+                        "slow; another delivery loop has them",
+                        len(rest) - len(pending),
+                    )
                 setattr(report, outcome.kind, getattr(report, outcome.kind) + 1)
                 if outcome.connection_lost:
                     report.server_problem = outcome.reason

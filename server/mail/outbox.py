@@ -22,7 +22,9 @@ _html_env = Environment(
 
 def render_email(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) from ``templates/mail/{name}.subject.txt``, ``.txt``, ``.html``."""
-    subject = _text_env.get_template(f"{name}.subject.txt").render(context).strip()
+    # One line: a name with a line break in it (a form takes them) must not become a
+    # header of its own, nor a message no email can be made of.
+    subject = " ".join(_text_env.get_template(f"{name}.subject.txt").render(context).split())
     text = _text_env.get_template(f"{name}.txt").render(context)
     try:
         html = _html_env.get_template(f"{name}.html").render(context)

@@ -11,7 +11,9 @@ few per cent. A process killed with SIGKILL loses at most the last half second o
 Lines carry no query string and no client address, and bearer tokens in paths (card
 links and the wallet-pass links made from them, password-reset links, marshal check codes)
 are replaced by ``[redacted]``, as are the device ids and pass serials in Apple Wallet's
-web-service paths.
+web-service paths; email addresses in a path become ``[email]``. Characters that are
+not printable (a ``%0A`` in the requested path decodes to a line break) are written
+percent-encoded, so no request can start a line of its own in the log.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 SECRET_PATHS = re.compile(r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+")
 # Wallet passes: the card token in ``/wallet/<token>/…``, and the device ids and pass
@@ -30,6 +33,7 @@ SECRET_PATHS = re.compile(r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20
 WALLET_PATHS = re.compile(
     r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*|(/wallet/)[A-Za-z0-9_\-]{22}(?=/)"
 )
+EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 FLUSH_SECONDS = 0.5
 MAX_PENDING = 2000
 CHUNK = 4000  # below PIPE_BUF (4096): one write(2) of whole lines is never split
@@ -45,6 +49,17 @@ def redact_path(text: str) -> str:
     if "/wallet/" in text:
         text = WALLET_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     return text
+
+
+def clean_path(path: str) -> str:
+    """A requested path as the access log writes it: tokens and email addresses
+    masked, characters that are not printable (line breaks …) percent-encoded."""
+    path = redact_path(path)
+    if "@" in path:
+        path = EMAIL.sub("[email]", path)
+    if not path.isprintable():
+        path = "".join(c if c.isprintable() else quote(c, safe="") for c in path)
+    return path
 
 
 def _stamp(at: float, whole: int, prefix: str) -> str:
@@ -100,7 +115,7 @@ class AccessLog:
             if whole != second:
                 second = whole
                 prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-            clean = redact_path(path)
+            clean = clean_path(path)
             message = f"{method} {clean} {status} {duration * 1000:.1f}ms"
             if not self.json_lines:
                 lines.append(f"{_stamp(at, whole, prefix)} INFO {LOGGER}: {message}\n")
