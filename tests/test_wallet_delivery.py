@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.config import Settings
+from server.wallet.delivery import Senders, deliver_once
 from server.wallet.models import WalletDelivery
 from server.wallet.worker import WalletWorker, sweep_once
 from tests.card_fixtures import issued_token, reset_card_limiter  # noqa: F401
@@ -50,10 +51,11 @@ def settings(settings: Settings, credentials: Credentials, apns_port: int) -> Se
 class SlowApns:
     """An APNs stand-in that holds every push until ``go`` is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.arrived: list[str] = []
         self.first = asyncio.Event()
         self.go = asyncio.Event()
+        self.delay = delay  # seconds each push takes once let through
 
     def app(self) -> Starlette:
         async def push(request: Request) -> Response:
@@ -61,16 +63,17 @@ class SlowApns:
             self.arrived.append(request.path_params["token"])
             self.first.set()
             await self.go.wait()
+            await asyncio.sleep(self.delay)
             return Response(status_code=200)
 
         return Starlette(routes=[Route("/3/device/{token}", push, methods=["POST"])])
 
 
-async def _queued_pushes(app, client, db, settings) -> None:
-    """A pass on ``DEVICES`` devices whose card changed: one queued push per device."""
+async def _queued_pushes(app, client, db, settings, devices: int = DEVICES) -> None:
+    """A pass on ``devices`` devices whose card changed: one queued push per device."""
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
-    for n in range(DEVICES):
+    for n in range(devices):
         await register(client, token, f"iphone000{n}", f"{n:02d}" * 32)
     member.membership_number = "M1234"
     await db.commit()
@@ -135,3 +138,33 @@ async def test_a_restart_hands_back_what_a_killed_process_had_claimed(
             await worker.stop()
     assert sorted(apns.arrived) == sorted(f"{n:02d}" * 32 for n in range(DEVICES))
     assert await _statuses(db) == [("sent", None)] * DEVICES
+
+
+async def test_a_batch_outlasting_its_claim_is_not_pushed_twice(
+    app, client, db, settings, credentials, apns_port, monkeypatch
+):
+    """A slow APNs: the batch takes longer than the claim. Another worker takes over the
+    rows whose claim ran out, and the first must not push them too."""
+    from server.db import leases
+
+    await _queued_pushes(app, client, db, settings, devices=6)
+    monkeypatch.setattr(leases, "LEASE", dt.timedelta(seconds=1))
+    apns = SlowApns(delay=0.4)
+    apns.go.set()
+    one, two = Senders.for_settings(settings), Senders.for_settings(settings)
+
+    async def late_worker() -> None:
+        await asyncio.sleep(1.3)
+        while (await deliver_once(app.state.sessionmaker, settings, two, worker="two")).done:
+            pass
+
+    async with serving(apns.app(), apns_port, tls=credentials):
+        try:
+            await asyncio.gather(
+                deliver_once(app.state.sessionmaker, settings, one, worker="one"), late_worker()
+            )
+        finally:
+            await one.close()
+            await two.close()
+    assert sorted(apns.arrived) == sorted(f"{n:02d}" * 32 for n in range(6))
+    assert await _statuses(db) == [("sent", None)] * 6

@@ -48,7 +48,6 @@ import contextlib
 import datetime as dt
 import ipaddress
 import logging
-import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -76,7 +75,6 @@ log = logging.getLogger("tessera.mail")
 BATCH = 50
 POLL_SECONDS = 5.0
 SERVER_WAIT_MAX = 300.0  # seconds between knocks on an unreachable server
-IN_FLIGHT_GRACE = 45.0  # seconds a stopping loop waits for the message in flight
 SMTP_TIMEOUT = 30.0
 SIZE_REFUSED = 552  # a MAIL FROM refusal about this message's size: this message's own
 
@@ -245,28 +243,6 @@ async def _record(
         return await leases.renew(db, OutboxMessage, worker, rest, now)
 
 
-async def _release(
-    sessionmaker: async_sessionmaker[AsyncSession], ids: list[int], worker: str, reason: str
-) -> None:
-    """Give claimed rows back untried: queued, due as they were, reason noted."""
-    if not ids:
-        return
-    values: dict[str, Any] = {"status": "queued", "claimed_by": None, "claimed_until": None}
-    if reason:
-        values["last_error"] = reason[:2000]
-    async with sessionmaker() as db, db.begin():
-        await db.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(ids),
-                OutboxMessage.claimed_by == worker,
-                OutboxMessage.status == "sending",
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
 async def _deliver_one(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -351,11 +327,6 @@ async def _claim_rows(
         return list(rows)  # closing the session detaches them, loaded
 
 
-async def _finish(task: asyncio.Task[Any]) -> None:
-    """Let a shielded task run to its end (bounded), even while we are being cancelled."""
-    await asyncio.wait({task}, timeout=IN_FLIGHT_GRACE)
-
-
 async def deliver_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -371,10 +342,10 @@ async def deliver_once(
     try:
         pending = await asyncio.shield(claiming)
     except asyncio.CancelledError:
-        await _finish(claiming)
+        await leases.finish(claiming)
         if claiming.done() and not claiming.cancelled() and claiming.exception() is None:
             rows = claiming.result()
-            await _release(sessionmaker, [r.id for r in rows], worker, "")
+            await leases.release(sessionmaker, OutboxMessage, [r.id for r in rows], worker, "")
         raise
     if not pending:
         return report
@@ -388,7 +359,7 @@ async def deliver_once(
                 try:
                     outcome, ours = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
-                    await _finish(in_flight)
+                    await leases.finish(in_flight)
                     pending.pop(0)
                     raise
                 pending = [r for r in pending[1:] if r.id in ours]
@@ -409,61 +380,26 @@ async def deliver_once(
         if pending:
             report.released = len(pending)
             releasing = asyncio.ensure_future(
-                _release(sessionmaker, [r.id for r in pending], worker, report.server_problem)
+                leases.release(
+                    sessionmaker,
+                    OutboxMessage,
+                    [r.id for r in pending],
+                    worker,
+                    report.server_problem,
+                )
             )
             try:
                 await asyncio.shield(releasing)
             except asyncio.CancelledError:
-                await _finish(releasing)
+                await leases.finish(releasing)
                 raise
     return report
 
 
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # another user's process: alive
-        return False
-    return False
-
-
 async def release_orphans(sessionmaker: async_sessionmaker[AsyncSession], worker: str) -> int:
-    """Hand back at once the rows claimed by delivery loops of this machine whose process
-    is gone (a ``kill -9``, a crash): without this the rest of their batch waits out the
-    5-minute lease. The message that process had in flight may go out again (at most one
-    per process, as after the lease). Claims of other machines, of live processes and of
-    this process itself are left alone (a reused pid just waits for the lease)."""
-    host, own_pid, _ = worker.split(":", 2)
-    async with sessionmaker() as db:
-        claimants = (
-            await db.execute(
-                select(OutboxMessage.claimed_by)
-                .where(
-                    OutboxMessage.status == "sending",
-                    OutboxMessage.claimed_by.like(f"{host}:%"),
-                )
-                .distinct()
-            )
-        ).scalars()
-        gone = []
-        for claimant in claimants:
-            parts = (claimant or "").split(":")
-            ours = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
-            if ours and parts[1] != own_pid and _process_gone(int(parts[1])):
-                gone.append(claimant)
-        await db.rollback()
-    if not gone:
-        return 0
-    async with sessionmaker() as db, db.begin():
-        result = await db.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by.in_(gone))
-            .values(status="queued", claimed_by=None, claimed_until=None)
-            .execution_options(synchronize_session=False)
-        )
-    count = int(getattr(result, "rowcount", 0) or 0)
+    """Hand back the messages that stopped processes of this machine had claimed
+    (``server.db.leases.release_orphans``)."""
+    count = await leases.release_orphans(sessionmaker, OutboxMessage, worker)
     if count:
         log.info("mail: %d message(s) claimed by a stopped process handed back", count)
     return count

@@ -158,7 +158,8 @@ async def _record(
     row: WalletDelivery,
     worker: str,
     outcome: Outcome,
-) -> None:
+    rest: list[int],
+) -> set[int]:
     now = utcnow()
     values = leases.settled(
         outcome.kind, outcome.reason, row.attempts + 1, now, final=frozenset({"failed", "dropped"})
@@ -177,6 +178,7 @@ async def _record(
                 .values(ended_at=now, end_reason=outcome.reason[:200])
                 .execution_options(synchronize_session=False)
             )
+        return await leases.renew(db, WalletDelivery, worker, rest, now)
 
 
 async def deliver_once(
@@ -199,8 +201,10 @@ async def deliver_once(
     pending = await _claim_rows(sessionmaker, worker, now)
     try:
         while pending and not (stopping is not None and stopping.is_set()):
-            report.add(await _deliver_one(sessionmaker, settings, senders, pending[0], worker))
-            pending.pop(0)
+            row, rest = pending[0], [r.id for r in pending[1:]]
+            kind, ours = await _deliver_one(sessionmaker, settings, senders, row, worker, rest)
+            pending = [r for r in pending[1:] if r.id in ours]  # the others were taken over
+            report.add(kind)
     finally:
         await leases.release(sessionmaker, WalletDelivery, [r.id for r in pending], worker)
     return report
@@ -225,11 +229,15 @@ async def _deliver_one(
     senders: Senders,
     row: WalletDelivery,
     worker: str,
-) -> str:
+    rest: list[int],
+) -> tuple[str, set[int]]:
+    """Send ``row``, record its outcome and renew the claim on the ``rest`` of the batch
+    (a slow service never lets a claim run out mid-batch: another worker would send the
+    rest again); the outcome and the ids of the rest still claimed by ``worker``."""
     async with sessionmaker() as db:
         outcome = await _send(db, settings, senders, row)
         await db.rollback()  # the read ends; nothing was written here
-    await _record(sessionmaker, row, worker, outcome)
+    ours = await _record(sessionmaker, row, worker, outcome, rest)
     if outcome.kind not in ("sent", "dropped"):
         log.warning("wallet %s delivery %s: %s", row.kind, row.id, outcome.reason)
-    return outcome.kind
+    return outcome.kind, ours
