@@ -100,6 +100,37 @@ async def test_the_rebuilder_reads_the_settings_again_whenever_they_change(
     assert (await client.get(url)).json()["org"]["color"] == default
 
 
+async def test_a_payload_built_before_the_members_first_row_never_hides_a_change(db, settings):
+    """A member without a payload row: the rebuilder builds their payload, then a change
+    invalidates them — with no row to mark — before its storer writes. The storer leaves
+    an empty, stale row, not the payload showing the old data; the next build is kept."""
+    member_id = (await make_member(db, sca_name="Before")).id
+    await db.commit()
+    built = await builder.build_many(db, [member_id], settings)
+    await db.rollback()
+    assert built[member_id] is not None and built[member_id].generation is None
+    member = await db.get(Member, member_id)
+    assert member is not None
+    member.sca_name = "After"  # the ORM invalidates the member's card: no row yet
+    await db.commit()
+    await builder.store(db, built.values(), later=True)  # as the rebuilder's storer does
+    await db.commit()
+
+    async def stored() -> str | None:
+        query = select(CardPayload.body).where(CardPayload.member_id == member_id)
+        body = (await db.execute(query)).scalar_one()
+        await db.rollback()
+        return body
+
+    assert await stored() is None  # an empty, stale row: rebuilt at the next ask
+    again = await builder.build_many(db, [member_id], settings)
+    await db.rollback()
+    await builder.store(db, again.values(), later=True)
+    await db.commit()
+    body = await stored()
+    assert body is not None and "After" in body
+
+
 async def test_the_sweep_rebuilds_stale_cards_without_requests(app, db, settings):
     ids, _ = await _cards(db, settings, CARDS)
     await invalidate(db, ids[: CARDS // 2])

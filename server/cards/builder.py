@@ -173,17 +173,27 @@ def check_view(member: Member, photo: str | None, sections: Sequence[Section]) -
     )
 
 
-async def store(db: AsyncSession, built: Iterable[BuiltPayload | None]) -> int:
+async def store(
+    db: AsyncSession, built: Iterable[BuiltPayload | None], *, later: bool = False
+) -> int:
     """Write payloads whose generation is unchanged (and rows for members without one),
     in the caller's transaction. Returns how many were offered (drivers do not all
-    count the rows an executemany changed)."""
+    count the rows an executemany changed).
+
+    ``later``: the payloads were built in an earlier transaction (the rebuilder's
+    storer). A member who had no payload row then gets an empty, stale one rather than
+    the payload: an invalidation between the build and now found no row to mark and
+    left no trace, so the payload may show what it changed. The next build has a
+    generation to check.
+    """
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
     for item in built:
         if item is None:
             continue
         if item.generation is None:
-            inserts.append({"member_id": item.member_id, "generation": 0, **item.row()})
+            row = {"valid_until": 0} if later else item.row()
+            inserts.append({"member_id": item.member_id, "generation": 0, **row})
         else:
             updates.append({"m": item.member_id, "g": item.generation, **item.row()})
     if updates:

@@ -346,7 +346,7 @@ class CardRebuilder:
             batch = [self._to_store.pop(member_id) for member_id in ids]
             try:
                 async with self._store_sessionmaker() as db:
-                    self.stored += await builder.store(db, batch)
+                    self.stored += await builder.store(db, batch, later=True)
                     await db.commit()
             except Exception as exc:
                 self.dropped += len(batch)
