@@ -66,6 +66,23 @@ async def claim(
     return ids
 
 
+async def claim_rows(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    model: Any,
+    worker: str,
+    now: dt.datetime,
+    limit: int,
+) -> list[Any]:
+    """``claim``, then the claimed rows loaded in id order (detached: their session is
+    closed, their columns loaded)."""
+    async with sessionmaker() as db:
+        ids = await claim(db, model, worker, now, limit)
+        if not ids:
+            return []
+        rows = await db.execute(select(model).where(model.id.in_(ids)).order_by(model.id))
+        return list(rows.scalars())
+
+
 async def renew(
     db: AsyncSession, model: Any, worker: str, ids: list[int], now: dt.datetime
 ) -> set[int]:

@@ -57,7 +57,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -312,21 +312,6 @@ async def transport(settings: Settings) -> AsyncIterator[Send]:
         smtp.close()
 
 
-async def _claim_rows(
-    sessionmaker: async_sessionmaker[AsyncSession], worker: str, now: dt.datetime
-) -> list[OutboxMessage]:
-    async with sessionmaker() as db:
-        ids = await leases.claim(db, OutboxMessage, worker, now, BATCH)
-        if not ids:
-            return []
-        rows = (
-            await db.execute(
-                select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
-            )
-        ).scalars()
-        return list(rows)  # closing the session detaches them, loaded
-
-
 async def deliver_once(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -338,7 +323,9 @@ async def deliver_once(
     now = now or utcnow()
     worker = worker or worker_name()
     report = Report()
-    claiming = asyncio.ensure_future(_claim_rows(sessionmaker, worker, now))
+    claiming = asyncio.ensure_future(
+        leases.claim_rows(sessionmaker, OutboxMessage, worker, now, BATCH)
+    )
     try:
         pending = await asyncio.shield(claiming)
     except asyncio.CancelledError:

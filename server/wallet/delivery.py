@@ -198,7 +198,7 @@ async def deliver_once(
     now = now or utcnow()
     worker = worker or worker_name()
     report = Report()
-    pending = await _claim_rows(sessionmaker, worker, now)
+    pending = await leases.claim_rows(sessionmaker, WalletDelivery, worker, now, BATCH)
     try:
         while pending and not (stopping is not None and stopping.is_set()):
             row, rest = pending[0], [r.id for r in pending[1:]]
@@ -208,19 +208,6 @@ async def deliver_once(
     finally:
         await leases.release(sessionmaker, WalletDelivery, [r.id for r in pending], worker)
     return report
-
-
-async def _claim_rows(
-    sessionmaker: async_sessionmaker[AsyncSession], worker: str, now: dt.datetime
-) -> list[WalletDelivery]:
-    async with sessionmaker() as db:
-        ids = await leases.claim(db, WalletDelivery, worker, now, BATCH)
-        if not ids:
-            return []
-        rows = await db.execute(
-            select(WalletDelivery).where(WalletDelivery.id.in_(ids)).order_by(WalletDelivery.id)
-        )
-        return list(rows.scalars())  # closing the session detaches them, loaded
 
 
 async def _deliver_one(
