@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 
 import pytest
+import zxingcpp
+from PIL import Image
 from starlette.applications import Starlette
 
 from server.checks import codes, runtime
@@ -61,3 +64,12 @@ def check_plugin() -> Iterator[Plugin]:
     registry.install(plugin)
     yield plugin
     registry.uninstall("checktest")
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a screenshot. Only QR codes are looked for: read
+    for every format, a QR's modules once also decoded as a short 1-D barcode."""
+    found = zxingcpp.read_barcodes(
+        Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode
+    )
+    return [d.text for d in found]

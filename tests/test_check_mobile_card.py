@@ -4,23 +4,16 @@ server-rendered first page without any further request."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import httpx
 import pytest
-import zxingcpp
-from PIL import Image
 
 from server.cards.issuing import MailContext
 from server.cards.service import issue_link
-from tests.check_fixtures import make_verified
+from tests.check_fixtures import decode_qr, make_verified
 from tests.conftest import CHROMIUM, missing
 from tests.live import CHROMIUM_ARGS
-
-
-def _decode(png: bytes) -> list[str]:
-    return [d.text for d in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
 
 
 async def _card_json(url: str) -> dict:
@@ -44,7 +37,7 @@ async def test_mobile_card_qr_drawn_in_the_browser_decodes_to_the_check_url(
     qr = page.locator("#qr svg")
     await qr.wait_for()
     await page.screenshot(path=str(artifacts / "mobile-card-with-qr.png"), full_page=True)
-    assert _decode(await qr.screenshot()) == [check["url"]]
+    assert decode_qr(await qr.screenshot()) == [check["url"]]
 
     # Offline (server stopped, the page from the worker's copy): drawn again from saved data.
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
@@ -52,7 +45,7 @@ async def test_mobile_card_qr_drawn_in_the_browser_decodes_to_the_check_url(
     live_server.stop()
     await page.reload()
     await page.wait_for_selector("body[data-state=offline]")
-    assert _decode(await page.locator("#qr svg").screenshot()) == [check["url"]]
+    assert decode_qr(await page.locator("#qr svg").screenshot()) == [check["url"]]
 
     live_server.start()
     await page.goto(check["url"])
@@ -91,7 +84,7 @@ async def test_first_page_draws_the_qr_without_the_card_data_request(
             await page.goto(card_url)
             qr = page.locator("#qr svg")
             await qr.wait_for()
-            assert _decode(await qr.screenshot()) == [check_url]
+            assert decode_qr(await qr.screenshot()) == [check_url]
             assert asked == [card_url + ".json"]  # the card did ask; the QR did not wait for it
         finally:
             await context.close()
