@@ -19,6 +19,7 @@ from server.checks.models import CheckEntry
 from server.database import Base, utcnow
 from server.db.engine import make_engine
 from server.members.models import Member
+from server.members.search import SEARCH_TABLE
 from server.migrate import alembic_config
 from server.plugins import registry as plugin_registry
 
@@ -28,8 +29,11 @@ EXPRESSION_INDEXES = {"ix_members_name_order": ("members", "lower(sca_name)")}
 
 
 def _not_an_expression_index(obj, name, type_, reflected, compare_to) -> bool:
-    """Leaves out the expression indexes and PostgreSQL's trigram index (made by 0019
-    only where ``pg_trgm`` can be created: not in the models)."""
+    """Leaves out the expression indexes, PostgreSQL's trigram index (made by 0019 only
+    where ``pg_trgm`` can be created) and SQLite's trigram search table with FTS5's own
+    tables beside it (0020): none of them are models."""
+    if type_ == "table" and name.startswith(SEARCH_TABLE):
+        return False
     return not (type_ == "index" and name in (*EXPRESSION_INDEXES, "ix_members_search_words"))
 
 
@@ -162,6 +166,12 @@ SELECT 'p' || n, 'Person' || n, 'First' || n, '', 'Last' || n, 'm' || n || '@exa
     '', '', '', '', '', 'verified', '', '', '', '{}', false, false, 0, now(), now(), 1, 'D' || n
 FROM generate_series(1, 20000) AS n
 """
+MANY_MEMBERS_SQLITE = (
+    "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers "
+    "WHERE n < 20000) "
+    + MANY_MEMBERS.replace("now()", "CURRENT_TIMESTAMP").split("FROM generate_series")[0]
+    + "FROM numbers"
+)
 
 
 @pytest.mark.postgres_only
@@ -197,4 +207,47 @@ async def test_the_member_search_reads_its_trigram_index_on_postgresql(database_
         found = (await conn.execute(text(statement))).all()
         assert found and all(word.lower() in " ".join(map(str, row)).lower() for row in found)
         await conn.rollback()
+    await engine.dispose()
+
+
+async def test_the_member_search_reads_its_trigram_table_on_sqlite(database_url, sqlite_only):
+    """0020: on SQLite each word of the search is looked up in the FTS5 trigram table
+    (its index, not a scan of the register), which triggers keep current through new
+    members, changed names and deleted rows; a ``%`` or ``_`` typed is found as itself."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import sqlite
+
+    from server.members.search import MemberSearch, filtered, ordered
+
+    def search(word: str):
+        criteria = MemberSearch(q=word)
+        query = ordered(filtered(criteria, [], dt.date(2026, 11, 30)), criteria)
+        return query.with_only_columns(Member.sca_name).limit(50)
+
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text(MANY_MEMBERS_SQLITE))
+        compiled = search("Person12345").compile(
+            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+        )
+        plan = (await conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+        steps = " | ".join(row[-1] for row in plan)
+        assert f"SCAN {SEARCH_TABLE} VIRTUAL TABLE INDEX 0:L" in steps, steps
+        assert "SCAN members" not in steps, steps
+
+        async def names(word: str) -> list[str]:
+            return list((await conn.execute(search(word))).scalars())
+
+        assert await names("person12345") == ["Person12345"]
+        assert await names("M1999@EXA") == ["Person1999"]
+        await conn.execute(text("UPDATE members SET sca_name = 'Ulla 50%_off' WHERE id = 3"))
+        assert await names("ulla") == ["Ulla 50%_off"]
+        assert "Person3" not in await names("Person3")
+        assert await names("50%_o") == ["Ulla 50%_off"]
+        assert await names("50%xo") == []  # the % typed is a percent sign, not a wildcard
+        assert await names("5_%") == []
+        await conn.execute(text("DELETE FROM members WHERE id = 3"))
+        assert await names("ulla") == []
+        assert (await conn.execute(text(f"SELECT count(*) FROM {SEARCH_TABLE}"))).scalar() == 19999
     await engine.dispose()
