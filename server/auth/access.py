@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import permissions
@@ -102,19 +102,26 @@ async def permissions_of_many(
     ]
     held: dict[int, list[Held]] = {m.id: [] for m in members}
     if asking:
-        rows = await session.execute(
-            select(
-                GroupMembership.member_id,
-                GroupMembership.is_chair,
-                Group.permissions,
-                Group.chair_permissions,
-            )
-            .join(Group, Group.id == GroupMembership.group_id)
-            .where(current_membership(today), GroupMembership.member_id.in_(asking))
-        )
+        rows = await session.execute(_HELD, {"today": today, "ids": asking})
         for member_id, is_chair, granted, chair_granted in rows:
             held[member_id].append((is_chair, granted, chair_granted))
     return {m.id: permissions_from(m, held[m.id], today) for m in members}
+
+
+# What ``permissions_of_many`` reads: built once (a card rebuild batch asks it each time).
+_HELD = (
+    select(
+        GroupMembership.member_id,
+        GroupMembership.is_chair,
+        Group.permissions,
+        Group.chair_permissions,
+    )
+    .join(Group, Group.id == GroupMembership.group_id)
+    .where(
+        current_membership(bindparam("today", type_=Date())),
+        GroupMembership.member_id.in_(bindparam("ids", expanding=True)),
+    )
+)
 
 
 async def has_permission(

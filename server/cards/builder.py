@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, literal, select, update
+from sqlalchemy import BindParameter, Table, bindparam, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,13 +85,7 @@ async def build_many(
     # Epoch and generations first: whatever changes after these reads makes the
     # payloads built from them stale (see ``store``).
     epoch, generations = await _epoch_and_generations(db, ids)
-    rows = (
-        await db.execute(
-            select(Member, Branch.name)
-            .outerjoin(Branch, Branch.id == Member.branch_id)
-            .where(Member.id.in_(ids), Member.deleted_at.is_(None))
-        )
-    ).all()
+    rows = (await db.execute(_MEMBERS, {"ids": ids})).all()
     members = list(rows)
     if not members:
         return found
@@ -142,18 +136,25 @@ class SiteSettings:
         return self.values
 
 
+# A batch's statements are built once: building them cost more than running them.
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+# The current card epoch and the payload generations of the ids, in one statement (one
+# snapshot, one round trip): a row of its own carries the epoch when no member has a
+# payload row yet.
+_EPOCH_AND_GENERATIONS = (
+    select(CURRENT_EPOCH, CardPayload.member_id, CardPayload.generation)
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(CardPayload, CardPayload.member_id.in_(_IDS))
+)
+_MEMBERS = (
+    select(Member, Branch.name)
+    .outerjoin(Branch, Branch.id == Member.branch_id)
+    .where(Member.id.in_(_IDS), Member.deleted_at.is_(None))
+)
+
+
 async def _epoch_and_generations(db: AsyncSession, ids: list[int]) -> tuple[int, dict[int, int]]:
-    """The current card epoch and the payload generations of ``ids``, in one statement
-    (one snapshot, one round trip): a row of its own carries the epoch when no member
-    has a payload row yet."""
-    one = select(literal(1).label("one")).subquery()
-    rows = (
-        await db.execute(
-            select(CURRENT_EPOCH, CardPayload.member_id, CardPayload.generation)
-            .select_from(one)
-            .outerjoin(CardPayload, CardPayload.member_id.in_(ids))
-        )
-    ).all()
+    rows = (await db.execute(_EPOCH_AND_GENERATIONS, {"ids": ids})).all()
     return int(rows[0][0]), {m: g for _, m, g in rows if m is not None}
 
 

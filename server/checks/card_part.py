@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import clock
@@ -22,15 +22,17 @@ from server.checks import codes
 from server.checks.keyring import keyring_for
 from server.checks.models import CodeRevocation
 
+_LATEST = (
+    select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
+    .where(CodeRevocation.member_id.in_(bindparam("ids", expanding=True)))
+    .group_by(CodeRevocation.member_id)
+)
+
 
 async def latest_revocations(
     db: AsyncSession, member_ids: Sequence[int]
 ) -> Mapping[int, dt.datetime]:
-    rows = await db.execute(
-        select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
-        .where(CodeRevocation.member_id.in_(member_ids))
-        .group_by(CodeRevocation.member_id)
-    )
+    rows = await db.execute(_LATEST, {"ids": list(member_ids)})
     return {member_id: moment for member_id, moment in rows.all() if moment is not None}
 
 

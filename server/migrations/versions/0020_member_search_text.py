@@ -43,7 +43,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
         return
-    execute = lambda sql: bind.execute(sa.text(sql))  # noqa: E731
+
+    def execute(sql: str) -> None:
+        bind.execute(sa.text(sql))
+
     execute(f"CREATE VIRTUAL TABLE {TABLE} USING fts5(words, tokenize = 'trigram')")
     execute(f"INSERT INTO {TABLE} (rowid, words) SELECT id, {_words('members')} FROM members")
     execute(

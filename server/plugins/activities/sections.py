@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Date, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.access import permissions_of, permissions_of_many
@@ -22,7 +23,7 @@ MAY_AUTHORIZE_ORDER = 30
 Held = tuple[str, str, "dt.date | None"]  # group, activity, expiry
 
 
-def _current(today: dt.date) -> Select[int, str, str, dt.date | None]:
+def _current(today: Any) -> Select[int, str, str, dt.date | None]:
     """(member id, group, activity, expiry) of current approved authorizations, sorted."""
     return (
         select(Authorization.member_id, ActivityGroup.name, Activity.name, Authorization.expires_on)
@@ -82,14 +83,18 @@ async def activity_sections(
     return _sections(held, may)
 
 
+# ``_current`` for a batch of members, built once (every card rebuild batch reads it).
+_CURRENT_OF = _current(bindparam("today", type_=Date())).where(
+    Authorization.member_id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def activity_sections_many(
     db: AsyncSession, members: Sequence[Member], context: SectionContext, today: dt.date
 ) -> Mapping[int, Sequence[Section]]:
     ids = [m.id for m in members]
     held: dict[int, list[Held]] = {i: [] for i in ids}
-    for member_id, g, a, e in await db.execute(
-        _current(today).where(Authorization.member_id.in_(ids))
-    ):
+    for member_id, g, a, e in await db.execute(_CURRENT_OF, {"today": today, "ids": ids}):
         held[member_id].append((g, a, e))
     perms = await permissions_of_many(db, list(members), today)
     activities = await _authorizable(db) if any(perms.values()) else []
