@@ -251,3 +251,47 @@ async def test_the_member_search_reads_its_trigram_table_on_sqlite(database_url,
         assert await names("ulla") == []
         assert (await conn.execute(text(f"SELECT count(*) FROM {SEARCH_TABLE}"))).scalar() == 19999
     await engine.dispose()
+
+
+@pytest.mark.parametrize("trigrams", [True, False])
+def test_the_search_table_finds_the_same_members_with_or_without_trigrams(trigrams):
+    """0020 on an SQLite without FTS5's trigram tokenizer makes a plain table instead:
+    the search's very SQL finds the same members in it, and the triggers keep it."""
+    import contextlib
+    import importlib.util
+    import sqlite3
+    from pathlib import Path
+
+    from sqlalchemy.dialects import sqlite
+
+    from server.members.search import word_found
+
+    path = Path(__file__).parent.parent / "server/migrations/versions/0020_member_search_text.py"
+    spec = importlib.util.spec_from_file_location("migration_0020", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.trigram_tables()  # this machine's SQLite has them (the default path)
+
+    def ids(connection: sqlite3.Connection, word: str) -> list[int]:
+        escaped = word.replace("%", "\\%")
+        exact, loose = f"%{escaped}%", f"%{word}%"
+        sql = str(word_found(exact, loose).compile(dialect=sqlite.dialect()))
+        query = f"SELECT id FROM members WHERE {sql} ORDER BY id"
+        return [row[0] for row in connection.execute(query, (loose, exact))]
+
+    with contextlib.closing(sqlite3.connect(":memory:")) as connection:
+        connection.execute(
+            "CREATE TABLE members (id INTEGER PRIMARY KEY, sca_name TEXT, first_name TEXT, "
+            "last_name TEXT, email TEXT, membership_number TEXT)"
+        )
+        connection.execute("INSERT INTO members VALUES (1, 'Ulf', 'A', 'B', 'u@x.org', '100%')")
+        migration.create_search_table(connection.execute, trigrams=trigrams)
+        connection.execute("INSERT INTO members VALUES (2, 'Uma', 'C', 'D', 'um@x.org', '1007')")
+        assert ids(connection, "U") == [1, 2]
+        assert ids(connection, "um@X") == [2]
+        assert ids(connection, "100%") == [1]
+        connection.execute("UPDATE members SET sca_name = 'Ragna' WHERE id = 1")
+        assert ids(connection, "ragn") == [1] and ids(connection, "ulf") == []
+        connection.execute("DELETE FROM members WHERE id = 2")
+        assert ids(connection, "uma") == []
