@@ -76,6 +76,21 @@ async def test_access_lines_are_batched_redacted_and_whole():
     assert lines[-1].endswith("GET /check/[redacted] 200 2.0ms")
 
 
+async def test_a_token_in_a_path_of_another_case_is_redacted_too():
+    """A card link pasted as ``/Card/<token>`` or ``/CHECK/<code>`` answers 404 (paths are
+    case-sensitive), and its token stays out of the log all the same."""
+    written: list[str] = []
+    log = AccessLog(written.append)
+    log.add(1_764_500_000.25, "GET", f"/Card/{TOKEN}", 404, 0.001)
+    log.add(1_764_500_000.5, "GET", "/CHECK/" + "A" * 110, 404, 0.001)
+    log.add(1_764_500_000.75, "GET", f"/Password-Reset/{TOKEN}", 404, 0.001)
+    log.add(1_764_500_001.0, "GET", f"/Wallet/{TOKEN[:22]}/apple.pkpass", 404, 0.001)
+    log.flush()
+    text = "".join(written)
+    assert TOKEN[:22] not in text and "A" * 20 not in text
+    assert text.count("[redacted]") == 4
+
+
 async def test_no_request_path_forges_a_line_or_logs_an_address():
     """A visitor asks for ``/x%0A<a made-up log line>`` or a path with an address in it:
     the access log keeps one line per request, the address masked."""

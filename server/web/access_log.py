@@ -27,11 +27,16 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
-SECRET_PATHS = re.compile(r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+")
+# Case-insensitive: a link typed or pasted as ``/Card/<token>`` answers 404, and its
+# token must not reach the log either.
+SECRET_PATHS = re.compile(
+    r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+", re.IGNORECASE
+)
 # Wallet passes: the card token in ``/wallet/<token>/…``, and the device ids and pass
 # serials of Apple Wallet's web service (``server.wallet``).
 WALLET_PATHS = re.compile(
-    r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*|(/wallet/)[A-Za-z0-9_\-]{22}(?=/)"
+    r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*|(/wallet/)[A-Za-z0-9_\-]{22}(?=/)",
+    re.IGNORECASE,
 )
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 FLUSH_SECONDS = 0.5
@@ -44,9 +49,10 @@ Entry = tuple[float, str, str, int, float]
 
 def redact_path(text: str) -> str:
     """``text`` with the tokens of card, password-reset and check links masked."""
-    if "/card/" in text or "/password-reset/" in text or "/check/" in text:
+    folded = text.lower()
+    if "/card/" in folded or "/password-reset/" in folded or "/check/" in folded:
         text = SECRET_PATHS.sub(r"\1[redacted]", text)
-    if "/wallet/" in text:
+    if "/wallet/" in folded:
         text = WALLET_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     return text
 
