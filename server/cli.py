@@ -43,6 +43,26 @@ def argument(*flags: str, **options: Any) -> Callable[[Handler], Handler]:
     return decorator
 
 
+def positive_int(text: str) -> int:
+    """An option's count (``--rounds``, ``--workers``, ``--members`` …): a whole number of at
+    least 1, or a usage error that says so (argparse exits 2 with the message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port to listen on: 1 to 65535."""
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="manage.py", description="Tessera command line.")
     parser.add_argument("--debug", action="store_true", help="Show tracebacks of errors.")

@@ -18,7 +18,7 @@ from server.audit.log import changes, record, snapshot
 from server.auth.passwords import hash_password, password_problem
 from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
-from server.cli import argument, command
+from server.cli import argument, command, port_number, positive_int
 from server.config import load_settings
 from server.database import utcnow
 from server.db.engine import make_engine, make_sessionmaker
@@ -61,8 +61,8 @@ def prepare_database(url: str) -> bool:
 
 @command("serve", "Run the web server (and, inside it, the mail loop and nightly jobs).")
 @argument("--host", default="127.0.0.1")
-@argument("--port", type=int, default=8000)
-@argument("--workers", type=int, default=1)
+@argument("--port", type=port_number, default=8000)
+@argument("--workers", type=positive_int, default=1)
 @argument("--demo", action="store_true", help="Load the demo data first (idempotent).")
 def serve(args: argparse.Namespace) -> int:
     import uvicorn

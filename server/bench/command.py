@@ -18,7 +18,7 @@ from server.bench import cpu, load
 from server.bench.registry import FIGURES, Scenario, Target, scenarios
 from server.bench.seed import Seeded, seed
 from server.bench.servers import SERVER, fetch_status, pinned, serve, uvicorn
-from server.cli import argument, command
+from server.cli import argument, command, positive_int
 from server.config import load_settings
 
 # How many distinct cards the load generator asks for (chosen at random from the
@@ -169,13 +169,13 @@ SHIPPED_TARGETS = {"card json": 0.45, "check": 0.35}
 
 
 @command("bench", "Measure the card hot path against a bare Starlette route (prints figures).")
-@argument("--members", type=int, default=None, help="Members to seed (default 100000).")
+@argument("--members", type=positive_int, default=None, help="Members to seed (default 100000).")
 @argument("--quick", action="store_true", help="Short runs: about a minute in all.")
-@argument("--connections", type=int, default=None, help="Default 64 (the day: 16).")
+@argument("--connections", type=positive_int, default=None, help="Default 64 (the day: 16).")
 @argument("--seconds", type=float, default=None, help="Measured seconds per scenario.")
 @argument("--day", action="store_true", help="A real day of mixed traffic instead (README).")
 @argument("--postgres", metavar="URL", help="The day on PostgreSQL (a database of its own).")
-@argument("--workers", type=int, default=None, help="The day's workers (SQLite 1, PG 2).")
+@argument("--workers", type=positive_int, default=None, help="The day's workers (SQLite 1, PG 2).")
 def bench(args: argparse.Namespace) -> int:
     """Each scenario's ratio is taken against the bare route measured in slices between
     the scenario's own (see ``_paired``)."""

@@ -14,7 +14,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from server.cli import argument, command
+from server.cli import argument, command, positive_int
 from server.config import load_settings
 from server.db.engine import make_engine, make_sessionmaker
 from server.db.leases import worker_name
@@ -77,7 +77,7 @@ async def _main(rounds: int, retry: bool, run: Run) -> None:
 
 
 @command("send-mail", "Deliver the outbox once (whatever is due now) and exit.")
-@argument("--rounds", type=int, default=1000, help="Most batches to send (50 messages each).")
+@argument("--rounds", type=positive_int, default=1000, help="Most batches to send (50 messages each).")
 @argument(
     "--retry-failed",
     action="store_true",

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from server.audit.models import AuditEntry
-from server.cli import argument, command
+from server.cli import argument, command, positive_int
 from server.db.engine import make_engine, make_sessionmaker
 from server.members.ageup import age_up_register
 from server.members.models import Member
@@ -74,7 +74,7 @@ async def run_bench(url: str, members: int, today: dt.date) -> dict[str, float]:
 
 
 @command("bench-age-up", "Time the nightly age-up over a seeded register (SQLite).")
-@argument("--members", type=int, default=100_000)
+@argument("--members", type=positive_int, default=100_000)
 def bench_age_up(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
