@@ -156,11 +156,11 @@ async def revoke_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
     return response, await _count(s.db, query) == 0
 
 
-async def issue_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
-    """A new link revokes the live one: the member's phone card stops working."""
+async def replace_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
+    """A new link replaces the live one: the member's phone card stops working."""
     await issued_token(s.db, s.settings, target)
     before = await _count(s.db, select(func.count()).select_from(CardLink))
-    response = await s.post(f"/members/{target.id}/card-links/issue", {})
+    response = await s.post(f"/members/{target.id}/card-links/replace", {"reason": "new phone"})
     return response, await _count(s.db, select(func.count()).select_from(CardLink)) > before
 
 
@@ -218,7 +218,7 @@ ACTIONS: dict[str, Action] = {
     "upload photo": photo,
     "revoke check codes": revoke_codes,
     "revoke card link": revoke_card,
-    "issue card link": issue_card,
+    "replace card link": replace_card,
     "remove photo": remove_photo,
     "verify membership proof": verify_proof,
     "reject membership proof": reject_proof,

@@ -149,6 +149,15 @@ async def test_replacing_a_live_card_link_asks_first_with_a_reason(client, db):
     [still] = await _links(db)
     assert still.id == live.id and still.live_member_id == member_id
 
+    # A one-click "Email a new card link" form posted now (a page shown before the link
+    # was issued, or a forged form) gets the same question and changes nothing.
+    stale = await client.post(f"/members/{member_id}/card-links/issue", data={"csrf_token": token})
+    assert stale.status_code == 409
+    assert "stops working at once" in stale.text
+    assert f'action="/members/{member_id}/card-links/replace"' in stale.text
+    [still] = await _links(db)
+    assert still.id == live.id and still.live_member_id == member_id
+
     done = await client.post(
         f"/members/{member_id}/card-links/replace",
         data={"csrf_token": token, "reason": "New phone"},

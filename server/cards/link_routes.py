@@ -88,7 +88,12 @@ async def member_card_links(request: Request) -> Response:
 @page("issue_card_links")
 async def member_issue(request: Request) -> Response:
     member = await _member(request, request.path_params["member_id"])
-    await require_may_act(request, member)  # a new link revokes the live one
+    await require_may_act(request, member)
+    if await live_link(request.state.db, member.id) is not None:
+        # A new link revokes the live one (the card on the member's phone stops): only
+        # through the confirmation page, with a reason — also when this form was stale
+        # (another officer issued a link since it was shown).
+        return await confirmation_page(request, REPLACE, member, status_code=409)
     return await _issue(request, member)
 
 
