@@ -167,7 +167,9 @@ async def replace_card(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
 async def remove_photo(s: Scene, target: Member) -> tuple[httpx.Response, bool]:
     await save_photo(s.db, target.id, process(_jpeg()), target.id)
     await s.db.commit()
-    response = await s.post(f"/members/{target.id}/photo/upload", {"action": "remove"})
+    response = await s.post(
+        f"/members/{target.id}/photo/upload", {"action": "remove", "confirmed": "yes"}
+    )
     return response, await current_photo(s.db, target.id) is None
 
 

@@ -114,6 +114,30 @@ async def test_member_uploads_own_photo_and_replacing_keeps_history(client, db):
     assert len(rows) == 2 and rows[0].replaced_at is not None and rows[1].replaced_at is None
 
 
+async def test_removing_the_photo_asks_first_and_keeps_it_in_the_history(client, db):
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    assert (await _upload(client, member.id, jpeg_bytes(exif=False))).status_code == 303
+    page = f"/members/{member.id}/photo/upload"
+    token = await csrf_from(client, page)
+
+    # The button on the page asks; nothing is removed yet.
+    asked = await client.post(page, data={"csrf_token": token, "action": "remove"})
+    assert asked.status_code == 200 and "Remove the photo?" in asked.text
+    assert 'name="confirmed" value="yes"' in asked.text
+    assert (await client.get(f"/members/{member.id}/photo")).status_code == 200
+
+    done = await client.post(
+        page, data={"csrf_token": token, "action": "remove", "confirmed": "yes"}
+    )
+    assert done.status_code == 303
+    assert (await client.get(f"/members/{member.id}/photo")).status_code == 404
+    await db.commit()
+    [row] = (await db.execute(select(MemberPhoto))).scalars().all()
+    assert row.replaced_at is not None  # kept, marked replaced
+
+
 async def test_upload_of_a_large_file_passes_csrf_and_is_refused_with_message(client, db):
     member = await make_member(db)
     await db.commit()

@@ -72,8 +72,22 @@ async def upload(request: Request) -> Response:
         # Leaving the block closes the upload (over 1 MB it is a temporary file on disk).
         async with request.form(max_part_size=MAX_UPLOAD_BYTES + 1024) as form:
             action = form.get("action")
+            confirmed = form.get("confirmed") == "yes"
             file = form.get("photo")
             data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
+        if action == "remove" and not confirmed:
+            # One click is not enough: the page asks (and works without JavaScript).
+            return render(
+                request,
+                "photos/upload.html",
+                {
+                    "member": member,
+                    "has_photo": await current_photo(db, member.id) is not None,
+                    "confirm_removal": True,
+                    "error": "",
+                    "back": _back(request, member),
+                },
+            )
         if action == "remove":
             removed = await remove_photo(db, member.id, request.state.user.id)
             await db.commit()
