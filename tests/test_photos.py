@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import random
 
@@ -136,6 +137,32 @@ async def test_removing_the_photo_asks_first_and_keeps_it_in_the_history(client,
     await db.commit()
     [row] = (await db.execute(select(MemberPhoto))).scalars().all()
     assert row.replaced_at is not None  # kept, marked replaced
+
+
+async def test_a_parent_changes_a_minors_photo_until_the_child_turns_18(client, db):
+    today = dt.date.today()
+    parent = await make_member(db, sca_name="Parent Pat")
+    child = await make_member(
+        db, parent_id=parent.id, birth_year=today.year - 9, birth_month=today.month
+    )
+    # Turned 18 on the 1st of this month; the nightly run has not recorded it yet.
+    grown = await make_member(
+        db, parent_id=parent.id, birth_year=today.year - 18, birth_month=today.month
+    )
+    await db.commit()
+    await login(client, parent.email)
+    assert (await _upload(client, child.id, jpeg_bytes(exif=False))).status_code == 303
+    assert (await client.get(f"/members/{grown.id}/photo/upload")).status_code == 403
+    token = await csrf_from(client, f"/members/{child.id}/photo/upload")
+    refused = await client.post(
+        f"/members/{grown.id}/photo/upload",
+        data={"csrf_token": token, "action": "upload"},
+        files={"photo": ("me.jpg", jpeg_bytes(exif=False), "image/jpeg")},
+    )
+    assert refused.status_code == 403
+    await db.commit()
+    owners = (await db.execute(select(MemberPhoto.member_id))).scalars().all()
+    assert owners == [child.id]
 
 
 async def test_upload_of_a_large_file_passes_csrf_and_is_refused_with_message(client, db):

@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
 from server.members.models import Member
+from server.members.status import is_adult
 from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.templating import flash, render
@@ -31,11 +33,15 @@ async def _member(request: Request) -> Member:
 
 
 def _may_edit(request: Request, member: Member) -> bool:
+    """The member, the parent of a minor (by birth date today: a child who turned 18
+    this morning is no longer their parent's to change, whatever the nightly run has
+    recorded yet), or staff with ``manage_members``."""
     user = request.state.user
-    return (
-        user.id == member.id
-        or member.parent_id == user.id
-        or (request.state.is_staff and "manage_members" in request.state.perms)
+    if user.id == member.id or (request.state.is_staff and "manage_members" in request.state.perms):
+        return True
+    today = clock.today(request.state.site)
+    return member.parent_id == user.id and not is_adult(
+        member.birth_month, member.birth_year, today
     )
 
 
