@@ -254,3 +254,8 @@ async def test_a_proof_of_an_account_the_officer_may_not_act_on_offers_no_decisi
     assert "holds permissions you do not hold" in page.text
     assert f"/membership-proofs/{proof.id}/verify" not in page.text
     assert f"/membership-proofs/{proof.id}/reject" not in page.text
+    # The deputy's dashboard counts no work they cannot do; the chair's superior would.
+    home = await office.get("/")
+    assert re.search(
+        r'href="/membership-proofs">.*?>0<.*?membership proofs to verify', home.text, re.S
+    )

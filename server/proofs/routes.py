@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protection
+from server.auth.precedence import protected_ids, protection
 from server.members.actions import ActionRefused
 from server.members.models import Member
 from server.photos.images import (
@@ -252,7 +252,9 @@ async def reject(request: Request) -> Response:
 
 
 async def waiting(db: AsyncSession, user: Member, perms: frozenset[str], today: dt.date) -> int:
-    return await service.pending_count(db)
+    """The proofs this officer can decide: not those of accounts above them, which wait
+    for someone who may (``server.auth.precedence``)."""
+    return await service.pending_count(db, await protected_ids(db, user, perms, today))
 
 
 navigation.add(

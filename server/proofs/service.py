@@ -11,6 +11,7 @@ emailed. Decided proofs are never changed again: they are the history.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,9 +178,13 @@ async def proofs_of(db: AsyncSession, member_id: int, limit: int = 20) -> list[M
     )
 
 
-async def pending_count(db: AsyncSession) -> int:
-    """Proofs waiting for the office (the status index answers it)."""
-    count = await db.scalar(
+async def pending_count(db: AsyncSession, excluding: Collection[int] = ()) -> int:
+    """Proofs waiting for the office (the status index answers it), but those of the
+    members in ``excluding`` (accounts the asking officer may not act on)."""
+    query = (
         select(func.count()).select_from(MembershipProof).where(MembershipProof.status == PENDING)
     )
+    if excluding:
+        query = query.where(MembershipProof.member_id.not_in(sorted(excluding)))
+    count = await db.scalar(query)
     return int(count or 0)
