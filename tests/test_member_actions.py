@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 
 from sqlalchemy import func, select
 
@@ -80,17 +82,25 @@ async def test_verify_needs_number_and_expiry(client, db):
     member = await make_member(db)
     await db.commit()
     response = await _post(client, member, "verify-membership", membership_number="")
-    page = await client.get(response.headers["location"])
-    assert "needs the membership number and expiry date" in page.text
+    assert response.status_code == 400
+    assert "needs the membership number and expiry date" in response.text
+    yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
     response = await _post(
         client,
         member,
         "verify-membership",
-        membership_number="1",
-        membership_expires_on=(TODAY - dt.timedelta(days=1)).isoformat(),
+        membership_number="S-4711",
+        membership_expires_on=yesterday,
     )
-    page = await client.get(response.headers["location"])
-    assert "only a current membership can be verified" in page.text
+    # The same page answers, the form open, what was typed kept, the reason at its fields.
+    assert response.status_code == 400
+    page = response.text
+    assert re.search(r'<p class="error" id="e-verify" role="alert">[^<]*only a current', page)
+    assert re.search(r"<details open>\s*<summary>Verify membership", page)
+    number = re.search(r'<input id="f-membership_number"[^>]*>', page).group(0)
+    assert 'value="S-4711"' in number and 'aria-describedby="e-verify"' in number
+    expiry = re.search(r'<input id="f-membership_expires_on"[^>]*>', page).group(0)
+    assert f'value="{yesterday}"' in expiry and 'aria-invalid="true"' in expiry
     await _reload(db, member)
     assert member.status == "active" and member.verified_at is None
     assert await _audits(db, member.id, "member.verify_membership") == []
@@ -134,11 +144,15 @@ async def test_link_parent_preconditions(client, db):
     ]
     for email, message in cases:
         response = await _post(client, minor, "link-parent", parent_email=email)
-        page = await client.get(response.headers["location"])
-        assert message in page.text, email
+        assert response.status_code == 400, email
+        field = re.search(r'<input id="f-parent_email"[^>]*>', response.text).group(0)
+        assert f'value="{email}"' in field and 'aria-invalid="true"' in field, email
+        error = re.search(
+            r'<p class="error" id="e-parent_email" role="alert">([^<]*)<', response.text
+        )
+        assert message in html.unescape(error.group(1)), email
     response = await _post(client, adult, "link-parent", parent_email="kid@example.org")
-    page = await client.get(response.headers["location"])
-    assert "this member is an adult" in page.text
+    assert "this member is an adult" in response.text
     for m in (minor, other_minor, gone, adult):
         await _reload(db, m)
         assert m.parent_id is None

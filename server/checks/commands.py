@@ -53,7 +53,9 @@ async def invalidate_cards_signed_by(database_url: str, key_ids: Iterable[int]) 
     "rotate-check-key", "Make a new key for signing check codes (earlier ones keep verifying)."
 )
 @argument("--retire-previous", action="store_true", help="Refuse codes signed by earlier keys.")
-@argument("--retire", type=positive_int, metavar="KEY_ID", help="Retire one earlier key (no new key).")
+@argument(
+    "--retire", type=positive_int, metavar="KEY_ID", help="Retire one earlier key (no new key)."
+)
 def rotate_check_key(args: argparse.Namespace) -> int:
     settings = load_settings()
     data_dir = settings.data_dir

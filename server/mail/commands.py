@@ -77,7 +77,9 @@ async def _main(rounds: int, retry: bool, run: Run) -> None:
 
 
 @command("send-mail", "Deliver the outbox once (whatever is due now) and exit.")
-@argument("--rounds", type=positive_int, default=1000, help="Most batches to send (50 messages each).")
+@argument(
+    "--rounds", type=positive_int, default=1000, help="Most batches to send (50 messages each)."
+)
 @argument(
     "--retry-failed",
     action="store_true",

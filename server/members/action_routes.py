@@ -47,8 +47,16 @@ def _back(form: FormReader, member: Member) -> str:
     return f"/members/{member.id}/status"
 
 
-async def _run(request: Request, action: Action, confirm: Confirmation | None = None) -> Response:
-    """``confirm``: a destructive action; without a reason its confirmation page answers."""
+async def _run(
+    request: Request,
+    action: Action,
+    confirm: Confirmation | None = None,
+    *,
+    fields: tuple[str, ...] = (),
+) -> Response:
+    """``confirm``: a destructive action; without a reason its confirmation page answers.
+    ``fields``: what the action's form asks for; when it is refused, the status page
+    answers (400) with that form open, what was typed kept and the reason at its fields."""
     db = request.state.db
     member = await load_member(request)
     form = FormReader(await request.form())
@@ -70,6 +78,10 @@ async def _run(request: Request, action: Action, confirm: Confirmation | None = 
         await db.commit()
     except ActionRefused as exc:
         await db.rollback()
+        if fields:
+            await db.refresh(request.state.user)  # expired by the rollback; the page shows it
+            typed = {name: form.raw(name) for name in fields}
+            return await _status(request, refusal=exc.message, typed=typed)
         flash(request, exc.message, "error")
     else:
         flash(request, message)
@@ -147,12 +159,12 @@ async def _deactivate(
 
 @page("verify_members")
 async def verify_route(request: Request) -> Response:
-    return await _run(request, _verify)
+    return await _run(request, _verify, fields=("membership_number", "membership_expires_on"))
 
 
 @page("verify_members")
 async def link_parent_route(request: Request) -> Response:
-    return await _run(request, _link_parent)
+    return await _run(request, _link_parent, fields=("parent_email",))
 
 
 @page("verify_members")
@@ -178,6 +190,12 @@ async def status_page(request: Request) -> Response:
             "You need the permission “Verify memberships and link parents” or "
             "“Manage members” for this page.",
         )
+    return await _status(request)
+
+
+async def _status(
+    request: Request, *, refusal: str = "", typed: dict[str, str] | None = None
+) -> Response:
     member = await load_member(request)
     db = request.state.db
     parent = None if member.parent_id is None else await db.get(Member, member.parent_id)
@@ -185,7 +203,14 @@ async def status_page(request: Request) -> Response:
     return render(
         request,
         "members/status.html",
-        {"member": member, "parent": parent, "account_protected": refused},
+        {
+            "member": member,
+            "parent": parent,
+            "account_protected": refused,
+            "refusal": refusal,
+            "typed": typed or {},
+        },
+        status_code=400 if refusal else 200,
     )
 
 

@@ -64,9 +64,15 @@ def measure(
 
 
 @command("bench-activities", "Time batch auth-card HTML and the nightly authorization expiry.")
-@argument("--members", type=positive_int, default=100_000, help="Members to seed (default 100,000).")
-@argument("--per-member", type=positive_int, default=10, help="Authorizations per member (default 10).")
-@argument("--cards", type=positive_int, default=1000, help="Auth cards in the batch (default 1,000).")
+@argument(
+    "--members", type=positive_int, default=100_000, help="Members to seed (default 100,000)."
+)
+@argument(
+    "--per-member", type=positive_int, default=10, help="Authorizations per member (default 10)."
+)
+@argument(
+    "--cards", type=positive_int, default=1000, help="Auth cards in the batch (default 1,000)."
+)
 def bench_activities(args: argparse.Namespace) -> int:
     figures = measure(args.members, args.per_member, args.cards, lambda t: print(t, flush=True))
     for key, seconds in figures:
