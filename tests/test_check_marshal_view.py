@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import httpx
+from sqlalchemy import text
 
+from server.cards.invalidation import invalidate
 from server.plugins.activities.decisions import revoke
 from tests.activities_fixtures import make_activity, make_authorization
 from tests.check_fixtures import code_for, make_verified
@@ -55,3 +58,32 @@ async def test_a_marshal_logged_out_elsewhere_sees_no_details(app, client, db):
     answer = (await client.get(url, headers=JSON)).json()
     assert answer["result"] == "ok"
     assert "marshal" not in answer and "sections" not in answer and "checker" not in answer
+
+
+async def test_a_new_card_epoch_makes_the_stored_view_stale(app, client, db):
+    """The stored view is shown while fresh; at midnight (or a settings change) a new card
+    epoch makes every stored view stale at once, and the next check builds it again."""
+    marshal = await make_staff(db, ["check_cards"])
+    member = await make_verified(db)
+    await db.commit()
+    await login(client, marshal.email)
+    url = f"/check/{code_for(app, member)}"
+    built = (await client.get(url, headers=JSON)).json()
+    stored = text("SELECT check_view FROM card_payloads WHERE member_id = :id")
+    for _ in range(100):  # the rebuilder stores what it built a moment later
+        if await db.scalar(stored, {"id": member.id}):
+            break
+        await db.commit()
+        await asyncio.sleep(0.05)
+        await client.get(url, headers=JSON)  # (a member without a card gets a row first)
+    # Mark the stored view, as a view built before the date moved would differ.
+    await db.execute(
+        text("UPDATE card_payloads SET check_view = :view WHERE member_id = :id"),
+        {"view": '{"sections": [], "photo": null, "stored": true}', "id": member.id},
+    )
+    await db.commit()
+    assert (await client.get(url, headers=JSON)).json()["stored"] is True
+    await invalidate(db, None, reason="midnight")
+    await db.commit()
+    answer = (await client.get(url, headers=JSON)).json()
+    assert "stored" not in answer and answer["sections"] == built["sections"]

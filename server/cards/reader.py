@@ -28,13 +28,6 @@ LOOKUP_SQL = (
 )
 
 
-CHECK_VIEW_SQL = (
-    "SELECT p.check_view FROM card_payloads p WHERE p.member_id = {} "
-    "AND p.check_view IS NOT NULL AND p.valid_until > {} "
-    "AND p.epoch >= (SELECT COALESCE(MAX(e.id), 0) FROM card_epochs e)"
-)
-
-
 @dataclass(frozen=True, slots=True)
 class LinkRow:
     link_id: int
@@ -53,8 +46,6 @@ class CardReader:
     def __init__(self, hot: HotConnections) -> None:
         self.hot = hot
         self.sql = hot.sql(LOOKUP_SQL)
-        on_sqlite = hot.sqlite is not None
-        self.check_view_sql = CHECK_VIEW_SQL.format(*(("?", "?") if on_sqlite else ("$1", "$2")))
 
     async def fetch(self, token_hash: str) -> LinkRow | None:
         if self.hot.sqlite is not None:
@@ -64,15 +55,6 @@ class CardReader:
         if row is None:
             return None
         return LinkRow(row[0], row[1], bool(row[2]), row[3], row[4], row[5] or 0, bool(row[6]))
-
-    async def check_view(self, member_id: int) -> str | None:
-        """The marshal's view of a member stored with their card, while it is fresh."""
-        now = int(time.time())
-        if self.hot.sqlite is not None:
-            row: Any = self.hot.sqlite.execute(self.check_view_sql, (member_id, now)).fetchone()
-        else:
-            row = await self.hot.pool.fetchrow(self.check_view_sql, member_id, now)
-        return None if row is None else str(row[0])
 
 
 class UsageTracker:

@@ -1,11 +1,11 @@
 """Who is asking: the logged-in member behind a session cookie, found on the hot connections.
 
 The marshal's scanner sends its session cookie with every check, and every page asks
-who its user is. The same rules as every
-page decide who that is (``server.auth.sessions.lookup``: an open session, not past its
-idle or absolute limit, of a member who may log in) and what they may see
-(``server.auth.access.permissions_from``), read in two indexed queries on the hot
-connection (``server.db.hot``) instead of ORM round trips. When the session's last-seen
+who its user is. The same rules as every page decide who that is
+(``server.auth.sessions.lookup``: an open session, not past its idle or absolute limit,
+of a member who may log in) and what they may see (``server.auth.access.permissions_from``),
+read in one indexed query on the hot connection (``server.db.hot``) instead of ORM
+round trips. When the session's last-seen
 time is due to move on (every few minutes), the caller takes the ordinary ORM path,
 which writes it.
 """
@@ -17,7 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, join, select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from server.auth.access import current_membership, permissions_from
 from server.auth.models import LoginSession
@@ -28,6 +29,10 @@ from server.groups.models import Group, GroupMembership
 from server.members.models import Member
 from server.members.status import LOGIN_STATUSES
 
+# The session, its member and the member's current group memberships in one statement
+# (one round trip: on a busy PostgreSQL pool each costs a turn of the loop): a row per
+# membership, or one row with NULL membership columns for a member in no group.
+_CURRENT = and_(GroupMembership.member_id == Member.id, current_membership(bindparam("today")))
 SESSION_QUERY = (
     select(
         LoginSession.ended_at,
@@ -44,20 +49,19 @@ SESSION_QUERY = (
         Member.is_superuser,
         Member.deleted_at,
         Member.membership_expires_on,
+        GroupMembership.group_id,
+        GroupMembership.is_chair,
+        Group.permissions,
+        Group.chair_permissions,
     )
+    .select_from(LoginSession)
     .join(Member, Member.id == LoginSession.member_id)
+    .outerjoin(join(GroupMembership, Group, Group.id == GroupMembership.group_id), _CURRENT)
     .where(LoginSession.token_hash == bindparam("token_hash"))
 )
-MEMBERSHIPS_QUERY = (
-    select(GroupMembership.is_chair, Group.permissions, Group.chair_permissions)
-    .join(Group, Group.id == GroupMembership.group_id)
-    .where(GroupMembership.member_id == bindparam("member_id"))
-    .where(current_membership(bindparam("today")))
-)
-
-
-SESSION_SQL = compiled(SESSION_QUERY)
-MEMBERSHIPS_SQL = compiled(MEMBERSHIPS_QUERY)
+# SQLite with named parameters (``today`` appears four times), PostgreSQL numbered.
+SESSION_SQLITE_SQL = str(SESSION_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="named")))
+SESSION_POSTGRESQL_SQL = compiled(SESSION_QUERY)[1]
 
 
 @dataclass(frozen=True)
@@ -89,24 +93,26 @@ async def find_checker(
     if not isinstance(sid, str) or not sid or len(sid) > 100:
         return None
     if hot.sqlite is not None:
-        row: Any = hot.sqlite.execute(SESSION_SQL[0], (token_hash(sid),)).fetchone()
+        params = {"today": today.isoformat(), "token_hash": token_hash(sid)}
+        rows: Any = hot.sqlite.execute(SESSION_SQLITE_SQL, params).fetchall()
     else:
-        row = await hot.pool.fetchrow(SESSION_SQL[1], token_hash(sid))
-    if row is None:
+        rows = await hot.pool.fetch(SESSION_POSTGRESQL_SQL, today, token_hash(sid))
+    if not rows:
         return None
-    ended, expires, idle_expires, last_seen, member_id, sca, first, middle, last, email = row[:10]
-    status, superuser, deleted_at, membership_expires = row[10:]
+    ended, expires, idle_expires, last_seen, member_id, sca, first, middle, last, email = rows[0][
+        :10
+    ]
+    status, superuser, deleted_at, membership_expires = rows[0][10:14]
     if ended is not None or _past(expires, now) or _past(idle_expires, now):
         return None
     if deleted_at is not None or status not in LOGIN_STATUSES:
         return None
     holder = _Holder(bool(superuser), False, status, as_date(membership_expires))
-    if hot.sqlite is not None:
-        day = today.isoformat()
-        rows: Any = hot.sqlite.execute(MEMBERSHIPS_SQL[0], (member_id, day, day, day, day))
-    else:
-        rows = await hot.pool.fetch(MEMBERSHIPS_SQL[1], member_id, today)
-    held = [(bool(chair), _json_list(granted), _json_list(more)) for chair, granted, more in rows]
+    held = [
+        (bool(chair), _json_list(granted), _json_list(more))
+        for group_id, chair, granted, more in (row[14:] for row in rows)
+        if group_id is not None
+    ]
     legal = " ".join(part for part in (first, middle, last) if part)
     seen = as_utc(last_seen)
     return Checker(

@@ -24,6 +24,7 @@ from server.checks import reports, runtime, scanner
 from server.checks.checker import Checker, find_checker
 from server.checks.decide import Verdict, decide
 from server.checks.log import entry_for
+from server.checks.lookup import MemberFacts
 from server.checks.revocations import revocation_list, revoke_codes
 from server.database import utcnow
 from server.members.models import Member
@@ -97,12 +98,13 @@ async def _checker(request: Request, verdict: Verdict, now: dt.datetime) -> Chec
     return await find_checker(hot, sid, now, today)
 
 
-async def _check_view(request: Request, member_id: int) -> dict[str, Any]:
-    """The marshal's view of the member, stored with their card (rebuilt if stale)."""
-    cards = card_runtime.of(request.app)
-    stored = await cards.reader.check_view(member_id)
+async def _check_view(request: Request, member: MemberFacts) -> dict[str, Any]:
+    """The marshal's view of the member, stored with their card and read with their
+    facts (``FactsLookup.with_view``), or rebuilt if stale."""
+    stored = member.check_view
     if stored is None:
-        built = await cards.rebuilder.get(member_id, check_view=True)
+        rebuilder = card_runtime.of(request.app).rebuilder
+        built = await rebuilder.get(member.member_id, check_view=True)
         stored = built.check_view if built is not None and built.check_view else "{}"
     view: dict[str, Any] = json.loads(stored)
     return view
@@ -124,7 +126,7 @@ async def _marshal_view(
         extra["valid_until"] = verdict.code.valid_until.strftime("%Y-%m-%d %H:%M UTC")
         extra["age"] = _age(verdict.code.issued_at, now)
     if verdict.member is not None:
-        extra.update(await _check_view(request, verdict.member.member_id))
+        extra.update(await _check_view(request, verdict.member))
         if "manage_members" in checker.permissions:
             extra["member_url"] = f"/checks/member/{verdict.member.member_id}"
     return checker.member_id, extra
@@ -140,8 +142,14 @@ async def check(request: Request) -> Response:
     app = request.app
     now = utcnow()
     lookup = runtime.lookup(app)
+    # A logged-in checker may be a marshal, who is shown the member's stored view.
+    logged_in = request.scope.get("session", {}).get("uid") is not None
     verdict = await decide(
-        request.path_params["code"], runtime.keyring(app), lookup, now, lookup.voided
+        request.path_params["code"],
+        runtime.keyring(app),
+        lookup.with_view if logged_in else lookup,
+        now,
+        lookup.voided,
     )
     if verdict.code is None and verdict.result.key == "unknown":
         # Only codes that fail to verify count; a correctly signed one is always answered.
@@ -157,7 +165,7 @@ async def check(request: Request) -> Response:
         failure_limiter.hit(client)
     checker_id: int | None = None
     extra: dict[str, Any] = {}
-    if request.scope.get("session", {}).get("uid") is not None:
+    if logged_in:
         checker_id, extra = await _marshal_view(request, verdict, now)
     runtime.log_writer(app).add(entry_for(verdict, checker_id=checker_id, now=now))
     return _respond(request, verdict, extra)
