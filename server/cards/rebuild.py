@@ -181,6 +181,11 @@ class CardRebuilder:
         # Builds read on this thread itself (a read waits for no lock); stores, which may
         # wait for the write lock, on the driver's thread, leaving this loop free.
         engine = make_engine(self.settings.database_url, inline=True)
+        if engine.dialect.name == "postgresql":
+            # Builds only read. At READ COMMITTED every statement of a transaction takes
+            # a snapshot of its own anyway, so BEGIN and ROLLBACK buy nothing but two
+            # round trips per batch; ``builder.store`` checks generations either way.
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         store_engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(engine)
         self._store_sessionmaker = make_sessionmaker(store_engine)
