@@ -75,13 +75,30 @@ def log_format() -> str:
     return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
 
 
+class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a line is written, not as it was when the
+    handler was made: a command run in-process by a test (whose captured stream closes
+    with the test), or a redirected stream, never leaves logging writing to a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure(stream: TextIO | None = None) -> logging.Handler:
     """Install the one handler on the root logger (idempotent); returns it."""
     root = logging.getLogger()
     existing = _handler()
     if existing is not None:
         return existing
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else StandardError()
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
     root.addHandler(handler)

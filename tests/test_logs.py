@@ -3,6 +3,7 @@ worker, JSON on request, no personal data, an access log also with several worke
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -57,6 +58,27 @@ def test_json_lines_for_log_collectors():
     assert data["message"] == "reset for [email]"
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", data["time"])
     assert "ValueError" in data["exception"] and "a.b@" not in data["exception"]
+
+
+def test_the_log_writes_to_standard_error_as_it_is_when_a_line_is_written():
+    """A command run in-process (a test's captured stream, later closed) must not leave
+    the log writing to a closed file: every line goes to the current ``sys.stderr``."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        assert isinstance(logs.configure(), logs.StandardError)
+    finally:
+        root.handlers[:] = before
+        root.setLevel(level)
+    handler = logs.StandardError()
+    handler.setFormatter(logs.TextFormatter())
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(first):
+        handler.emit(_record("first line"))
+    first.close()
+    with contextlib.redirect_stderr(second):
+        handler.emit(_record("second line"))
+    assert second.getvalue().rstrip().endswith("tessera.mail: second line")
 
 
 async def test_access_lines_are_batched_redacted_and_whole():
