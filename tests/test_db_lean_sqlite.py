@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -98,3 +99,42 @@ async def test_inline_connections_run_on_the_calling_thread(tmp_path):
             assert set(threading.enumerate()) == before  # no driver thread was started
     finally:
         await engine.dispose()
+
+
+def test_a_database_that_cannot_be_opened_leaves_no_thread_failing_after_the_loop(tmp_path):
+    """A command that cannot open its database (a missing folder) prints its message and
+    exits; the driver's thread must not answer the closed event loop afterwards (which
+    printed "Exception in thread … Event loop is closed" under the message)."""
+    import queue
+    import sqlite3
+    import time
+
+    from server.db import lean_sqlite
+
+    class SlowToStop(queue.SimpleQueue):
+        """The driver's thread, busy a moment when asked to stop (a loaded machine)."""
+
+        def get(self, *args, **kwargs):
+            item = super().get(*args, **kwargs)
+            if item[1] is not None and item[1].__name__ == "close_and_stop":
+                time.sleep(0.2)
+            return item
+
+    missing = tmp_path / "no-such-folder" / "tessera.sqlite3"
+    connect = lean_sqlite.connector([str(missing)], {})
+    failures: list[BaseException] = []
+    hook, threading.excepthook = threading.excepthook, lambda args: failures.append(args.exc_value)
+    try:
+        connection = LeanConnection(connect, inline=False)
+        connection._tx = SlowToStop()
+        connection._thread._args = (connection._tx,)
+
+        async def open_it():
+            await connection
+
+        with pytest.raises(sqlite3.OperationalError, match="unable to open database file"):
+            asyncio.run(open_it())
+        connection._thread.join(timeout=5)
+    finally:
+        threading.excepthook = hook
+    assert failures == []

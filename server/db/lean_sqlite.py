@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
@@ -127,6 +128,25 @@ class LeanConnection(aiosqlite.Connection):
         if self.inline:
             return self._connect().__await__()
         return super().__await__()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        """As aiosqlite's, but a failed open waits for the driver's thread to stop:
+        aiosqlite only asks it to, and a thread answering after the caller's event loop
+        closed (``asyncio.run`` of a command that could not open its database) printed
+        "Exception in thread … Event loop is closed" under the command's clear message."""
+        if self._connection is None:
+            try:
+                future = asyncio.get_running_loop().create_future()
+                self._tx.put_nowait((future, self._connector))
+                self._connection = await future
+            except BaseException:
+                stopped = self.stop()
+                self._connection = None
+                if stopped is not None:
+                    with contextlib.suppress(BaseException):
+                        await stopped
+                raise
+        return self
 
     @property
     def driver(self) -> sqlite3.Connection:
