@@ -1,7 +1,8 @@
 """Building and storing many card payloads at once, set-based.
 
-``build_many`` reads, in one read transaction and a fixed number of queries whatever
-the batch size: the current epoch and each payload's generation first, then the
+``build_many`` reads, in a fixed number of queries whatever the batch size (in one read
+transaction on SQLite; the rebuilder reads PostgreSQL in autocommit, where READ
+COMMITTED gives every statement a snapshot of its own anyway): the current epoch and each payload's generation first, then the
 members and their branches, the app settings, the plugin sections (for the card and
 for the marshal's check page) and every extra part's data; it composes each payload —
 and the marshal's view of the member (``check_view``) — in memory. Nothing is locked meanwhile.
