@@ -2,10 +2,11 @@
 
 ``build_many`` reads, in a fixed number of queries whatever the batch size (in one read
 transaction on SQLite; the rebuilder reads PostgreSQL in autocommit, where READ
-COMMITTED gives every statement a snapshot of its own anyway): the current epoch and each payload's generation first, then the
-members and their branches, the app settings, the plugin sections (for the card and
-for the marshal's check page) and every extra part's data; it composes each payload —
-and the marshal's view of the member (``check_view``) — in memory. Nothing is locked meanwhile.
+COMMITTED gives every statement a snapshot of its own anyway): the current epoch and
+each payload's generation first, then the members and their branches, the app
+settings, the plugin sections (for the card and for the marshal's check page) and every
+extra part's data; it composes each payload — and the marshal's view of the member
+(``check_view``) — in memory. Nothing is locked meanwhile.
 ``store`` then writes the payloads in one short write transaction, each only if its
 generation is still the one it was built from (a payload invalidated meanwhile is not
 overwritten) — the write lock is held for the UPDATE, never while building.

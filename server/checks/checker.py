@@ -5,9 +5,8 @@ who its user is. The same rules as every page decide who that is
 (``server.auth.sessions.lookup``: an open session, not past its idle or absolute limit,
 of a member who may log in) and what they may see (``server.auth.access.permissions_from``),
 read in one indexed query on the hot connection (``server.db.hot``) instead of ORM
-round trips. When the session's last-seen
-time is due to move on (every few minutes), the caller takes the ordinary ORM path,
-which writes it.
+round trips. When the session's last-seen time is due to move on (every few minutes),
+the caller takes the ordinary ORM path, which writes it.
 """
 
 from __future__ import annotations
@@ -99,15 +98,13 @@ async def find_checker(
         rows = await hot.pool.fetch(SESSION_POSTGRESQL_SQL, today, token_hash(sid))
     if not rows:
         return None
-    ended, expires, idle_expires, last_seen, member_id, sca, first, middle, last, email = rows[0][
-        :10
-    ]
-    status, superuser, deleted_at, membership_expires = rows[0][10:14]
+    ended, expires, idle_expires, last_seen, member_id, *_ = rows[0]
+    sca, first, middle, last, email, status, superuser, deleted_at, expiry = rows[0][5:14]
     if ended is not None or _past(expires, now) or _past(idle_expires, now):
         return None
     if deleted_at is not None or status not in LOGIN_STATUSES:
         return None
-    holder = _Holder(bool(superuser), False, status, as_date(membership_expires))
+    holder = _Holder(bool(superuser), False, status, as_date(expiry))
     held = [
         (bool(chair), _json_list(granted), _json_list(more))
         for group_id, chair, granted, more in (row[14:] for row in rows)

@@ -125,9 +125,8 @@ def _zone_name(stored: Any) -> str:
 
 
 def _facts(row: Any) -> MemberFacts:
-    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked, known, zone = row[
-        :10
-    ]
+    member_id, public_id, sca_name, branch, status, expires, deleted_at, revoked, known = row[:9]
+    zone = row[9]
     return MemberFacts(
         member_id=member_id,
         public_id=public_id,

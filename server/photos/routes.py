@@ -74,6 +74,7 @@ async def upload(request: Request) -> Response:
     db = request.state.db
     error = ""
     status = 200
+    confirm_removal = False
     if request.method == "POST":
         # Leaving the block closes the upload (over 1 MB it is a temporary file on disk).
         async with request.form(max_part_size=MAX_UPLOAD_BYTES + 1024) as form:
@@ -82,37 +83,33 @@ async def upload(request: Request) -> Response:
             file = form.get("photo")
             data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
         if action == "remove" and not confirmed:
-            # One click is not enough: the page asks (and works without JavaScript).
-            return render(
-                request,
-                "photos/upload.html",
-                {
-                    "member": member,
-                    "has_photo": await current_photo(db, member.id) is not None,
-                    "confirm_removal": True,
-                    "error": "",
-                    "back": _back(request, member),
-                },
-            )
-        if action == "remove":
+            confirm_removal = True  # one click is not enough: the page asks (no JS needed)
+        elif action == "remove":
             removed = await remove_photo(db, member.id, request.state.user.id)
             await db.commit()
             flash(request, "Photo removed." if removed else "There was no photo to remove.")
             return RedirectResponse(_back(request, member), status_code=303)
-        try:
-            processed = await process_off_loop(data)
-        except PhotoRefused as refused:
-            error, status = str(refused), 400
         else:
-            await save_photo(db, member.id, processed, request.state.user.id)
-            await db.commit()
-            flash(request, "Photo saved. It shows on the card and to marshals at a check.")
-            return RedirectResponse(_back(request, member), status_code=303)
+            try:
+                processed = await process_off_loop(data)
+            except PhotoRefused as refused:
+                error, status = str(refused), 400
+            else:
+                await save_photo(db, member.id, processed, request.state.user.id)
+                await db.commit()
+                flash(request, "Photo saved. It shows on the card and to marshals at a check.")
+                return RedirectResponse(_back(request, member), status_code=303)
     has_photo = await current_photo(db, member.id) is not None
     return render(
         request,
         "photos/upload.html",
-        {"member": member, "has_photo": has_photo, "error": error, "back": _back(request, member)},
+        {
+            "member": member,
+            "has_photo": has_photo,
+            "confirm_removal": confirm_removal,
+            "error": error,
+            "back": _back(request, member),
+        },
         status_code=status,
     )
 
