@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -15,6 +16,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.live import free_port
+
+# aiosmtpd logs every client's comings and goings at INFO ("mail.log"); a connection
+# closed after its test has ended would print among the results.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 CARD_URL_RE = re.compile(r"https?://[^\s\"<>]+/card/[A-Za-z0-9_-]{22}")
 
