@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, literal, select, update
+from sqlalchemy import BindParameter, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,13 +84,15 @@ async def build_many(
     found: dict[int, BuiltPayload | None] = dict.fromkeys(ids)
     if not ids:
         return found
-    # Epoch and generations first: whatever changes after these reads makes the
-    # payloads built from them stale (see ``store``).
-    epoch, generations = await _epoch_and_generations(db, ids)
+    # The epoch and each payload's generation in the members' own statement (one
+    # snapshot, one round trip): whatever changes after it makes the payloads built
+    # from it stale (see ``store``). A member without a payload row has no generation.
     rows = (await db.execute(_MEMBERS, {"ids": ids})).all()
-    members = list(rows)
-    if not members:
+    if not rows:
         return found
+    epoch = int(rows[0].epoch)
+    generations = {row[0].id: row.generation for row in rows if row.generation is not None}
+    members = [(member, branch_name) for member, branch_name, _, _ in rows]
     site = await sites.at(db, epoch) if sites is not None else await load_settings(db)
     today = clock.today(site, now)
     loaded_members = [m for m, _ in members]
@@ -140,24 +142,12 @@ class SiteSettings:
 
 # A batch's statements are built once: building them cost more than running them.
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
-# The current card epoch and the payload generations of the ids, in one statement (one
-# snapshot, one round trip): a row of its own carries the epoch when no member has a
-# payload row yet.
-_EPOCH_AND_GENERATIONS = (
-    select(CURRENT_EPOCH, CardPayload.member_id, CardPayload.generation)
-    .select_from(select(literal(1).label("one")).subquery())
-    .outerjoin(CardPayload, CardPayload.member_id.in_(_IDS))
-)
 _MEMBERS = (
-    select(Member, Branch.name)
+    select(Member, Branch.name, CardPayload.generation, CURRENT_EPOCH.label("epoch"))
     .outerjoin(Branch, Branch.id == Member.branch_id)
+    .outerjoin(CardPayload, CardPayload.member_id == Member.id)
     .where(Member.id.in_(_IDS), Member.deleted_at.is_(None))
 )
-
-
-async def _epoch_and_generations(db: AsyncSession, ids: list[int]) -> tuple[int, dict[int, int]]:
-    rows = (await db.execute(_EPOCH_AND_GENERATIONS, {"ids": ids})).all()
-    return int(rows[0][0]), {m: g for _, m, g in rows if m is not None}
 
 
 def check_view(member: Member, photo: str | None, sections: Sequence[Section]) -> str:
