@@ -16,10 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, join, select
-from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy import bindparam, join, select
 
-from server.auth.access import current_membership, permissions_from
+from server.auth.access import permissions_from
 from server.auth.models import LoginSession
 from server.auth.sessions import TOUCH_EVERY, token_hash
 from server.checks.lookup import as_date, as_utc
@@ -28,10 +27,11 @@ from server.groups.models import Group, GroupMembership
 from server.members.models import Member
 from server.members.status import LOGIN_STATUSES
 
-# The session, its member and the member's current group memberships in one statement
-# (one round trip: on a busy PostgreSQL pool each costs a turn of the loop): a row per
-# membership, or one row with NULL membership columns for a member in no group.
-_CURRENT = and_(GroupMembership.member_id == Member.id, current_membership(bindparam("today")))
+# The session, its member and every group membership of the member in one statement (one
+# round trip, asking for no date, so that the scanner's check can send it beside the
+# member's facts): a row per membership, or one row with NULL membership columns for a
+# member in no group. Which memberships are current is decided here, as
+# ``server.auth.access.current_membership`` decides it in SQL.
 SESSION_QUERY = (
     select(
         LoginSession.ended_at,
@@ -49,18 +49,23 @@ SESSION_QUERY = (
         Member.deleted_at,
         Member.membership_expires_on,
         GroupMembership.group_id,
+        GroupMembership.since,
+        GroupMembership.until,
+        Group.since,
+        Group.until,
         GroupMembership.is_chair,
         Group.permissions,
         Group.chair_permissions,
     )
     .select_from(LoginSession)
     .join(Member, Member.id == LoginSession.member_id)
-    .outerjoin(join(GroupMembership, Group, Group.id == GroupMembership.group_id), _CURRENT)
+    .outerjoin(
+        join(GroupMembership, Group, Group.id == GroupMembership.group_id),
+        GroupMembership.member_id == Member.id,
+    )
     .where(LoginSession.token_hash == bindparam("token_hash"))
 )
-# SQLite with named parameters (``today`` appears four times), PostgreSQL numbered.
-SESSION_SQLITE_SQL = str(SESSION_QUERY.compile(dialect=sqlite_dialect.dialect(paramstyle="named")))
-SESSION_POSTGRESQL_SQL = compiled(SESSION_QUERY)[1]
+SESSION_SQL = compiled(SESSION_QUERY)
 
 
 @dataclass(frozen=True)
@@ -85,17 +90,17 @@ def _json_list(value: Any) -> list[str]:
     return list(found or [])
 
 
-async def find_checker(
-    hot: HotConnections, sid: Any, now: dt.datetime, today: dt.date
-) -> Checker | None:
-    """The checker whose session id ``sid`` is, or None (no such open session)."""
+async def session_rows(hot: HotConnections, sid: Any) -> list[Any]:
+    """The rows of ``SESSION_QUERY`` for the session id ``sid`` (none for no such session)."""
     if not isinstance(sid, str) or not sid or len(sid) > 100:
-        return None
+        return []
     if hot.sqlite is not None:
-        params = {"today": today.isoformat(), "token_hash": token_hash(sid)}
-        rows: Any = hot.sqlite.execute(SESSION_SQLITE_SQL, params).fetchall()
-    else:
-        rows = await hot.pool.fetch(SESSION_POSTGRESQL_SQL, today, token_hash(sid))
+        return hot.sqlite.execute(SESSION_SQL[0], (token_hash(sid),)).fetchall()
+    return list(await hot.pool.fetch(SESSION_SQL[1], token_hash(sid)))
+
+
+def checker_from(rows: list[Any], now: dt.datetime, today: dt.date) -> Checker | None:
+    """The checker those rows describe, or None (no open session of a member who may log in)."""
     if not rows:
         return None
     ended, expires, idle_expires, last_seen, member_id, *_ = rows[0]
@@ -107,8 +112,12 @@ async def find_checker(
     holder = _Holder(bool(superuser), False, status, as_date(expiry))
     held = [
         (bool(chair), _json_list(granted), _json_list(more))
-        for group_id, chair, granted, more in (row[14:] for row in rows)
+        for group_id, since, until, group_since, group_until, chair, granted, more in (
+            row[14:] for row in rows
+        )
         if group_id is not None
+        and _current(since, until, today)
+        and _current(group_since, group_until, today)
     ]
     legal = " ".join(part for part in (first, middle, last) if part)
     seen = as_utc(last_seen)
@@ -119,6 +128,18 @@ async def find_checker(
         staff=holder.is_superuser or bool(held),
         touch_due=seen is None or now - seen >= TOUCH_EVERY,
     )
+
+
+async def find_checker(
+    hot: HotConnections, sid: Any, now: dt.datetime, today: dt.date
+) -> Checker | None:
+    """The checker whose session id ``sid`` is, or None (no such open session)."""
+    return checker_from(await session_rows(hot, sid), now, today)
+
+
+def _current(since: Any, until: Any, today: dt.date) -> bool:
+    start, end = as_date(since), as_date(until)
+    return start is not None and start <= today and (end is None or end >= today)
 
 
 def _past(moment: Any, now: dt.datetime) -> bool:
