@@ -59,7 +59,7 @@ async def _who(
     request: Request, db: AsyncSession, today: dt.date
 ) -> tuple[Member | None, frozenset[str], bool]:
     """The user, their permissions and whether they are staff: from the hot connection
-    (``server.checks.checker``, the same rules in two indexed reads) unless the session
+    (``server.checks.checker``, the same rules in one indexed read) unless the session
     is to be written — its last-seen time is due, or it ended and the cookie goes."""
     hot = getattr(request.app.state, "hot", None)
     if hot is not None and "session" in request.scope:
