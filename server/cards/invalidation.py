@@ -20,7 +20,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Delete, Select, Update, event, func, insert, inspect, select, update
+from sqlalchemy import (
+    Delete,
+    Select,
+    Update,
+    event,
+    func,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -49,7 +60,9 @@ NOT_ON_CARD = frozenset(
 # ``update(Member).execution_options(**CARD_UNCHANGED)``: no card shows what it changes.
 CARD_UNCHANGED = {"tessera_card_unchanged": True}
 
-CURRENT_EPOCH = select(func.coalesce(func.max(CardEpoch.id), 0)).scalar_subquery()
+# The 0 is SQL text, not a bound parameter, so the expression also fits the hot paths'
+# precompiled statements (``server.checks.lookup``), whose parameters are positional.
+CURRENT_EPOCH = select(func.coalesce(func.max(CardEpoch.id), literal_column("0"))).scalar_subquery()
 
 
 def stale_statement(members: Members) -> Update:

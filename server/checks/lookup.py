@@ -19,7 +19,8 @@ from sqlalchemy import and_, bindparam, case, func, literal_column, null, select
 from sqlalchemy.dialects import sqlite
 
 from server import clock
-from server.cards.models import CardEpoch, CardPayload
+from server.cards.invalidation import CURRENT_EPOCH
+from server.cards.models import CardPayload
 from server.checks.models import CodeRevocation
 from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
@@ -83,8 +84,7 @@ _fresh_view = case(
     (
         and_(
             CardPayload.valid_until > bindparam("now"),
-            CardPayload.epoch
-            >= select(func.coalesce(func.max(CardEpoch.id), literal_column("0"))).scalar_subquery(),
+            CardPayload.epoch >= CURRENT_EPOCH,
         ),
         CardPayload.check_view,
     ),
