@@ -109,6 +109,10 @@ def configure(stream: TextIO | None = None) -> logging.Handler:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin it loads
+    # httpx logs every request's URL at INFO: an APNs push's URL ends in the device's
+    # push token, and the wallet's other calls are Tessera's own business, not the log's.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from server import logs
 from server.config import Settings
 from server.members.actions import deactivate
 from server.wallet.models import WalletDelivery, WalletDevice
@@ -127,3 +129,21 @@ async def test_an_unreachable_apns_keeps_the_push_for_later(app, client, db, set
     assert row.status == "queued" and row.attempts == 1
     assert "unreachable" in row.last_error
     assert row.next_attempt_at > dt.datetime.now(dt.UTC)
+
+
+async def test_a_push_leaves_no_push_token_in_the_log(
+    app, client, db, settings, credentials, apns_port, caplog
+):
+    logs.configure()  # as serve sets logging up
+    caplog.set_level(logging.INFO)
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    await register(client, token, "iphone0001", "cd" * 32)
+    member.membership_number = "M42"
+    await db.commit()
+    worker = WalletWorker(app.state.sessionmaker, settings)
+    async with serving(apns_app(Recorded()), apns_port, tls=credentials):
+        report = await worker.run_once()
+        await worker.senders.close()
+    assert report.counts == {"sent": 1}
+    assert "cd" * 32 not in caplog.text
