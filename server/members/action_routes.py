@@ -131,30 +131,22 @@ def _without_input(service: Callable[..., Awaitable[str]]) -> Action:
     return run
 
 
-async def _clear(
-    request: Request, member: Member, form: FormReader, version: int, today: dt.date
-) -> str:
-    return await actions.clear_membership(
-        request.state.db,
-        member,
-        request.state.user,
-        expected_version=version,
-        today=today,
-        reason=form.text("reason", "Reason", max_length=2000),
-    )
+def _with_reason(service: Callable[..., Awaitable[str]]) -> Action:
+    """An action whose form carries the version and a reason (clear, deactivate)."""
 
+    async def run(
+        request: Request, member: Member, form: FormReader, version: int, today: dt.date
+    ) -> str:
+        return await service(
+            request.state.db,
+            member,
+            request.state.user,
+            expected_version=version,
+            today=today,
+            reason=form.text("reason", "Reason", max_length=2000),
+        )
 
-async def _deactivate(
-    request: Request, member: Member, form: FormReader, version: int, today: dt.date
-) -> str:
-    return await actions.deactivate(
-        request.state.db,
-        member,
-        request.state.user,
-        expected_version=version,
-        reason=form.text("reason", "Reason", max_length=2000),
-        today=today,
-    )
+    return run
 
 
 @page("verify_members")
@@ -169,12 +161,12 @@ async def link_parent_route(request: Request) -> Response:
 
 @page("verify_members")
 async def clear_route(request: Request) -> Response:
-    return await _run(request, _clear, CLEAR)
+    return await _run(request, _with_reason(actions.clear_membership), CLEAR)
 
 
 @page("manage_members")
 async def deactivate_route(request: Request) -> Response:
-    return await _run(request, _deactivate, DEACTIVATE)
+    return await _run(request, _with_reason(actions.deactivate), DEACTIVATE)
 
 
 @page("manage_members")
