@@ -1,0 +1,55 @@
+"""The third attacker's review of issue 12, replayed as attacks.
+
+Each test follows an attacker's steps against the app (logged in as one of the demo's
+roles, ``tests/role_fixtures.py``) and asserts that the attack no longer works; each one
+succeeded before its fix.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from server.cards.models import CardLink
+from tests.card_fixtures import issued_token, reset_card_limiter
+from tests.factories import login, post_form
+from tests.role_fixtures import Offices
+
+_reset_card_limiter = reset_card_limiter
+
+
+async def _links(db, member_id: int) -> list[tuple[int, bool]]:
+    rows = await db.execute(
+        select(CardLink.id, CardLink.revoked_at.is_(None))
+        .where(CardLink.member_id == member_id)
+        .order_by(CardLink.id)
+    )
+    await db.commit()
+    return [(link_id, live) for link_id, live in rows]
+
+
+async def test_an_officer_cannot_replace_a_superiors_card_through_my_cards(client, db, settings):
+    """The deputy may not touch the superuser's or a marshal's card link on their
+    card-links page, but the member's own "Email me my card link" form took any
+    ``member_id`` from anyone holding ``issue_card_links``: the superior's live link was
+    revoked (their phone card stopped) and a new one issued, without a reason asked."""
+    offices = await Offices.make(db)
+    deputy = await offices.person(db, "officer")
+    superiors = [await offices.person(db, "superuser"), await offices.person(db, "marshal")]
+    await db.commit()
+    for superior in superiors:
+        await issued_token(db, settings, superior)
+    await login(client, deputy.email)
+    for superior in superiors:
+        before = await _links(db, superior.id)
+        response = await post_form(client, "/me/cards/issue", {"member_id": str(superior.id)})
+        page = await client.get(response.headers["location"])
+        assert "only email your own card link" in page.text
+        assert await _links(db, superior.id) == before  # the phone card still works
+    # Their own link, from the same form, still works.
+    response = await post_form(client, "/me/cards/issue", {})
+    page = await client.get(response.headers["location"])
+    assert f"on its way to {deputy.email}" in page.text
+    count = await db.scalar(
+        select(func.count()).select_from(CardLink).where(CardLink.member_id == deputy.id)
+    )
+    assert count == 1
