@@ -7,11 +7,15 @@ succeeded before its fix.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
 
+from sqlalchemy import func, select, update
+
+from server.auth.models import LoginSession
 from server.cards.models import CardLink
+from server.settings.store import set_setting
 from tests.card_fixtures import issued_token, reset_card_limiter
-from tests.factories import login, post_form
+from tests.factories import login, make_member, post_form
 from tests.role_fixtures import Offices
 
 _reset_card_limiter = reset_card_limiter
@@ -53,3 +57,53 @@ async def test_an_officer_cannot_replace_a_superiors_card_through_my_cards(clien
         select(func.count()).select_from(CardLink).where(CardLink.member_id == deputy.id)
     )
     assert count == 1
+
+
+async def _session_row(db, member_id: int) -> LoginSession:
+    row = (
+        await db.execute(
+            select(LoginSession)
+            .where(LoginSession.member_id == member_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    await db.commit()
+    return row
+
+
+async def test_a_shortened_idle_timeout_ends_sessions_already_idle_that_long(client, db):
+    """After a lost laptop the admin lowers "Log out after idle hours" from 72 to 1. A
+    session left three hours ago still opened /me — and its next use extended it."""
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    row = await _session_row(db, member.id)
+    three_hours_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+    await db.execute(
+        update(LoginSession).where(LoginSession.id == row.id).values(last_seen_at=three_hours_ago)
+    )
+    await set_setting(db, "session_idle_hours", 1, None)
+    await db.commit()
+    response = await client.get("/me")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    row = await _session_row(db, member.id)
+    assert row.ended_at is not None and row.end_reason == "idle"
+
+
+async def test_a_shortened_lifetime_ends_older_sessions_at_once(client, db):
+    """Lowering "Log out after days" to 1 let a three-day-old session open one more page."""
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    row = await _session_row(db, member.id)
+    now = dt.datetime.now(dt.UTC)
+    await db.execute(
+        update(LoginSession)
+        .where(LoginSession.id == row.id)
+        .values(created_at=now - dt.timedelta(days=3), last_seen_at=now - dt.timedelta(minutes=10))
+    )
+    await set_setting(db, "session_lifetime_days", 1, None)
+    await db.commit()
+    assert (await client.get("/me")).status_code == 303
+    row = await _session_row(db, member.id)
+    assert row.end_reason == "expired"
