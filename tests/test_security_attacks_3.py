@@ -13,9 +13,10 @@ from sqlalchemy import func, select, update
 
 from server.auth.models import LoginSession
 from server.cards.models import CardLink
+from server.checks.models import CheckEntry
 from server.settings.store import set_setting
 from tests.card_fixtures import issued_token, reset_card_limiter
-from tests.factories import login, make_member, post_form
+from tests.factories import login, make_member, make_staff, post_form
 from tests.role_fixtures import Offices
 
 _reset_card_limiter = reset_card_limiter
@@ -107,3 +108,38 @@ async def test_a_shortened_lifetime_ends_older_sessions_at_once(client, db):
     assert (await client.get("/me")).status_code == 303
     row = await _session_row(db, member.id)
     assert row.end_reason == "expired"
+
+
+async def test_a_marshals_scanner_upload_cannot_break_the_server_or_hide_text(client, db):
+    """A marshal's session posts crafted "offline" check logs: NaN, Infinity or a huge
+    number as the check time, or JSON nested thousands deep, answered 500; a reason
+    with direction controls and a NUL was stored as sent, to show in the check log
+    (and PostgreSQL refuses a NUL: another 500)."""
+    marshal = await make_staff(db, ["check_cards"])
+    await db.commit()
+    await login(client, marshal.email)
+    headers = {
+        "X-CSRF-Token": (await client.get("/check/scan/session.json")).json()["csrf"],
+        "Content-Type": "application/json",
+    }
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    for n, checked_at in enumerate(("NaN", "Infinity", "-Infinity", "1e300", str(2**70))):
+        body = f'{{"entries": [{{"ref": "crafted-{n:03d}", "result": "unknown", "code": "x",'
+        body += f' "checked_at": {checked_at}}}]}}'
+        response = await client.post("/check/scan/log", content=body, headers=headers)
+        assert response.status_code in (200, 400), checked_at
+        assert not response.json().get("accepted"), checked_at
+    deep = await client.post("/check/scan/log", content="[" * 5000 + "]" * 5000, headers=headers)
+    assert deep.status_code == 400 and "not JSON" in deep.json()["error"]
+    entry = {"ref": "reason-000", "result": "unknown", "code": "x", "checked_at": now}
+    odd = await client.post(
+        "/check/scan/log",
+        json={"entries": [{**entry, "reason": {"not": "text"}}]},
+        headers=headers,
+    )
+    assert odd.json()["refused"] == [{"ref": "reason-000", "reason": "reason must be text"}]
+    hidden = {**entry, "reason": "gate \u202eetag\u2066 two\x00"}
+    stored = await client.post("/check/scan/log", json={"entries": [hidden]}, headers=headers)
+    assert stored.json()["accepted"] == 1
+    reasons = list((await db.execute(select(CheckEntry.reason))).scalars())
+    assert reasons == ["gate etag two"]
