@@ -14,10 +14,11 @@ from sqlalchemy import func, select, update
 from server.auth.models import LoginSession
 from server.cards.models import CardLink
 from server.checks.models import CheckEntry
-from server.settings.store import set_setting
+from server.settings.store import load_settings, set_setting
 from tests.card_fixtures import issued_token, reset_card_limiter
-from tests.factories import login, make_member, make_staff, post_form
+from tests.factories import csrf_from, login, make_member, make_staff, post_form
 from tests.role_fixtures import Offices
+from tests.test_settings_page import _form_values
 
 _reset_card_limiter = reset_card_limiter
 
@@ -143,3 +144,26 @@ async def test_a_marshals_scanner_upload_cannot_break_the_server_or_hide_text(cl
     assert stored.json()["accepted"] == 1
     reasons = list((await db.execute(select(CheckEntry.reason))).scalars())
     assert reasons == ["gate etag two"]
+
+
+async def test_json_escapes_do_not_smuggle_direction_controls_into_profile_fields(client, db):
+    """Invisible characters are stripped from every text setting, but the additional-info
+    fields are JSON: written as escapes (``\\u202e``) they passed the stripping and came
+    out of the JSON as real direction controls in the labels and choices every member
+    reads on their profile and the registration form."""
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    data = _form_values((await client.get("/admin/settings")).text)
+    fields = (
+        '[{"key": "household", "type": "select", "member_editable": true,'
+        ' "label": "House\\u202ehold\\u2066", "options": ["North\\u200b", "\\u202eSouth"]}]'
+    )
+    data.update(csrf_token=await csrf_from(client, "/admin/settings"))
+    data["additional_info_fields"] = fields
+    assert (await client.post("/admin/settings", data=data)).status_code == 303
+    [field] = (await load_settings(db))["additional_info_fields"]
+    await db.commit()
+    assert (field["label"], field["options"]) == ("Household", ["North", "South"])
+    profile = (await client.get("/me")).text
+    assert "Household" in profile and "\u202e" not in profile and "\u2066" not in profile
