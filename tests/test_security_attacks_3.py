@@ -7,10 +7,13 @@ succeeded before its fix.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import httpx
 from sqlalchemy import func, select, update
 
+from server.app import create_app
 from server.auth.models import LoginSession
 from server.cards.models import CardLink
 from server.checks.models import CheckEntry
@@ -167,3 +170,16 @@ async def test_json_escapes_do_not_smuggle_direction_controls_into_profile_field
     assert (field["label"], field["options"]) == ("Household", ["North", "South"])
     profile = (await client.get("/me")).text
     assert "Household" in profile and "\u202e" not in profile and "\u2066" not in profile
+
+
+async def test_an_https_base_url_in_capitals_still_gets_hsts_and_secure_cookies(settings):
+    """``BASE_URL=HTTPS://members.example.org`` (a scheme has no case: every link in the
+    mail works) ran the server as if on plain http: no Strict-Transport-Security, and
+    session cookies without ``Secure``, sent again over any http:// request."""
+    app = create_app(dataclasses.replace(settings, base_url="HTTPS://members.example.org"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        response = await c.get("/login")
+    await app.state.engine.dispose()
+    assert "max-age=" in response.headers.get("strict-transport-security", "")
+    assert "secure" in response.headers["set-cookie"].lower()
