@@ -33,7 +33,7 @@ class Settings:
 
     @property
     def https(self) -> bool:
-        return self.base_url.startswith("https://")
+        return self.base_url.lower().startswith("https://")  # a scheme has no case
 
     @property
     def is_sqlite(self) -> bool:

@@ -46,7 +46,9 @@ async def test_junk_gets_a_4xx_and_changes_nothing(app, client, db, settings):
         {"Authorization": f"ApplePass {body['authenticationToken']}"},
     )
     registration = f"{SERVICE}/devices/phone1/registrations/{PASS_TYPE_ID}/{serial}"
-    for content in (b"", b"[]", b"{", b'{"pushToken": 5}', b'{"pushToken": "../x"}', b"x" * 70_000):
+    deep = b"[" * 5000 + b"]" * 5000  # Python's json gives up with a RecursionError
+    junk = (b"", b"[]", b"{", b'{"pushToken": 5}', b'{"pushToken": "../x"}', b"x" * 70_000, deep)
+    for content in (*junk, b'{"pushToken": NaN}'):
         response = await client.post(registration, content=content, headers=auth)
         assert response.status_code == 400, content[:20]
     odd_device = f"{SERVICE}/devices/{'d' * 101}/registrations/{PASS_TYPE_ID}/{serial}"
@@ -66,7 +68,7 @@ async def test_junk_gets_a_4xx_and_changes_nothing(app, client, db, settings):
             params={"passesUpdatedSince": since},
         )
         assert listed.status_code == 204  # the device registered nothing
-    for log_body in (b"nope", b'{"logs": "one"}', b"[1]"):
+    for log_body in (b"nope", b'{"logs": "one"}', b"[1]", deep):
         assert (await client.post(f"{SERVICE}/log", content=log_body)).status_code == 400
     bad_date = await client.get(
         f"{SERVICE}/passes/{PASS_TYPE_ID}/{serial}",

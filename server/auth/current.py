@@ -51,5 +51,7 @@ async def current_user(request: Request, session: AsyncSession) -> Member | None
         request.session.clear()
         return None
     login, member = found
-    await sessions.touch(session, login, now)
+    if not await sessions.touch(session, login, now):
+        request.session.clear()
+        return None
     return member

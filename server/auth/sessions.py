@@ -87,14 +87,21 @@ async def lookup(
     return login, member
 
 
-async def touch(db: AsyncSession, login: LoginSession, now: dt.datetime) -> None:
+async def touch(db: AsyncSession, login: LoginSession, now: dt.datetime) -> bool:
     """Move the idle deadline on, at most every ``TOUCH_EVERY``; commits when it writes.
 
-    Runs before the page does anything else, so its commit carries nothing else.
+    The limits are read again here, so a shortened one applies to a session used again
+    after it changed: one idle (or open) longer than the limit now allows ends instead
+    of being extended. Returns whether the session still works. Runs before the page
+    does anything else, so its commit carries nothing else.
     """
     if now - login.last_seen_at < TOUCH_EVERY:
-        return
+        return True
     idle, lifetime = await limits(db)
+    if now >= login.last_seen_at + idle or now >= login.created_at + lifetime:
+        await end_by_id(db, login.id, "idle" if now >= login.last_seen_at + idle else "expired")
+        await db.commit()
+        return False
     values = {
         "last_seen_at": now,
         "idle_expires_at": now + idle,
@@ -109,6 +116,7 @@ async def touch(db: AsyncSession, login: LoginSession, now: dt.datetime) -> None
     await db.commit()
     for key, value in values.items():
         setattr(login, key, value)
+    return True
 
 
 async def end(db: AsyncSession, sid: str, reason: str) -> None:
@@ -116,6 +124,16 @@ async def end(db: AsyncSession, sid: str, reason: str) -> None:
     await db.execute(
         update(LoginSession)
         .where(LoginSession.token_hash == token_hash(sid), LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def end_by_id(db: AsyncSession, session_id: int, reason: str) -> None:
+    """End one session by its row id. The caller commits."""
+    await db.execute(
+        update(LoginSession)
+        .where(LoginSession.id == session_id, LoginSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
         .execution_options(synchronize_session=False)
     )

@@ -24,6 +24,7 @@ from server.checks.results import RESULTS
 from server.checks.uploads import UploadRefused, accept_upload
 from server.database import utcnow
 from server.web.csrf import csrf_token
+from server.web.json_body import parse_json
 from server.web.templating import ROOT, render
 
 SCAN_STATIC = ROOT / "static" / "scan"
@@ -96,7 +97,7 @@ async def upload_log(request: Request) -> Response:
     if len(body) > MAX_UPLOAD_BYTES:
         return JSONResponse({"error": "The upload is too large."}, status_code=413)
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
     except ValueError:
         return JSONResponse({"error": "The upload is not JSON."}, status_code=400)
     db = request.state.db

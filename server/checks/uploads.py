@@ -14,6 +14,7 @@ from server.checks.keyring import Keyring
 from server.checks.models import CheckEntry
 from server.checks.results import BY_KEY
 from server.members.models import Member
+from server.web.text import visible_text
 
 MAX_ENTRIES = 500
 MAX_AGE = dt.timedelta(days=30)
@@ -36,9 +37,12 @@ def _entry_problem(raw: Any, now: dt.datetime) -> str | None:
     checked = raw.get("checked_at")
     if not isinstance(checked, int | float) or isinstance(checked, bool):
         return "checked_at must be Unix seconds"
-    moment = dt.datetime.fromtimestamp(checked, dt.UTC)
-    if moment > now + dt.timedelta(minutes=10) or moment < now - MAX_AGE:
+    # Compared as numbers: no huge (or NaN) value reaches a datetime.
+    earliest, latest = (now - MAX_AGE).timestamp(), (now + dt.timedelta(minutes=10)).timestamp()
+    if not earliest <= checked <= latest:
         return "checked_at is in the future or more than 30 days old"
+    if not isinstance(raw.get("reason", ""), str):
+        return "reason must be text"
     return None
 
 
@@ -93,7 +97,7 @@ async def accept_upload(
                 checker_id=checker_id,
                 member_id=members.get(code.public_id) if code else None,
                 result=raw["result"],
-                reason=str(raw.get("reason", ""))[:500],
+                reason=visible_text(raw.get("reason", "")).replace("\x00", "")[:500],
                 code_issued_at=code.issued_at if code else None,
                 key_id=code.key_id if code else None,
                 source="offline",

@@ -124,12 +124,14 @@ def parse_info_fields(raw: str) -> list[dict[str, Any]]:
             or not all(isinstance(o, str) for o in options)
         ):
             raise SettingError(f"Additional info fields: {key}: a select needs a list of options.")
+        # The raw text lost its invisible characters, but JSON escapes ("\u202e") only
+        # become characters now: the label and options people read are cleaned again.
         fields.append(
             {
                 "key": key,
-                "label": str(item.get("label") or key),
+                "label": visible_text(str(item.get("label") or "")).strip() or key,
                 "type": kind,
-                "options": options if kind == "select" else [],
+                "options": [visible_text(o).strip() for o in options] if kind == "select" else [],
                 "member_editable": bool(item.get("member_editable", False)),
                 "public": bool(item.get("public", False)),
             }

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import logging
 import re
 from typing import Any
@@ -46,6 +45,7 @@ from server.wallet.config import AppleWallet
 from server.wallet.models import WalletDevice, WalletPass
 from server.wallet.pkpass import MEDIA_TYPE
 from server.wallet.refresh import refresh
+from server.web.json_body import parse_json
 from server.web.ratelimit import RateLimiter, client_key
 
 log = logging.getLogger("tessera.wallet")
@@ -107,7 +107,7 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
         if len(body) > MAX_BODY:
             return None
     try:
-        data = json.loads(body or b"{}")
+        data = parse_json(body or b"{}")
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
