@@ -48,6 +48,7 @@ async def test_nightly_expiry_expires_only_what_ran_out_and_tells_the_member(db)
         await db.scalars(select(AuditEntry).where(AuditEntry.action == "authorization.expired"))
     ).all()
     assert [(a.entity_id, a.member_id) for a in audit] == [(ran_out.id, member.id)]
+    assert (audit[0].before, audit[0].after) == ({"status": "approved"}, {"status": "expired"})
     mail = (await db.scalars(select(OutboxMessage))).all()
     assert [(m.to_addr, m.subject) for m in mail] == [
         (member.email, "Your authorization for Armored Combat has expired")

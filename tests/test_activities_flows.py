@@ -229,6 +229,15 @@ async def test_renewal_replaces_the_previous_authorization(db):
     await db.refresh(old)
     assert (old.status, old.replaced_by_id) == (REPLACED, renewal.id)
     assert renewal.status == APPROVED and renewal.expires_on == add_months(TODAY, 12)
+    # The replaced authorization's own history says when it ended, and why.
+    [entry] = await db.scalars(
+        select(AuditEntry).where(
+            AuditEntry.entity_type == "authorizations", AuditEntry.entity_id == old.id
+        )
+    )
+    assert entry.action == "authorization.replaced" and entry.member_id == member.id
+    assert entry.before == {"status": APPROVED}
+    assert entry.after == {"status": REPLACED, "replaced_by_id": renewal.id}
 
 
 async def test_no_term_means_no_expiry(db):

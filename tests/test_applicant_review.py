@@ -78,6 +78,20 @@ async def test_detail_lists_duplicates_with_links(client, db):
     assert re.search(r"<button type=\"submit\" disabled>Create member", text)
 
 
+async def test_a_member_with_the_same_sca_name_is_a_possible_duplicate(client, db):
+    """Someone who applies again under the name they go by, with their legal name spelt
+    differently and a new address, is still shown beside the member they already are."""
+    await _manager(db, client)
+    known = await make_member(db, sca_name="Eadric the Wanderer", first_name="Edward")
+    applicant = await make_applicant(
+        db, sca_name="  eadric the wanderer ", first_name="Ed", email="new@example.org"
+    )
+    await db.commit()
+    page = await client.get(f"/applicants/{applicant.id}")
+    assert f'href="/members/{known.id}"' in page.text
+    assert "same SCA name" in page.text
+
+
 async def test_agreement_info_box(client, db):
     await _manager(db, client)
     active = await make_agreement(db, "FULL", organisation="Full House", seats=1)

@@ -65,6 +65,18 @@ async def test_one_instance_at_a_time_and_once_a_day(app, recorded_jobs):
     assert recorded_jobs == ["first", "first"]
 
 
+async def test_a_run_for_a_later_date_does_not_stop_the_daily_runs(app, recorded_jobs):
+    """``manage.py nightly --date`` for a day ahead (an operator trying a job, a test of
+    the nightly age-up) must not make the server's own scheduler think today's run is
+    done: age-up, expiries and staff sync would then wait until that later day."""
+    sm = app.state.sessionmaker
+    today = dt.date(2030, 8, 1)
+    assert (await run_nightly(sm, today + dt.timedelta(days=40))).ran
+    assert (await tick(app, today)).ran
+    assert not (await tick(app, today)).ran  # and then once a day, as before
+    assert recorded_jobs == ["first", "first"]
+
+
 async def test_concurrent_ticks_run_the_jobs_once(app, recorded_jobs):
     runs = await asyncio.gather(*(tick(app, dt.date(2030, 6, 1)) for _ in range(4)))
     assert sum(r.ran for r in runs) == 1

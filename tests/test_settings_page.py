@@ -97,3 +97,43 @@ async def test_settings_need_the_permission(client, db):
     await db.commit()
     await login(client, staff.email)
     assert (await client.get("/admin/settings")).status_code == 403
+
+
+async def test_a_post_naming_some_settings_changes_only_those(client, db):
+    """A script (or a test) that posts just the switch it means — member-code enforcement
+    off, registration closed — changes that switch and nothing else; a bad value among
+    them is refused at its field, the page showing the saved values for the rest."""
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    token = await csrf_from(client, "/admin/settings")
+    response = await client.post(
+        "/admin/settings", data={"csrf_token": token, "ENFORCE_MEMBER_CODES": "off"}
+    )
+    assert response.status_code == 303
+    values = await load_settings(db)
+    await db.commit()
+    assert values["ENFORCE_MEMBER_CODES"] is False
+    assert values["registration_open"] is True  # not named: unchanged
+    assert values["site_title"] == "Tessera" and values["member_code_grace_days"] == 30
+
+    response = await client.post(
+        "/admin/settings",
+        data={"csrf_token": token, "registration_open": "", "member_code_grace_days": "7"},
+    )
+    assert response.status_code == 303
+    values = await load_settings(db)
+    await db.commit()
+    assert values["registration_open"] is False and values["member_code_grace_days"] == 7
+    assert values["ENFORCE_MEMBER_CODES"] is False
+
+    response = await client.post(
+        "/admin/settings",
+        data={"csrf_token": token, "ENFORCE_MEMBER_CODES": "on", "card_color": "purple"},
+    )
+    assert response.status_code == 400
+    assert "enter a colour like #1a2b3c" in response.text
+    assert 'value="Tessera"' in response.text  # the saved site title, not an empty field
+    values = await load_settings(db)
+    await db.commit()
+    assert values["ENFORCE_MEMBER_CODES"] is False  # nothing saved

@@ -75,3 +75,25 @@ async def test_nightly_recap_runs_on_mondays_once(db):
     assert "already sent" in await weekly_recap_job(db, monday)
     await db.commit()
     assert len(await outbox(db, "weekly_recap")) == 1
+
+
+async def test_nightly_recap_for_later_mondays_sends_each_week(db):
+    """``nightly --date`` for next Monday and the Monday after (a catch-up, or a test of
+    the weeks ahead) sends one recap per week: the week is counted from the run's date,
+    not from the machine's clock, so the first recap does not hide the second."""
+    await set_site(db, "membership_office_email", "office@example.org")
+    today = dt.date.today()
+    monday = today + dt.timedelta(days=7 - today.weekday())
+    anna = await make_member(db, sca_name="Anna of the Marsh")
+    db.add(RecapEntry(member_id=anna.id))
+    await db.commit()
+    assert "1 new member(s)" in await weekly_recap_job(db, monday)
+    await db.commit()
+    bert = await make_member(db, sca_name="Bert the Bard")
+    db.add(RecapEntry(member_id=bert.id))
+    await db.commit()
+    assert "1 new member(s)" in await weekly_recap_job(db, monday + dt.timedelta(days=7))
+    await db.commit()
+    mails = await outbox(db, "weekly_recap")
+    assert len(mails) == 2
+    assert "Bert the Bard" in max(mails, key=lambda m: m.id).body_text

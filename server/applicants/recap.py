@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import clock
 from server.applicants.models import Applicant, RecapEntry
 from server.audit.log import record
 from server.cli import command
@@ -118,16 +119,18 @@ def weekly_recap(args: argparse.Namespace) -> int:
 
 @nightly_job("weekly_recap", order=90)
 async def weekly_recap_job(db: AsyncSession, today: dt.date) -> str:
-    """On Mondays, unless a recap was already queued in the last six days."""
+    """On Mondays, unless a recap was already queued in the six days before ``today``.
+
+    The week is counted from the run's date, not the machine's clock, so that
+    ``nightly --date`` for a later Monday (a missed week caught up, or a test of one)
+    sends that week's recap."""
     if today.weekday() != 0:
         return "weekly recap: not Monday"
+    week_start = clock.day_start(await load_site(db), today - dt.timedelta(days=6))
     recent = await db.scalar(
         select(func.count())
         .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.kind == TEMPLATE,
-            OutboxMessage.created_at >= utcnow() - dt.timedelta(days=6),
-        )
+        .where(OutboxMessage.kind == TEMPLATE, OutboxMessage.created_at >= week_start)
     )
     if recent:
         return "weekly recap: already sent this week"

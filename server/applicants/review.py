@@ -89,9 +89,11 @@ class Duplicate:
 def _match_clauses(model: Any, applicant: Applicant) -> dict[str, ColumnElement[bool]]:
     email = applicant.email.strip().lower()
     first, last = applicant.first_name.strip().lower(), applicant.last_name.strip().lower()
+    sca = applicant.sca_name.strip().lower()
     digits = phone_digits(applicant.phone)
     return {
         "same email": func.lower(model.email) == email if email else false(),
+        "same SCA name": func.lower(model.sca_name) == sca if sca else false(),
         "same legal name": (func.lower(model.first_name) == first)
         & (func.lower(model.last_name) == last)
         if first and last
@@ -101,7 +103,7 @@ def _match_clauses(model: Any, applicant: Applicant) -> dict[str, ColumnElement[
 
 
 async def possible_duplicates(db: AsyncSession, applicant: Applicant) -> list[Duplicate]:
-    """Members and other applicants with the same email, legal name or phone."""
+    """Members and other applicants with the same email, SCA name, legal name or phone."""
     found: list[Duplicate] = []
     models: tuple[tuple[str, Any], ...] = (("member", Member), ("applicant", Applicant))
     for kind, model in models:
@@ -123,12 +125,14 @@ async def possible_duplicates(db: AsyncSession, applicant: Applicant) -> list[Du
     return found
 
 
-REASONS = ("same email", "same legal name", "same phone")
+REASONS = ("same email", "same SCA name", "same legal name", "same phone")
 
 
 def _same(reason: str, a: Any, b: Any) -> bool:
     if reason == "same email":
         return bool(a.email) and a.email.strip().lower() == b.email.strip().lower()
+    if reason == "same SCA name":
+        return bool(a.sca_name.strip()) and a.sca_name.strip().lower() == b.sca_name.strip().lower()
     if reason == "same legal name":
         return bool(a.first_name and a.last_name) and (
             (a.first_name.strip().lower(), a.last_name.strip().lower())

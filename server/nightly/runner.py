@@ -99,7 +99,10 @@ async def acquire(
         or_(JobLock.locked_until.is_(None), JobLock.locked_until < now),
     ]
     if only_if_due:
-        conditions.append(or_(JobLock.last_run_on.is_(None), JobLock.last_run_on < today))
+        # Not run *for* today: a run for another date (``nightly --date`` ahead, for a
+        # test, or back, catching up) does not stand for today's (``<`` would leave the
+        # scheduler idle until that later date came).
+        conditions.append(or_(JobLock.last_run_on.is_(None), JobLock.last_run_on != today))
 
     async def take() -> bool:
         async with sessionmaker() as db, db.begin():

@@ -1,4 +1,10 @@
-"""The app settings page: every declared setting, edited with its own validation."""
+"""The app settings page: every declared setting, edited with its own validation.
+
+The page posts every setting (an unticked box is absent: off). A post that names only
+some settings — ``ENFORCE_MEMBER_CODES=off`` from a script, say — changes only those
+and leaves the others as they are; a box it names is on for ``on``/``true``/``1``/``yes``
+and off otherwise.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +31,14 @@ def _page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    posted = raw or {}  # what was typed, shown again; else what is saved
     rows = [
         {
             "definition": d,
-            "value": raw.get(d.key, "") if raw is not None else d.render(current[d.key]),
-            "checked": (raw.get(d.key) == "on") if raw is not None else bool(current[d.key]),
+            "value": posted[d.key] if d.key in posted else d.render(current[d.key]),
+            "checked": (d.kind == "bool" and d.parse(posted[d.key]))
+            if d.key in posted
+            else bool(current[d.key]),
         }
         for d in definitions()
     ]
@@ -45,11 +54,13 @@ async def settings_page(request: Request) -> Response:
     if request.method == "GET":
         return _page(request, current)
     form = await request.form()
-    raw = {d.key: form.get(d.key) for d in definitions()}
+    whole_page = all(d.key in form for d in definitions() if d.kind != "bool")
+    posted = [d for d in definitions() if whole_page or d.key in form]
+    raw = {d.key: form.get(d.key) for d in posted}
     text = {k: v if isinstance(v, str) else "" for k, v in raw.items()}
     parsed: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for definition in definitions():
+    for definition in posted:
         value = text[definition.key]
         if len(value) > MAX_FIELD or "\x00" in value:
             errors[definition.key] = f"{definition.label}: too long or not plain text."

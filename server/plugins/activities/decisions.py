@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.audit.log import record
 from server.auth.access import has_permission
 from server.db.transactions import lock_for_write
 from server.members.models import Member
@@ -124,7 +125,8 @@ async def _activate(
     actor: Member,
     today: dt.date,
 ) -> None:
-    """Approve from today (expiry = today + term); a previous approved one becomes replaced."""
+    """Approve from today (expiry = today + term); a previous approved one becomes replaced
+    (its own audit row: the member's history shows when and by which renewal)."""
     previous = await db.scalar(
         select(Authorization).where(
             Authorization.member_id == authorization.member_id,
@@ -136,6 +138,16 @@ async def _activate(
         previous.status = REPLACED
         previous.replaced_by_id = authorization.id
         await db.flush()  # free the one-approved index before this one takes it
+        record(
+            db,
+            actor_id=actor.id,
+            action="authorization.replaced",
+            entity=previous,
+            member_id=member.id,
+            before={"status": APPROVED},
+            after={"status": REPLACED, "replaced_by_id": authorization.id},
+            note=f"replaced by the renewal, authorization {authorization.id}",
+        )
     authorization.status = APPROVED
     authorization.decided_at = dt.datetime.now(dt.UTC)
     authorization.start_on = today

@@ -43,11 +43,14 @@ async def _expire(db: AsyncSession, due: ColumnElement[bool], today: dt.date) ->
         literal("authorizations"),
         Authorization.id,
         Authorization.member_id,
+        literal({"status": APPROVED}, AuditEntry.before.type),
+        literal({"status": EXPIRED}, AuditEntry.after.type),
         literal(f"expired on the nightly run of {today.isoformat()}"),
     ).where(due)
     await db.execute(
         insert(AuditEntry).from_select(
-            ["at", "action", "entity_type", "entity_id", "member_id", "note"], audit
+            ["at", "action", "entity_type", "entity_id", "member_id", "before", "after", "note"],
+            audit,
         )
     )
     name = func.coalesce(func.nullif(Member.sca_name, ""), Member.email)
