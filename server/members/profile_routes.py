@@ -82,6 +82,7 @@ async def me_info(request: Request) -> Response:
             actor_id=member.id,
             expected_version=version,
             action="member.self_update",
+            today=clock.today(request.state.site),
         )
         await db.commit()
     except MemberChangeError as exc:

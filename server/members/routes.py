@@ -158,7 +158,12 @@ async def member_edit(request: Request) -> Response:
         return await _edit_page(request, member, form.errors, form.form, 400)
     try:
         changed = await save_member(
-            db, member, values, actor_id=request.state.user.id, expected_version=version
+            db,
+            member,
+            values,
+            actor_id=request.state.user.id,
+            expected_version=version,
+            today=clock.today(request.state.site),
         )
         await db.commit()
     except IntegrityError:
@@ -206,7 +211,9 @@ async def member_delete(request: Request) -> Response:
             status_code=400,
         )
     name = member.display_name
-    children = await soft_delete(db, member, actor_id=user.id, reason=reason)
+    children = await soft_delete(
+        db, member, actor_id=user.id, reason=reason, today=clock.today(request.state.site)
+    )
     await db.commit()
     flash(request, f"{name} was deleted. Their history stays readable; the email is free again.")
     if children:
