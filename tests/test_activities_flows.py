@@ -303,3 +303,39 @@ async def test_database_allows_one_pending_and_one_approved_per_activity(db):
     await db.commit()
     with pytest.raises(IntegrityError):
         await make_authorization(db, member, activity, status=APPROVED)
+
+
+async def test_a_renewal_cannot_be_approved_once_what_it_renews_was_revoked(db):
+    activity = await make_activity(
+        db, name="Cut and Thrust", term_months=12, approvals_renewal=1, approvals_new=3
+    )
+    member = await make_member(db)
+    current = await make_authorization(db, member, activity)
+    renewal = await request_authorization(
+        db, member=member, activity=activity, actor=member, renewal=True, today=TODAY
+    )
+    admin = await make_staff(db, ["manage_activities"])
+    authorizer = await make_authorizer(db)
+    await db.commit()
+    await revoke(db, authorization_id=current.id, actor=admin, reason="Unsafe", today=TODAY)
+    await db.commit()
+    with pytest.raises(ActivityError, match="revoked after it was asked for"):
+        await vote(
+            db,
+            authorization_id=renewal.id,
+            authorizer=authorizer,
+            approve=True,
+            note="",
+            today=TODAY,
+        )
+    await db.rollback()
+    for row in (renewal, authorizer):
+        await db.refresh(row)
+    assert renewal.status == PENDING
+    assert await db.scalar(select(AuthorizationVote.id)) is None
+    # The request can still be denied, which decides it.
+    await vote(
+        db, authorization_id=renewal.id, authorizer=authorizer, approve=False, note="", today=TODAY
+    )
+    await db.commit()
+    assert await _statuses(db, member) == [REVOKED, DENIED]

@@ -56,8 +56,10 @@ async def vote(
     today: dt.date,
 ) -> Authorization:
     """Steps: 1. lock the request; 2. it is still pending; 3. the authorizer is neither the
-    member nor the requester; 4. holds the activity's permission today; 5. has not voted;
-    6. record the vote — a denial decides, approvals activate once there are enough."""
+    member nor the requester; 4. holds the activity's permission today; 5. an approval of
+    a renewal needs the authorization it renews not to have been revoked since it was
+    asked for (revoking must not be undone by the renewal's fewer approvals); 6. has not
+    voted; 7. record the vote — a denial decides, approvals activate once there are enough."""
     authorization = await _locked(db, authorization_id)
     if authorization.status != PENDING:
         raise ActivityError("This request was already decided.")
@@ -68,6 +70,12 @@ async def vote(
         raise ActivityError(f"You may not authorize {activity.name}.")
     if len(note) > MAX_NOTE:
         raise ActivityError(f"The note must be at most {MAX_NOTE} characters.")
+    if approve and authorization.is_renewal and await _revoked_since(db, authorization):
+        raise ActivityError(
+            f"The {activity.name} authorization this request renews was revoked after it "
+            "was asked for: it cannot be approved as a renewal. Deny it; the member may ask "
+            "for a new authorization."
+        )
     already = await db.scalar(
         select(AuthorizationVote.id).where(
             AuthorizationVote.authorization_id == authorization.id,
@@ -115,6 +123,20 @@ async def vote(
     if (approvals or 0) >= needed:
         await _activate(db, authorization, activity, member, authorizer, today)
     return authorization
+
+
+async def _revoked_since(db: AsyncSession, renewal: Authorization) -> bool:
+    revoked = await db.scalar(
+        select(Authorization.id)
+        .where(
+            Authorization.member_id == renewal.member_id,
+            Authorization.activity_id == renewal.activity_id,
+            Authorization.status == REVOKED,
+            Authorization.revoked_at >= renewal.requested_at,
+        )
+        .limit(1)
+    )
+    return revoked is not None
 
 
 async def _activate(
