@@ -65,3 +65,20 @@ async def test_the_dashboard_is_marked_as_the_current_page(client, db):
     assert dashboard.count("aria-current") == 1
     members = (await client.get("/members")).text
     assert '<a class="brand" href="/">' in members and members.count("aria-current") == 1
+
+
+async def test_every_menu_link_opens_for_each_single_permission(client, db):
+    """An officer holding one permission (a marshal: ``check_cards``) finds in the menu only
+    pages they may open: no "Members" link that answers 403."""
+    from server.auth.permissions import catalogue
+
+    for permission in sorted(p.key for p in catalogue()):
+        officer = await make_staff(db, [permission])
+        await db.commit()
+        client.cookies.clear()
+        await login(client, officer.email)
+        menu = (await client.get("/")).text
+        panel = menu[menu.index('<div class="menu-panel">') : menu.index("</details>")]
+        for href in re.findall(r'<a href="(/[^"]*)"', panel):
+            answer = await client.get(href)
+            assert answer.status_code == 200, (permission, href, answer.status_code)

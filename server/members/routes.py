@@ -42,7 +42,7 @@ from server.web.forms import FormReader
 from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import flash, render
 
-add(NavLink("Members", "/members", order=10, group=REGISTER))
+add(NavLink("Members", "/members", REGISTER_PERMISSIONS, order=10, group=REGISTER))
 
 
 @page(REGISTER_PERMISSIONS)

@@ -77,7 +77,7 @@ def nav_links_for(request: Request) -> list[NavLink]:
     return [
         link
         for link in navigation.links()
-        if link.permission in (None, *perms)
+        if navigation.visible_to(link, perms)
         and link.plugin in (None, *plugins_on)
         and (superuser or not link.superuser_only)
     ]
