@@ -20,7 +20,7 @@ EXPECTED = {
     ("POST", "/me/info"): MEMBER,
     ("POST", "/me/password"): MEMBER,
     ("POST", "/me/logout-everywhere"): MEMBER,
-    ("GET", "/members"): REGISTER,
+    ("GET", "/members"): (*REGISTER, "export_members"),
     ("GET", "/members/{member_id}"): REGISTER,
     ("GET", "/members/{member_id}/audit"): REGISTER,
     ("GET", "/members/{member_id}/edit"): "manage_members",
