@@ -205,6 +205,33 @@ async def test_card_is_saved_on_the_first_visit_and_opens_cold_without_signal(
 
 
 @pytest.mark.browser
+async def test_a_phone_closed_as_soon_as_the_worker_is_ready_keeps_the_card(
+    sqlite_only, live_server, db, tmp_path
+):
+    """The phone's browser may be closed the moment the card's worker is ready (before
+    the page has said "Saved on this phone"): the card is saved by then."""
+    url, name = await _card_for(db, live_server.url, sca_name="Hild the Hasty")
+    profile = tmp_path / "phone"
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        saved = await page.evaluate(
+            f"navigator.serviceWorker.ready.then(() => caches.open('{CARDS_CACHE}'))"
+            ".then(c => c.keys()).then(k => k.map(r => new URL(r.url).pathname))"
+        )
+        path = url.removeprefix(live_server.url)
+        assert sorted(saved) == sorted([path, path + ".json", path + "/manifest.webmanifest"])
+
+    live_server.stop()
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_selector("body[data-freshness=offline]")
+        assert await page.locator("#qr svg").is_visible()
+
+
+@pytest.mark.browser
 async def test_only_this_servers_gone_replaces_the_saved_card(
     sqlite_only, live_server, browser, db
 ):
