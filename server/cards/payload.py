@@ -92,7 +92,7 @@ def compose(
             "branch": branch_name,
         },
         "headline": wording.headline(member.status, membership),
-        "status": wording.status_part(member.status),
+        "status": wording.status_part(member.status, membership),
         "membership": membership,
         "background_check": wording.dated_part(
             member.background_check_expires_on, today, missing="No background check on record"

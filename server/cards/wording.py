@@ -39,12 +39,21 @@ STATUS_WORDING: dict[str, tuple[str, str, str]] = {
     ),
     "deactivated": ("Deactivated", "Not a member in good standing.", "bad"),
 }
+# The sentence of a verified status once the membership's expiry has passed: the card
+# never says "membership verified" under a red "Membership expired".
+EXPIRED_SENTENCE: dict[str, str] = {
+    "verified": "Adult member; membership expired.",
+    "minor_verified": "Under 18; parent linked, membership expired.",
+    "minor_membership_verified": "Under 18; membership expired, no parent linked.",
+}
 UNKNOWN_STATUS = ("Status unknown", "Unknown status.", "warn")
 DEACTIVATED_NOTE = "Not valid while this card is deactivated."
 
 
-def status_part(status: str) -> dict[str, str]:
+def status_part(status: str, membership: dict[str, Any]) -> dict[str, str]:
     _, sentence, tone = STATUS_WORDING.get(status, UNKNOWN_STATUS)
+    if membership["expired"] and status in EXPIRED_SENTENCE:
+        sentence, tone = EXPIRED_SENTENCE[status], "bad"
     return {"key": status, "label": label(status), "text": sentence, "tone": tone}
 
 
