@@ -31,6 +31,14 @@ NOT_PAGES = re.compile(
     r"^/(static/|logout|card/|check/(?!scan))|\.(csv|json|png|jpg|pdf|svg)$|/(image|photo)$"
 )
 OVERFLOW = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+# Boxes that scroll sideways (a wide table on a phone) with nothing in them a keyboard can
+# reach: such a box cannot be scrolled without a mouse or a finger (WCAG 2.1.1).
+UNREACHABLE_SCROLLERS = """() => [...document.querySelectorAll('body *')]
+  .filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
+                && el.scrollWidth > el.clientWidth + 1)
+  .filter(el => el.tabIndex < 0 && !el.querySelector(
+    'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])'))
+  .map(el => `${el.tagName.toLowerCase()}.${el.className}`)"""
 
 
 async def _register(db) -> dict[str, Member]:
@@ -148,6 +156,8 @@ async def _crawl(page, base: str, start: list[str]) -> list[str]:
         width, client = await page.evaluate(OVERFLOW)
         if width > client:
             problems.append(f"{target}: {width} px wide in {client} px")
+        for box in await page.evaluate(UNREACHABLE_SCROLLERS):
+            problems.append(f"{target}: {box} scrolls sideways but a keyboard cannot reach it")
         for href in await page.evaluate(
             "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
         ):
