@@ -8,6 +8,8 @@ REGISTER = ("manage_members", "verify_members", "issue_card_links")
 
 EXPECTED = {
     ("GET", "/static"): ANYONE,
+    ("GET", "/favicon.ico"): ANYONE,
+    ("GET", "/apple-touch-icon.png"): ANYONE,
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,
     ("POST", "/logout"): ANYONE,
