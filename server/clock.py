@@ -55,6 +55,11 @@ def last_second(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
     return next_midnight(site, day) - dt.timedelta(seconds=1)
 
 
+def stamp(zone_name: str, moment: dt.datetime) -> str:
+    """``moment`` as the organisation's wall clock shows it: "2026-12-04 00:00 CET"."""
+    return moment.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def is_zone_name(name: str) -> bool:
     """Whether this machine knows ``name`` as an IANA time zone."""
     try:
