@@ -388,6 +388,9 @@ async def test_anonymous_log_in_link_returns_to_the_same_check(app, client, db):
     )
     assert response.status_code == 303 and response.headers["location"] == url
     assert "Checked by Marshal Maud" in (await client.get(url)).text
+    # No "Welcome" kept for later: the check page greets with "Checked by", and the
+    # scanner opened next ("Scan the next card") says nothing about logging in.
+    assert "Welcome" not in (await client.get("/check/scan/")).text
 
 
 async def test_the_root_icons_a_browser_asks_for_unprompted_are_there(client):
