@@ -268,6 +268,18 @@ async def test_registration_errors_take_the_focus(sqlite_only, live_server, brow
     await page.get_by_role("button", name="Apply").click()
     await page.wait_for_load_state()
     assert await page.evaluate("document.activeElement.id") == "error-summary"
+    # On a phone each error's link is a target of its own: 24 px, clear of the next one
+    # (a link wrapped over two lines was one ragged box overlapping its neighbours).
+    await page.set_viewport_size({"width": 320, "height": 640})
+    boxes = await page.evaluate(
+        "[...document.querySelectorAll('#error-summary a')].map(a => a.getClientRects())"
+        ".map(rects => [...rects].map(r => [r.top, r.bottom, r.height]))"
+    )
+    assert len(boxes) >= 5
+    for rects in boxes:
+        assert len(rects) == 1 and rects[0][2] >= 24, rects
+    for above, below in zip(boxes, boxes[1:], strict=False):
+        assert below[0][0] >= above[0][1], (above, below)
     summary = page.locator("#error-summary")
     await summary.get_by_role("link", name=re.compile("^Branch")).click()
     assert await page.evaluate("document.activeElement.id") == "f-branch_id"
