@@ -328,6 +328,34 @@ async def test_freshness_is_at_the_top_and_an_expired_code_is_marked(
 
 
 @pytest.mark.browser
+async def test_a_saved_card_says_when_its_membership_has_expired_since(
+    sqlite_only, live_server, browser, db
+):
+    """The membership ends today; the card was saved green. Offline after the
+    organisation's midnight, the saved card says the membership has expired instead of
+    "Current member" and "Valid until" (the marshal's check would say EXPIRED)."""
+    today = dt.datetime.now(dt.UTC).date()  # the organisation's date (time_zone UTC)
+    url, name = await _card_for(
+        db, live_server.url, sca_name="Edith Lastday", membership_expires_on=today
+    )
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    headline = page.locator(".headline")
+    assert await headline.text_content() == "Current member"
+    live_server.stop()
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    await page.clock.set_fixed_time(midnight + dt.timedelta(minutes=5))
+    await page.reload()
+    await page.get_by_role("heading", name=name).wait_for()
+    await page.locator(".headline", has_text="Membership expired").wait_for(timeout=10_000)
+    card = await page.locator("#card").inner_text()
+    assert f"Expired on {today.isoformat()}" in card
+    assert "Valid until" not in card and "Current member" not in card
+    assert "membership expired" in card  # the status sentence agrees
+
+
+@pytest.mark.browser
 async def test_a_long_name_stays_on_the_card_from_320_px(
     sqlite_only, live_server, browser, db, artifacts
 ):

@@ -114,3 +114,25 @@ def settle(data: dict[str, Any]) -> None:
         for row in section["rows"]:
             if row.get("tone") == "ok":
                 row["tone"] = "muted"
+
+
+def once_expired(status: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """What the card says once its membership has expired, for the card app to show when
+    the organisation's date passes the expiry while the phone has no signal (the saved
+    copy would otherwise stay green): the headline, status and membership parts, in the
+    same words the server would then use. None when there is nothing to change."""
+    membership = data["membership"]
+    if status == "deactivated" or membership["expired"] or not membership["expires_on"]:
+        return None
+    expires_on = dt.date.fromisoformat(membership["expires_on"])
+    later = dated_part(
+        expires_on,
+        expires_on + dt.timedelta(days=1),
+        missing="",
+        number=membership["number"],
+    )
+    return {
+        "headline": headline(status, later),
+        "status": status_part(status, later),
+        "membership": later,
+    }
