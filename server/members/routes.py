@@ -67,7 +67,6 @@ async def member_list(request: Request) -> Response:
             "membership_options": list(MEMBERSHIP_FILTERS.items()),
             "card_options": list(CARD_FILTERS.items()),
             "sorts": SORTS,
-            "may_open": not request.state.perms.isdisjoint(REGISTER_PERMISSIONS),
         },
     )
 
