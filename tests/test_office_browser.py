@@ -358,3 +358,23 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
     ):
         await look(path)
     assert found == {}
+
+
+async def test_a_membership_card_opened_at_full_size_shows_without_console_errors(
+    sqlite_only, live_server, browser, db
+):
+    """ "Open the picture to see it at full size": the browser's own image page is not
+    blocked by the site's style policy (a console error per style it applies)."""
+    people = await _register(db)
+    proof = await db.scalar(select(MembershipProof.id))
+    await db.commit()
+    page = await browser.new_page()
+    await _log_in(page, live_server.url, people["root"].email)
+    await page.goto(f"{live_server.url}/membership-proofs/{proof}")
+    link = page.get_by_role("link", name=re.compile("^Membership card uploaded by"))
+    full_size = await link.get_attribute("href")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(live_server.url + full_size)
+    assert await page.evaluate("document.images[0].naturalWidth") > 0
+    assert errors == []
