@@ -31,6 +31,8 @@
   var reason = null;       // why the last refresh did not reach the server
   var check = null;        // the marshal code on screen: {url, valid_until, caption}
   var timers = [];
+  var shown = null;        // the payload on screen, as the server sent it
+  var expiredHere = false; // whether its membership has expired since (see asOfToday)
   var $ = function (id) { return document.getElementById(id); };
 
   function get(data, path) {
@@ -119,6 +121,28 @@
 
   /* --- the card --- */
 
+  // The organisation's date, "YYYY-MM-DD" (its time zone, as the server judges expiry).
+  function orgToday(zone) {
+    try {
+      return new Intl.DateTimeFormat("en-CA", {
+        timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit"
+      }).format(new Date());
+    } catch (e) {
+      return new Date().toISOString().slice(0, 10);
+    }
+  }
+
+  // A saved card whose membership has expired since the server wrote it (offline past
+  // the organisation's midnight) says so, in the words the server sent for that day.
+  function asOfToday(data) {
+    var later = data.if_expired, until = data.membership && data.membership.expires_on;
+    if (!later || !until || orgToday(data.org && data.org.time_zone) <= until) return data;
+    var view = {};
+    Object.keys(data).forEach(function (k) { view[k] = data[k]; });
+    Object.keys(later).forEach(function (k) { view[k] = later[k]; });
+    return view;
+  }
+
   function renderSections(sections) {
     var slot = $("sections");
     slot.textContent = "";
@@ -157,8 +181,11 @@
     }
   }
 
-  function render(data) {
+  function render(payload) {
     if (!$("card")) return;
+    shown = payload;
+    var data = asOfToday(payload);
+    expiredHere = data !== payload;
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
       node.textContent = value == null ? "" : value;
@@ -203,6 +230,7 @@
   }
 
   function tick() {
+    if (shown && (asOfToday(shown) !== shown) !== expiredHere) render(shown);
     showFreshness();
     showCheckValidity();
   }

@@ -3,25 +3,39 @@
  * Network first (4 s), and the saved copy on anything but the card itself or this
  * server's own "gone" (404/410 with X-Tessera-Card unknown/revoked): a 429, a 5xx, a
  * Wi-Fi sign-in page, a redirect, a timeout or no network all keep the saved card, and
- * the copy says why (X-Tessera-Reason). The page asks for the card to be saved on its
- * first visit ("save-card"), before the worker has ever seen a load of it.
+ * the copy says why (X-Tessera-Reason). The card pages open while the worker installs
+ * are saved before it is ready; a page also asks for its card to be saved ("save-card"),
+ * as the first visit is not loaded through the worker.
  */
 "use strict";
-var SHELL = "tessera-shell-v3";
+var SHELL = "tessera-shell-v4";
 var CARDS = "tessera-cards-v1";
 // Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
 // new ?v= there and here (and a new SHELL): a page still running the old script after an
 // update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css?v=3", "/pwa/card.js?v=2", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/card.css?v=3", "/pwa/card.js?v=3", "/pwa/vendor/qrcode-generator/qrcode.js",
   "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];
 var TIMEOUT_MS = 4000;
 var ANSWER = "x-tessera-card";
 
+// The card pages open while the worker installs (the first visit, which did not load
+// through a worker) are saved before it is ready: a phone closed the moment the worker
+// is ready still has the card.
+function saveOpenCards() {
+  return self.clients.matchAll({ type: "window", includeUncontrolled: true }).then(function (open) {
+    return Promise.all(open.map(function (client) {
+      var base = cardBase(new URL(client.url).pathname);
+      return base ? saveCard(base, false) : null;
+    }));
+  });
+}
+
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(SHELL_FILES); })
+    .then(function () { return saveOpenCards().catch(function () {}); })
     .then(function () { return self.skipWaiting(); }));
 });
 

@@ -54,6 +54,7 @@ from server.proofs import routes as proof_routes
 from server.settings import routes as settings_routes
 from server.wallet import routes as wallet_routes
 from server.wallet.worker import WalletWorker
+from server.web import root_files
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
@@ -68,6 +69,8 @@ SESSIONLESS_PREFIXES = (
     "/sw.js",
     "/static/",
     "/pwa/",
+    "/favicon.ico",
+    "/apple-touch-icon.png",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -101,6 +104,7 @@ ROUTE_MODULES: list[Any] = [
     wallet_routes,
     outbox_routes,
     health_routes,
+    root_files,
 ]
 
 

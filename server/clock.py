@@ -49,6 +49,17 @@ def next_midnight(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
     return day_start(site, day + dt.timedelta(days=1))
 
 
+def last_second(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
+    """The last second of the organisation's ``day``, in UTC: until when something that
+    "expires on" ``day`` (a membership, the printed card's code for it) is current."""
+    return next_midnight(site, day) - dt.timedelta(seconds=1)
+
+
+def stamp(zone_name: str, moment: dt.datetime) -> str:
+    """``moment`` as the organisation's wall clock shows it: "2026-12-04 00:00 CET"."""
+    return moment.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def is_zone_name(name: str) -> bool:
     """Whether this machine knows ``name`` as an IANA time zone."""
     try:

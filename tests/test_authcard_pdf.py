@@ -58,7 +58,7 @@ async def test_thirty_authorizations_overflow_cleanly_onto_panels_in_the_pdf(
     assert all(p["fits"] for p in panels), "a panel's content overflows its 54 mm"
     backs = [p for p in panels if "back" in p["cls"]]
     assert len(backs) >= 3  # 30 rows and 5 headings do not fit on one back
-    assert await page.locator("h3", has_text="Authorizations (continued)").count() == len(backs) - 1
+    assert await page.locator("h2", has_text="Authorizations (continued)").count() == len(backs) - 1
     assert await page.locator(".fold").count() == len(panels) // 2
     assert await page.locator(".cut").count() == 4 * (len(panels) // 2)
 
@@ -102,7 +102,7 @@ CUT_OFF_JS = """() => {
     if (panel.scrollHeight > panel.clientHeight + 1 || panel.scrollWidth > panel.clientWidth + 1)
       cut.push(`${panel.className}: content ${panel.scrollWidth}x${panel.scrollHeight}`);
     const box = panel.getBoundingClientRect();
-    for (const el of panel.querySelectorAll('p, h3, span')) {
+    for (const el of panel.querySelectorAll('p, h2, span')) {
       const style = getComputedStyle(el);
       const r = el.getBoundingClientRect();
       if (style.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth)

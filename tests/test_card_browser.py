@@ -205,6 +205,33 @@ async def test_card_is_saved_on_the_first_visit_and_opens_cold_without_signal(
 
 
 @pytest.mark.browser
+async def test_a_phone_closed_as_soon_as_the_worker_is_ready_keeps_the_card(
+    sqlite_only, live_server, db, tmp_path
+):
+    """The phone's browser may be closed the moment the card's worker is ready (before
+    the page has said "Saved on this phone"): the card is saved by then."""
+    url, name = await _card_for(db, live_server.url, sca_name="Hild the Hasty")
+    profile = tmp_path / "phone"
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        saved = await page.evaluate(
+            f"navigator.serviceWorker.ready.then(() => caches.open('{CARDS_CACHE}'))"
+            ".then(c => c.keys()).then(k => k.map(r => new URL(r.url).pathname))"
+        )
+        path = url.removeprefix(live_server.url)
+        assert sorted(saved) == sorted([path, path + ".json", path + "/manifest.webmanifest"])
+
+    live_server.stop()
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_selector("body[data-freshness=offline]")
+        assert await page.locator("#qr svg").is_visible()
+
+
+@pytest.mark.browser
 async def test_only_this_servers_gone_replaces_the_saved_card(
     sqlite_only, live_server, browser, db
 ):
@@ -298,6 +325,34 @@ async def test_freshness_is_at_the_top_and_an_expired_code_is_marked(
     assert "Marshals: scan" not in await page.locator("#check-caption").inner_text()
     await page.get_by_role("heading", name=name).wait_for()
     await page.screenshot(path=str(artifacts / "card-offline-code-expired.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_a_saved_card_says_when_its_membership_has_expired_since(
+    sqlite_only, live_server, browser, db
+):
+    """The membership ends today; the card was saved green. Offline after the
+    organisation's midnight, the saved card says the membership has expired instead of
+    "Current member" and "Valid until" (the marshal's check would say EXPIRED)."""
+    today = dt.datetime.now(dt.UTC).date()  # the organisation's date (time_zone UTC)
+    url, name = await _card_for(
+        db, live_server.url, sca_name="Edith Lastday", membership_expires_on=today
+    )
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    headline = page.locator(".headline")
+    assert await headline.text_content() == "Current member"
+    live_server.stop()
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    await page.clock.set_fixed_time(midnight + dt.timedelta(minutes=5))
+    await page.reload()
+    await page.get_by_role("heading", name=name).wait_for()
+    await page.locator(".headline", has_text="Membership expired").wait_for(timeout=10_000)
+    card = await page.locator("#card").inner_text()
+    assert f"Expired on {today.isoformat()}" in card
+    assert "Valid until" not in card and "Current member" not in card
+    assert "membership expired" in card  # the status sentence agrees
 
 
 @pytest.mark.browser

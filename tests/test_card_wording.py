@@ -8,9 +8,10 @@ import html
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server.members.models import Member
-from server.members.status import STATUSES, refresh_status
+from server.members.status import BY_KEY, STATUSES, refresh_status
 from tests import card_fixtures
 from tests.activities_fixtures import make_activity, make_authorization
 from tests.card_fixtures import issued_token
@@ -116,3 +117,22 @@ async def test_an_active_card_keeps_its_green(client, db, settings):
     assert data["membership"]["tone"] == "ok" and data["headline"]["text"] == "Current member"
     [authorizations] = [s for s in data["sections"] if s["key"] == "authorizations"]
     assert authorizations["rows"][0]["tone"] == "ok" and "note" not in authorizations
+
+
+@pytest.mark.parametrize("status", ["verified", "minor_verified", "minor_membership_verified"])
+async def test_an_expired_membership_is_not_called_verified(client, db, settings, status):
+    """Under a red "Membership expired" the status sentence says the membership expired,
+    not "membership verified"."""
+    token = await _card_of(db, settings, status)
+    member = (
+        await db.execute(select(Member).where(Member.sca_name == f"Holder {status}"))
+    ).scalar_one()
+    member.membership_expires_on = TODAY - dt.timedelta(days=2)
+    await db.commit()
+    data = (await client.get(f"/card/{token}.json")).json()
+    assert data["headline"] == {"text": "Membership expired", "tone": "bad"}
+    assert data["status"]["label"] == BY_KEY[status].label
+    assert "membership expired" in data["status"]["text"]
+    assert "verified" not in data["status"]["text"]
+    page = (await client.get(f"/card/{token}")).text
+    assert "membership verified" not in page

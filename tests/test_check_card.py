@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +19,7 @@ from server.checks.authcard_part import printed_check_qr
 from server.checks.revocations import revoke_codes
 from server.photos.images import process
 from server.photos.store import save_photo
+from server.settings.store import set_setting
 from tests.check_fixtures import decode_qr, make_verified
 from tests.factories import login
 from tests.test_photos import jpeg_bytes
@@ -91,6 +94,22 @@ async def test_building_a_card_draws_no_qr_code(app, db, settings):
     assert len(body.encode()) < 1500  # an inline SVG of the code alone was over 5 KB
 
 
+async def _auth_card_code(app, client, browser, member, shot: Path) -> tuple[str, codes.CheckCode]:
+    """The check link the member's printed auth card carries, read from its QR."""
+    html = (await client.get(f"/members/{member.id}/auth-card")).text
+    start = html.index('<div class="qr-slot"')
+    slot = html[start : html.index("</div>", start) + 6]
+    assert "<svg" in slot
+    page = await browser.new_page()
+    await page.set_content(f'<div style="width:240px;height:240px">{slot}</div>')
+    await page.add_style_tag(content=".qr-slot, .qr-slot svg { width: 240px; height: 240px; }")
+    decoded = decode_qr(await page.locator(".qr-slot").screenshot(path=str(shot)))
+    assert len(decoded) == 1
+    url = decoded[0]
+    assert url.startswith("http://testserver/check/")
+    return url, codes.read(url.rsplit("/", 1)[1], runtime.keyring(app))
+
+
 @pytest.mark.browser
 async def test_auth_card_qr_decodes_to_a_code_valid_until_membership_expiry(
     sqlite_only, app, client, db, browser, artifacts
@@ -99,19 +118,28 @@ async def test_auth_card_qr_decodes_to_a_code_valid_until_membership_expiry(
     expires = dt.date.today() + dt.timedelta(days=150)
     member = await make_verified(db, sca_name="Brigid", membership_expires_on=expires)
     await login(client, member.email)
-    html = (await client.get(f"/members/{member.id}/auth-card")).text
-    start = html.index('<div class="qr-slot"')
-    slot = html[start : html.index("</div>", start) + 6]
-    assert "<svg" in slot
-    page = await browser.new_page()
-    await page.set_content(f'<div style="width:240px;height:240px">{slot}</div>')
-    await page.add_style_tag(content=".qr-slot, .qr-slot svg { width: 240px; height: 240px; }")
-    shot = await page.locator(".qr-slot").screenshot(path=str(artifacts / "auth-card-qr.png"))
-    decoded = decode_qr(shot)
-    assert len(decoded) == 1
-    url = decoded[0]
-    assert url.startswith("http://testserver/check/")
-    code = codes.read(url.rsplit("/", 1)[1], runtime.keyring(app))
+    url, code = await _auth_card_code(app, client, browser, member, artifacts / "auth-card-qr.png")
     assert code.public_id == member.public_id
     assert code.valid_until == dt.datetime.combine(expires, dt.time(23, 59, 59), dt.UTC)
     assert 'data-result="ok"' in (await client.get(urlsplit(url).path)).text
+
+
+@pytest.mark.browser
+async def test_the_printed_code_lasts_the_membership_s_last_day_where_the_organisation_is(
+    sqlite_only, app, client, db, browser, tmp_path
+):
+    """One clock: in Los Angeles a membership that expires on a date is current until that
+    date's local midnight, so the printed card's code lives that long too (not until
+    midnight UTC, eight hours earlier, when the check would answer CODE EXPIRED to a
+    current member)."""
+    fill_qr_slot(printed_check_qr)
+    await set_setting(db, "time_zone", "America/Los_Angeles", None)
+    expires = dt.date.today() + dt.timedelta(days=150)
+    member = await make_verified(db, sca_name="Brigid", membership_expires_on=expires)
+    await db.commit()
+    await login(client, member.email)
+    _url, code = await _auth_card_code(app, client, browser, member, tmp_path / "qr.png")
+    local_midnight = dt.datetime.combine(
+        expires + dt.timedelta(days=1), dt.time(), ZoneInfo("America/Los_Angeles")
+    )
+    assert code.valid_until == local_midnight.astimezone(dt.UTC) - dt.timedelta(seconds=1)

@@ -388,3 +388,22 @@ async def test_anonymous_log_in_link_returns_to_the_same_check(app, client, db):
     )
     assert response.status_code == 303 and response.headers["location"] == url
     assert "Checked by Marshal Maud" in (await client.get(url)).text
+    # No "Welcome" kept for later: the check page greets with "Checked by", and the
+    # scanner opened next ("Scan the next card") says nothing about logging in.
+    assert "Welcome" not in (await client.get("/check/scan/")).text
+
+
+async def test_the_root_icons_a_browser_asks_for_unprompted_are_there(client):
+    """A marshal's in-app browser or an older phone asks for /favicon.ico (and iOS for
+    /apple-touch-icon.png) whatever the page links: the app's icon, not a 404."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert Image.open(BytesIO(icon.content)).format == "ICO"
+    assert "set-cookie" not in icon.headers
+    touch = await client.get("/apple-touch-icon.png")
+    assert touch.status_code == 200 and touch.headers["content-type"] == "image/png"
+    assert Image.open(BytesIO(touch.content)).size == (180, 180)

@@ -67,3 +67,30 @@ def test_an_unknown_zone_is_refused_with_the_reason(name):
 
     with pytest.raises(SettingError, match="not a known IANA time zone"):
         get_definition("time_zone").parse(name)
+
+
+async def test_the_card_and_the_marshal_read_code_times_on_the_organisations_clock(
+    client, db, settings
+):
+    """A Berlin organisation's card says its code is valid "until … 00:00 CET", not
+    "23:00 UTC" the evening before; the marshal's check page gives the code's issue and
+    expiry times on the same clock."""
+    from urllib.parse import urlsplit
+
+    from tests.factories import login, make_staff
+
+    await set_setting(db, "time_zone", "Europe/Berlin", None)
+    member = await make_verified(db, sca_name="Berthold")
+    marshal = await make_staff(db, ["check_cards"])
+    token = await issued_token(db, settings, member)
+    await db.commit()
+    check = (await client.get(f"/card/{token}.json")).json()["check"]
+    until = dt.datetime.fromisoformat(check["valid_until"])
+    local = until.astimezone(ZoneInfo("Europe/Berlin"))
+    assert (local.hour, local.minute) == (0, 0)  # the organisation's midnight, 72 h on
+    zone = local.tzname()
+    assert check["caption"].endswith(f"Code valid until {local:%Y-%m-%d} 00:00 {zone}.")
+    await login(client, marshal.email)
+    page = (await client.get(urlsplit(check["url"]).path)).text
+    assert f'<span class="date">{local:%Y-%m-%d} 00:00 {zone}</span>' in page
+    assert "UTC" not in page

@@ -285,3 +285,20 @@ async def test_sorting_by_status_follows_the_labels_the_list_shows(client, db):
     labels = [html.unescape(label) for _name, label in shown]
     assert labels == ["< 18 member verified", "Deactivated", "Verified"], shown
     assert labels == sorted(labels, key=str.casefold)
+
+
+async def test_an_exchequer_with_only_the_export_permission_filters_and_exports(client, db):
+    """``export_members`` alone (a kingdom's exchequer) opens the list from the menu,
+    filters it and exports it; the names are not links to pages they may not open."""
+    north, *_ = await _sample(db)
+    await _officer(client, db, ("export_members",))
+    menu = (await client.get("/")).text
+    assert '<a href="/members">Members</a>' in menu
+    page = await client.get("/members", params={"branch": str(north.id)})
+    assert page.status_code == 200
+    assert "Export these 2 as CSV" in page.text
+    assert "Dunn" in page.text and not re.search(r'href="/members/\d+"', page.text)
+    link = re.search(r'href="(/members\.csv\?[^"]*)"', page.text)
+    assert link
+    rows = await _export_rows(await client.get(html.unescape(link.group(1))))
+    assert sorted(r["SCA name"] for r in rows) == ["Bero", "Dunn"]

@@ -65,3 +65,81 @@ async def test_the_dashboard_is_marked_as_the_current_page(client, db):
     assert dashboard.count("aria-current") == 1
     members = (await client.get("/members")).text
     assert '<a class="brand" href="/">' in members and members.count("aria-current") == 1
+
+
+async def test_every_menu_link_opens_for_each_single_permission(client, db):
+    """An officer holding one permission (a marshal: ``check_cards``) finds in the menu only
+    pages they may open: no "Members" link that answers 403."""
+    from server.auth.permissions import catalogue
+
+    for permission in sorted(p.key for p in catalogue()):
+        officer = await make_staff(db, [permission])
+        await db.commit()
+        client.cookies.clear()
+        await login(client, officer.email)
+        menu = (await client.get("/")).text
+        panel = menu[menu.index('<div class="menu-panel">') : menu.index("</details>")]
+        for href in re.findall(r'<a href="(/[^"]*)"', panel):
+            answer = await client.get(href)
+            assert answer.status_code == 200, (permission, href, answer.status_code)
+
+
+SKIP_LINKS = re.compile(r"^/(logout|card/|check/(?!scan/about)|static/|pwa/)|\.(csv|json|pdf)$")
+
+
+async def _refused_links(client, start: str = "/") -> list[str]:
+    """Follow every link shown, one page per address pattern; the links that answer 403."""
+    seen: set[str] = set()
+    queue = [(start, "")]
+    refused: list[str] = []
+    while queue:
+        path, linked_from = queue.pop(0)
+        key = re.sub(r"/\d+(?=/|$)", "/{id}", path.split("?")[0])
+        if key in seen:
+            continue
+        seen.add(key)
+        answer = await client.get(path)
+        if answer.status_code == 403:
+            refused.append(f"{linked_from} -> {path}")
+            continue
+        if answer.status_code != 200 or "html" not in answer.headers.get("content-type", ""):
+            continue
+        for href in re.findall(r'<a [^>]*href="(/[^"#]*)', answer.text):
+            href = href.replace("&amp;", "&")
+            if not SKIP_LINKS.search(href.split("?")[0]):
+                queue.append((href, path))
+    return refused
+
+
+async def test_no_link_shown_to_an_officer_answers_403(client, db):
+    """Officers who each hold a part of the work follow every link they are shown: none is
+    refused — a name in the audit log (view_reports), a member of a group or "Edit" on the
+    membership of someone above them (manage_groups), "Print the auth card" on another
+    member's authorizations (manage_activities)."""
+    from server.audit.log import record
+    from tests.activities_fixtures import make_activity, make_authorization
+
+    root = await make_staff(db, [], is_superuser=True)
+    member = await make_member(db, sca_name="Plain Pat")
+    above = await make_staff(
+        db, ["manage_members", "manage_groups", "manage_activities", "view_reports"]
+    )
+    rapier = await make_activity(db, "Rapier", "Single Rapier")
+    await make_authorization(db, member, rapier)
+    record(db, actor_id=root.id, action="member.update", entity=member, member_id=member.id)
+    record(db, actor_id=above.id, action="member.update", entity=above, member_id=above.id)
+    await db.commit()
+    found: dict[str, list[str]] = {}
+    for permission, page in (
+        ("view_reports", "/admin/audit"),
+        ("manage_groups", "/groups"),
+        ("manage_activities", f"/activities/members/{member.id}"),
+    ):
+        officer = await make_staff(db, [permission])
+        await db.commit()
+        client.cookies.clear()
+        await login(client, officer.email)
+        refused = [r for start in ("/", page) for r in await _refused_links(client, start)]
+        if refused:
+            found[permission] = sorted(set(refused))
+    assert found == {}

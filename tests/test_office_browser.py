@@ -31,6 +31,14 @@ NOT_PAGES = re.compile(
     r"^/(static/|logout|card/|check/(?!scan))|\.(csv|json|png|jpg|pdf|svg)$|/(image|photo)$"
 )
 OVERFLOW = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+# Boxes that scroll sideways (a wide table on a phone) with nothing in them a keyboard can
+# reach: such a box cannot be scrolled without a mouse or a finger (WCAG 2.1.1).
+UNREACHABLE_SCROLLERS = """() => [...document.querySelectorAll('body *')]
+  .filter(el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX)
+                && el.scrollWidth > el.clientWidth + 1)
+  .filter(el => el.tabIndex < 0 && !el.querySelector(
+    'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])'))
+  .map(el => `${el.tagName.toLowerCase()}.${el.className}`)"""
 
 
 async def _register(db) -> dict[str, Member]:
@@ -148,6 +156,8 @@ async def _crawl(page, base: str, start: list[str]) -> list[str]:
         width, client = await page.evaluate(OVERFLOW)
         if width > client:
             problems.append(f"{target}: {width} px wide in {client} px")
+        for box in await page.evaluate(UNREACHABLE_SCROLLERS):
+            problems.append(f"{target}: {box} scrolls sideways but a keyboard cannot reach it")
         for href in await page.evaluate(
             "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
         ):
@@ -258,6 +268,18 @@ async def test_registration_errors_take_the_focus(sqlite_only, live_server, brow
     await page.get_by_role("button", name="Apply").click()
     await page.wait_for_load_state()
     assert await page.evaluate("document.activeElement.id") == "error-summary"
+    # On a phone each error's link is a target of its own: 24 px, clear of the next one
+    # (a link wrapped over two lines was one ragged box overlapping its neighbours).
+    await page.set_viewport_size({"width": 320, "height": 640})
+    boxes = await page.evaluate(
+        "[...document.querySelectorAll('#error-summary a')].map(a => a.getClientRects())"
+        ".map(rects => [...rects].map(r => [r.top, r.bottom, r.height]))"
+    )
+    assert len(boxes) >= 5
+    for rects in boxes:
+        assert len(rects) == 1 and rects[0][2] >= 24, rects
+    for above, below in zip(boxes, boxes[1:], strict=False):
+        assert below[0][0] >= above[0][1], (above, below)
     summary = page.locator("#error-summary")
     await summary.get_by_role("link", name=re.compile("^Branch")).click()
     assert await page.evaluate("document.activeElement.id") == "f-branch_id"
@@ -336,3 +358,23 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
     ):
         await look(path)
     assert found == {}
+
+
+async def test_a_membership_card_opened_at_full_size_shows_without_console_errors(
+    sqlite_only, live_server, browser, db
+):
+    """ "Open the picture to see it at full size": the browser's own image page is not
+    blocked by the site's style policy (a console error per style it applies)."""
+    people = await _register(db)
+    proof = await db.scalar(select(MembershipProof.id))
+    await db.commit()
+    page = await browser.new_page()
+    await _log_in(page, live_server.url, people["root"].email)
+    await page.goto(f"{live_server.url}/membership-proofs/{proof}")
+    link = page.get_by_role("link", name=re.compile("^Membership card uploaded by"))
+    full_size = await link.get_attribute("href")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await page.goto(live_server.url + full_size)
+    assert await page.evaluate("document.images[0].naturalWidth") > 0
+    assert errors == []

@@ -167,7 +167,7 @@ async def test_the_offline_scanner_refuses_a_voided_pass_code(
         db.add(wallet_pass)
         await db.flush()
         code = fresh_code(
-            ring, member.public_id, member.membership_expires_on, now, None, wallet_pass.id
+            ring, member.public_id, member.membership_expires_on, now, None, wallet_pass.id, {}
         )
         wallet_pass.check_code = shown[wallet] = code.text
     await db.commit()

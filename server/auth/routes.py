@@ -92,11 +92,19 @@ async def login(request: Request) -> Response:
         )
     await start_session(request, db, result.member)
     await db.commit()
-    flash(request, f"Welcome, {result.member.display_name}.")
+    if _shows_messages(next_url):
+        flash(request, f"Welcome, {result.member.display_name}.")
     response = RedirectResponse(next_url, status_code=303)
     if result.member.email_key:
         remember(request, response, result.member.email_key)
     return response
+
+
+def _shows_messages(path: str) -> bool:
+    """Whether the page at ``path`` shows queued messages. A check page does not (it says
+    "Checked by …" instead): a welcome queued for it would greet the marshal later, on
+    whatever page they open next."""
+    return not path.startswith("/check/") or path.startswith("/check/scan/")
 
 
 @page(anonymous=True)

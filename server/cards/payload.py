@@ -85,6 +85,7 @@ def compose(
             "kingdom": site["kingdom_name"],
             "color": site["card_color"],
             "text_color": site["card_text_color"],
+            "time_zone": str(site.get("time_zone") or clock.DEFAULT_ZONE),
         },
         "member": {
             "sca_name": member.sca_name,
@@ -92,7 +93,7 @@ def compose(
             "branch": branch_name,
         },
         "headline": wording.headline(member.status, membership),
-        "status": wording.status_part(member.status),
+        "status": wording.status_part(member.status, membership),
         "membership": membership,
         "background_check": wording.dated_part(
             member.background_check_expires_on, today, missing="No background check on record"
@@ -102,6 +103,7 @@ def compose(
         "photo": None,  # a data URI (``server.photos.card_part``); a placeholder when empty
     }
     wording.settle(result.data)
+    result.data["if_expired"] = wording.once_expired(member.status, result.data)
     return result
 
 

@@ -39,12 +39,21 @@ STATUS_WORDING: dict[str, tuple[str, str, str]] = {
     ),
     "deactivated": ("Deactivated", "Not a member in good standing.", "bad"),
 }
+# The sentence of a verified status once the membership's expiry has passed: the card
+# never says "membership verified" under a red "Membership expired".
+EXPIRED_SENTENCE: dict[str, str] = {
+    "verified": "Adult member; membership expired.",
+    "minor_verified": "Under 18; parent linked, membership expired.",
+    "minor_membership_verified": "Under 18; membership expired, no parent linked.",
+}
 UNKNOWN_STATUS = ("Status unknown", "Unknown status.", "warn")
 DEACTIVATED_NOTE = "Not valid while this card is deactivated."
 
 
-def status_part(status: str) -> dict[str, str]:
+def status_part(status: str, membership: dict[str, Any]) -> dict[str, str]:
     _, sentence, tone = STATUS_WORDING.get(status, UNKNOWN_STATUS)
+    if membership["expired"] and status in EXPIRED_SENTENCE:
+        sentence, tone = EXPIRED_SENTENCE[status], "bad"
     return {"key": status, "label": label(status), "text": sentence, "tone": tone}
 
 
@@ -105,3 +114,25 @@ def settle(data: dict[str, Any]) -> None:
         for row in section["rows"]:
             if row.get("tone") == "ok":
                 row["tone"] = "muted"
+
+
+def once_expired(status: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """What the card says once its membership has expired, for the card app to show when
+    the organisation's date passes the expiry while the phone has no signal (the saved
+    copy would otherwise stay green): the headline, status and membership parts, in the
+    same words the server would then use. None when there is nothing to change."""
+    membership = data["membership"]
+    if status == "deactivated" or membership["expired"] or not membership["expires_on"]:
+        return None
+    expires_on = dt.date.fromisoformat(membership["expires_on"])
+    later = dated_part(
+        expires_on,
+        expires_on + dt.timedelta(days=1),
+        missing="",
+        number=membership["number"],
+    )
+    return {
+        "headline": headline(status, later),
+        "status": status_part(status, later),
+        "membership": later,
+    }

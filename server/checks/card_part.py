@@ -47,7 +47,7 @@ def apply_check_code(build: PayloadBuild, revoked_before: dt.datetime | None) ->
         "url": codes.check_url(build.settings.base_url, code),
         "valid_until": valid_until.isoformat(),
         "caption": "Marshals: scan to check this card live. "
-        f"Code valid until {valid_until:%Y-%m-%d %H:%M} UTC.",
+        f"Code valid until {clock.stamp(build.site.get('time_zone') or '', valid_until)}.",
     }
 
 

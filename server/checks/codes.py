@@ -29,10 +29,13 @@ import datetime as dt
 import hmac
 import re
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from server import clock
 from server.checks.keyring import CheckKey, Keyring, b64d, b64e
 
 VERSION = 1
@@ -250,24 +253,34 @@ def mobile_code(
     return sign(keyring.current, public_id, issued, issued + MOBILE_VALIDITY)
 
 
+def printed_valid_until(
+    issued: dt.datetime, membership_expires_on: dt.date | None, site: Mapping[str, Any]
+) -> dt.datetime:
+    """Until when a printed card's code made at ``issued`` lives: the end of the
+    membership's last day where the organisation is (``time_zone``), at most a year.
+
+    Without a current membership the code still lives ``PRINTED_MIN_VALIDITY`` (the live
+    check then answers "unverified" or "expired", which is the honest answer).
+    """
+    until = issued + PRINTED_MIN_VALIDITY
+    if membership_expires_on is not None:
+        until = max(until, clock.last_second(site, membership_expires_on))
+    return min(until, issued + PRINTED_MAX_VALIDITY)
+
+
 def printed_code(
     keyring: Keyring,
     public_id: str,
     now: dt.datetime,
     membership_expires_on: dt.date | None,
     revoked_before: dt.datetime | None = None,
+    site: Mapping[str, Any] | None = None,
 ) -> str:
-    """The printed auth card's code: valid until the membership expires, at most a year.
-
-    Without a current membership the code still lives ``PRINTED_MIN_VALIDITY`` (the live
-    check then answers "unverified" or "expired", which is the honest answer).
-    """
+    """The printed auth card's code: valid until the membership expires (``site``: the
+    app settings, for the organisation's time zone; UTC without them)."""
     issued = issue_time(now, revoked_before)
-    until = issued + PRINTED_MIN_VALIDITY
-    if membership_expires_on is not None:
-        end = dt.datetime.combine(membership_expires_on, dt.time(23, 59, 59), dt.UTC)
-        until = max(until, end)
-    return sign(keyring.current, public_id, issued, min(until, issued + PRINTED_MAX_VALIDITY))
+    until = printed_valid_until(issued, membership_expires_on, site or {})
+    return sign(keyring.current, public_id, issued, until)
 
 
 def check_url(base_url: str, code: str) -> str:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from server import clock
 from server.auth.current import current_user
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
@@ -126,8 +127,9 @@ async def _marshal_view(
         return checker.member_id, extra
     extra["marshal"] = True
     if verdict.code is not None:
-        extra["issued_at"] = verdict.code.issued_at.strftime("%Y-%m-%d %H:%M UTC")
-        extra["valid_until"] = verdict.code.valid_until.strftime("%Y-%m-%d %H:%M UTC")
+        zone = verdict.member.time_zone if verdict.member else clock.DEFAULT_ZONE
+        extra["issued_at"] = clock.stamp(zone, verdict.code.issued_at)
+        extra["valid_until"] = clock.stamp(zone, verdict.code.valid_until)
         extra["age"] = _age(verdict.code.issued_at, now)
     if verdict.member is not None:
         extra.update(await _check_view(request, verdict.member))

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from server import clock
 from server.auth import permissions as catalogue
 from server.auth.guards import page
-from server.auth.precedence import protection, require_may_act
+from server.auth.precedence import protected_ids, protection, require_may_act
 from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
@@ -164,6 +164,8 @@ async def _detail_page(
     }
     for gm, member in rows:
         phases[phase(gm, group, today)].append((gm, member))
+    # Members above the viewer: their memberships are not the viewer's to edit or end.
+    protected = await protected_ids(db, request.state.user, request.state.perms, today)
     return render(
         request,
         "groups/detail.html",
@@ -174,6 +176,7 @@ async def _detail_page(
             "labels": {p.key: p.label for p in catalogue.catalogue()},
             "errors": errors or {},
             "values": values,
+            "protected": protected,
         },
         status_code=status,
     )

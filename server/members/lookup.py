@@ -13,6 +13,9 @@ from server.web.forms import parse_id
 
 # Staff who may look members up in the register (list, detail, audit trail).
 REGISTER_PERMISSIONS = ("manage_members", "verify_members", "issue_card_links")
+# Who may open the member list: those, and holders of ``export_members`` (an exchequer
+# filters the list to export it; the rows then name members without linking them).
+LIST_PERMISSIONS = (*REGISTER_PERMISSIONS, "export_members")
 
 
 async def member_or_404(db: AsyncSession, raw_id: str | None) -> Member:

@@ -25,7 +25,7 @@ from server.groups.periods import memberships_of
 from server.member_codes.holders import origin_of
 from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
-from server.members.lookup import REGISTER_PERMISSIONS, path_member
+from server.members.lookup import LIST_PERMISSIONS, REGISTER_PERMISSIONS, path_member
 from server.members.models import Member
 from server.members.search import (
     CARD_FILTERS,
@@ -42,10 +42,10 @@ from server.web.forms import FormReader
 from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import flash, render
 
-add(NavLink("Members", "/members", order=10, group=REGISTER))
+add(NavLink("Members", "/members", LIST_PERMISSIONS, order=10, group=REGISTER))
 
 
-@page(REGISTER_PERMISSIONS)
+@page(LIST_PERMISSIONS)
 async def member_list(request: Request) -> Response:
     db = request.state.db
     criteria = MemberSearch.from_query(dict(request.query_params))

@@ -21,6 +21,7 @@ from server.members.models import Member
 from server.members.status import is_adult
 from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
 from server.photos.store import current_photo, remove_photo, save_photo
+from server.web.headers import IMAGE_HEADERS
 from server.web.templating import flash, render
 
 
@@ -58,7 +59,7 @@ async def photo(request: Request) -> Response:
     if current is None:
         raise HTTPException(404, "This member has no photo.")
     etag = f'"{current.digest}"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300", **IMAGE_HEADERS}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(current.image, media_type=current.content_type, headers=headers)

@@ -29,6 +29,7 @@ from server.proofs import service
 from server.proofs.models import PENDING, MembershipProof
 from server.web import navigation
 from server.web.forms import FormReader, parse_id
+from server.web.headers import IMAGE_HEADERS
 from server.web.navigation import NavLink
 from server.web.templating import flash, render
 
@@ -179,7 +180,11 @@ async def image(request: Request) -> Response:
     return Response(
         proof.image,
         media_type=proof.content_type,
-        headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"},
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": "inline",
+            **IMAGE_HEADERS,
+        },
     )
 
 

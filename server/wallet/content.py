@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,22 +40,15 @@ class PassCode:
     valid_until: dt.datetime
 
 
-def printed_valid_until(issued: dt.datetime, expires_on: dt.date | None) -> dt.datetime:
-    """How long a printed card's code made at ``issued`` lives (``codes.printed_code``)."""
-    until = issued + codes.PRINTED_MIN_VALIDITY
-    if expires_on is not None:
-        end = dt.datetime.combine(expires_on, dt.time(23, 59, 59), dt.UTC)
-        until = max(until, end)
-    return min(until, issued + codes.PRINTED_MAX_VALIDITY)
-
-
 def pass_shift(pass_id: int) -> dt.timedelta:
     """How much earlier than a printed card's a pass's code runs out: 1 s to 1 h."""
     return dt.timedelta(seconds=1 + pass_id % 3599)
 
 
-def pass_valid_until(issued: dt.datetime, expires_on: dt.date | None, pass_id: int) -> dt.datetime:
-    return printed_valid_until(issued, expires_on) - pass_shift(pass_id)
+def pass_valid_until(
+    issued: dt.datetime, expires_on: dt.date | None, pass_id: int, site: Mapping[str, Any]
+) -> dt.datetime:
+    return codes.printed_valid_until(issued, expires_on, site) - pass_shift(pass_id)
 
 
 def read_code(text: str | None, ring: Keyring) -> PassCode | None:
@@ -75,9 +69,10 @@ def fresh_code(
     now: dt.datetime,
     revoked_before: dt.datetime | None,
     pass_id: int,
+    site: Mapping[str, Any],
 ) -> PassCode:
     issued = codes.issue_time(now, revoked_before)
-    until = pass_valid_until(issued, expires_on, pass_id)
+    until = pass_valid_until(issued, expires_on, pass_id, site)
     return PassCode(codes.sign(ring.current, public_id, issued, until), issued, until)
 
 
@@ -89,6 +84,7 @@ def keep_code(
     now: dt.datetime,
     revoked_before: dt.datetime | None,
     pass_id: int,
+    site: Mapping[str, Any],
 ) -> bool:
     """Whether the pass may keep ``stored`` (see the module docstring)."""
     if stored is None:
@@ -101,11 +97,11 @@ def keep_code(
         return False
     if revoked_before is not None and stored.issued_at <= revoked_before:
         return False
-    if stored.valid_until != pass_valid_until(stored.issued_at, expires_on, pass_id):
+    if stored.valid_until != pass_valid_until(stored.issued_at, expires_on, pass_id, site):
         return False  # the membership expiry changed since the code was made (or it is
         # a code made before passes had codes of their own)
     if stored.valid_until - now < RENEW_BEFORE:
-        renewed = pass_valid_until(codes.issue_time(now, revoked_before), expires_on, pass_id)
+        renewed = pass_valid_until(codes.issue_time(now, revoked_before), expires_on, pass_id, site)
         return renewed <= stored.valid_until
     return True
 

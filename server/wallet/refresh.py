@@ -173,10 +173,10 @@ async def refresh(
         revoked_before = revocations.get(wallet_pass.member_id)
         code = pass_content.read_code(pass_content.stored_code(wallet_pass.content), ring)
         if not pass_content.keep_code(
-            code, ring, public_id, expires_on, now, revoked_before, wallet_pass.id
+            code, ring, public_id, expires_on, now, revoked_before, wallet_pass.id, site
         ):
             code = pass_content.fresh_code(
-                ring, public_id, expires_on, now, revoked_before, wallet_pass.id
+                ring, public_id, expires_on, now, revoked_before, wallet_pass.id, site
             )
         assert code is not None
         text = pass_content.content_of(member_facts, code, settings.base_url)

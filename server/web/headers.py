@@ -8,6 +8,12 @@ CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# An image opened on its own (a member's photo, a membership card at full size): the
+# browser shows it in a page of its own that it styles inline; nothing else may load.
+IMAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; sandbox"
+}
 DEFAULTS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

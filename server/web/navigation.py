@@ -34,7 +34,9 @@ WaitingCounter = Callable[
 class NavLink:
     label: str
     href: str
-    permission: str | None = None  # shown only to holders; None: every staff member
+    # Shown only to holders (a tuple: holders of any of them, as ``@page((a, b))``);
+    # None: every staff member.
+    permission: str | tuple[str, ...] | None = None
     order: int = 100
     plugin: str | None = None  # set by the plugin registry; hidden while that plugin is off
     group: str = ADMINISTRATION
@@ -52,6 +54,14 @@ def add(link: NavLink) -> None:
 
 def remove(href: str) -> None:
     _LINKS.pop(href, None)
+
+
+def visible_to(link: NavLink, perms: frozenset[str]) -> bool:
+    """Whether a holder of ``perms`` may open the link's page (as far as permissions go)."""
+    if link.permission is None:
+        return True
+    needed = (link.permission,) if isinstance(link.permission, str) else link.permission
+    return not perms.isdisjoint(needed)
 
 
 def links() -> list[NavLink]:

@@ -13,7 +13,8 @@ import re
 
 from markupsafe import Markup, escape
 
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?: UTC)?)?")
+# A date, its time and the time's zone ("UTC", "CET", "+04") when they follow.
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?: (?:[A-Z]{2,5}|[+-]\d{2,4}))?)?")
 
 
 @functools.lru_cache(maxsize=4096)  # the check page's reasons repeat ("… until 2027-05-01.")

@@ -14,6 +14,7 @@ from server import clock
 from server.auth import permissions
 from server.mail.sealed import unseal_filter
 from server.members import status as member_status
+from server.members.lookup import REGISTER_PERMISSIONS
 from server.web import navigation
 from server.web.csrf import csrf_token
 from server.web.navigation import NavLink
@@ -77,7 +78,7 @@ def nav_links_for(request: Request) -> list[NavLink]:
     return [
         link
         for link in navigation.links()
-        if link.permission in (None, *perms)
+        if navigation.visible_to(link, perms)
         and link.plugin in (None, *plugins_on)
         and (superuser or not link.superuser_only)
     ]
@@ -96,6 +97,10 @@ def render(
         "nav_links": shown,
         "nav_groups": navigation.grouped(shown),
         "nav_current": navigation.current_link(shown, request.url.path),
+        # Whether member pages open for the viewer: names link to them only then.
+        "may_open_members": not frozenset(getattr(state, "perms", ())).isdisjoint(
+            REGISTER_PERMISSIONS
+        ),
         "today": clock.today(getattr(state, "site", None) or {}),
         "flashes": _pop_flashes(request),
         "csrf_token": csrf_token(request.session) if "session" in request.scope else "",

@@ -8,6 +8,8 @@ REGISTER = ("manage_members", "verify_members", "issue_card_links")
 
 EXPECTED = {
     ("GET", "/static"): ANYONE,
+    ("GET", "/favicon.ico"): ANYONE,
+    ("GET", "/apple-touch-icon.png"): ANYONE,
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,
     ("POST", "/logout"): ANYONE,
@@ -20,7 +22,7 @@ EXPECTED = {
     ("POST", "/me/info"): MEMBER,
     ("POST", "/me/password"): MEMBER,
     ("POST", "/me/logout-everywhere"): MEMBER,
-    ("GET", "/members"): REGISTER,
+    ("GET", "/members"): (*REGISTER, "export_members"),
     ("GET", "/members/{member_id}"): REGISTER,
     ("GET", "/members/{member_id}/audit"): REGISTER,
     ("GET", "/members/{member_id}/edit"): "manage_members",

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
+from server.authcards.routes import may_print
 from server.members.models import Member
 from server.plugins.activities import decisions, requests, terms
 from server.plugins.activities.models import (
@@ -105,6 +106,7 @@ async def member_page(request: Request) -> Response:
             "waiting": waiting,
             "offered": offered,
             "can_act": requests.may_act_for(request.state.user, member, today),
+            "may_print": may_print(request.state.user, request.state.perms, member, today),
             "age_problem": lambda activity: requests.age_problem(activity, member, today),
         },
     )
