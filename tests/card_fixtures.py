@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ async def database_contains(db: AsyncSession, settings: Settings, needle: str) -
 
 async def issued_token(db: AsyncSession, settings: Settings, member: Member) -> str:
     """Issue ``member`` a card link from the command line's point of view."""
-    issued = await issue_link(db, member, None, mail_for(settings))
+    issued = await issue_link(db, member, None, mail_for(settings), dt.date.today())
     await db.commit()
     return issued.token
 

@@ -76,7 +76,7 @@ async def test_restore_into_a_fresh_directory_keeps_cards_and_queued_mail(tmp_pa
                 membership_expires_on=dt.date.today() + dt.timedelta(days=300),
                 verified_at=dt.datetime.now(dt.UTC),
             )
-            issued = await issue_link(db, member, None, mail_for(settings))
+            issued = await issue_link(db, member, None, mail_for(settings), dt.date.today())
             await db.commit()
             public_id = member.public_id
         card = await client.get(f"/card/{issued.token}.json")

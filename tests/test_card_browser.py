@@ -67,7 +67,9 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     member = await make_member(db, sca_name="Isolde of Lantern", branch_id=branch.id)
     member_id = member.id
     legal_name = member.legal_name
-    issued = await issue_link(db, member, None, MailContext(live.url, live.env["SECRET_KEY"]))
+    issued = await issue_link(
+        db, member, None, MailContext(live.url, live.env["SECRET_KEY"]), dt.date.today()
+    )
     await db.commit()
 
     await _wait_for(lambda: smtp_server.card_urls())  # delivered by the loop inside the server
@@ -118,7 +120,7 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
 
     # Revoked: the message; the cached card is gone from the phone and, at once, every
     # personal detail from the page itself (not only hidden).
-    await revoke_link(db, member, None, "phone lost")
+    await revoke_link(db, member, None, "phone lost", dt.date.today())
     await db.commit()
     await page.get_by_role("button", name="Refresh").click()
     await page.get_by_text("This card link was replaced or revoked.").wait_for()
@@ -168,7 +170,9 @@ async def _phone(profile: Path) -> AsyncIterator:
 async def _card_for(db: AsyncSession, base_url: str, **kw) -> tuple[str, str]:
     """(card URL, SCA name) of a verified member with a fresh link."""
     member = await make_verified(db, **kw)
-    issued = await issue_link(db, member, None, MailContext(base_url, "secret-" + "z" * 32))
+    issued = await issue_link(
+        db, member, None, MailContext(base_url, "secret-" + "z" * 32), dt.date.today()
+    )
     await db.commit()
     return f"{base_url}/card/{issued.token}", member.sca_name
 

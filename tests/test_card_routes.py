@@ -131,7 +131,7 @@ async def test_manifest_per_card(client, db, settings):
 async def test_unknown_and_revoked_links(client, db, settings):
     member = await make_member(db)
     token = await issued_token(db, settings, member)
-    await revoke_link(db, member, None, "lost phone")
+    await revoke_link(db, member, None, "lost phone", dt.date.today())
     await db.commit()
 
     gone = await client.get(f"/card/{token}")

@@ -36,7 +36,7 @@ async def _outbox(db, member_id):
 async def test_admin_issues_link_stored_only_as_hash_and_mailed_sealed(db, settings):
     admin = await make_staff(db, ["issue_card_links"])
     member = await make_member(db)
-    issued = await issue_link(db, member, admin, mail_for(settings))
+    issued = await issue_link(db, member, admin, mail_for(settings), dt.date.today())
     await db.commit()
 
     assert len(issued.token) == 22
@@ -59,8 +59,8 @@ async def test_admin_issues_link_stored_only_as_hash_and_mailed_sealed(db, setti
 async def test_new_link_revokes_the_old_one(db, settings):
     admin = await make_staff(db, ["issue_card_links"])
     member = await make_member(db)
-    first = await issue_link(db, member, admin, mail_for(settings))
-    second = await issue_link(db, member, admin, mail_for(settings))
+    first = await issue_link(db, member, admin, mail_for(settings), dt.date.today())
+    second = await issue_link(db, member, admin, mail_for(settings), dt.date.today())
     await db.commit()
     links = list(
         (
@@ -80,7 +80,7 @@ async def test_deactivated_member_is_refused_with_the_reason(db, settings):
         db, deactivated_at=dt.datetime.now(dt.UTC), deactivation_reason="left the kingdom"
     )
     with pytest.raises(CardRefused, match="deactivated.*left the kingdom"):
-        await issue_link(db, member, admin, mail_for(settings))
+        await issue_link(db, member, admin, mail_for(settings), dt.date.today())
     assert await db.scalar(select(func.count()).select_from(CardLink)) == 0
     assert await _outbox(db, member.id) == []
 
@@ -90,7 +90,7 @@ async def test_minor_link_is_also_mailed_to_the_parent(db, settings):
     today = dt.date.today()
     child = await make_member(db, parent_id=parent.id, birth_year=today.year - 10)
     assert child.status == "minor_parent_verified"
-    issued = await issue_link(db, child, parent, mail_for(settings))
+    issued = await issue_link(db, child, parent, mail_for(settings), dt.date.today())
     await db.commit()
     messages = await _outbox(db, child.id)
     assert [m.to_addr for m in messages] == [child.email, "parent@example.org"]
@@ -103,26 +103,26 @@ async def test_who_may_issue(db, settings):
     other = await make_member(db)
     adult_child = await make_member(db, parent_id=member.id)
     # self: allowed
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     with pytest.raises(CardRefused, match="may not issue"):
-        await issue_link(db, other, member, mail_for(settings))
+        await issue_link(db, other, member, mail_for(settings), dt.date.today())
     with pytest.raises(CardRefused, match="may not issue"):
-        await issue_link(db, adult_child, member, mail_for(settings))
+        await issue_link(db, adult_child, member, mail_for(settings), dt.date.today())
 
 
 async def test_revoke_needs_the_permission_and_is_audited(db, settings):
     admin = await make_staff(db, ["issue_card_links"])
     member = await make_member(db)
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     with pytest.raises(CardRefused, match="permission"):
-        await revoke_link(db, member, member, "lost phone")
-    await revoke_link(db, member, admin, "lost phone")
+        await revoke_link(db, member, member, "lost phone", dt.date.today())
+    await revoke_link(db, member, admin, "lost phone", dt.date.today())
     await db.commit()
     link = (await db.execute(select(CardLink))).scalar_one()
     assert link.revoked_at is not None and link.revoke_reason == "lost phone"
     assert link.live_member_id is None
     with pytest.raises(CardRefused, match="no live card link"):
-        await revoke_link(db, member, admin, "again")
+        await revoke_link(db, member, admin, "again", dt.date.today())
     actions = (await db.execute(select(AuditEntry.action).order_by(AuditEntry.id))).scalars().all()
     assert actions[-1] == "card_link.revoke"
 
@@ -165,7 +165,7 @@ async def test_bulk_issue_by_branch_and_status(app, db, settings):
 
 async def test_payload_is_invalidated_by_member_changes_and_settings(db, settings):
     member = await make_member(db, sca_name="Old Name")
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
     member_id = member.id
     built = await builder.refresh(db, member_id, settings)
@@ -203,7 +203,7 @@ async def test_payload_is_invalidated_by_member_changes_and_settings(db, setting
 async def test_payload_built_before_an_invalidation_is_not_stored(db, settings, app):
     """Built from generation 0; someone edits the member before it is stored."""
     member = await make_member(db)
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
     built = (await builder.build_many(db, [member.id], settings))[member.id]
     await db.commit()
@@ -221,7 +221,7 @@ async def test_rebuild_stores_the_same_payload_as_a_single_refresh(db, settings)
     members = [await make_member(db, sca_name=f"Bulk {n}") for n in range(3)]
     ids = [m.id for m in members]
     for m in members:
-        await issue_link(db, m, m, mail_for(settings))
+        await issue_link(db, m, m, mail_for(settings), dt.date.today())
     await db.commit()
     now = dt.datetime.now(dt.UTC)
     assert await builder.rebuild(db, ids, settings, now) == 3
@@ -257,7 +257,7 @@ async def test_login_bookkeeping_keeps_the_payload(db, settings, client):
     """Failed and successful logins write to the member row; no card shows those columns."""
     member = await make_member(db)
     member_id = member.id
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
     await builder.refresh(db, member_id, settings)
     assert (await login(client, member.email, "wrong password")).status_code == 400

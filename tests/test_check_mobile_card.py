@@ -4,6 +4,7 @@ server-rendered first page without any further request."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,9 @@ async def test_mobile_card_qr_drawn_in_the_browser_decodes_to_the_check_url(
     sqlite_only, live_server, browser, db, artifacts
 ):
     member = await make_verified(db, sca_name="Cuthbert")
-    issued = await issue_link(db, member, None, MailContext(live_server.url, "secret-" + "z" * 32))
+    issued = await issue_link(
+        db, member, None, MailContext(live_server.url, "secret-" + "z" * 32), dt.date.today()
+    )
     await db.commit()
     card_url = f"{live_server.url}/card/{issued.token}"
     check = (await _card_json(card_url))["check"]
@@ -60,7 +63,9 @@ async def test_first_page_draws_the_qr_without_the_card_data_request(
     """The server-rendered page alone is enough: the QR is there while the card's JSON
     request never answers (and no service worker serves it)."""
     member = await make_verified(db, sca_name="Cuthbert")
-    issued = await issue_link(db, member, None, MailContext(live_server.url, "secret-" + "z" * 32))
+    issued = await issue_link(
+        db, member, None, MailContext(live_server.url, "secret-" + "z" * 32), dt.date.today()
+    )
     await db.commit()
     card_url = f"{live_server.url}/card/{issued.token}"
     check_url = (await _card_json(card_url))["check"]["url"]

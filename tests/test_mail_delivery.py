@@ -34,7 +34,7 @@ async def _rows(db):
 
 async def test_card_link_email_is_delivered_with_the_plain_link(app, db, settings, smtp_server):
     member = await make_member(db)
-    issued = await issue_link(db, member, member, mail_for(settings))
+    issued = await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
 
     report = await deliver_once(app.state.sessionmaker, with_smtp(settings, smtp_server.url))
@@ -125,7 +125,7 @@ async def test_two_loops_never_send_one_message_twice(app, db, settings, smtp_se
 
 async def test_without_smtp_url_the_console_gets_the_message(app, db, settings, capsys):
     member = await make_member(db)
-    issued = await issue_link(db, member, member, mail_for(settings))
+    issued = await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
     # A development server (loopback BASE_URL) prints links whole; elsewhere they are
     # redacted (tests/test_security_attacks.py).
@@ -140,7 +140,7 @@ async def test_a_seal_from_another_secret_key_fails_the_message_clearly(
     app, db, settings, smtp_server
 ):
     member = await make_member(db)
-    await issue_link(db, member, member, mail_for(settings))
+    await issue_link(db, member, member, mail_for(settings), dt.date.today())
     await db.commit()
     other = dataclasses.replace(with_smtp(settings, smtp_server.url), secret_key=Secret("another"))
     report = await deliver_once(app.state.sessionmaker, other)

@@ -158,7 +158,7 @@ async def test_changes_and_the_voiding_reach_google(
         assert put["body"]["state"] == "ACTIVE"
 
         # Google is down for a moment: the update waits and is sent again later.
-        await revoke_link(db, member, None, "phone lost")
+        await revoke_link(db, member, None, "phone lost", dt.date.today())
         await db.commit()
         recorded.answers.append((503, {"error": "backend unavailable"}))
         report = await worker.run_once()
@@ -193,7 +193,7 @@ async def test_a_pass_never_saved_is_not_updated(
     member = await make_verified(db)
     token = await issued_token(db, settings, member)
     await client.get(f"/wallet/{token}/google")
-    await revoke_link(db, member, None, "replaced")
+    await revoke_link(db, member, None, "replaced", dt.date.today())
     await db.commit()
     recorded = Recorded(answers=[(404, {"error": "not found"})])
     worker = WalletWorker(app.state.sessionmaker, settings)

@@ -3,6 +3,7 @@ one, and what happens when no wallet is configured."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -32,7 +33,7 @@ def pass_json(data: bytes) -> dict:
 
 async def test_without_configuration_no_wallet_is_offered(app, client, db, settings):
     member = await make_verified(db)
-    await issue_link(db, member, None, MailContext.of(settings))
+    await issue_link(db, member, None, MailContext.of(settings), dt.date.today())
     await db.commit()
     mail = (await db.execute(select(OutboxMessage))).scalar_one()
     text = unseal(mail.body_text, str(settings.secret_key))
@@ -94,7 +95,7 @@ async def test_members_get_passes_and_staff_void_them(wallet_app, wallet_client,
         officer = await make_staff(db, ["issue_card_links"], sca_name="Deputy Dora")
         await db.commit()
         # The card email offers both wallets, through the card link.
-        await issue_link(db, member, None, MailContext.of(configured))
+        await issue_link(db, member, None, MailContext.of(configured), dt.date.today())
         await db.commit()
         mail = (await db.execute(select(OutboxMessage))).scalar_one()
         key = str(configured.secret_key)

@@ -130,7 +130,7 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         assert "voided" not in now_shows
 
         # The card link is revoked: the pass comes back voided, and that is audited.
-        await revoke_link(db, member, None, "phone lost")
+        await revoke_link(db, member, None, "phone lost", dt.date.today())
         await db.commit()
         voided = await phone.get(registration, params={"passesUpdatedSince": newer_tag})
         assert voided.json()["serialNumbers"] == [serial]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from server import clock
 from server.auth import permissions
 from server.groups.models import Group, GroupMembership
 from server.members.models import Member
@@ -39,10 +40,6 @@ def own_membership_refused(actor: Member, target: Member) -> bool:
     superuser): an officer with a lapsed membership would otherwise extend it and win
     back every permission that needs a current one."""
     return actor.id == target.id and not actor.is_superuser
-
-
-class AccountProtected(Exception):
-    """The actor may not act on this member's account; ``str(exc)`` says why."""
 
 
 async def standing(db: AsyncSession, member: Member, today: dt.date) -> frozenset[str]:
@@ -71,7 +68,7 @@ async def protection(
     actor: Member,
     actor_perms: frozenset[str],
     target: Member,
-    today: dt.date | None = None,
+    today: dt.date,
 ) -> str | None:
     """Why ``actor`` may not act on ``target``'s account, or None when they may."""
     if actor.id == target.id or actor.is_superuser:
@@ -79,7 +76,7 @@ async def protection(
     name = target.display_name
     if target.is_superuser:
         return f"{name} is a superuser: only a superuser may change their account."
-    missing = await standing(db, target, today or dt.date.today()) - actor_perms
+    missing = await standing(db, target, today) - actor_perms
     if not missing:
         return None
     labels = ", ".join(
@@ -123,16 +120,14 @@ async def protected_ids(
     return protected
 
 
-async def ensure_may_act(
-    db: AsyncSession, actor: Member, actor_perms: frozenset[str], target: Member
-) -> None:
-    reason = await protection(db, actor, actor_perms, target)
-    if reason:
-        raise AccountProtected(reason)
+async def refusal(request: Request, target: Member) -> str | None:
+    """``protection`` for the page's user, their permissions and the organisation's date."""
+    state = request.state
+    return await protection(state.db, state.user, state.perms, target, clock.today(state.site))
 
 
 async def require_may_act(request: Request, target: Member) -> None:
-    """For routes: refuse with 403 and the reason (the page's user and permissions)."""
-    reason = await protection(request.state.db, request.state.user, request.state.perms, target)
+    """For routes: refuse with 403 and the reason."""
+    reason = await refusal(request, target)
     if reason:
         raise HTTPException(403, reason)

@@ -9,6 +9,7 @@ import time
 
 from sqlalchemy import or_, select
 
+from server import clock
 from server.cards.bulk import BulkRunBusy, Selection, issue_selection
 from server.cards.issuing import MailContext
 from server.cards.service import CardRefused, issue_link
@@ -17,6 +18,7 @@ from server.config import Settings, load_settings
 from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Branch, Member
 from server.members.status import BY_KEY
+from server.settings.store import load_settings as load_site
 
 
 async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
@@ -29,7 +31,8 @@ async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
             if member is None:
                 return 1, f"No member with the email {email}."
             try:
-                issued = await issue_link(db, member, None, MailContext.of(settings))
+                today = clock.today(await load_site(db))
+                issued = await issue_link(db, member, None, MailContext.of(settings), today)
             except CardRefused as exc:
                 return 1, str(exc)
             await db.commit()

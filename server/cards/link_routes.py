@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protection, require_may_act
+from server.auth.precedence import refusal, require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
 from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
@@ -72,14 +72,13 @@ def _sent_message(member: Member, recipients: list[str]) -> str:
 async def member_card_links(request: Request) -> Response:
     member = await _member(request, request.path_params["member_id"])
     history = await link_history(request.state.db, member.id)
-    db, user, perms = request.state.db, request.state.user, request.state.perms
     return render(
         request,
         "cards/member_links.html",
         {
             "member": member,
             "links": history,
-            "account_protected": await protection(db, user, perms, member),
+            "account_protected": await refusal(request, member),
         },
     )
 
@@ -111,7 +110,7 @@ async def member_replace(request: Request) -> Response:
             request, REPLACE, member, error=REASON_MISSING, reason=reason, status_code=400
         )
     try:
-        await revoke_link(db, member, request.state.user, reason)
+        await revoke_link(db, member, request.state.user, reason, clock.today(request.state.site))
     except CardRefused as exc:
         await db.rollback()
         flash(request, str(exc), "error")
@@ -123,7 +122,9 @@ async def _issue(request: Request, member: Member) -> Response:
     db = request.state.db
     back = f"/members/{member.id}/card-links"
     try:
-        issued = await issue_link(db, member, request.state.user, mail_context(request))
+        issued = await issue_link(
+            db, member, request.state.user, mail_context(request), clock.today(request.state.site)
+        )
         flash(request, _sent_message(member, issued.recipients))
         await db.commit()
     except CardRefused as exc:
@@ -145,7 +146,7 @@ async def member_revoke(request: Request) -> Response:
         )
     back = f"/members/{member.id}/card-links"
     try:
-        await revoke_link(db, member, request.state.user, reason)
+        await revoke_link(db, member, request.state.user, reason, clock.today(request.state.site))
         flash(request, f"The card link of {member.display_name} is revoked.")
         await db.commit()
     except CardRefused as exc:
@@ -189,7 +190,9 @@ async def my_issue(request: Request) -> Response:
         flash(request, "You can only email your own card link or your minor child's.", "error")
         return RedirectResponse("/me/cards", status_code=303)
     try:
-        issued = await issue_link(db, target, request.state.user, mail_context(request))
+        issued = await issue_link(
+            db, target, request.state.user, mail_context(request), clock.today(request.state.site)
+        )
         flash(request, _sent_message(target, issued.recipients))
         await db.commit()
     except CardRefused as exc:

@@ -39,11 +39,8 @@ def refusal_for_member(member: Member) -> str | None:
     return None
 
 
-async def issue_role(
-    db: AsyncSession, actor: Member, member: Member, today: dt.date | None = None
-) -> str | None:
+async def issue_role(db: AsyncSession, actor: Member, member: Member, today: dt.date) -> str | None:
     """How ``actor`` may issue ``member``'s link: "admin", "self", "parent" or None."""
-    today = today or dt.date.today()
     if await has_permission(db, actor, "issue_card_links", today):
         return "admin"
     if actor.id == member.id:
@@ -54,15 +51,16 @@ async def issue_role(
 
 
 async def issue_link(
-    db: AsyncSession, member: Member, actor: Member | None, mail: MailContext
+    db: AsyncSession, member: Member, actor: Member | None, mail: MailContext, today: dt.date
 ) -> Issued:
     """Issue ``member`` a new link (revoking the old one) and queue the email.
 
-    ``actor`` None means the command line (the operator). Raises CardRefused.
+    ``actor`` None means the command line (the operator); ``today`` is the organisation's
+    date. Raises CardRefused.
     """
     via = "command line"
     if actor is not None:
-        role = await issue_role(db, actor, member)
+        role = await issue_role(db, actor, member, today)
         if role is None:
             raise CardRefused("You may not issue a card link for this member.")
         via = role
@@ -98,9 +96,11 @@ async def link_history(db: AsyncSession, member_id: int, limit: int = 20) -> lis
     )
 
 
-async def revoke_link(db: AsyncSession, member: Member, actor: Member | None, reason: str) -> None:
+async def revoke_link(
+    db: AsyncSession, member: Member, actor: Member | None, reason: str, today: dt.date
+) -> None:
     """Revoke the member's live link (admins only; None = the command line)."""
-    if actor is not None and not await has_permission(db, actor, "issue_card_links"):
+    if actor is not None and not await has_permission(db, actor, "issue_card_links", today):
         raise CardRefused("You need the 'issue_card_links' permission to revoke card links.")
     link = await live_link(db, member.id)
     if link is None:

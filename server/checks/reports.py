@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from server.auth import permissions
 from server.auth.guards import page
-from server.auth.precedence import protection
+from server.auth.precedence import refusal
 from server.checks import runtime
 from server.checks.models import CheckEntry
 from server.checks.results import BY_KEY, KEYS
@@ -143,11 +143,7 @@ async def member_checks_page(
         entries = await _recent(
             db, CheckEntry.checked_at >= since, CheckEntry.member_id == member.id, limit=200
         )
-    protected = (
-        await protection(db, request.state.user, perms, member)
-        if "manage_members" in perms
-        else None
-    )
+    protected = await refusal(request, member) if "manage_members" in perms else None
     return render(
         request,
         "checks/member.html",

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from server import clock
 from server.auth import permissions as catalogue
 from server.auth.guards import page
-from server.auth.precedence import protected_ids, protection, require_may_act
+from server.auth.precedence import protected_ids, refusal, require_may_act
 from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
@@ -266,7 +266,7 @@ async def membership_end(request: Request) -> Response:
     membership = await _membership_or_404(request, group)
     member = await db.get(Member, membership.member_id)
     assert member is not None  # a foreign key
-    refused = await protection(db, request.state.user, request.state.perms, member)
+    refused = await refusal(request, member)
     if refused:
         return await _detail_page(request, group, {"end": f"Not ended: {refused}"}, None, 403)
     form = FormReader(await request.form())

@@ -12,8 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server import clock
+from server.auth import precedence
 from server.auth.guards import page
-from server.auth.precedence import protection
 from server.members import actions
 from server.members.actions import ActionRefused
 from server.members.confirm import (
@@ -65,7 +65,7 @@ async def _run(
     if version is None:
         flash(request, "The form is incomplete — reload the page and try again.", "error")
         return RedirectResponse(back, status_code=303)
-    refused = await protection(db, request.state.user, request.state.perms, member)
+    refused = await precedence.refusal(request, member)
     if refused:
         flash(request, refused, "error")
         return RedirectResponse(back, status_code=303)
@@ -191,7 +191,7 @@ async def _status(
     member = await load_member(request)
     db = request.state.db
     parent = None if member.parent_id is None else await db.get(Member, member.parent_id)
-    refused = await protection(db, request.state.user, request.state.perms, member)
+    refused = await precedence.refusal(request, member)
     return render(
         request,
         "members/status.html",

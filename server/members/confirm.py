@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protection
+from server.auth.precedence import refusal
 from server.cards.service import live_link, refusal_for_member
 from server.members.models import Member
 from server.members.status import compute_status, is_adult, label
@@ -194,9 +194,7 @@ async def confirmation_page(
     status_code: int = 200,
 ) -> Response:
     db = request.state.db
-    refused = await protection(
-        db, request.state.user, request.state.perms, member
-    ) or await confirmation.refusal(db, member)
+    refused = await refusal(request, member) or await confirmation.refusal(db, member)
     return render(
         request,
         "members/confirm.html",

@@ -17,7 +17,7 @@ from server.auth.precedence import (
     MEMBERSHIP_FACTS,
     OWN_MEMBERSHIP,
     own_membership_refused,
-    protection,
+    refusal,
     require_may_act,
 )
 from server.cards.service import live_link
@@ -100,9 +100,7 @@ async def member_detail(request: Request) -> Response:
             else [],
             "memberships": await memberships_of(db, member.id, today),
             "info_fields": info_fields(request.state.site),
-            "account_protected": await protection(
-                db, request.state.user, request.state.perms, member, today
-            ),
+            "account_protected": await refusal(request, member),
         },
     )
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protected_ids, protection
+from server.auth.precedence import protected_ids, refusal
 from server.members.actions import ActionRefused
 from server.members.models import Member
 from server.photos.images import (
@@ -141,9 +141,7 @@ async def _detail_page(
             "member": member,
             "history": history,
             "today": clock.today(request.state.site),
-            "account_protected": await protection(
-                db, request.state.user, request.state.perms, member
-            ),
+            "account_protected": await refusal(request, member),
             "errors": errors or {},
             "values": values or {},
         },
@@ -197,7 +195,7 @@ async def _decide(request: Request, verify: bool) -> Response:
     if proof_version is None:
         flash(request, "The form is incomplete — reload the page and try again.", "error")
         return RedirectResponse(back, status_code=303)
-    refused = await protection(db, request.state.user, request.state.perms, member)
+    refused = await refusal(request, member)
     if refused:
         flash(request, refused, "error")
         return RedirectResponse(back, status_code=303)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from server import clock
 from server.auth.guards import page
-from server.auth.precedence import protection, require_may_act
+from server.auth.precedence import refusal, require_may_act
 from server.config import Settings
 from server.members.models import Member
 from server.wallet.models import WalletDelivery, WalletDevice, WalletPass
@@ -82,7 +82,7 @@ async def _page(
             "waiting": waiting,
             "wallet_names": WALLET_NAMES,
             "offered": settings.wallet.offered(),
-            "protected": await protection(db, request.state.user, request.state.perms, member),
+            "protected": await refusal(request, member),
             "errors": errors or {},
         },
         status_code=status_code,
