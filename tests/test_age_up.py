@@ -232,7 +232,7 @@ async def _nightly(db, client, member):
 async def _save_member(db, client, member):
     from server.members.service import save_member
 
-    changed = await save_member(db, member, {"public_notes": "Saved."}, actor_id=None)
+    changed = await save_member(db, member, {"public_notes": "Saved."}, actor_id=None, today=TODAY)
     assert changed == {"public_notes": "Saved.", "parent_id": None, "status": "active"}
     await db.commit()
 
@@ -322,7 +322,10 @@ async def _unchanged_nightly(db, client, member):
 async def _unchanged_save_member(db, client, member):
     from server.members.service import save_member
 
-    assert await save_member(db, member, {"sca_name": member.sca_name}, actor_id=None) == {}
+    assert (
+        await save_member(db, member, {"sca_name": member.sca_name}, actor_id=None, today=TODAY)
+        == {}
+    )
     await db.commit()
 
 
@@ -383,7 +386,9 @@ async def test_a_save_that_changes_nothing_else_writes_only_the_age_up(db):
     from server.members.service import save_member
 
     member, parent = await _turned_18(db)
-    changed = await save_member(db, member, {"sca_name": member.sca_name}, actor_id=parent.id)
+    changed = await save_member(
+        db, member, {"sca_name": member.sca_name}, actor_id=parent.id, today=TODAY
+    )
     await db.commit()
     assert changed == {"parent_id": None, "status": "active"}
     assert await _audit_actions(db, member.id) == ["member.age_up"]
@@ -391,7 +396,10 @@ async def test_a_save_that_changes_nothing_else_writes_only_the_age_up(db):
     assert entry.actor_id == parent.id
     # Saved again: nothing changed, no write, no audit row.
     version = member.version
-    assert await save_member(db, member, {"sca_name": member.sca_name}, actor_id=None) == {}
+    assert (
+        await save_member(db, member, {"sca_name": member.sca_name}, actor_id=None, today=TODAY)
+        == {}
+    )
     await db.commit()
     assert member.version == version
     assert await _audit_actions(db, member.id) == ["member.age_up"]
@@ -404,7 +412,7 @@ async def test_a_corrected_birth_date_ages_up_after_the_update(db):
     member = await make_member(db, parent_id=parent.id, birth_month=1, birth_year=TODAY.year - 10)
     assert member.status == "minor_parent_verified"
     await db.commit()
-    await save_member(db, member, {"birth_year": TODAY.year - 20}, actor_id=None)
+    await save_member(db, member, {"birth_year": TODAY.year - 20}, actor_id=None, today=TODAY)
     await db.commit()
     assert (member.parent_id, member.status) == (None, "active")
     assert await _audit_actions(db, member.id) == ["member.update", "member.age_up"]
@@ -448,7 +456,10 @@ async def test_creating_a_member_applies_the_rule_without_an_age_up_row(db):
 
     parent = await make_member(db)
     adult = await create_member(
-        db, {"email": "adult@example.org", "parent_id": parent.id, **JUST_18}, actor_id=None
+        db,
+        {"email": "adult@example.org", "parent_id": parent.id, **JUST_18},
+        actor_id=None,
+        today=TODAY,
     )
     minor = await create_member(
         db,
@@ -459,6 +470,7 @@ async def test_creating_a_member_applies_the_rule_without_an_age_up_row(db):
             "birth_year": TODAY.year - 10,
         },
         actor_id=None,
+        today=TODAY,
     )
     gone = await create_member(
         db,
@@ -469,6 +481,7 @@ async def test_creating_a_member_applies_the_rule_without_an_age_up_row(db):
             **JUST_18,
         },
         actor_id=None,
+        today=TODAY,
     )
     await db.commit()
     assert (adult.parent_id, adult.status) == (None, "active")

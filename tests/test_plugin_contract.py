@@ -59,7 +59,7 @@ async def test_section_appears_in_every_context_only_while_enabled(db):
     member = await make_member(db)
     await _badge(db, member)
     for context in SectionContext:
-        keys = [s.key for s in await registry.collect_sections(db, member, context)]
+        keys = [s.key for s in await registry.collect_sections(db, member, context, TODAY)]
         assert "dummy_badges" not in keys
     await set_enabled(db, "dummy", True)
     for context in SectionContext:
@@ -68,7 +68,7 @@ async def test_section_appears_in_every_context_only_while_enabled(db):
         assert dummy.rows == (Row("Shiny", f"shown on {context.value}", note="dummy badge"),)
         assert dummy.as_dict()["rows"][0]["label"] == "Shiny"
     await set_enabled(db, "dummy", False)
-    sections = await registry.collect_sections(db, member, SectionContext.MOBILE_CARD)
+    sections = await registry.collect_sections(db, member, SectionContext.MOBILE_CARD, TODAY)
     assert "dummy_badges" not in [s.key for s in sections]
 
 
@@ -257,7 +257,7 @@ async def test_nightly_job_runs_only_while_enabled(db):
     await set_enabled(db, "dummy", True)
     assert await job.run(db, TODAY) == "1 badges retired"
     await db.commit()
-    sections = await registry.collect_sections(db, member, SectionContext.CHECK_PAGE)
+    sections = await registry.collect_sections(db, member, SectionContext.CHECK_PAGE, TODAY)
     dummy = next(s for s in sections if s.key == "dummy_badges")
     assert [r.label for r in dummy.rows] == ["New"]
 
@@ -296,7 +296,7 @@ async def test_core_parts_use_the_contract_always_on_and_order_is_order_then_key
         await _badge(db, member)
         await set_enabled(db, "dummy", True)
         await set_enabled(db, "activities", False)
-        sections = await registry.collect_sections(db, member, SectionContext.AUTH_CARD)
+        sections = await registry.collect_sections(db, member, SectionContext.AUTH_CARD, TODAY)
         assert [s.key for s in sections] == ["core_first", "core_a", "core_b", "dummy_badges"]
         assert [p.key for p in registry.available()] == ["activities", "core_test", "dummy"]
     finally:

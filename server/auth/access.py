@@ -83,12 +83,12 @@ def current_memberships_query(today: dt.date) -> Select[GroupMembership, Group]:
 
 
 async def permissions_of(
-    session: AsyncSession, member: Member | None, today: dt.date | None = None
+    session: AsyncSession, member: Member | None, today: dt.date
 ) -> frozenset[str]:
     """The permissions ``member`` holds today (``permissions_from``)."""
     if member is None:
         return frozenset()
-    return (await permissions_of_many(session, [member], today or dt.date.today()))[member.id]
+    return (await permissions_of_many(session, [member], today))[member.id]
 
 
 async def permissions_of_many(
@@ -125,16 +125,15 @@ _HELD = (
 
 
 async def has_permission(
-    session: AsyncSession, member: Member | None, key: str, today: dt.date | None = None
+    session: AsyncSession, member: Member | None, key: str, today: dt.date
 ) -> bool:
     return key in await permissions_of(session, member, today)
 
 
-async def is_staff(session: AsyncSession, member: Member, today: dt.date | None = None) -> bool:
+async def is_staff(session: AsyncSession, member: Member, today: dt.date) -> bool:
     """Staff = a current group membership (in a current group), or superuser."""
     if member.is_superuser:
         return True
-    today = today or dt.date.today()
     row = (
         await session.execute(
             current_memberships_query(today).where(GroupMembership.member_id == member.id).limit(1)

@@ -87,6 +87,7 @@ async def _every_status(db: AsyncSession, demo: DemoData, branch: Branch) -> Non
             {"email": "parent@demo.example.org", "sca_name": "Demo Parent", "branch_id": branch.id},
             actor_id=None,
             action="member.demo",
+            today=demo.today,
         )
     for status in STATUSES:
         if status.key in present:
@@ -103,6 +104,7 @@ async def _every_status(db: AsyncSession, demo: DemoData, branch: Branch) -> Non
             },
             actor_id=None,
             action="member.demo",
+            today=demo.today,
         )
         demo.members[f"status:{status.key}"] = member
 

@@ -133,7 +133,9 @@ async def _member(
     ).scalar_one_or_none()
     if member is None:
         values = {**values, "password_hash": _hash(password)}
-        member = await create_member(db, values, actor_id=None, action="member.demo")
+        member = await create_member(
+            db, values, actor_id=None, action="member.demo", today=demo.today
+        )
     demo.members[key] = member
     return member
 

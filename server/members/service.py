@@ -66,7 +66,7 @@ async def save_member(
     actor_id: int | None,
     expected_version: int | None = None,
     action: str = "member.update",
-    today: dt.date | None = None,
+    today: dt.date,
     note: str = "",
 ) -> dict[str, Any]:
     """Apply ``values`` to ``member``, refresh its status, audit before → after.
@@ -84,7 +84,6 @@ async def save_member(
 
     Returns the changed fields with their new values (age-up included). The caller commits.
     """
-    today = today or dt.date.today()
     if expected_version is not None and expected_version != member.version:
         raise StaleMember
     if "email" in values:
@@ -141,11 +140,10 @@ async def create_member(
     *,
     actor_id: int | None,
     action: str = "member.create",
-    today: dt.date | None = None,
+    today: dt.date,
     note: str = "",
 ) -> Member:
     """A new member with the status from the table; audited. The caller commits."""
-    today = today or dt.date.today()
     email = values.get("email", "").strip()
     if not email:
         raise MemberChangeError("Email is required.", "email")
@@ -172,7 +170,7 @@ async def create_member(
 
 
 async def soft_delete(
-    db: AsyncSession, member: Member, *, actor_id: int, reason: str, today: dt.date | None = None
+    db: AsyncSession, member: Member, *, actor_id: int, reason: str, today: dt.date
 ) -> list[Member]:
     """Hide a member from lists and free the email; every row about them stays.
 
@@ -201,4 +199,4 @@ async def soft_delete(
         after=snapshot(member, ["deleted_at", "deleted_by_id", "is_staff"]),
         note=reason,
     )
-    return await end_links_to(db, member, actor_id=actor_id, today=today or dt.date.today())
+    return await end_links_to(db, member, actor_id=actor_id, today=today)

@@ -168,10 +168,9 @@ async def enabled(db: AsyncSession) -> list[Plugin]:
 
 
 async def collect_sections(
-    db: AsyncSession, member: Member, context: SectionContext, today: dt.date | None = None
+    db: AsyncSession, member: Member, context: SectionContext, today: dt.date
 ) -> list[Section]:
     """Every enabled plugin's visible sections for ``member`` in ``context``, by (order, key)."""
-    today = today or dt.date.today()
     sections: list[Section] = []
     for plugin in await enabled(db):
         if plugin.sections is not None:

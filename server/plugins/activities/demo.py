@@ -69,11 +69,13 @@ CATALOGUE: dict[str, tuple[str, list[tuple[str, int | None, int | None, int | No
 }
 
 
-async def _member(db: AsyncSession, email: str, values: dict[str, Any]) -> Member:
+async def _member(db: AsyncSession, today: dt.date, email: str, values: dict[str, Any]) -> Member:
     found = await db.scalar(select(Member).where(Member.email_key == email.lower()))
     if found is not None:
         return found
-    return await create_member(db, {"email": email, **values}, actor_id=None, action="member.demo")
+    return await create_member(
+        db, {"email": email, **values}, actor_id=None, action="member.demo", today=today
+    )
 
 
 async def _activities(db: AsyncSession) -> dict[str, Activity]:
@@ -122,6 +124,7 @@ async def _marshals(db: AsyncSession, demo: DemoData) -> list[Member]:
     marshals = [
         await _member(
             db,
+            today,
             f"marshal{i}@example.org",
             {
                 "sca_name": name,
@@ -190,6 +193,7 @@ async def demo_activities(db: AsyncSession, demo: DemoData) -> None:
     marshals = await _marshals(db, demo)
     fighter = await _member(
         db,
+        today,
         "fighter@example.org",
         {
             "sca_name": "Brannoc of Stonebridge",
@@ -201,6 +205,7 @@ async def demo_activities(db: AsyncSession, demo: DemoData) -> None:
     )
     youth = await _member(
         db,
+        today,
         "youth@example.org",
         {
             "sca_name": "Young Wren",
