@@ -32,7 +32,7 @@
   var check = null;        // the marshal code on screen: {url, valid_until, caption}
   var timers = [];
   var shown = null;        // the payload on screen, as the server sent it
-  var expiredHere = false; // whether its membership has expired since (see asOfToday)
+  var renderedDay = ""; // the organisation's date it was drawn for (rows and membership expire by it)
   var $ = function (id) { return document.getElementById(id); };
 
   function get(data, path) {
@@ -143,7 +143,14 @@
     return view;
   }
 
-  function renderSections(sections) {
+  // A row past its last valid day (a card saved before it expired, read offline) says
+  // so instead of showing as current.
+  function rowAsOfToday(r, today) {
+    if (!r.expires_on || today <= r.expires_on) return r;
+    return { label: r.label, value: "Expired", note: "expired " + r.expires_on, group: r.group, tone: "bad" };
+  }
+
+  function renderSections(sections, today) {
     var slot = $("sections");
     slot.textContent = "";
     (sections || []).forEach(function (s) {
@@ -154,7 +161,8 @@
       if (s.note) box.appendChild(el("p", "section-note", s.note));
       if (!s.rows.length) { box.appendChild(el("p", "empty", s.empty_text)); slot.appendChild(box); return; }
       var list = el("ul"), group = null;
-      s.rows.forEach(function (r) {
+      s.rows.forEach(function (row) {
+        var r = rowAsOfToday(row, today);
         if (r.group && r.group !== group) list.appendChild(el("li", "group", r.group));
         group = r.group;
         var li = el("li", r.tone ? "tone-" + r.tone : "");
@@ -185,7 +193,7 @@
     if (!$("card")) return;
     shown = payload;
     var data = asOfToday(payload);
-    expiredHere = data !== payload;
+    renderedDay = orgToday(payload.org && payload.org.time_zone);
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
       node.textContent = value == null ? "" : value;
@@ -195,7 +203,7 @@
     });
     applyColors(data.org);
     renderPhoto(data);
-    renderSections(data.sections);
+    renderSections(data.sections, renderedDay);
     renderCheck(data.check);
     document.title = data.org.title + " · " + (data.member.sca_name || data.member.legal_name);
   }
@@ -230,7 +238,7 @@
   }
 
   function tick() {
-    if (shown && (asOfToday(shown) !== shown) !== expiredHere) render(shown);
+    if (shown && orgToday(shown.org && shown.org.time_zone) !== renderedDay) render(shown);
     showFreshness();
     showCheckValidity();
   }

@@ -97,9 +97,12 @@ async def test_authorizations_section_groups_sorts_and_shows_expiry(db):
                 f"expires {TODAY.isoformat()}",
                 "Armored Combat",
                 "ok",
+                TODAY,
             ),
             Row("Melee", "Authorized", "no expiry", "Rapier", "ok"),
-            Row("Single Rapier", "Authorized", f"expires {until.isoformat()}", "Rapier", "ok"),
+            Row(
+                "Single Rapier", "Authorized", f"expires {until.isoformat()}", "Rapier", "ok", until
+            ),
         )
     assert [g for g, _ in sections[0].grouped()] == ["Armored Combat", "Rapier"]
 

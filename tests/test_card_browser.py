@@ -19,6 +19,7 @@ from server.cards.issuing import MailContext
 from server.cards.service import issue_link, revoke_link
 from server.members.models import Member
 from tests import smtp_fixtures
+from tests.activities_fixtures import make_activity, make_authorization
 from tests.check_fixtures import decode_qr, make_verified
 from tests.conftest import CHROMIUM, missing
 from tests.factories import make_branch, make_member
@@ -357,6 +358,37 @@ async def test_a_saved_card_says_when_its_membership_has_expired_since(
     assert f"Expired on {today.isoformat()}" in card
     assert "Valid until" not in card and "Current member" not in card
     assert "membership expired" in card  # the status sentence agrees
+
+
+@pytest.mark.browser
+async def test_a_saved_card_marks_an_authorization_that_has_expired_since(
+    sqlite_only, live_server, browser, db
+):
+    """An authorization's last day is today; the card was saved with it as current.
+    Offline after the organisation's midnight the row says it has expired (the marshal's
+    check would no longer list it), while the membership, current, stays green."""
+    today = dt.datetime.now(dt.UTC).date()  # the organisation's date (time_zone UTC)
+    member = await make_verified(db, sca_name="Osric Lastbout")
+    activity = await make_activity(db, name="Rapier Combat")
+    await make_authorization(db, member, activity, expires_on=today)
+    issued = await issue_link(
+        db, member, None, MailContext(live_server.url, "secret-" + "z" * 32), today
+    )
+    await db.commit()
+    page = await browser.new_page()
+    await page.goto(f"{live_server.url}/card/{issued.token}")
+    await _saved(page)
+    row = page.locator("#sections li", has_text="Rapier Combat")
+    assert await row.inner_text() == f"Rapier Combat Authorized expires {today.isoformat()}"
+    live_server.stop()
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+    await page.clock.set_fixed_time(midnight + dt.timedelta(minutes=5))
+    await page.reload()
+    await page.get_by_role("heading", name=member.sca_name).wait_for()
+    await row.filter(has_text="Expired").wait_for(timeout=10_000)
+    assert await row.inner_text() == f"Rapier Combat Expired expired {today.isoformat()}"
+    assert "tone-bad" in (await row.get_attribute("class") or "")
+    assert await page.locator(".headline").text_content() == "Current member"
 
 
 @pytest.mark.browser

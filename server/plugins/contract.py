@@ -53,15 +53,21 @@ class Row:
     note: str = ""  # e.g. "expires 2027-05-01" or "no expiry"
     group: str = ""  # rows with the same group are shown under that heading
     tone: str = ""  # "", "ok", "warn", "bad": styling only; the words carry the meaning
+    # The row's last valid day: a card saved on a phone marks the row expired once the
+    # organisation's date passes it (offline, where nobody rebuilds the card).
+    expires_on: dt.date | None = None
 
     def as_dict(self) -> dict[str, str]:
-        return {
+        row = {
             "label": self.label,
             "value": self.value,
             "note": self.note,
             "group": self.group,
             "tone": self.tone,
         }
+        if self.expires_on is not None:
+            row["expires_on"] = self.expires_on.isoformat()
+        return row
 
 
 @dataclass(frozen=True)

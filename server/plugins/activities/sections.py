@@ -59,7 +59,14 @@ def _sections(held: Sequence[Held], may: Sequence[tuple[str, str]]) -> list[Sect
             title="Authorizations",
             order=AUTHORIZATIONS_ORDER,
             rows=tuple(
-                Row(label=a, value="Authorized", note=expiry_note(e), group=g, tone="ok")
+                Row(
+                    label=a,
+                    value="Authorized",
+                    note=expiry_note(e),
+                    group=g,
+                    tone="ok",
+                    expires_on=e,
+                )
                 for g, a, e in held
             ),
             empty_text="No current authorizations.",
