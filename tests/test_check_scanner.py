@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import expect
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from server.checks import codes, keyring
 from server.checks.models import CheckEntry
 from server.checks.revocations import revoke_codes
+from server.settings.store import set_setting
 from tests.activities_fixtures import make_activity, make_authorization
 from tests.check_fixtures import log_in_to_scanner, make_verified
 from tests.factories import PASSWORD, make_branch, make_member, make_staff
@@ -405,3 +407,35 @@ async def test_a_new_release_keeps_the_scanner_of_a_logged_out_marshal(
             await page.screenshot(path=str(artifacts / "scanner-after-release.png"))
     finally:
         server.stop()
+
+
+@pytest.mark.browser
+async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
+    sqlite_only, live_server, browser, db
+):
+    """A Berlin organisation's marshal, offline, reads the code's issue and expiry times
+    and the roster's age in Berlin time (as the live check page gives them), not UTC."""
+    await set_setting(db, "time_zone", "Europe/Berlin", None)
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mechthild")
+    member = await make_verified(db, sca_name="Berthold")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    issued = dt.datetime.now(dt.UTC)
+    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, issued))
+    zone = issued.astimezone(ZoneInfo("Europe/Berlin")).tzname()  # CET or CEST
+
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+    assert f" {zone} (" in (await page.locator("#roster-state").text_content() or "")
+    live_server.stop()
+    await page.reload()
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_selector("#result[data-mode=offline]")
+    data = await page.locator("#r-data").inner_text()
+    local = issued.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{local:%Y-%m-%d %H:%M} {zone}" in data  # the code's issue time
+    assert "UTC" not in data

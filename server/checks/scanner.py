@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from server import clock
 from server.auth.guards import page
 from server.checks import roster, runtime
 from server.checks.results import RESULTS
@@ -38,7 +39,8 @@ async def scan_redirect(request: Request) -> Response:
 @page("check_cards")
 async def scan(request: Request) -> Response:
     vocabulary = [asdict(r) for r in RESULTS]
-    response = render(request, "checks/scan.html", {"vocabulary": vocabulary})
+    zone = clock.zone_of(request.state.site).key
+    response = render(request, "checks/scan.html", {"vocabulary": vocabulary, "time_zone": zone})
     response.headers["Cache-Control"] = "no-cache"
     return response
 

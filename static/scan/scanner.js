@@ -28,7 +28,22 @@
     try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
   };
   const save = (key, value) => localStorage.setItem(key, JSON.stringify(value));
-  const fmt = (seconds) => new Date(seconds * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+  const ZONE = JSON.parse($("time-zone").textContent);
+
+  /** A time as the organisation's wall clock shows it ("2026-12-04 00:00 CET"), as the
+   * live check page does; UTC where the browser does not know the zone. */
+  function fmt(seconds) {
+    const moment = new Date(seconds * 1000);
+    try {
+      const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+        timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+        minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
+      }).formatToParts(moment).map((p) => [p.type, p.value]));
+      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+    } catch {
+      return moment.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+    }
+  }
   const now = () => Math.floor(Date.now() / 1000);
 
   function age(seconds) {
@@ -256,7 +271,7 @@
     const text = String(value);
     const parts = [];
     let last = 0;
-    for (const match of text.matchAll(/\d{4}-\d{2}-\d{2}( \d{2}:\d{2}( UTC)?)?/g)) {
+    for (const match of text.matchAll(/\d{4}-\d{2}-\d{2}( \d{2}:\d{2}( (?:GMT|UTC)?[+-]\d{1,2}(?::\d\d)?| [A-Z]{2,5})?)?/g)) {
       parts.push(text.slice(last, match.index));
       const span = document.createElement("span");
       span.className = "date";
