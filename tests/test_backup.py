@@ -184,6 +184,14 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert a_file.read_text() == "not a folder"
 
+    # The README's cron line: the same folder, night after night (or twice a second).
+    backups = tmp_path / "backups"
+    for night in (1, 2, 3):
+        done = manage("backup", str(backups), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"Backup written to {backups}/tessera-backup-" in done.stdout
+        assert len(list(backups.glob("tessera-backup-*.tar.gz"))) == night
+
     assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
     whole = (tmp_path / "b.tar.gz").read_bytes()
     (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
