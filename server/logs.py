@@ -4,7 +4,8 @@ Every line carries time (UTC), level, logger and message, as text or, with
 ``TESSERA_LOG_FORMAT=json``, as one JSON object per line for log collectors. Lines go
 to standard error. Email addresses and bearer tokens (card and reset links) are
 masked in the finished line, tracebacks included, so personal data stays out of logs
-whichever code logged it. ``TESSERA_LOG_LEVEL`` (default ``INFO``) sets the level.
+whichever code logged it. A database outage is a line with its reason, never a
+traceback (``server.db.outage``). ``TESSERA_LOG_LEVEL`` (default ``INFO``) sets the level.
 
 uvicorn's own loggers are routed through the same handler, and its access logger is
 silenced: the access log is Tessera's (``server.web.access_log``), cheaper and redacted.
@@ -19,6 +20,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from server.db.outage import unreachable
 from server.web.access_log import EMAIL, AccessLog, redact_path
 
 HANDLER_NAME = "tessera"
@@ -71,6 +73,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class OutageLines(logging.Filter):
+    """A database outage is expected (a restart, a failover): a library that logs one
+    with its traceback (asyncpg's pool refilling itself every few seconds) gets one line
+    with the reason instead. ``TESSERA_LOG_LEVEL=DEBUG`` keeps the tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return True
+        reason = unreachable(error)
+        if reason is not None:
+            record.msg = f"{record.getMessage()} (the database cannot be reached: {reason})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
 def log_format() -> str:
     return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
 
@@ -92,15 +110,23 @@ class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
         pass  # always the current sys.stderr
 
 
+def make_handler(stream: TextIO | None = None) -> logging.Handler:
+    """The handler every process logs through: to ``stream`` (default: standard error),
+    in the configured format, database outages as one line."""
+    handler = logging.StreamHandler(stream) if stream is not None else StandardError()
+    handler.set_name(HANDLER_NAME)
+    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
+    handler.addFilter(OutageLines())
+    return handler
+
+
 def configure(stream: TextIO | None = None) -> logging.Handler:
     """Install the one handler on the root logger (idempotent); returns it."""
     root = logging.getLogger()
     existing = _handler()
     if existing is not None:
         return existing
-    handler = logging.StreamHandler(stream) if stream is not None else StandardError()
-    handler.set_name(HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
+    handler = make_handler(stream)
     root.addHandler(handler)
     level = os.environ.get("TESSERA_LOG_LEVEL", "INFO").upper()
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")

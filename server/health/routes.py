@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.database import utcnow
+from server.db.outage import unreachable
 from server.health import exposition, readiness
 from server.health.figures import Figures, gather
 
@@ -90,8 +91,12 @@ async def metrics(request: Request) -> Response:
         async with app.state.sessionmaker() as db:
             figures = await gather(db, utcnow())
             await db.rollback()
-    except Exception:
-        log.warning("metrics: the database figures could not be read", exc_info=True)
+    except Exception as exc:
+        reason = unreachable(exc)
+        if reason is None:
+            log.warning("metrics: the database figures could not be read", exc_info=True)
+        else:  # tessera_database_up 0 says it; one line, not a traceback per scrape
+            log.warning("metrics: the database cannot be reached (%s)", reason)
         figures = None
     check_log = getattr(app.state, "check_log", None)
     backlog = len(check_log.pending) if check_log is not None else 0

@@ -1,0 +1,208 @@
+"""PostgreSQL stops (a restart, a failover, the network cut) while Tessera serves: what an
+operator sees. Requests answer 503 with ``Retry-After`` and one log line each — not 500
+and two tracebacks; background loops say once that the database cannot be reached and
+once that it answers again — not a 110-line traceback every five seconds; libraries
+that log the outage with a traceback (asyncpg's pool) get one line too."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from server import logs
+from server.app import create_app
+from server.cards.service import issue_link
+from server.mail import delivery
+from tests.card_fixtures import mail_for
+from tests.factories import make_member
+
+pytestmark = pytest.mark.postgres_only
+
+
+class Cuttable:
+    """A loopback TCP relay to PostgreSQL whose cable can be pulled (every connection
+    dropped, new ones refused at once) and plugged back in."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.cut = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def pull(self) -> None:
+        self.cut = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    def plug(self) -> None:
+        self.cut = False
+
+    async def stop(self) -> None:
+        self.pull()
+        if self._server is not None:
+            self._server.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+            self._writers.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.fixture
+async def relay(database_url: str) -> AsyncIterator[Cuttable]:
+    relay = Cuttable(make_url(database_url).port or 5432)
+    await relay.start()
+    yield relay
+    await relay.stop()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the operator reads: the server's own log handler, at the default level."""
+    stream = io.StringIO()
+    handler = logs.make_handler(stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+@pytest.fixture
+async def served(settings, relay):
+    """The app on PostgreSQL through the relay, and a member's card link."""
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=relay.port)
+    through = dataclasses.replace(settings, database_url=url.render_as_string(False))
+    app = create_app(through)
+    async with app.router.lifespan_context(app):
+        async with app.state.sessionmaker() as db:
+            member = await make_member(
+                db, membership_expires_on=dt.date.today() + dt.timedelta(days=200)
+            )
+            issued = await issue_link(db, member, None, mail_for(through))
+            await db.commit()
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield app, c, issued.token
+
+
+async def test_requests_while_the_database_is_down_answer_503_and_log_one_line(
+    served, relay, log_lines
+):
+    app, client, token = served
+    for path in ("/login", f"/card/{token}.json", f"/card/{token}"):
+        assert (await client.get(path)).status_code == 200, path
+
+    relay.pull()
+    for path in ("/login", f"/card/{token}.json", f"/card/{token}", "/check/revoked.json"):
+        answer = await client.get(path)
+        assert answer.status_code == 503, (path, answer.status_code)
+        assert answer.headers["retry-after"].isdigit()
+        assert "database cannot be reached" in answer.text and "Nothing was saved" in answer.text
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["database"] == "unreachable"
+
+    written = log_lines.getvalue()
+    assert "Traceback" not in written, written
+    assert written.count("database unreachable: GET ") == 4, written
+    assert token not in written
+
+    # PostgreSQL is back: the very next requests work (pooled connections it closed are
+    # replaced before use, in every engine: the app's and the card rebuilder's).
+    relay.plug()
+    for path in ("/login", f"/card/{token}.json", f"/card/{token}", "/readyz"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_the_mail_loop_says_once_that_the_database_is_gone_and_once_it_is_back(
+    served, relay, log_lines, monkeypatch
+):
+    app, _client, _token = served
+    rounds: list[bool] = []
+    enough = asyncio.Event()
+    real = delivery.deliver_once
+
+    async def counted(*args, **kwargs):
+        try:
+            report = await real(*args, **kwargs)
+        except Exception:
+            rounds.append(False)
+            enough.set()
+            raise
+        rounds.append(True)
+        enough.set()
+        return report
+
+    monkeypatch.setattr(delivery, "deliver_once", counted)
+    monkeypatch.setattr(delivery, "POLL_SECONDS", 0.01)
+    relay.pull()
+    loop = asyncio.create_task(delivery.delivery_task(app))
+    try:
+        while rounds.count(False) < 5:
+            enough.clear()
+            await asyncio.wait_for(enough.wait(), 60)
+        written = log_lines.getvalue()
+        assert "Traceback" not in written, written
+        gone = [line for line in written.splitlines() if "tessera.mail" in line]
+        assert len(gone) == 1, written
+        assert "WARNING tessera.mail: mail: the database cannot be reached (" in gone[0]
+
+        relay.plug()
+        while True not in rounds:
+            enough.clear()
+            await asyncio.wait_for(enough.wait(), 60)
+        assert "INFO tessera.mail: mail: the database answers again" in log_lines.getvalue()
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
+
+
+async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(relay, log_lines):
+    relay.pull()
+    try:
+        await asyncpg.connect(host="127.0.0.1", port=relay.port, user="postgres", timeout=10)
+    except Exception:
+        logging.getLogger("asyncpg.pool").warning(
+            "Failed to restore the pool connection floor; retrying", exc_info=True
+        )
+    written = log_lines.getvalue()
+    assert "Traceback" not in written, written
+    [line] = written.splitlines()
+    assert "WARNING asyncpg.pool: Failed to restore the pool connection floor; retrying" in line
+    assert "(the database cannot be reached: " in line
+
+    try:
+        raise ValueError("not about the database")
+    except ValueError:
+        logging.getLogger("tessera").exception("something else broke")
+    assert "Traceback" in log_lines.getvalue()  # other errors keep theirs
