@@ -17,9 +17,11 @@ from pathlib import Path
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
+from server.config import ConfigError
 from server.db.target import BadDatabaseURL
 from server.mail.delivery import BadSmtpURL
 from server.migrate import SchemaNewer
+from server.wallet.config import WalletConfigError
 
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
@@ -88,6 +90,13 @@ def explain(error: BaseException, database_url: str = "") -> str:
     for e in chain:
         if isinstance(e, SchemaNewer):
             return str(e)
+        if isinstance(e, ConfigError):
+            return f"{str(e).rstrip('.')}.\nFix it in the environment (the README's Configuration table lists them)."
+        if isinstance(e, WalletConfigError):
+            return (
+                f'{e}.\nFix the WALLET_* variables (the README\'s "Wallet passes"), or unset '
+                "them to offer no wallet."
+            )
         if isinstance(e, BadSmtpURL):
             return f"{e}.\nFix SMTP_URL, or unset it to keep mail in the outbox (and the console)."
         if isinstance(e, BadDatabaseURL):
