@@ -13,6 +13,7 @@ silenced: the access log is Tessera's (``server.web.access_log``), cheaper and r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,6 +74,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+LOGGED = "_tessera_logged"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """``exc`` is in the log already, with its traceback: a server that logs it again on
+    its way out (uvicorn's "Exception in ASGI application") is not written."""
+    with contextlib.suppress(AttributeError):  # a type without attributes of its own
+        setattr(exc, LOGGED, True)
+
+
+class LoggedOnce(logging.Filter):
+    """Drops uvicorn's second copy of a request's error that Tessera logged already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.name.startswith("uvicorn") and getattr(error, LOGGED, False))
+
+
 class OutageLines(logging.Filter):
     """A database outage is expected (a restart, a failover): a library that logs one
     with its traceback (asyncpg's pool refilling itself every few seconds) gets one line
@@ -116,6 +135,7 @@ def make_handler(stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream) if stream is not None else StandardError()
     handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
+    handler.addFilter(LoggedOnce())
     handler.addFilter(OutageLines())
     return handler
 

@@ -257,3 +257,45 @@ async def test_nightly_job_summaries_reach_the_log(app, log_output):
         r"INFO tessera\.nightly: nightly staff_sync for 2031-01-06: staff granted", text
     )
     assert "nightly retention for 2031-01-06: older than 400 days deleted" in text
+
+
+async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, sqlite_only):
+    """A request that hits a bug: the log shows its traceback once, under Tessera's line
+    naming the request (uvicorn used to log the same traceback again)."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+    from starlette.routing import Route
+
+    from server.app import create_app
+
+    async def broken(request):
+        raise KeyError("a bug")
+
+    app = create_app(settings)
+    app.router.routes.insert(0, Route("/broken", broken))
+    stream = io.StringIO()
+    handler = logs.make_handler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(retries=50)  # connect retries while it starts
+        ) as client:
+            answer = await client.get(f"http://127.0.0.1:{port}/broken")
+        assert answer.status_code == 500
+        assert "could not finish this request" in answer.text
+    finally:
+        server.should_exit = True
+        await serving
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert written.count("Traceback (most recent call last)") == 1, written
+    assert "ERROR tessera: unhandled error on GET /broken" in written
+    assert "Exception in ASGI application" not in written

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server import logs
 from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
 from server.db.outage import unreachable
@@ -69,6 +70,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette raises it again after this answer, and uvicorn would log the same
+    # traceback a second time ("Exception in ASGI application"): the log drops that one.
+    logs.mark_logged(exc)
     return error_response(
         request, 500, "The server could not finish this request. Nothing was saved."
     )
