@@ -36,6 +36,7 @@ class Cuttable:
     def __init__(self, port: int) -> None:
         self.upstream = port
         self.cut = False
+        self.hung = False  # bytes are swallowed: the database seems to think forever
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -50,7 +51,7 @@ class Cuttable:
             writer.transport.abort()
 
     def plug(self) -> None:
-        self.cut = False
+        self.cut = self.hung = False
 
     async def stop(self) -> None:
         self.pull()
@@ -67,8 +68,9 @@ class Cuttable:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(ConnectionError, OSError):
                 while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
+                    if not self.hung:
+                        dst.write(data)
+                        await dst.drain()
             dst.transport.abort()
             self._writers.discard(dst)
 
@@ -206,3 +208,20 @@ async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(rel
     except ValueError:
         logging.getLogger("tessera").exception("something else broke")
     assert "Traceback" in log_lines.getvalue()  # other errors keep theirs
+
+
+async def test_metrics_answer_while_the_database_does_not(served, relay):
+    """A network that swallows packets (no reset): the scrape still answers, saying the
+    database is down, instead of hanging until the scraper gives up."""
+    app, client, _token = served
+    assert "tessera_database_up 1.0" in (await client.get("/metrics")).text
+    relay.hung = True
+    try:
+        scraped = await asyncio.wait_for(client.get("/metrics"), 60)
+        assert scraped.status_code == 200
+        assert "tessera_database_up 0.0" in scraped.text
+        assert 'tessera_http_requests_total{group="metrics",status="2xx"}' in scraped.text
+        ready = await asyncio.wait_for(client.get("/readyz"), 60)
+        assert ready.status_code == 503 and ready.json()["checks"]["database"] == "timeout"
+    finally:
+        relay.pull()  # the swallowed queries' connections are reset, so the app can stop

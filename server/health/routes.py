@@ -8,6 +8,7 @@ address, and none of the headers a local proxy adds for outside clients:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -88,9 +89,14 @@ async def metrics(request: Request) -> Response:
     app = request.app
     figures: Figures | None
     try:
-        async with app.state.sessionmaker() as db:
+        # A database that does not answer (a network cut without a reset) must not hang
+        # the scrape: past the readiness probe's patience the figures are "down".
+        async with asyncio.timeout(readiness.TIMEOUT), app.state.sessionmaker() as db:
             figures = await gather(db, utcnow())
             await db.rollback()
+    except TimeoutError:
+        log.warning("metrics: the database did not answer within %g s", readiness.TIMEOUT)
+        figures = None
     except Exception as exc:
         reason = unreachable(exc)
         if reason is None:
