@@ -202,6 +202,14 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
     assert not [p for p in fresh.iterdir()] if fresh.exists() else True
     assert not list(tmp_path.glob("*.partial"))
 
+    for mistyped, says in [
+        (tmp_path / "no-such-backup.tar.gz", "there is no such file"),
+        (tmp_path, "it is not a file"),
+    ]:
+        done = manage("restore", str(mistyped), env=environment(fresh))
+        assert done.returncode == 1
+        assert f"Restore refused: cannot read {mistyped}: {says}" in done.stderr, done.stderr
+
 
 async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path, sqlite_only):
     """A backup taken while the server sends mail holds rows claimed by a process that is

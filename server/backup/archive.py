@@ -237,6 +237,9 @@ def _backup(
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
+    if not archive.is_file():
+        problem = "there is no such file" if not archive.exists() else "it is not a file"
+        raise BackupError(f"cannot read {archive}: {problem}")
     try:
         with tarfile.open(archive, "r:gz") as tar:
             member = tar.extractfile(MANIFEST)
