@@ -133,7 +133,6 @@ def make_handler(stream: TextIO | None = None) -> logging.Handler:
     """The handler every process logs through: to ``stream`` (default: standard error),
     in the configured format, database outages as one line."""
     handler = logging.StreamHandler(stream) if stream is not None else StandardError()
-    handler.set_name(HANDLER_NAME)
     handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
     handler.addFilter(LoggedOnce())
     handler.addFilter(OutageLines())
@@ -147,6 +146,7 @@ def configure(stream: TextIO | None = None) -> logging.Handler:
     if existing is not None:
         return existing
     handler = make_handler(stream)
+    handler.set_name(HANDLER_NAME)
     root.addHandler(handler)
     level = os.environ.get("TESSERA_LOG_LEVEL", "INFO").upper()
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")

@@ -11,13 +11,13 @@ import errno
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from server.config import ConfigError
+from server.db.outage import exception_chain
 from server.db.target import BadDatabaseURL
 from server.mail.delivery import BadSmtpURL
 from server.migrate import SchemaNewer
@@ -26,19 +26,6 @@ from server.wallet.config import WalletConfigError
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
 )
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException) and id(orig) not in seen:
-            yield orig
-            seen.add(id(orig))
-        current = current.__cause__ or current.__context__
 
 
 def _where(url: str) -> str:
@@ -85,7 +72,7 @@ def _disk_full(chain: list[BaseException], text: str, database_url: str) -> str 
 
 def explain(error: BaseException, database_url: str = "") -> str:
     """One or two lines: what is wrong and what to do."""
-    chain = list(_chain(error))
+    chain = list(exception_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
         if isinstance(e, SchemaNewer):

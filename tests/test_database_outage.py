@@ -10,16 +10,14 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from server import logs
 from server.app import create_app
 from server.cards.service import issue_link
 from server.mail import delivery
@@ -83,20 +81,6 @@ async def relay(database_url: str) -> AsyncIterator[Cuttable]:
     await relay.start()
     yield relay
     await relay.stop()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """What the operator reads: the server's own log handler, at the default level."""
-    stream = io.StringIO()
-    handler = logs.make_handler(stream)
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from server import logs
 from server.web.access_log import AccessLog
 from tests.live import LiveServer, free_port
@@ -232,34 +230,20 @@ def test_two_workers_keep_an_access_log_in_json_and_add_up_their_metrics(
     assert len(started) == 2  # both workers log through the same setup
 
 
-@pytest.fixture
-def log_output():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.TextFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
-
-
-async def test_nightly_job_summaries_reach_the_log(app, log_output):
+async def test_nightly_job_summaries_reach_the_log(app, log_lines):
     import datetime as dt
 
     from server.nightly.runner import run_nightly
 
     await run_nightly(app.state.sessionmaker, dt.date(2031, 1, 6))
-    text = log_output.getvalue()
+    text = log_lines.getvalue()
     assert re.search(
         r"INFO tessera\.nightly: nightly staff_sync for 2031-01-06: staff granted", text
     )
     assert "nightly retention for 2031-01-06: older than 400 days deleted" in text
 
 
-async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, sqlite_only):
+async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, log_lines, sqlite_only):
     """A request that hits a bug: the log shows its traceback once, under Tessera's line
     naming the request (uvicorn used to log the same traceback again)."""
     import asyncio
@@ -275,10 +259,6 @@ async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, sqlite
 
     app = create_app(settings)
     app.router.routes.insert(0, Route("/broken", broken))
-    stream = io.StringIO()
-    handler = logs.make_handler(stream)
-    root = logging.getLogger()
-    root.addHandler(handler)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
@@ -294,8 +274,7 @@ async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, sqlite
     finally:
         server.should_exit = True
         await serving
-        root.removeHandler(handler)
-    written = stream.getvalue()
+    written = log_lines.getvalue()
     assert written.count("Traceback (most recent call last)") == 1, written
     assert "ERROR tessera: unhandled error on GET /broken" in written
     assert "Exception in ASGI application" not in written

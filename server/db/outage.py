@@ -20,7 +20,9 @@ PG_GONE_CODES = frozenset({"57P01", "57P02", "57P03"})
 REPEAT_SECONDS = 600.0
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it: SQLAlchemy's ``orig`` first, then ``__cause__`` or
+    ``__context__``, each once."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -52,7 +54,7 @@ def _gone(exc: BaseException) -> bool:
 def unreachable(exc: BaseException) -> str | None:
     """Why the database could not be reached (one line), when ``exc`` — raw or wrapped
     by SQLAlchemy — says so; None for every other error."""
-    for link in _chain(exc):
+    for link in exception_chain(exc):
         if _gone(link):
             detail = " ".join(str(link).split())[:160]
             return f"{type(link).__name__}: {detail}" if detail else type(link).__name__
