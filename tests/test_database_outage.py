@@ -85,8 +85,11 @@ async def relay(database_url: str) -> AsyncIterator[Cuttable]:
 
 @pytest.fixture
 async def served(settings, relay):
-    """The app on PostgreSQL through the relay, and a member's card link."""
+    """The app on PostgreSQL through the relay, and a member's card link; connecting and
+    every statement are given 3 s (``?timeout=3&command_timeout=3``; the README suggests
+    10 and 30)."""
     url = make_url(settings.database_url).set(host="127.0.0.1", port=relay.port)
+    url = url.update_query_dict({"timeout": "3", "command_timeout": "3"})
     through = dataclasses.replace(settings, database_url=url.render_as_string(False))
     app = create_app(through)
     async with app.router.lifespan_context(app):
@@ -194,10 +197,10 @@ async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(rel
     assert "Traceback" in log_lines.getvalue()  # other errors keep theirs
 
 
-async def test_metrics_answer_while_the_database_does_not(served, relay):
+async def test_metrics_and_requests_answer_while_the_database_does_not(served, relay):
     """A network that swallows packets (no reset): the scrape still answers, saying the
     database is down, instead of hanging until the scraper gives up."""
-    app, client, _token = served
+    app, client, token = served
     assert "tessera_database_up 1.0" in (await client.get("/metrics")).text
     relay.hung = True
     try:
@@ -207,5 +210,10 @@ async def test_metrics_answer_while_the_database_does_not(served, relay):
         assert 'tessera_http_requests_total{group="metrics",status="2xx"}' in scraped.text
         ready = await asyncio.wait_for(client.get("/readyz"), 60)
         assert ready.status_code == 503 and ready.json()["checks"]["database"] == "timeout"
+        # Requests give up after DATABASE_URL's command_timeout: 503, not a hang, not 500.
+        for path in ("/login", f"/card/{token}.json"):
+            answer = await asyncio.wait_for(client.get(path), 60)
+            assert answer.status_code == 503, (path, answer.status_code)
+            assert "database cannot be reached" in answer.text
     finally:
         relay.pull()  # the swallowed queries' connections are reset, so the app can stop

@@ -36,8 +36,11 @@ def make_engine(
         kwargs.setdefault("async_creator", lean_connection)
     if target.backend == "postgresql":
         # A request never waits on a row lock for long: past this it is "busy" (503).
-        settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+        connect_args = kwargs.setdefault("connect_args", {})
+        settings = connect_args.setdefault("server_settings", {})
         settings.setdefault("lock_timeout", PG_LOCK_TIMEOUT)
+        for key, number in target.asyncpg_numbers().items():
+            connect_args.setdefault(key, number)  # the URL's text, as asyncpg takes it
     engine = create_async_engine(target.url, **kwargs)
     if target.backend == "postgresql":
         event.listen(engine.sync_engine, "checkout", _drop_closed_connection)

@@ -149,5 +149,6 @@ exception_handlers = {
     asyncpg.InterfaceError: database_error,
     ConnectionError: database_error,
     socket.gaierror: database_error,
+    TimeoutError: database_error,  # asyncpg's command_timeout: the database did not answer
     Exception: server_error,
 }
