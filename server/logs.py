@@ -25,6 +25,7 @@ from server.db.outage import unreachable
 from server.web.access_log import EMAIL, AccessLog, redact_path
 
 HANDLER_NAME = "tessera"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def redact(text: str) -> str:
@@ -148,8 +149,14 @@ def configure(stream: TextIO | None = None) -> logging.Handler:
     handler = make_handler(stream)
     handler.set_name(HANDLER_NAME)
     root.addHandler(handler)
-    level = os.environ.get("TESSERA_LOG_LEVEL", "INFO").upper()
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    given = os.environ.get("TESSERA_LOG_LEVEL", "INFO")
+    level = given.strip().upper()
+    known = level in LEVELS
+    root.setLevel(level if known else "INFO")
+    if not known:
+        logging.getLogger("tessera").warning(
+            "TESSERA_LOG_LEVEL is %r: use %s; logging at INFO", given, ", ".join(LEVELS)
+        )
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

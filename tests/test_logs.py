@@ -278,3 +278,20 @@ async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, log_li
     assert written.count("Traceback (most recent call last)") == 1, written
     assert "ERROR tessera: unhandled error on GET /broken" in written
     assert "Exception in ASGI application" not in written
+
+
+def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_LOG_LEVEL": "verbose"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_LEVEL" in line]
+    assert TEXT_LINE.match(line) and "WARNING tessera: TESSERA_LOG_LEVEL is 'verbose': use" in line
+    assert "logging at INFO" in line
