@@ -11,14 +11,17 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import pickle
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from starlette.routing import Route
 
 from server.app import create_app
+from server.cards.rebuild_process import _portable
 from server.cards.service import issue_link
 from server.mail import delivery
 from tests.card_fixtures import mail_for
@@ -217,3 +220,23 @@ async def test_metrics_and_requests_answer_while_the_database_does_not(served, r
             assert "database cannot be reached" in answer.text
     finally:
         relay.pull()  # the swallowed queries' connections are reset, so the app can stop
+
+
+async def test_the_rebuilder_process_passes_an_outage_on_as_one(served, relay):
+    """The card rebuilder's child process reports its failures through a pipe (pickled):
+    a database it cannot reach reaches the request as such (503), not as 'card rebuild
+    failed' (500)."""
+    app, client, _token = served
+    relay.pull()
+    try:
+        await asyncpg.connect(host="127.0.0.1", port=relay.port, user="postgres", timeout=10)
+    except Exception as exc:
+        failure = exc
+    passed_on = pickle.loads(pickle.dumps(_portable(failure)))
+
+    async def rebuild(request):
+        raise passed_on
+
+    app.router.routes.insert(0, Route("/rebuild", rebuild))
+    answer = await client.get("/rebuild")
+    assert answer.status_code == 503 and "database cannot be reached" in answer.text
