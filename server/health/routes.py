@@ -51,10 +51,15 @@ async def readyz(request: Request) -> Response:
 
 
 def _is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8 and ::1, also as a server listening on ``::`` sees an IPv4 client
+    (``::ffff:127.0.0.1``)."""
     try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host) if host is not None else None
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_loopback
 
 
 def metrics_refusal(request: Request) -> Response | None:
