@@ -26,6 +26,7 @@ from server.cards.service import issue_link
 from server.mail import delivery
 from tests.card_fixtures import mail_for
 from tests.factories import make_member
+from tests.live import free_port
 
 pytestmark = pytest.mark.postgres_only
 
@@ -198,6 +199,18 @@ async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(rel
     except ValueError:
         logging.getLogger("tessera").exception("something else broke")
     assert "Traceback" in log_lines.getvalue()  # other errors keep theirs
+
+    # Another service that cannot be reached (APNs, Google, an SMTP relay) is not the
+    # database: its traceback stays, and nothing blames the database.
+    log_lines.truncate(0)
+    log_lines.seek(0)
+    async with httpx.AsyncClient() as client:
+        try:
+            await client.get(f"http://127.0.0.1:{free_port()}/")
+        except httpx.ConnectError:
+            logging.getLogger("tessera.wallet").warning("APNs push failed", exc_info=True)
+    written = log_lines.getvalue()
+    assert "Traceback" in written and "database cannot be reached" not in written, written
 
 
 async def test_metrics_and_requests_answer_while_the_database_does_not(served, relay):

@@ -47,7 +47,7 @@ from server.cards.builder import BuiltPayload
 from server.cards.rebuild import SWEEP_RATE, Answer, CardRebuilder, RebuilderStopped, answer_on
 from server.config import Settings
 from server.db.busy import is_busy
-from server.db.outage import unreachable
+from server.db.outage import DatabaseUnreachable, unreachable
 from server.wallet.config import WalletConfig
 
 log = logging.getLogger("tessera.cards")
@@ -205,7 +205,7 @@ def _portable(error: BaseException) -> BaseException:
         return sqlite3.OperationalError("database is locked (rebuilding a card)")
     reason = unreachable(error)
     if reason is not None:
-        return ConnectionError(f"the card rebuilder cannot reach the database ({reason})")
+        return DatabaseUnreachable(f"the card rebuilder cannot reach the database ({reason})")
     if isinstance(error, RebuilderStopped):
         return RebuilderStopped(str(error))
     return RuntimeError(f"card rebuild failed: {error!r}"[:500])

@@ -51,10 +51,36 @@ def _gone(exc: BaseException) -> bool:
     return False
 
 
+class DatabaseUnreachable(ConnectionError):
+    """The database could not be reached, as another process (the card rebuilder) saw
+    it: its traceback does not come along."""
+
+
+DATABASE_MODULES = frozenset({"asyncpg", "sqlalchemy", "aiosqlite", "sqlite3"})
+
+
+def _from_database(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database library's, or was raised inside one (a refused
+    connection or a timeout raised in asyncpg's code)."""
+    if type(exc).__module__.split(".")[0] in DATABASE_MODULES:
+        return True
+    frame = exc.__traceback__
+    while frame is not None:
+        module = str(frame.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in DATABASE_MODULES or module.startswith("server.db."):
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def unreachable(exc: BaseException) -> str | None:
     """Why the database could not be reached (one line), when ``exc`` — raw or wrapped
-    by SQLAlchemy — says so; None for every other error."""
-    for link in exception_chain(exc):
+    by SQLAlchemy — says so; None for every other error (a mail or wallet service that
+    cannot be reached is not the database)."""
+    chain = list(exception_chain(exc))
+    if not any(isinstance(e, DatabaseUnreachable) or _from_database(e) for e in chain):
+        return None
+    for link in chain:
         if _gone(link):
             detail = " ".join(str(link).split())[:160]
             return f"{type(link).__name__}: {detail}" if detail else type(link).__name__
