@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
@@ -13,6 +16,21 @@ from server.datafiles import make_private
 from server.wallet.config import WalletConfig, load_wallet_config
 
 REBUILDERS = ("process", "thread")
+FLAGS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+class ConfigError(ValueError):
+    """A variable of the environment that Tessera cannot use: the message names it, says
+    what it holds and what it should hold."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,12 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
     """Build settings from the environment (or a dict, in tests)."""
     config = Config(environ=env if env is not None else environ)
     data_dir = Path(config("TESSERA_DATA_DIR", default="./data")).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"TESSERA_DATA_DIR: cannot make the folder {data_dir} ({exc.strerror or exc})"
+        ) from None
     database_url = config(
         "DATABASE_URL", default=f"sqlite+aiosqlite:///{data_dir / 'tessera.sqlite3'}"
     )
@@ -66,17 +89,44 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         secret_key=secret_key,
-        base_url=config("BASE_URL", default="http://127.0.0.1:8000").rstrip("/"),
+        base_url=_read(config, "BASE_URL", _base_url, "http://127.0.0.1:8000"),
         smtp_url=smtp_url,
         mail_from=config("MAIL_FROM", default="Tessera <tessera@localhost>"),
-        run_background_jobs=config("TESSERA_BACKGROUND_JOBS", cast=bool, default=True),
+        run_background_jobs=_read(config, "TESSERA_BACKGROUND_JOBS", _flag, "true"),
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
         wallet=load_wallet_config(config),
-        card_rebuilder=config("CARD_REBUILDER", cast=_rebuilder, default="process"),
+        card_rebuilder=_read(config, "CARD_REBUILDER", _rebuilder, "process"),
     )
+
+
+def _read(config: Config, name: str, parse: Callable[[str], Any], default: str) -> Any:
+    """``name`` from the environment, parsed; a value that does not parse stops the
+    command with a ``ConfigError`` naming the variable, its value and what it takes."""
+    value = config(name, default=default)
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} is {value!r}: {exc}") from None
+
+
+def _flag(value: str) -> bool:
+    try:
+        return FLAGS[value.strip().lower()]
+    except KeyError:
+        raise ValueError("use true or false") from None
 
 
 def _rebuilder(value: str) -> str:
     if value not in REBUILDERS:
-        raise ValueError(f"CARD_REBUILDER must be one of {', '.join(REBUILDERS)}, not {value!r}")
+        raise ValueError(f"use {' or '.join(REBUILDERS)}")
     return value
+
+
+def _base_url(value: str) -> str:
+    """The public address every emailed link and pass is built on: http(s)://host[/path]."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("it must be the server's public address, like https://members.example.org")
+    if parts.query or parts.fragment:
+        raise ValueError("the public address takes no ?query or #fragment")
+    return value.strip().rstrip("/")

@@ -4,7 +4,8 @@ Every line carries time (UTC), level, logger and message, as text or, with
 ``TESSERA_LOG_FORMAT=json``, as one JSON object per line for log collectors. Lines go
 to standard error. Email addresses and bearer tokens (card and reset links) are
 masked in the finished line, tracebacks included, so personal data stays out of logs
-whichever code logged it. ``TESSERA_LOG_LEVEL`` (default ``INFO``) sets the level.
+whichever code logged it. A database outage is a line with its reason, never a
+traceback (``server.db.outage``). ``TESSERA_LOG_LEVEL`` (default ``INFO``) sets the level.
 
 uvicorn's own loggers are routed through the same handler, and its access logger is
 silenced: the access log is Tessera's (``server.web.access_log``), cheaper and redacted.
@@ -12,6 +13,7 @@ silenced: the access log is Tessera's (``server.web.access_log``), cheaper and r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,9 +21,11 @@ import sys
 import time
 from typing import Any, TextIO
 
+from server.db.outage import unreachable
 from server.web.access_log import EMAIL, AccessLog, redact_path
 
 HANDLER_NAME = "tessera"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def redact(text: str) -> str:
@@ -71,6 +75,40 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+LOGGED = "_tessera_logged"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """``exc`` is in the log already, with its traceback: a server that logs it again on
+    its way out (uvicorn's "Exception in ASGI application") is not written."""
+    with contextlib.suppress(AttributeError):  # a type without attributes of its own
+        setattr(exc, LOGGED, True)
+
+
+class LoggedOnce(logging.Filter):
+    """Drops uvicorn's second copy of a request's error that Tessera logged already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.name.startswith("uvicorn") and getattr(error, LOGGED, False))
+
+
+class OutageLines(logging.Filter):
+    """A database outage is expected (a restart, a failover): a library that logs one
+    with its traceback (asyncpg's pool refilling itself every few seconds) gets one line
+    with the reason instead. ``TESSERA_LOG_LEVEL=DEBUG`` keeps the tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return True
+        reason = unreachable(error)
+        if reason is not None:
+            record.msg = f"{record.getMessage()} (the database cannot be reached: {reason})"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        return True
+
+
 def log_format() -> str:
     return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
 
@@ -92,18 +130,33 @@ class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
         pass  # always the current sys.stderr
 
 
+def make_handler(stream: TextIO | None = None) -> logging.Handler:
+    """The handler every process logs through: to ``stream`` (default: standard error),
+    in the configured format, database outages as one line."""
+    handler = logging.StreamHandler(stream) if stream is not None else StandardError()
+    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
+    handler.addFilter(LoggedOnce())
+    handler.addFilter(OutageLines())
+    return handler
+
+
 def configure(stream: TextIO | None = None) -> logging.Handler:
     """Install the one handler on the root logger (idempotent); returns it."""
     root = logging.getLogger()
     existing = _handler()
     if existing is not None:
         return existing
-    handler = logging.StreamHandler(stream) if stream is not None else StandardError()
+    handler = make_handler(stream)
     handler.set_name(HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if log_format() == "json" else TextFormatter())
     root.addHandler(handler)
-    level = os.environ.get("TESSERA_LOG_LEVEL", "INFO").upper()
-    root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    given = os.environ.get("TESSERA_LOG_LEVEL", "INFO")
+    level = given.strip().upper()
+    known = level in LEVELS
+    root.setLevel(level if known else "INFO")
+    if not known:
+        logging.getLogger("tessera").warning(
+            "TESSERA_LOG_LEVEL is %r: use %s; logging at INFO", given, ", ".join(LEVELS)
+        )
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -11,32 +11,21 @@ import errno
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
+from server.config import ConfigError
+from server.db.outage import exception_chain
 from server.db.target import BadDatabaseURL
 from server.mail.delivery import BadSmtpURL
 from server.migrate import SchemaNewer
+from server.wallet.config import WalletConfigError
 
 SUPPORTED = (
     "use sqlite+aiosqlite:///path/to/tessera.sqlite3 or postgresql+asyncpg://user:pass@host/db"
 )
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException) and id(orig) not in seen:
-            yield orig
-            seen.add(id(orig))
-        current = current.__cause__ or current.__context__
 
 
 def _where(url: str) -> str:
@@ -83,11 +72,18 @@ def _disk_full(chain: list[BaseException], text: str, database_url: str) -> str 
 
 def explain(error: BaseException, database_url: str = "") -> str:
     """One or two lines: what is wrong and what to do."""
-    chain = list(_chain(error))
+    chain = list(exception_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
         if isinstance(e, SchemaNewer):
             return str(e)
+        if isinstance(e, ConfigError):
+            return f"{str(e).rstrip('.')}.\nFix it in the environment (the README's Configuration table lists them)."
+        if isinstance(e, WalletConfigError):
+            return (
+                f'{e}.\nFix the WALLET_* variables (the README\'s "Wallet passes"), or unset '
+                "them to offer no wallet."
+            )
         if isinstance(e, BadSmtpURL):
             return f"{e}.\nFix SMTP_URL, or unset it to keep mail in the outbox (and the console)."
         if isinstance(e, BadDatabaseURL):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 import os
 import re
 import shutil
@@ -21,6 +23,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.datastructures import Secret
 
+from server import logs
 from server.app import create_app
 from server.config import Settings
 from server.migrate import upgrade
@@ -245,6 +248,20 @@ async def db(app: Starlette) -> AsyncIterator:
     """A database session on the app's engine, for arranging and asserting."""
     async with app.state.sessionmaker() as session:
         yield session
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the operator reads: the server's own log handler (``server.logs``), at INFO."""
+    stream = io.StringIO()
+    handler = logs.make_handler(stream)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)
 
 
 @pytest.fixture(autouse=True)

@@ -184,6 +184,14 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert a_file.read_text() == "not a folder"
 
+    # The README's cron line: the same folder, night after night (or twice a second).
+    backups = tmp_path / "backups"
+    for night in (1, 2, 3):
+        done = manage("backup", str(backups), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"Backup written to {backups}/tessera-backup-" in done.stdout
+        assert len(list(backups.glob("tessera-backup-*.tar.gz"))) == night
+
     assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
     whole = (tmp_path / "b.tar.gz").read_bytes()
     (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
@@ -193,6 +201,14 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
     assert "damaged or cut short" in done.stderr and "could not start" not in done.stderr
     assert not [p for p in fresh.iterdir()] if fresh.exists() else True
     assert not list(tmp_path.glob("*.partial"))
+
+    for mistyped, says in [
+        (tmp_path / "no-such-backup.tar.gz", "there is no such file"),
+        (tmp_path, "it is not a file"),
+    ]:
+        done = manage("restore", str(mistyped), env=environment(fresh))
+        assert done.returncode == 1
+        assert f"Restore refused: cannot read {mistyped}: {says}" in done.stderr, done.stderr
 
 
 async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path, sqlite_only):

@@ -25,7 +25,7 @@ def test_a_url_without_tessera_s_driver_gets_it():
 def test_postgresql_options_reach_asyncpg_under_its_own_names():
     target = DatabaseTarget.parse(
         "postgresql+asyncpg://tessera:s3cret@db.example.org:6432/members"
-        "?prepared_statement_cache_size=0"
+        "?prepared_statement_cache_size=0&timeout=10&command_timeout=30"
     )
     assert target.asyncpg_arguments() == {
         "host": "db.example.org",
@@ -34,6 +34,8 @@ def test_postgresql_options_reach_asyncpg_under_its_own_names():
         "password": "s3cret",
         "database": "members",
         "statement_cache_size": 0,
+        "timeout": 10.0,  # numbers, as asyncpg takes them (the URL gives text)
+        "command_timeout": 30.0,
     }
 
 
@@ -43,6 +45,7 @@ def test_postgresql_options_reach_asyncpg_under_its_own_names():
         ("mysql://root@localhost/x", "'mysql', which Tessera cannot use"),
         ("not a url", "not a database URL"),
         ("sqlite+aiosqlite://", "in-memory"),
+        ("postgresql://db/x?command_timeout=soon", r"\?command_timeout= takes a number"),
     ],
 )
 def test_unusable_urls_are_refused_with_the_reason(url, says):
@@ -54,7 +57,9 @@ def _with_option(database_url: str) -> str:
     """The test database's URL with the option the issue reported as breaking cards."""
     if database_url.startswith("sqlite"):
         return database_url + "?timeout=30"
-    return database_url + "?prepared_statement_cache_size=0"
+    # The README's production options for PostgreSQL too (a TypeError on every connection
+    # once: asyncpg took the URL's text for a number).
+    return database_url + "?prepared_statement_cache_size=0&timeout=10&command_timeout=30"
 
 
 async def test_cards_and_checks_are_served_with_url_options(db, settings, database_url, tmp_path):

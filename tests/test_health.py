@@ -172,6 +172,8 @@ async def test_metrics_show_requests_mail_nightly_and_card_rebuilds(app, client,
         ("127.0.0.1", {"X-Forwarded-Proto": "https"}, None, 403),
         ("127.0.0.1", {"X-Forwarded-Host": "members.example.org"}, None, 403),
         ("::1", {}, None, 200),
+        ("::ffff:127.0.0.1", {}, None, 200),  # serve --host :: and a local IPv4 scraper
+        ("::ffff:203.0.113.7", {}, None, 403),
     ],
 )
 async def test_metrics_are_for_this_machine_or_the_token(settings, host, headers, token, status):

@@ -16,8 +16,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from server import logs
 from server.web.access_log import AccessLog
 from tests.live import LiveServer, free_port
@@ -232,28 +230,68 @@ def test_two_workers_keep_an_access_log_in_json_and_add_up_their_metrics(
     assert len(started) == 2  # both workers log through the same setup
 
 
-@pytest.fixture
-def log_output():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.TextFormatter())
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old_level)
-
-
-async def test_nightly_job_summaries_reach_the_log(app, log_output):
+async def test_nightly_job_summaries_reach_the_log(app, log_lines):
     import datetime as dt
 
     from server.nightly.runner import run_nightly
 
     await run_nightly(app.state.sessionmaker, dt.date(2031, 1, 6))
-    text = log_output.getvalue()
+    text = log_lines.getvalue()
     assert re.search(
         r"INFO tessera\.nightly: nightly staff_sync for 2031-01-06: staff granted", text
     )
     assert "nightly retention for 2031-01-06: older than 400 days deleted" in text
+
+
+async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, log_lines, sqlite_only):
+    """A request that hits a bug: the log shows its traceback once, under Tessera's line
+    naming the request (uvicorn used to log the same traceback again)."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+    from starlette.routing import Route
+
+    from server.app import create_app
+
+    async def broken(request):
+        raise KeyError("a bug")
+
+    app = create_app(settings)
+    app.router.routes.insert(0, Route("/broken", broken))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(retries=50)  # connect retries while it starts
+        ) as client:
+            answer = await client.get(f"http://127.0.0.1:{port}/broken")
+        assert answer.status_code == 500
+        assert "could not finish this request" in answer.text
+    finally:
+        server.should_exit = True
+        await serving
+    written = log_lines.getvalue()
+    assert written.count("Traceback (most recent call last)") == 1, written
+    assert "ERROR tessera: unhandled error on GET /broken" in written
+    assert "Exception in ASGI application" not in written
+
+
+def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_LOG_LEVEL": "verbose"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_LEVEL" in line]
+    assert TEXT_LINE.match(line) and "WARNING tessera: TESSERA_LOG_LEVEL is 'verbose': use" in line
+    assert "logging at INFO" in line

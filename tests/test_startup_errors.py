@@ -17,8 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def _serve(tmp_path: Path, database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url}
+    return _manage(env, *extra, "serve", "--port", str(free_port()))
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *extra, "serve", "--port", str(free_port())],
+        [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -55,6 +59,46 @@ def test_two_lines_and_exit_1(case, tmp_path):
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
     assert "Fix it" in done.stderr or "DATABASE_URL" in done.stderr  # what to do
+
+
+BAD_SETTINGS = {
+    "BASE_URL without a scheme": (
+        {"BASE_URL": "members.example.org"},
+        "BASE_URL is 'members.example.org': it must be the server's public address",
+    ),
+    "BASE_URL of another scheme": ({"BASE_URL": "ftp://members.example.org"}, "BASE_URL is"),
+    "a flag that is neither": (
+        {"TESSERA_BACKGROUND_JOBS": "maybe"},
+        "TESSERA_BACKGROUND_JOBS is 'maybe': use true or false",
+    ),
+    "an unknown rebuilder": ({"CARD_REBUILDER": "gpu"}, "CARD_REBUILDER is 'gpu': use process"),
+    "a data dir that cannot be made": (
+        {"TESSERA_DATA_DIR": "/proc/no-such/tessera"},
+        "TESSERA_DATA_DIR: cannot make the folder /proc/no-such/tessera",
+    ),
+    "half a wallet": (
+        {"WALLET_APPLE_PASS_TYPE_ID": "pass.org.example.members"},
+        "Apple Wallet is half configured",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SETTINGS)
+def test_a_setting_tessera_cannot_use_is_named_in_two_lines(case, tmp_path):
+    """Every command stops at once, naming the variable, what it holds and what it takes
+    (not 'Tessera could not start: ValueError: ...', nor a server that starts and mails
+    broken links)."""
+    variables, expected = BAD_SETTINGS[case]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and "WALLET_" not in k}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), **variables}
+    for command in (["serve", "--port", str(free_port())], ["migrate"]):
+        done = _manage(env, *command)
+        assert done.returncode == 1, done.stdout
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 2, done.stderr
+        assert expected in lines[0], done.stderr
+        assert "could not start" not in done.stderr and "--debug" not in done.stderr
+        assert lines[1].startswith("Fix "), done.stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -129,14 +173,7 @@ def test_a_schema_migrated_by_a_newer_version_is_named_as_such(tmp_path, sqlite_
     env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return _manage(env, *args)
 
     assert manage("migrate").returncode == 0
     with sqlite3.connect(tmp_path / "data" / "tessera.sqlite3") as connection:
@@ -158,14 +195,7 @@ def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_u
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "SMTP_URL": smtp_url}
     for args in (("serve", "--port", str(free_port())), ("send-mail",)):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = _manage(env, *args)
         assert done.returncode == 1, done.stdout + done.stderr
         lines = done.stderr.strip().splitlines()
         assert lines[0].startswith("SMTP_URL must look like smtp://"), done.stderr

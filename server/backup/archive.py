@@ -136,13 +136,19 @@ def archive_path(destination: Path, now: dt.datetime) -> Path:
     """The archive to write: a dated file in the folder ``destination`` (made if need
     be), or ``destination`` itself when it names a ``.tar.gz``."""
     if destination.is_dir() or not destination.name.endswith((".tar.gz", ".tgz")):
-        if destination.exists():
+        if destination.exists() and not destination.is_dir():
             raise BackupError(
                 f"{destination} is a file, not a folder: give a folder for the archive "
                 "or a file name ending in .tar.gz"
             )
         folder = destination
-        target = destination / f"tessera-backup-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+        stamp = now.strftime("%Y%m%dT%H%M%SZ")
+        target = destination / f"tessera-backup-{stamp}.tar.gz"
+        # Two backups within one second never overwrite each other.
+        for n in range(2, 1000):
+            if not target.exists():
+                break
+            target = destination / f"tessera-backup-{stamp}-{n}.tar.gz"
     else:
         folder, target = destination.parent, destination
     try:
@@ -231,6 +237,9 @@ def _backup(
 
 
 def read_manifest(archive: Path) -> dict[str, Any]:
+    if not archive.is_file():
+        problem = "there is no such file" if not archive.exists() else "it is not a file"
+        raise BackupError(f"cannot read {archive}: {problem}")
     try:
         with tarfile.open(archive, "r:gz") as tar:
             member = tar.extractfile(MANIFEST)

@@ -45,6 +45,7 @@ from server.cards.models import CardLink, CardPayload
 from server.config import Settings
 from server.db.busy import is_busy
 from server.db.engine import make_engine, make_sessionmaker
+from server.db.outage import OutageLog, unreachable
 
 log = logging.getLogger("tessera.cards")
 
@@ -114,6 +115,7 @@ class CardRebuilder:
         self.built = 0  # payloads built since start
         self.stored = 0
         self.dropped = 0
+        self._outage = OutageLog(log, "card rebuilder")
 
     # --- lifecycle (called on the serving loop) ----------------------------------
 
@@ -261,7 +263,7 @@ class CardRebuilder:
             built = await self._build(ids, check_views=views)
         except Exception as exc:
             if not is_busy(exc):
-                log.exception("could not build %d card payloads", len(ids))
+                self._outage.failed(exc, f"could not build {len(ids)} card payloads")
             for waiters in waiting.values():
                 for waiter in waiters:
                     self._answer(waiter, exc)
@@ -322,12 +324,14 @@ class CardRebuilder:
                 await db.rollback()
             ids = [i for i in stale if i not in self._to_store and i not in self._waiting]
             if not ids:
+                self._outage.succeeded()
                 return len(stale)
             self._queue_store((await self._build(ids, check_views=False)).values())
+            self._outage.succeeded()
             return len(ids)
         except Exception as exc:
             if not is_busy(exc):
-                log.exception("card sweep failed; trying again later")
+                self._outage.failed(exc, "card sweep failed; trying again later")
             return 0
 
     # --- storing -----------------------------------------------------------------
@@ -355,9 +359,12 @@ class CardRebuilder:
                     await db.commit()
             except Exception as exc:
                 self.dropped += len(batch)
-                if not is_busy(exc):
+                if is_busy(exc):
+                    log.info("card payload store: database busy; %d payloads dropped", len(batch))
+                elif unreachable(exc) is not None:  # they are built again once it answers
+                    self._outage.failed(exc, "could not store card payloads")
+                else:
                     raise
-                log.info("card payload store: database busy; %d payloads dropped", len(batch))
 
     async def _store_loop(self) -> None:
         assert self._store_wake is not None

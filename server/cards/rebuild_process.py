@@ -47,6 +47,7 @@ from server.cards.builder import BuiltPayload
 from server.cards.rebuild import SWEEP_RATE, Answer, CardRebuilder, RebuilderStopped, answer_on
 from server.config import Settings
 from server.db.busy import is_busy
+from server.db.outage import DatabaseUnreachable, unreachable
 from server.wallet.config import WalletConfig
 
 log = logging.getLogger("tessera.cards")
@@ -198,9 +199,13 @@ class RebuilderProcess:
 
 def _portable(error: BaseException) -> BaseException:
     """The child's failure as the server can unpickle and answer it: busy (503 with
-    ``Retry-After``, ``server.web.errors``), stopping (503), or any other error (500)."""
+    ``Retry-After``, ``server.web.errors``), the database unreachable (503), stopping
+    (503), or any other error (500)."""
     if is_busy(error):
         return sqlite3.OperationalError("database is locked (rebuilding a card)")
+    reason = unreachable(error)
+    if reason is not None:
+        return DatabaseUnreachable(f"the card rebuilder cannot reach the database ({reason})")
     if isinstance(error, RebuilderStopped):
         return RebuilderStopped(str(error))
     return RuntimeError(f"card rebuild failed: {error!r}"[:500])

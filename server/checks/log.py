@@ -32,6 +32,7 @@ from server.checks.models import CheckEntry
 from server.database import sqlite_timestamp
 from server.db import sqlite as sqlite_setup
 from server.db.hot import HotConnections
+from server.db.outage import OutageLog
 
 log = logging.getLogger("tessera.checks")
 CHECK_LOG = cast(Table, CheckEntry.__table__)
@@ -99,6 +100,7 @@ class CheckLogWriter:
         self._lock = asyncio.Lock()
         self._checkpointing: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
+        self._outage = OutageLog(log, "check log")
 
     def add(self, entry: dict[str, Any]) -> None:
         if len(self.pending) >= MAX_PENDING:
@@ -113,9 +115,11 @@ class CheckLogWriter:
             await asyncio.sleep(FLUSH_DELAY)
         try:
             await self.flush()
-        except Exception:
-            log.exception("could not write the check log; will retry")
+        except Exception as exc:
+            self._outage.failed(exc, "could not write the check log; will retry")
             await asyncio.sleep(1)
+        else:
+            self._outage.succeeded()
             if self.pending:
                 self._task = asyncio.get_running_loop().create_task(self._flush_soon())
 

@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from server.db.outage import exception_chain
+
 log = logging.getLogger("tessera.db")
 T = TypeVar("T")
 
@@ -20,10 +22,7 @@ RETRY_AFTER_SECONDS = 2
 
 def is_busy(exc: BaseException) -> bool:
     """Whether ``exc`` (raw or wrapped by SQLAlchemy) says the database was busy."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(exc):
         if isinstance(current, sqlite3.OperationalError):
             code = getattr(current, "sqlite_errorcode", None)
             if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
@@ -35,7 +34,6 @@ def is_busy(exc: BaseException) -> bool:
             return True
         if getattr(current, "sqlstate", None) in PG_BUSY_CODES:
             return True
-        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return False
 
 

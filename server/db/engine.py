@@ -6,6 +6,7 @@ from typing import Any
 
 import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,9 +36,14 @@ def make_engine(
         kwargs.setdefault("async_creator", lean_connection)
     if target.backend == "postgresql":
         # A request never waits on a row lock for long: past this it is "busy" (503).
-        settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+        connect_args = kwargs.setdefault("connect_args", {})
+        settings = connect_args.setdefault("server_settings", {})
         settings.setdefault("lock_timeout", PG_LOCK_TIMEOUT)
+        for key, number in target.asyncpg_numbers().items():
+            connect_args.setdefault(key, number)  # the URL's text, as asyncpg takes it
     engine = create_async_engine(target.url, **kwargs)
+    if target.backend == "postgresql":
+        event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
     if target.is_sqlite:
         sync_engine = engine.sync_engine
         transactions.install(sync_engine)
@@ -47,6 +53,16 @@ def make_engine(
             sqlite.prepare(dbapi_connection)
 
     return engine
+
+
+def _drop_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled PostgreSQL connection the server closed while it sat in the pool (the
+    server restarted, the network dropped it) is replaced before use, not handed to a
+    request that then fails. asyncpg notices a closed socket by itself, so this costs no
+    round trip (unlike ``pool_pre_ping``)."""
+    connection = getattr(dbapi_connection, "_connection", None)
+    if connection is not None and connection.is_closed():
+        raise DisconnectionError("the pooled connection was closed by the server")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,6 +11,15 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 BACKENDS = ("sqlite", "postgresql")
+# asyncpg's numeric connect options: a URL's query gives them as text, which asyncpg
+# does not convert ("?timeout=10" failed every connection with a TypeError).
+ASYNCPG_NUMBERS: dict[str, type[int] | type[float]] = {
+    "timeout": float,
+    "command_timeout": float,
+    "statement_cache_size": int,
+    "max_cached_statement_lifetime": float,
+    "max_cacheable_statement_size": int,
+}
 
 
 class BadDatabaseURL(ValueError):
@@ -42,7 +51,10 @@ class DatabaseTarget:
             url = url.set(drivername="sqlite+aiosqlite")
         if url.get_backend_name() == "postgresql" and url.get_driver_name() != "asyncpg":
             url = url.set(drivername="postgresql+asyncpg")
-        return cls(url)
+        target = cls(url)
+        if target.backend == "postgresql":
+            target.asyncpg_numbers()  # a bad number stops here, with its name
+        return target
 
     @property
     def backend(self) -> str:
@@ -77,5 +89,21 @@ class DatabaseTarget:
         arguments = dict(given)
         if "prepared_statement_cache_size" in arguments:
             arguments["statement_cache_size"] = int(arguments.pop("prepared_statement_cache_size"))
+        arguments |= self.asyncpg_numbers()
         accepted = inspect.signature(asyncpg.connect).parameters
         return {key: value for key, value in arguments.items() if key in accepted}
+
+    def asyncpg_numbers(self) -> dict[str, int | float]:
+        """The numeric asyncpg options the URL's query sets (``?command_timeout=30``), as
+        numbers."""
+        numbers: dict[str, int | float] = {}
+        for key, kind in ASYNCPG_NUMBERS.items():
+            value = self.url.query.get(key)
+            if isinstance(value, str):
+                try:
+                    numbers[key] = kind(value)
+                except ValueError:
+                    raise BadDatabaseURL(
+                        f"DATABASE_URL: ?{key}= takes a number, not {value!r}."
+                    ) from None
+        return numbers

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.db.outage import unreachable
 from server.migrate import alembic_config, version_locations
 
 TIMEOUT = 2.0
@@ -75,7 +76,8 @@ async def check(engine: AsyncEngine, database_url: str, data_dir: Path) -> Readi
         result.problems.append(f"the database did not answer within {TIMEOUT:g} s")
     except Exception as exc:
         result.checks["database"] = "unreachable"
-        result.problems.append(f"the database is unreachable ({type(exc).__name__})")
+        why = unreachable(exc) or type(exc).__name__
+        result.problems.append(f"the database is unreachable ({why.split(':')[0]})")
     else:
         result.checks["database"] = "ok"
         heads, known = await asyncio.to_thread(revisions, database_url)

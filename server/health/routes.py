@@ -8,6 +8,7 @@ address, and none of the headers a local proxy adds for outside clients:
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.database import utcnow
+from server.db.outage import unreachable
 from server.health import exposition, readiness
 from server.health.figures import Figures, gather
 
@@ -49,10 +51,15 @@ async def readyz(request: Request) -> Response:
 
 
 def _is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8 and ::1, also as a server listening on ``::`` sees an IPv4 client
+    (``::ffff:127.0.0.1``)."""
     try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host) if host is not None else None
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_loopback
 
 
 def metrics_refusal(request: Request) -> Response | None:
@@ -87,11 +94,20 @@ async def metrics(request: Request) -> Response:
     app = request.app
     figures: Figures | None
     try:
-        async with app.state.sessionmaker() as db:
+        # A database that does not answer (a network cut without a reset) must not hang
+        # the scrape: past the readiness probe's patience the figures are "down".
+        async with asyncio.timeout(readiness.TIMEOUT), app.state.sessionmaker() as db:
             figures = await gather(db, utcnow())
             await db.rollback()
-    except Exception:
-        log.warning("metrics: the database figures could not be read", exc_info=True)
+    except TimeoutError:
+        log.warning("metrics: the database did not answer within %g s", readiness.TIMEOUT)
+        figures = None
+    except Exception as exc:
+        reason = unreachable(exc)
+        if reason is None:
+            log.warning("metrics: the database figures could not be read", exc_info=True)
+        else:  # tessera_database_up 0 says it; one line, not a traceback per scrape
+            log.warning("metrics: the database cannot be reached (%s)", reason)
         figures = None
     check_log = getattr(app.state, "check_log", None)
     backlog = len(check_log.pending) if check_log is not None else 0

@@ -66,6 +66,7 @@ from server.config import Settings
 from server.database import utcnow
 from server.db import leases
 from server.db.leases import worker_name
+from server.db.outage import OutageLog
 from server.mail.models import OutboxMessage
 from server.mail.sealed import UnreadableSeal, unseal
 from server.web.access_log import redact_path
@@ -396,19 +397,22 @@ async def delivery_task(app: Starlette) -> None:
     """The loop inside ``serve``: deliver whatever is due, then wait a little; wait
     longer (up to five minutes) while the SMTP server cannot be reached. It starts by
     handing back what stopped processes of this machine had claimed."""
+    outage = OutageLog(log, "mail")
     try:
         await release_orphans(app.state.sessionmaker, worker_name())
-    except Exception:
-        log.exception("mail: could not look for messages claimed by stopped processes")
+    except Exception as exc:
+        outage.failed(exc, "mail: could not look for messages claimed by stopped processes")
     server_wait = 0.0
     while True:
         try:
             report = await deliver_once(app.state.sessionmaker, app.state.settings)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("mail delivery round failed; trying again shortly")
+        except Exception as exc:
+            outage.failed(exc, "mail delivery round failed; trying again shortly")
             report = Report()
+        else:
+            outage.succeeded()
         if report.server_problem:
             server_wait = min(max(server_wait * 2, 30.0), SERVER_WAIT_MAX)
             await asyncio.sleep(server_wait)

@@ -14,6 +14,7 @@ import random
 from starlette.applications import Starlette
 
 from server import background
+from server.db.outage import OutageLog
 from server.nightly.runner import NightlyRun, run_nightly
 
 log = logging.getLogger("tessera.nightly")
@@ -28,14 +29,17 @@ async def tick(app: Starlette, today: dt.date | None = None) -> NightlyRun:
 
 
 async def daily_nightly_jobs(app: Starlette) -> None:
+    outage = OutageLog(log, "nightly scheduler")
     await asyncio.sleep(random.uniform(1, 5))
     while True:
         try:
             await tick(app)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("nightly scheduler tick failed; trying again later")
+        except Exception as exc:
+            outage.failed(exc, "nightly scheduler tick failed; trying again later")
+        else:
+            outage.succeeded()
         await asyncio.sleep(WAKE_EVERY + random.uniform(0, 60))
 
 

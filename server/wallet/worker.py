@@ -20,6 +20,7 @@ from server import clock
 from server.config import Settings
 from server.db import leases
 from server.db.leases import worker_name
+from server.db.outage import OutageLog
 from server.wallet.delivery import Report, Senders, deliver_once
 from server.wallet.models import WalletDelivery
 from server.wallet.refresh import SWEEP_CHUNK, refresh, stale_passes
@@ -66,12 +67,13 @@ class WalletWorker:
         )
 
     async def _run(self) -> None:
+        outage = OutageLog(log, "wallet")
         try:
             handed_back = await leases.release_orphans(
                 self.sessionmaker, WalletDelivery, worker_name()
             )
-        except Exception:
-            log.exception("wallet: could not look for deliveries claimed by stopped processes")
+        except Exception as exc:
+            outage.failed(exc, "wallet: could not look for deliveries claimed by stopped processes")
         else:
             if handed_back:
                 log.info(
@@ -80,9 +82,11 @@ class WalletWorker:
         while not self._stopping.is_set():
             try:
                 report = await self.run_once()
-            except Exception:
-                log.exception("wallet round failed; trying again shortly")
+            except Exception as exc:
+                outage.failed(exc, "wallet round failed; trying again shortly")
                 report = Report()
+            else:
+                outage.succeeded()
             if report.done == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), POLL_SECONDS)

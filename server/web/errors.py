@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from server import logs
 from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
+from server.db.outage import unreachable
 from server.web.templating import render
 
 log = logging.getLogger("tessera")
@@ -66,14 +70,38 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette raises it again after this answer, and uvicorn would log the same
+    # traceback a second time ("Exception in ASGI application"): the log drops that one.
+    logs.mark_logged(exc)
     return error_response(
         request, 500, "The server could not finish this request. Nothing was saved."
     )
 
 
+# How long a client is asked to wait when the database cannot be reached (a restart).
+UNREACHABLE_RETRY_AFTER_SECONDS = 10
+
+
 async def database_error(request: Request, exc: Exception) -> Response:
-    """A database too busy to answer in time: 503 with ``Retry-After``; the request's
-    transaction was rolled back, so nothing of it was written. Other errors: 500."""
+    """A database too busy to answer in time, or that cannot be reached (stopped,
+    restarting, the network cut): 503 with ``Retry-After`` and one log line; the
+    request's transaction did not commit, so nothing of it was written. Other errors:
+    500 with the traceback in the log."""
+    reason = unreachable(exc)
+    if reason is not None:
+        log.warning(
+            "database unreachable: %s %s answered 503 (%s)",
+            request.method,
+            request.url.path,
+            reason,
+        )
+        response = error_response(
+            request,
+            503,
+            "The database cannot be reached right now. Nothing was saved; try again in a minute.",
+        )
+        response.headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER_SECONDS)
+        return response
     if not is_busy(exc):
         return await server_error(request, exc)
     log.warning("database busy: %s %s answered 503", request.method, request.url.path)
@@ -114,5 +142,13 @@ exception_handlers = {
     RebuilderStopped: stopping,
     DBAPIError: database_error,
     sqlite3.Error: database_error,
+    # The hot paths' raw asyncpg connections, and a connection the network dropped:
+    # handled here (not by Starlette's last-resort handler, which logs a second
+    # traceback) so an outage is a 503, a busy row a 503, anything else one 500.
+    asyncpg.PostgresError: database_error,
+    asyncpg.InterfaceError: database_error,
+    ConnectionError: database_error,
+    socket.gaierror: database_error,
+    TimeoutError: database_error,  # asyncpg's command_timeout: the database did not answer
     Exception: server_error,
 }
