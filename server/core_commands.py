@@ -82,7 +82,9 @@ def serve(args: argparse.Namespace) -> int:
         COMMANDS["demo"].handler(args)
     if args.workers > 1:
         share_request_metrics(settings.data_dir / "run" / "metrics")
-    print(f"Tessera is listening on http://{args.host}:{args.port}/ (BASE_URL {settings.base_url})")
+    print(
+        f"Tessera is listening on {listen_url(args.host, args.port)} (BASE_URL {settings.base_url})"
+    )
     # Each worker sets up logging itself when it imports server.asgi (server.logs): the
     # same format in every worker, and Tessera's own access log instead of uvicorn's.
     uvicorn.run(
@@ -96,6 +98,11 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def listen_url(host: str, port: int) -> str:
+    """Where ``serve`` listens, as an address a browser takes (IPv6 in brackets)."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def address_problem(host: str, port: int) -> str | None:

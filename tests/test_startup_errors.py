@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,46 @@ def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_u
         assert lines[0].startswith("SMTP_URL must look like smtp://"), done.stderr
         assert len(lines) == 2 and "Fix SMTP_URL" in lines[1], done.stderr
         assert "hunter2" not in done.stdout + done.stderr and "listening" not in done.stdout
+
+
+def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
+    """``serve --host ::1`` said "listening on http://::1:PORT/", which no browser opens."""
+    import socket
+    import urllib.request
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "TESSERA_BACKGROUND_JOBS": "false"}
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--host", "::1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = ""
+        while "listening on " not in line:
+            line = server.stdout.readline()
+            assert line, "serve printed no address"
+        url = line.split("listening on ", 1)[1].split()[0]
+        assert url == f"http://[::1]:{port}/", line
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not answer at the printed address"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
