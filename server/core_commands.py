@@ -72,6 +72,12 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     check_smtp_url(settings)
+    if len(str(settings.secret_key)) < SECRET_KEY_MIN:
+        print(
+            f"Warning: SECRET_KEY is only {len(str(settings.secret_key))} characters; whoever "
+            "guesses it can forge logins. Use a random one of 32 or more (README, Configuration).",
+            file=sys.stderr,
+        )
     problem = address_problem(args.host, args.port)
     if problem:
         print(problem, file=sys.stderr)
@@ -98,6 +104,9 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+SECRET_KEY_MIN = 32  # characters; secrets.token_urlsafe(48) gives 64
 
 
 def listen_url(host: str, port: int) -> str:

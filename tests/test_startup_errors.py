@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -110,7 +111,6 @@ def test_debug_shows_the_traceback(tmp_path):
 
 def test_a_port_in_use_is_two_lines_and_exit_1(tmp_path):
     """uvicorn started the app, printed "listening", logged the bind error and exited 3."""
-    import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -206,7 +206,6 @@ def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_u
 
 def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
     """``serve --host ::1`` said "listening on http://::1:PORT/", which no browser opens."""
-    import socket
     import urllib.request
 
     try:
@@ -245,3 +244,22 @@ def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
     finally:
         server.terminate()
         server.communicate(timeout=30)
+
+
+def test_serve_warns_about_a_short_secret_key(tmp_path):
+    with socket.socket() as taken:  # serve stops at the port check, after the warning
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "changeme"}
+        done = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert "Warning: SECRET_KEY is only 8 characters" in done.stderr
+    assert "changeme" not in done.stderr + done.stdout
