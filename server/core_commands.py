@@ -67,6 +67,7 @@ def prepare_database(url: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.checks.key_agreement import foreign_key_warning
     from server.cli import COMMANDS
     from server.mail.delivery import check_smtp_url
 
@@ -84,6 +85,9 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if not prepare_database(settings.database_url):
         return 1
+    warning = foreign_key_warning(settings.database_url, settings.data_dir)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.demo:
         COMMANDS["demo"].handler(args)
     if args.workers > 1:
