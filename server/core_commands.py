@@ -71,6 +71,10 @@ def serve(args: argparse.Namespace) -> int:
     from server.cli import COMMANDS
     from server.mail.delivery import check_smtp_url
 
+    if "BASE_URL" not in os.environ:
+        # Links in mail and the demo's card link point where this server listens (the
+        # workers read it from the environment too).
+        os.environ["BASE_URL"] = default_base_url(args.host, args.port)
     settings = load_settings()
     check_smtp_url(settings)
     if len(str(settings.secret_key)) < SECRET_KEY_MIN:
@@ -111,6 +115,13 @@ def serve(args: argparse.Namespace) -> int:
 
 
 SECRET_KEY_MIN = 32  # characters; secrets.token_urlsafe(48) gives 64
+
+
+def default_base_url(host: str, port: int) -> str:
+    """``BASE_URL`` when none is set: this machine's address on ``serve``'s port."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return listen_url(host, port).rstrip("/")
 
 
 def listen_url(host: str, port: int) -> str:

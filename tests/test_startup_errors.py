@@ -205,7 +205,8 @@ def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_u
 
 
 def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
-    """``serve --host ::1`` said "listening on http://::1:PORT/", which no browser opens."""
+    """``serve --host ::1`` said "listening on http://::1:PORT/", which no browser opens.
+    Without a BASE_URL, links (mail, the demo's card link) point where it listens."""
     import urllib.request
 
     try:
@@ -214,7 +215,7 @@ def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
     except OSError:
         pytest.skip("this machine has no IPv6 loopback")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BASE_URL")}
     env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "TESSERA_BACKGROUND_JOBS": "false"}
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--host", "::1", "--port", str(port)],
@@ -232,6 +233,7 @@ def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
             assert line, "serve printed no address"
         url = line.split("listening on ", 1)[1].split()[0]
         assert url == f"http://[::1]:{port}/", line
+        assert f"(BASE_URL http://[::1]:{port})" in line
         deadline = time.monotonic() + 30
         while True:
             try:
