@@ -165,6 +165,32 @@ async def test_a_parent_changes_a_minors_photo_until_the_child_turns_18(client, 
     assert owners == [child.id]
 
 
+async def test_an_officer_parent_of_a_grown_child_above_them_is_refused(client, db):
+    """A parent who is also a membership officer: once the child has turned 18 (the
+    nightly run has not ended the link yet), the child's photo is theirs to change only
+    as an officer, and the child holds a permission the parent lacks."""
+    today = dt.date.today()
+    parent = await make_staff(db, ["manage_members"], sca_name="Officer Parent")
+    grown = await make_staff(
+        db,
+        ["manage_groups"],
+        parent_id=parent.id,
+        birth_year=today.year - 18,
+        birth_month=today.month,
+    )
+    await db.commit()
+    await login(client, parent.email)
+    token = await csrf_from(client, f"/members/{parent.id}/photo/upload")
+    refused = await client.post(
+        f"/members/{grown.id}/photo/upload",
+        data={"csrf_token": token, "action": "upload"},
+        files={"photo": ("me.jpg", jpeg_bytes(exif=False), "image/jpeg")},
+    )
+    assert refused.status_code == 403
+    await db.commit()
+    assert (await db.execute(select(MemberPhoto))).first() is None
+
+
 async def test_upload_of_a_large_file_passes_csrf_and_is_refused_with_message(client, db):
     member = await make_member(db)
     await db.commit()

@@ -33,17 +33,23 @@ async def _member(request: Request) -> Member:
     return member
 
 
-def _may_edit(request: Request, member: Member) -> bool:
-    """The member, the parent of a minor (by birth date today: a child who turned 18
-    this morning is no longer their parent's to change, whatever the nightly run has
-    recorded yet), or staff with ``manage_members``."""
+def _own_or_childs(request: Request, member: Member) -> bool:
+    """The member themself, or the parent of a minor (by birth date today: a child who
+    turned 18 this morning is no longer their parent's to change, whatever the nightly
+    run has recorded yet)."""
     user = request.state.user
-    if user.id == member.id or (request.state.is_staff and "manage_members" in request.state.perms):
+    if user.id == member.id:
         return True
     today = clock.today(request.state.site)
     return member.parent_id == user.id and not is_adult(
         member.birth_month, member.birth_year, today
     )
+
+
+def _may_edit(request: Request, member: Member) -> bool:
+    """``_own_or_childs``, or staff with ``manage_members``."""
+    staff = request.state.is_staff and "manage_members" in request.state.perms
+    return staff or _own_or_childs(request, member)
 
 
 def _back(request: Request, member: Member) -> str:
@@ -70,7 +76,7 @@ async def upload(request: Request) -> Response:
     member = await _member(request)
     if not _may_edit(request, member):
         raise HTTPException(403, "You may change only your own photo (or your child's).")
-    if request.state.user.id not in (member.id, member.parent_id):
+    if not _own_or_childs(request, member):  # as staff: only on members below them
         await require_may_act(request, member)
     db = request.state.db
     error = ""
