@@ -191,6 +191,9 @@ def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_
         assert done.returncode == 0, done.stderr
         assert f"Backup written to {backups}/tessera-backup-" in done.stdout
         assert len(list(backups.glob("tessera-backup-*.tar.gz"))) == night
+        # A small archive's size in KB, as the file is (it said "0.0 MB").
+        written = Path(done.stdout.split("Backup written to ", 1)[1].split(" (", 1)[0])
+        assert f"({round(written.stat().st_size / 1e3)} KB)" in done.stdout, done.stdout
 
     assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
     whole = (tmp_path / "b.tar.gz").read_bytes()

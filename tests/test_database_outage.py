@@ -101,7 +101,7 @@ async def served(settings, relay):
             member = await make_member(
                 db, membership_expires_on=dt.date.today() + dt.timedelta(days=200)
             )
-            issued = await issue_link(db, member, None, mail_for(through))
+            issued = await issue_link(db, member, None, mail_for(through), dt.date.today())
             await db.commit()
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:

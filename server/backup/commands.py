@@ -25,8 +25,9 @@ def backup_command(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"Backup failed: {exc}.", file=sys.stderr)
         return 1
-    size = result.archive.stat().st_size / 1e6
-    print(f"Backup written to {result.archive} ({size:.1f} MB): {', '.join(result.files)}.")
+    size = result.archive.stat().st_size
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} KB"
+    print(f"Backup written to {result.archive} ({shown}): {', '.join(result.files)}.")
     print("It holds the keys: keep it as secret as the server itself.")
     for warning in result.warnings:
         print(f"Note: {warning}")
