@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,8 +40,8 @@ from server.health import routes as health_routes
 from server.health.requests import RequestMetrics
 from server.home import routes as home_routes
 from server.logs import access_log
-from server.mail import delivery as _mail_delivery  # noqa: F401  (adds the delivery loop)
 from server.mail import routes as outbox_routes
+from server.mail.delivery import delivery_task
 from server.member_codes import routes as member_code_routes
 from server.members import action_routes as member_action_routes
 from server.members import branch_routes
@@ -47,7 +49,7 @@ from server.members import confirm as member_confirm
 from server.members import export as member_export
 from server.members import profile_routes as member_profile_routes
 from server.members import routes as member_routes
-from server.nightly import scheduler as nightly_scheduler  # noqa: F401  (joins background.TASKS)
+from server.nightly.scheduler import daily_nightly_jobs
 from server.photos import routes as photo_routes
 from server.plugins import registry as plugin_registry
 from server.proofs import routes as proof_routes
@@ -80,6 +82,9 @@ SESSIONLESS_PREFIXES = (
 # Wallet's web service: the pass's own token).
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/wallet/apple/",)
 
+log = logging.getLogger("tessera.app")
+STOP_SECONDS = 10.0  # each part of stopping that needs the database gets this long
+
 ROUTE_MODULES: list[Any] = [
     card_routes,  # first: the card is the hot path, and routes match in order
     check_routes,  # /check/{code} early: the marshal check is a hot path
@@ -108,6 +113,10 @@ ROUTE_MODULES: list[Any] = [
 ]
 
 
+# What runs inside ``serve`` besides the requests (``server.background``).
+BACKGROUND_TASKS: list[background.Task] = [daily_nightly_jobs, delivery_task]
+
+
 def build_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for module in ROUTE_MODULES:
@@ -118,13 +127,33 @@ def build_routes() -> list[BaseRoute]:
     return routes
 
 
+def _at_stop(
+    stack: contextlib.AsyncExitStack, what: str, close: Callable[[], Awaitable[object]]
+) -> None:
+    """``close`` when the app stops, given at most ``STOP_SECONDS``: a database that does
+    not answer (a network that swallows packets) must not keep the server from stopping."""
+
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(close(), STOP_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "stopping: %s did not finish in %.0f s (the database does not answer?); "
+                "stopping without it",
+                what,
+                STOP_SECONDS,
+            )
+
+    stack.push_async_callback(bounded)
+
+
 async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> None:
     """Every per-app resource; ``stack`` closes them in reverse order at shutdown."""
     settings: Settings = app.state.settings
     engine = app.state.engine
-    stack.push_async_callback(engine.dispose)
+    _at_stop(stack, "closing the database connections", engine.dispose)
     hot = await HotConnections(DatabaseTarget.parse(settings.database_url)).open()
-    stack.push_async_callback(hot.close)
+    _at_stop(stack, "closing the hot-path connections", hot.close)
     app.state.hot = hot
     checks = CheckRuntime(
         settings,
@@ -133,7 +162,8 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
         CheckLogWriter(app.state.sessionmaker, hot),
     )
     app.state.checks = checks
-    stack.push_async_callback(checks.log.flush)  # a clean stop writes the checks in memory
+    # A clean stop writes the checks still in memory.
+    _at_stop(stack, "writing the last checks to the check log", checks.log.flush)
     rebuilder: Rebuilder = (
         RebuilderProcess(settings, sweep=settings.run_background_jobs)
         if settings.card_rebuilder == "process"
@@ -142,7 +172,7 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
     rebuilder.start()
     stack.push_async_callback(rebuilder.stop)
     usage = UsageTracker()
-    stack.push_async_callback(usage.flush, engine)
+    _at_stop(stack, "recording when cards were last used", lambda: usage.flush(engine))
     app.state.cards = CardRuntime(CardReader(hot), usage, rebuilder)
     if settings.wallet.any and settings.run_background_jobs:
         wallet = WalletWorker(app.state.sessionmaker, settings)
@@ -159,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         install_log_redaction()
         async with contextlib.AsyncExitStack() as stack:
             await open_resources(app, stack)
-            async with background.running(app):
+            async with background.running(app, BACKGROUND_TASKS):
                 yield
 
     request_metrics = RequestMetrics.from_environment()

@@ -1,8 +1,7 @@
 """Background tasks that run inside ``serve`` (nightly jobs, mail delivery).
 
-Each area appends an ``async def task(app)`` to ``TASKS``; it runs until cancelled.
-``AT_SHUTDOWN`` holds what must run once when the server stops (writing what is still
-buffered), with or without background jobs.
+``create_app`` names them (``server.app.BACKGROUND_TASKS``); each is an
+``async def task(app)`` that runs until cancelled, and is cancelled when the server stops.
 """
 
 from __future__ import annotations
@@ -10,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 
 log = logging.getLogger("tessera.background")
 
 Task = Callable[[Starlette], Awaitable[None]]
-TASKS: list[Task] = []
-AT_SHUTDOWN: list[Task] = []
 
 
 async def _guarded(task: Task, app: Starlette) -> None:
@@ -30,29 +27,18 @@ async def _guarded(task: Task, app: Starlette) -> None:
         log.exception("background task %s stopped", getattr(task, "__name__", task))
 
 
-async def _shutdown(app: Starlette) -> None:
-    for hook in AT_SHUTDOWN:
-        try:
-            await hook(app)
-        except Exception:
-            log.exception("shutdown hook %s failed", getattr(hook, "__name__", hook))
-
-
 @contextlib.asynccontextmanager
-async def running(app: Starlette) -> AsyncIterator[None]:
+async def running(app: Starlette, tasks: Sequence[Task]) -> AsyncIterator[None]:
+    """``tasks`` running while the app serves (unless background jobs are off)."""
     if not app.state.settings.run_background_jobs:
-        try:
-            yield
-        finally:
-            await _shutdown(app)
+        yield
         return
-    tasks = [asyncio.create_task(_guarded(t, app)) for t in TASKS]
+    started = [asyncio.create_task(_guarded(t, app)) for t in tasks]
     try:
         yield
     finally:
-        for t in tasks:
+        for t in started:
             t.cancel()
-        for t in tasks:
+        for t in started:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        await _shutdown(app)

@@ -253,3 +253,35 @@ async def test_the_rebuilder_process_passes_an_outage_on_as_one(served, relay):
     app.router.routes.insert(0, Route("/rebuild", rebuild))
     answer = await client.get("/rebuild")
     assert answer.status_code == 503 and "database cannot be reached" in answer.text
+
+
+async def test_the_server_stops_while_the_database_swallows_every_packet(
+    settings, relay, log_lines, monkeypatch
+):
+    """No ``command_timeout`` in DATABASE_URL and a network that swallows packets: what
+    stopping must write (the checks and card uses still in memory) waits for a database
+    that never answers. Each part gets ``STOP_SECONDS``; the server stops, and says what
+    it could not write, instead of hanging until it is killed."""
+    from server import app as app_module
+
+    monkeypatch.setattr(app_module, "STOP_SECONDS", 1.0)
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=relay.port)
+    through = dataclasses.replace(settings, database_url=url.render_as_string(False))
+    app = create_app(through)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    async with app.state.sessionmaker() as db:
+        member = await make_member(db)
+        issued = await issue_link(db, member, None, mail_for(through), dt.date.today())
+        await db.commit()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        assert (await c.get(f"/card/{issued.token}.json")).status_code == 200
+    relay.hung = True
+    try:
+        # Four parts of 1 s each and the card rebuilder's own bounded stop (about 20 s
+        # with the database hung), not for ever.
+        await asyncio.wait_for(lifespan.__aexit__(None, None, None), 60)
+    finally:
+        relay.pull()
+    assert "recording when cards were last used did not finish in 1 s" in log_lines.getvalue()

@@ -61,7 +61,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from server import background
 from server.config import Settings
 from server.database import utcnow
 from server.db import leases
@@ -420,7 +419,3 @@ async def delivery_task(app: Starlette) -> None:
         server_wait = 0.0
         if report.done == 0:
             await asyncio.sleep(POLL_SECONDS)
-
-
-if delivery_task not in background.TASKS:
-    background.TASKS.append(delivery_task)

@@ -13,7 +13,6 @@ import random
 
 from starlette.applications import Starlette
 
-from server import background
 from server.db.outage import OutageLog
 from server.nightly.runner import NightlyRun, run_nightly
 
@@ -41,6 +40,3 @@ async def daily_nightly_jobs(app: Starlette) -> None:
         else:
             outage.succeeded()
         await asyncio.sleep(WAKE_EVERY + random.uniform(0, 60))
-
-
-background.TASKS.append(daily_nightly_jobs)
