@@ -86,8 +86,12 @@ def test_gif_is_refused_even_if_valid():
         process(out.getvalue())
 
 
-async def _upload(client, member_id: int, data: bytes, name: str = "me.jpg"):
-    token = await csrf_from(client, f"/members/{member_id}/photo/upload")
+async def _upload(
+    client, member_id: int, data: bytes, name: str = "me.jpg", form_of: int | None = None
+):
+    """Upload ``data`` as ``member_id``'s photo, with the form of that member's page (or,
+    forged, of ``form_of``'s: when the member's own page is refused)."""
+    token = await csrf_from(client, f"/members/{form_of or member_id}/photo/upload")
     return await client.post(
         f"/members/{member_id}/photo/upload",
         data={"csrf_token": token, "action": "upload"},
@@ -153,12 +157,7 @@ async def test_a_parent_changes_a_minors_photo_until_the_child_turns_18(client, 
     await login(client, parent.email)
     assert (await _upload(client, child.id, jpeg_bytes(exif=False))).status_code == 303
     assert (await client.get(f"/members/{grown.id}/photo/upload")).status_code == 403
-    token = await csrf_from(client, f"/members/{child.id}/photo/upload")
-    refused = await client.post(
-        f"/members/{grown.id}/photo/upload",
-        data={"csrf_token": token, "action": "upload"},
-        files={"photo": ("me.jpg", jpeg_bytes(exif=False), "image/jpeg")},
-    )
+    refused = await _upload(client, grown.id, jpeg_bytes(exif=False), form_of=child.id)
     assert refused.status_code == 403
     await db.commit()
     owners = (await db.execute(select(MemberPhoto.member_id))).scalars().all()
@@ -180,12 +179,7 @@ async def test_an_officer_parent_of_a_grown_child_above_them_is_refused(client, 
     )
     await db.commit()
     await login(client, parent.email)
-    token = await csrf_from(client, f"/members/{parent.id}/photo/upload")
-    refused = await client.post(
-        f"/members/{grown.id}/photo/upload",
-        data={"csrf_token": token, "action": "upload"},
-        files={"photo": ("me.jpg", jpeg_bytes(exif=False), "image/jpeg")},
-    )
+    refused = await _upload(client, grown.id, jpeg_bytes(exif=False), form_of=parent.id)
     assert refused.status_code == 403
     await db.commit()
     assert (await db.execute(select(MemberPhoto))).first() is None
