@@ -21,6 +21,16 @@ from tests.check_fixtures import log_in_to_scanner, make_verified
 from tests.factories import PASSWORD, make_branch, make_member, make_staff
 
 
+async def _check_with_the_server_stopped(page, live_server, link: str) -> None:
+    """The marshal's signal is gone: the scanner, reloaded from the phone, checks ``link``."""
+    live_server.stop()
+    await page.reload()
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await page.get_by_label("Or type or paste the code").fill(link)
+    await page.get_by_role("button", name="Check", exact=True).click()
+    await page.wait_for_selector("#result[data-mode=offline]")
+
+
 @pytest.mark.browser
 async def test_scanner_checks_offline_and_uploads_when_back(
     sqlite_only, live_server, browser, db, artifacts
@@ -252,12 +262,7 @@ async def test_the_scanner_fits_phone_screens_online_and_offline(
     await page.set_viewport_size({"width": 320, "height": 700})
     await page.screenshot(path=str(artifacts / "scanner-320-online.png"), full_page=True)
 
-    live_server.stop()
-    await page.reload()
-    await expect(page.locator("#netstate")).to_contain_text("Offline")
-    await page.get_by_label("Or type or paste the code").fill(link)
-    await page.get_by_role("button", name="Check", exact=True).click()
-    await page.wait_for_selector("#result[data-mode=offline]")
+    await _check_with_the_server_stopped(page, live_server, link)
     await expect(page.locator("#r-data")).to_contain_text("Two-Weapon and Great Weapon")
     data = await page.locator("#r-data").inner_text()
     assert "ago" in data and not re.search(r"\b[01] minutes ago", data), data  # plain English
@@ -429,12 +434,7 @@ async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     await expect(page.locator("#roster-state")).to_contain_text("members, as of")
     assert f" {zone} (" in (await page.locator("#roster-state").text_content() or "")
-    live_server.stop()
-    await page.reload()
-    await expect(page.locator("#netstate")).to_contain_text("Offline")
-    await page.get_by_label("Or type or paste the code").fill(link)
-    await page.get_by_role("button", name="Check", exact=True).click()
-    await page.wait_for_selector("#result[data-mode=offline]")
+    await _check_with_the_server_stopped(page, live_server, link)
     data = await page.locator("#r-data").inner_text()
     local = issued.astimezone(ZoneInfo("Europe/Berlin"))
     assert f"{local:%Y-%m-%d %H:%M} {zone}" in data  # the code's issue time
