@@ -16,7 +16,7 @@ from server import clock
 from server.auth.guards import page
 from server.auth.precedence import refusal, require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
-from server.cards.issuing import MailContext
+from server.cards.issuing import MailContext, lock_members
 from server.cards.models import CardIssueJob
 from server.cards.service import (
     CardRefused,
@@ -52,9 +52,13 @@ def mail_context(request: Request) -> MailContext:
     return MailContext.of(request.app.state.settings)
 
 
-async def _member(request: Request, value: str | None) -> Member:
+async def _member(request: Request, value: str | None, *, lock: bool = False) -> Member:
+    """The member of the address; ``lock``: for a change to their card links, their row
+    locked first (``lock_members``), so two at once act one after the other."""
     member_id = parse_id(value)
     db: AsyncSession = request.state.db
+    if member_id is not None and lock:
+        await lock_members(db, [member_id])
     member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
@@ -85,7 +89,7 @@ async def member_card_links(request: Request) -> Response:
 
 @page("issue_card_links")
 async def member_issue(request: Request) -> Response:
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     if await live_link(request.state.db, member.id) is not None:
         # A new link revokes the live one (the card on the member's phone stops): only
@@ -100,7 +104,7 @@ async def member_replace(request: Request) -> Response:
     """Replace the live link (the card on the member's phone stops working): the
     confirmation page's form, with the reason kept on the revoked link."""
     db = request.state.db
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
@@ -136,7 +140,7 @@ async def _issue(request: Request, member: Member) -> Response:
 @page("issue_card_links")
 async def member_revoke(request: Request) -> Response:
     db = request.state.db
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
@@ -185,7 +189,7 @@ async def my_issue(request: Request) -> Response:
     db = request.state.db
     user = request.state.user
     form = FormReader(await request.form())
-    target = await _member(request, form.raw("member_id") or str(user.id))
+    target = await _member(request, form.raw("member_id") or str(user.id), lock=True)
     if target.id != user.id and target.id not in {m.id for m in await _my_minors(request)}:
         flash(request, "You can only email your own card link or your minor child's.", "error")
         return RedirectResponse("/me/cards", status_code=303)

@@ -1,0 +1,108 @@
+"""Two card-link actions on one member at once: one happens, the other is told why.
+
+A live link is replaced only from the confirmation page (with a reason): a second
+officer's "Issue" arriving while the first one's link is being issued must not silently
+replace it (SQLite: a second email and a dead first link) nor end in an error page
+(PostgreSQL: the one-live-link unique index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+
+from server.cards import bulk
+from server.cards.issuing import MailContext, lock_members
+from server.cards.models import CardLink
+from server.cards.service import issue_link
+from server.mail.models import OutboxMessage
+from server.members.models import Member
+from tests.applicant_fixtures import TODAY
+from tests.factories import csrf_from, login, make_branch, make_member, make_staff
+
+MAIL = MailContext("http://testserver", "test-secret-key-" + "x" * 32)
+
+
+def _officer_client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50001)),
+        base_url="http://testserver",
+    )
+
+
+async def _count(db, model, *where) -> int:
+    await db.commit()  # a fresh transaction sees the app's writes
+    value = await db.scalar(select(func.count()).select_from(model).where(*where))
+    await db.commit()
+    return int(value or 0)
+
+
+async def test_two_officers_issue_the_same_members_link_at_once(app, db):
+    first = await make_staff(db, ["issue_card_links"])
+    second = await make_staff(db, ["issue_card_links"])
+    member = await make_member(db, sca_name="Card Holder")
+    await db.commit()
+    async with _officer_client(app) as a, _officer_client(app) as b:
+        await login(a, first.email)
+        await login(b, second.email)
+        page = f"/members/{member.id}/card-links"
+        token_a, token_b = await csrf_from(a, page), await csrf_from(b, page)
+        answers = await asyncio.gather(
+            a.post(page + "/issue", data={"csrf_token": token_a}),
+            b.post(page + "/issue", data={"csrf_token": token_b}),
+        )
+        assert sorted(r.status_code for r in answers) == [303, 409], [
+            r.status_code for r in answers
+        ]
+        winner = next(r for r in answers if r.status_code == 303)
+        loser = next(r for r in answers if r.status_code == 409)
+        client = a if winner is answers[0] else b
+        assert "on its way to" in (await client.get(winner.headers["location"])).text
+        # The later click lands on the replace page: the link is live, a reason is asked.
+        assert (
+            "Replace the card link" in loser.text and "Why is the card link replaced" in loser.text
+        )
+    assert await _count(db, CardLink) == 1
+    assert await _count(db, OutboxMessage, OutboxMessage.kind == "card_link") == 1
+
+
+async def _until_someone_waits_for_a_lock(db) -> None:
+    for _ in range(500):
+        waiting = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        await db.commit()
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the bulk run never waited for the officer's transaction")
+
+
+@pytest.mark.postgres_only
+async def test_bulk_run_leaves_alone_a_link_issued_from_the_member_page_meanwhile(app, db):
+    officer = await make_staff(db, ["issue_card_links"])
+    branch = await make_branch(db, "Shire of Bulk")
+    member = await make_member(db, branch_id=branch.id)
+    await db.commit()
+    sm = app.state.sessionmaker
+    async with sm() as single:
+        await lock_members(single, [member.id])
+        target = await single.get(Member, member.id)
+        actor = await single.get(Member, officer.id)
+        assert target is not None and actor is not None
+        await issue_link(single, target, actor, MAIL, TODAY)  # not committed yet
+        run = asyncio.create_task(
+            bulk.issue_selection(sm, bulk.Selection(branch.id), actor_id=officer.id, mail=MAIL)
+        )
+        await _until_someone_waits_for_a_lock(db)
+        await single.commit()
+    issued, _ = await run  # no unique-index error: the member already had a link
+    assert issued == 0
+    assert await _count(db, CardLink) == 1
+    assert await _count(db, OutboxMessage, OutboxMessage.kind == "card_link") == 1
