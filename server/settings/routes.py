@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from server.auth.guards import page
 from server.settings.registry import SettingError, definitions
-from server.settings.store import load_settings, set_setting
+from server.settings.store import fingerprint, load_settings, lock_settings, set_setting
 from server.web.forms import MAX_FIELD
 from server.web.navigation import NavLink, add
 from server.web.templating import flash, render
@@ -30,6 +30,7 @@ def _page(
     raw: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    stale: bool = False,
 ) -> Response:
     posted = raw or {}  # what was typed, shown again; else what is saved
     rows = [
@@ -43,7 +44,10 @@ def _page(
         for d in definitions()
     ]
     return render(
-        request, "settings/edit.html", {"rows": rows, "errors": errors or {}}, status_code=status
+        request,
+        "settings/edit.html",
+        {"rows": rows, "errors": errors or {}, "seen": fingerprint(current), "stale": stale},
+        status_code=status,
     )
 
 
@@ -71,6 +75,14 @@ async def settings_page(request: Request) -> Response:
             errors[definition.key] = str(exc)
     if errors:
         return _page(request, current, text, errors, 400)
+    await lock_settings(db)  # two saves at once: one after the other
+    current = await load_settings(db)
+    seen = form.get("seen")
+    if isinstance(seen, str) and seen != fingerprint(current):
+        # The page was drawn before another admin's save: saving it whole would undo
+        # that save. Nothing is written; the page shows what is saved now.
+        await db.rollback()
+        return _page(request, current, status=409, stale=True)
     changed = [
         key
         for key, value in parsed.items()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.database import utcnow
+from server.db.transactions import lock_for_write
 from server.settings.models import SettingValue
 from server.settings.registry import definitions, get_definition
 
@@ -22,6 +25,22 @@ async def load_settings(session: AsyncSession) -> dict[str, Any]:
     return values
 
 
+def fingerprint(values: dict[str, Any]) -> str:
+    """A short digest of every setting's value: a settings page carries the one it was
+    drawn with, so a save from a page older than the last save is noticed."""
+    encoded = json.dumps(values, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+async def lock_settings(session: AsyncSession) -> None:
+    """Serialise writers of settings (two admins saving at once): the second waits,
+    then sees the first's rows. Readers are not blocked."""
+    await lock_for_write(session)
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("LOCK TABLE app_settings IN SHARE ROW EXCLUSIVE MODE"))
+
+
 async def get_setting(session: AsyncSession, key: str) -> Any:
     definition = get_definition(key)
     row = await session.get(SettingValue, key)
@@ -31,7 +50,8 @@ async def get_setting(session: AsyncSession, key: str) -> Any:
 async def set_setting(session: AsyncSession, key: str, value: Any, actor_id: int | None) -> bool:
     """Store an already-parsed value; audit it. Returns whether it changed."""
     definition = get_definition(key)
-    row = await session.get(SettingValue, key)
+    await lock_settings(session)
+    row = await session.get(SettingValue, key, populate_existing=True)
     old = definition.default if row is None else row.value
     if old == value:
         return False
