@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from server.cards import bulk
-from server.cards.issuing import MailContext, lock_members
+from server.cards.issuing import MailContext
 from server.cards.models import CardLink
 from server.cards.service import issue_link
 from server.mail.models import OutboxMessage
+from server.members.locks import lock_members
 from server.members.models import Member
 from tests.applicant_fixtures import TODAY
 from tests.factories import csrf_from, login, make_branch, make_member, make_staff

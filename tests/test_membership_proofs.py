@@ -259,3 +259,49 @@ async def test_a_proof_of_an_account_the_officer_may_not_act_on_offers_no_decisi
     assert re.search(
         r'href="/membership-proofs">.*?>0<.*?membership proofs to verify', home.text, re.S
     )
+
+
+@pytest.mark.postgres_only
+async def test_an_upload_sent_twice_at_once_leaves_one_pending_proof(app, db):
+    """A double click on "Send": the second upload waits for the first, then replaces it
+    (without the wait both stayed pending and the office saw the member twice)."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from server.photos.images import process
+    from server.proofs import service
+
+    member = await make_member(db)
+    await db.commit()
+    image = process(jpeg_bytes(exif=False), 1600)
+    sm = app.state.sessionmaker
+
+    async def upload(number: str) -> None:
+        async with sm() as session:
+            owner = await session.get(type(member), member.id)
+            await service.submit_proof(session, owner, number=number, expires_on=None, image=image)
+            await session.commit()
+
+    async with sm() as first:
+        owner = await first.get(type(member), member.id)
+        await service.submit_proof(first, owner, number="FIRST", expires_on=None, image=image)
+        second = asyncio.create_task(upload("SECOND"))
+        for _ in range(500):
+            waiting = await db.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+            await db.commit()
+            if waiting or second.done():
+                break
+            await asyncio.sleep(0.02)
+        await first.commit()
+    await second
+    proofs = await _proofs(db)
+    assert [(p.membership_number, p.status) for p in proofs] == [
+        ("FIRST", "replaced"),
+        ("SECOND", "pending"),
+    ]

@@ -32,10 +32,11 @@ from server import clock
 from server.audit.log import record
 from server.auth.access import permissions_of
 from server.auth.precedence import protected_ids
-from server.cards.issuing import MailContext, issue_batch, load_recipients, lock_members
+from server.cards.issuing import MailContext, issue_batch, load_recipients
 from server.cards.models import CardIssueJob, CardLink
 from server.database import utcnow
 from server.db.rowcount import rowcount
+from server.members.locks import lock_members
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
 from server.settings.store import load_settings

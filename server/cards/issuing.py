@@ -26,7 +26,6 @@ from server.cards.models import CardLink
 from server.cards.tokens import card_path, hash_token, new_token
 from server.config import Settings
 from server.database import utcnow
-from server.db.transactions import lock_for_write
 from server.mail.models import OutboxMessage
 from server.mail.outbox import render_email
 from server.mail.sealed import seal
@@ -60,23 +59,6 @@ class MailContext:
     @classmethod
     def of(cls, settings: Settings) -> MailContext:
         return cls(settings.base_url, str(settings.secret_key), settings.wallet.offered())
-
-
-async def lock_members(db: AsyncSession, member_ids: list[int]) -> None:
-    """Serialise card-link changes for these members with every other one (a second
-    click, two officers, a bulk run): lock their rows, in id order, and reload them.
-
-    Call it first in the transaction, then check (live link? deactivated?) and issue:
-    whoever comes second waits here and then sees what the first one did.
-    """
-    await lock_for_write(db)
-    await db.execute(
-        select(Member)
-        .where(Member.id.in_(member_ids))
-        .order_by(Member.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
 
 
 async def load_recipients(db: AsyncSession, member_ids: list[int]) -> list[Recipient]:

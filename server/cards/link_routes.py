@@ -16,7 +16,7 @@ from server import clock
 from server.auth.guards import page
 from server.auth.precedence import refusal, require_may_act
 from server.cards.bulk import BulkRunBusy, claim_run, job_holder, job_state, run_job
-from server.cards.issuing import MailContext, lock_members
+from server.cards.issuing import MailContext
 from server.cards.models import CardIssueJob
 from server.cards.service import (
     CardRefused,
@@ -27,6 +27,7 @@ from server.cards.service import (
 )
 from server.mail.standing import standing_for
 from server.members.confirm import REASON_MISSING, REPLACE, REVOKE, confirmation_page
+from server.members.locks import lock_members
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
