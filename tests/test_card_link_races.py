@@ -9,6 +9,7 @@ replace it (SQLite: a second email and a dead first link) nor end in an error pa
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -107,3 +108,29 @@ async def test_bulk_run_leaves_alone_a_link_issued_from_the_member_page_meanwhil
     assert issued == 0
     assert await _count(db, CardLink) == 1
     assert await _count(db, OutboxMessage, OutboxMessage.kind == "card_link") == 1
+
+
+async def test_replace_confirmed_twice_replaces_once(app, db):
+    """A double click on "Replace the card link" (or two officers on the same page):
+    the second post is about a link that is no longer live and does nothing."""
+    officer = await make_staff(db, ["issue_card_links"])
+    member = await make_member(db, sca_name="Card Holder")
+    await db.commit()
+    async with _officer_client(app) as a:
+        await login(a, officer.email)
+        base = f"/members/{member.id}/card-links"
+        token = await csrf_from(a, base)
+        await a.post(base + "/issue", data={"csrf_token": token})
+        page = (await a.get(base + "/replace")).text
+        subject = re.search(r'name="subject" value="([^"]+)"', page)
+        assert subject, "the replace page names the link it replaces"
+        form = {"csrf_token": token, "reason": "new phone", "subject": subject.group(1)}
+        answers = await asyncio.gather(
+            a.post(base + "/replace", data=form), a.post(base + "/replace", data=form)
+        )
+        assert [r.status_code for r in answers] == [303, 303]
+        # The same stale form once more: the officer is told, nothing is done.
+        again = await a.post(base + "/replace", data=form)
+        assert "already replaced or revoked" in (await a.get(again.headers["location"])).text
+    assert await _count(db, CardLink) == 2  # the first link and one replacement
+    assert await _count(db, OutboxMessage, OutboxMessage.kind == "card_link") == 2

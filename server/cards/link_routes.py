@@ -26,7 +26,13 @@ from server.cards.service import (
     revoke_link,
 )
 from server.mail.standing import standing_for
-from server.members.confirm import REASON_MISSING, REPLACE, REVOKE, confirmation_page
+from server.members.confirm import (
+    REASON_MISSING,
+    REPLACE,
+    REVOKE,
+    changed_meanwhile,
+    confirmation_page,
+)
 from server.members.locks import lock_members
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
@@ -109,6 +115,8 @@ async def member_replace(request: Request) -> Response:
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
+    if await changed_meanwhile(request, REPLACE, member, form.raw("subject")):
+        return _already_changed(request, member)
     if not reason or await live_link(db, member.id) is None:
         # Without a reason, or with nothing left to replace, the page says what to do.
         return await confirmation_page(
@@ -121,6 +129,18 @@ async def member_replace(request: Request) -> Response:
         flash(request, str(exc), "error")
         return RedirectResponse(f"/members/{member.id}/card-links", status_code=303)
     return await _issue(request, member)
+
+
+def _already_changed(request: Request, member: Member) -> Response:
+    """A replace or revoke confirmed on a page about a link that is no longer the live
+    one: a second click, or another officer was quicker. Nothing is done twice."""
+    flash(
+        request,
+        f"The card link of {member.display_name} was already replaced or revoked since "
+        "that page was shown (a second click, or another officer); nothing changed.",
+        "error",
+    )
+    return RedirectResponse(f"/members/{member.id}/card-links", status_code=303)
 
 
 async def _issue(request: Request, member: Member) -> Response:
@@ -145,6 +165,8 @@ async def member_revoke(request: Request) -> Response:
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
+    if await changed_meanwhile(request, REVOKE, member, form.raw("subject")):
+        return _already_changed(request, member)
     if not reason:  # one click is not enough: the confirmation page asks for the reason
         return await confirmation_page(
             request, REVOKE, member, error=REASON_MISSING, status_code=400
