@@ -77,3 +77,33 @@ async def test_link_expires_after_24_hours(client, db):
     await db.commit()
     response = await client.get(path)
     assert response.status_code == 400 and "no longer works" in response.text
+
+
+async def test_reset_requests_sent_at_the_same_moment_still_stop_at_three(app, db):
+    """Someone flooding a member's inbox from many addresses at once: the per-account
+    limit of three links an hour holds (before, every simultaneous request got one)."""
+    import asyncio
+
+    import httpx
+
+    member = await make_member(db, email="flooded@example.org")
+    await db.commit()
+    senders = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"203.0.113.{n}", 40000)),
+            base_url="http://testserver",
+        )
+        for n in range(1, 7)
+    ]
+    tokens = [await csrf_from(c, "/password-reset") for c in senders]
+    answers = await asyncio.gather(
+        *(
+            c.post("/password-reset", data={"csrf_token": token, "email": member.email})
+            for c, token in zip(senders, tokens, strict=True)
+        )
+    )
+    assert [r.status_code for r in answers] == [200] * 6
+    links = (await db.execute(select(OutboxMessage.id))).scalars().all()
+    assert len(links) == 3
+    for c in senders:
+        await c.aclose()
