@@ -6,12 +6,12 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.database import utcnow
-from server.db.transactions import lock_for_write
+from server.db.transactions import lock_table
 from server.settings.models import SettingValue
 from server.settings.registry import definitions, get_definition
 
@@ -35,10 +35,7 @@ def fingerprint(values: dict[str, Any]) -> str:
 async def lock_settings(session: AsyncSession) -> None:
     """Serialise writers of settings (two admins saving at once): the second waits,
     then sees the first's rows. Readers are not blocked."""
-    await lock_for_write(session)
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("LOCK TABLE app_settings IN SHARE ROW EXCLUSIVE MODE"))
+    await lock_table(session, SettingValue.__tablename__)
 
 
 async def get_setting(session: AsyncSession, key: str) -> Any:
