@@ -100,3 +100,15 @@ async def post_form(
     """POST with the CSRF token taken from ``form_page`` (default: /login, always there)."""
     token = await csrf_from(client, form_page or "/login")
     return await client.post(path, data={**data, "csrf_token": token})
+
+
+def clients_from(app: Any, network: str, count: int) -> list[httpx.AsyncClient]:
+    """``count`` browsers on addresses of their own (``network`` + 1 … count), as a
+    guesser spread over many addresses: the per-address limits do not join them up."""
+    return [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"{network}{n}", 40000)),
+            base_url="http://testserver",
+        )
+        for n in range(1, count + 1)
+    ]

@@ -3,11 +3,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import httpx
 from sqlalchemy import select
 
 from server.members.models import Member
-from tests.factories import PASSWORD, csrf_from, login, make_member
+from tests.factories import PASSWORD, clients_from, csrf_from, login, make_member
 
 
 async def test_login_and_logout(client, db):
@@ -72,13 +71,7 @@ async def test_wrong_passwords_sent_at_the_same_moment_still_lock(app, db):
     locks, and then even the right password is refused."""
     member = await make_member(db, email="burst@example.org")
     await db.commit()
-    guessers = [
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(f"198.51.100.{n}", 40000)),
-            base_url="http://testserver",
-        )
-        for n in range(1, 9)
-    ]
+    guessers = clients_from(app, "198.51.100.", 8)
     tokens = [await csrf_from(c, "/login") for c in guessers]
     answers = await asyncio.gather(
         *(

@@ -13,7 +13,7 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from server.cards import bulk
 from server.cards.issuing import MailContext
@@ -23,6 +23,7 @@ from server.mail.models import OutboxMessage
 from server.members.locks import lock_members
 from server.members.models import Member
 from tests.applicant_fixtures import TODAY
+from tests.db_fixtures import until_someone_waits_for_a_lock
 from tests.factories import csrf_from, login, make_branch, make_member, make_staff
 
 MAIL = MailContext("http://testserver", "test-secret-key-" + "x" * 32)
@@ -71,21 +72,6 @@ async def test_two_officers_issue_the_same_members_link_at_once(app, db):
     assert await _count(db, OutboxMessage, OutboxMessage.kind == "card_link") == 1
 
 
-async def _until_someone_waits_for_a_lock(db) -> None:
-    for _ in range(500):
-        waiting = await db.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        )
-        await db.commit()
-        if waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bulk run never waited for the officer's transaction")
-
-
 @pytest.mark.postgres_only
 async def test_bulk_run_leaves_alone_a_link_issued_from_the_member_page_meanwhile(app, db):
     officer = await make_staff(db, ["issue_card_links"])
@@ -102,7 +88,7 @@ async def test_bulk_run_leaves_alone_a_link_issued_from_the_member_page_meanwhil
         run = asyncio.create_task(
             bulk.issue_selection(sm, bulk.Selection(branch.id), actor_id=officer.id, mail=MAIL)
         )
-        await _until_someone_waits_for_a_lock(db)
+        await until_someone_waits_for_a_lock(db, unless=run)
         await single.commit()
     issued, _ = await run  # no unique-index error: the member already had a link
     assert issued == 0

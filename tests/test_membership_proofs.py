@@ -16,6 +16,7 @@ from sqlalchemy import select
 from server.audit.models import AuditEntry
 from server.mail.models import OutboxMessage
 from server.proofs.models import MembershipProof
+from tests.db_fixtures import until_someone_waits_for_a_lock
 from tests.factories import csrf_from, login, make_member, make_staff
 from tests.test_photos import camera_jpeg_bytes, jpeg_bytes
 
@@ -267,8 +268,6 @@ async def test_an_upload_sent_twice_at_once_leaves_one_pending_proof(app, db):
     (without the wait both stayed pending and the office saw the member twice)."""
     import asyncio
 
-    from sqlalchemy import text
-
     from server.photos.images import process
     from server.proofs import service
 
@@ -287,17 +286,7 @@ async def test_an_upload_sent_twice_at_once_leaves_one_pending_proof(app, db):
         owner = await first.get(type(member), member.id)
         await service.submit_proof(first, owner, number="FIRST", expires_on=None, image=image)
         second = asyncio.create_task(upload("SECOND"))
-        for _ in range(500):
-            waiting = await db.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-            )
-            await db.commit()
-            if waiting or second.done():
-                break
-            await asyncio.sleep(0.02)
+        await until_someone_waits_for_a_lock(db, unless=second)
         await first.commit()
     await second
     proofs = await _proofs(db)

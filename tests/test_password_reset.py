@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from server.auth.models import PasswordResetToken
 from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
-from tests.factories import csrf_from, login, make_member
+from tests.factories import clients_from, csrf_from, login, make_member
 
 SECRET = "test-secret-key-" + "x" * 32
 
@@ -84,17 +84,9 @@ async def test_reset_requests_sent_at_the_same_moment_still_stop_at_three(app, d
     limit of three links an hour holds (before, every simultaneous request got one)."""
     import asyncio
 
-    import httpx
-
     member = await make_member(db, email="flooded@example.org")
     await db.commit()
-    senders = [
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(f"203.0.113.{n}", 40000)),
-            base_url="http://testserver",
-        )
-        for n in range(1, 7)
-    ]
+    senders = clients_from(app, "203.0.113.", 6)
     tokens = [await csrf_from(c, "/password-reset") for c in senders]
     answers = await asyncio.gather(
         *(
