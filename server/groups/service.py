@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions as catalogue
-from server.db.transactions import lock_for_write
+from server.db.transactions import lock_for_write, lock_table
 from server.groups.models import Group, GroupMembership
 from server.groups.staff_sync import sync_staff
 from server.members.models import Member
@@ -109,6 +109,7 @@ def _check_group_values(values: GroupValues) -> None:
 
 async def create_group(db: AsyncSession, values: GroupValues, *, actor_id: int | None) -> Group:
     _check_group_values(values)
+    await lock_table(db, Group.__tablename__)  # two groups of one name at once: one
     if await _name_taken(db, values.name, None):
         raise GroupRuleError("Another group already has this name.", "name")
     group = Group(**values.__dict__)
@@ -124,6 +125,8 @@ async def update_group(
     """Change a group; its memberships must stay inside its new period."""
     group = await lock_group(db, group_id)
     _check_group_values(values)
+    if values.name != group.name:
+        await lock_table(db, Group.__tablename__)
     if await _name_taken(db, values.name, group.id):
         raise GroupRuleError("Another group already has this name.", "name")
     outside = (
