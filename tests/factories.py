@@ -112,3 +112,22 @@ def clients_from(app: Any, network: str, count: int) -> list[httpx.AsyncClient]:
         )
         for n in range(1, count + 1)
     ]
+
+
+SEEN_RE = re.compile(r'name="seen" value="([^"]+)"')
+
+
+async def two_admins_on(
+    app: Any, client: httpx.AsyncClient, emails: tuple[str, str], path: str
+) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, str]]:
+    """Two admins (``client`` and a second browser) logged in with the edit page at
+    ``path`` open: (the second browser, each page's CSRF token and ``seen`` digest)."""
+    [other] = clients_from(app, "192.0.2.", 1)
+    forms = []
+    for browser, email in zip((client, other), emails, strict=True):
+        await login(browser, email)
+        page = (await browser.get(path)).text
+        token, seen = CSRF_RE.search(page), SEEN_RE.search(page)
+        assert token and seen, f"no CSRF token or seen digest on {path}"
+        forms.append({"csrf_token": token.group(1), "seen": seen.group(1)})
+    return other, forms[0], forms[1]

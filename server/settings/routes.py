@@ -16,9 +16,10 @@ from starlette.routing import Route
 
 from server.auth.guards import page
 from server.settings.registry import SettingError, definitions
-from server.settings.store import fingerprint, load_settings, lock_settings, set_setting
+from server.settings.store import load_settings, lock_settings, set_setting
 from server.web.forms import MAX_FIELD
 from server.web.navigation import NavLink, add
+from server.web.seen import fingerprint, stale
 from server.web.templating import flash, render
 
 add(NavLink("Settings", "/admin/settings", permission="manage_settings", order=80))
@@ -30,7 +31,7 @@ def _page(
     raw: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
-    stale: bool = False,
+    outdated: bool = False,
 ) -> Response:
     posted = raw or {}  # what was typed, shown again; else what is saved
     rows = [
@@ -46,7 +47,7 @@ def _page(
     return render(
         request,
         "settings/edit.html",
-        {"rows": rows, "errors": errors or {}, "seen": fingerprint(current), "stale": stale},
+        {"rows": rows, "errors": errors or {}, "seen": fingerprint(current), "stale": outdated},
         status_code=status,
     )
 
@@ -77,12 +78,11 @@ async def settings_page(request: Request) -> Response:
         return _page(request, current, text, errors, 400)
     await lock_settings(db)  # two saves at once: one after the other
     current = await load_settings(db)
-    seen = form.get("seen")
-    if isinstance(seen, str) and seen != fingerprint(current):
+    if stale(form.get("seen"), current):
         # The page was drawn before another admin's save: saving it whole would undo
         # that save. Nothing is written; the page shows what is saved now.
         await db.rollback()
-        return _page(request, current, status=409, stale=True)
+        return _page(request, current, status=409, outdated=True)
     changed = [
         key
         for key, value in parsed.items()

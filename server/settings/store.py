@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -23,13 +21,6 @@ async def load_settings(session: AsyncSession) -> dict[str, Any]:
         if key in values:
             values[key] = value
     return values
-
-
-def fingerprint(values: dict[str, Any]) -> str:
-    """A short digest of every setting's value: a settings page carries the one it was
-    drawn with, so a save from a page older than the last save is noticed."""
-    encoded = json.dumps(values, sort_keys=True, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 async def lock_settings(session: AsyncSession) -> None:
