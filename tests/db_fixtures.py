@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.target import DatabaseTarget
 
@@ -37,3 +41,20 @@ async def long_write(database_url: str) -> AsyncIterator[None]:
         await transaction.rollback()
     finally:
         await conn.close()
+
+
+async def until_someone_waits_for_a_lock(db: AsyncSession, unless: asyncio.Task[Any]) -> None:
+    """PostgreSQL: poll until another backend of this database is blocked on a lock, or
+    ``unless`` (the task expected to wait) has finished without waiting (bounded)."""
+    for _ in range(500):
+        waiting = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+        await db.commit()
+        if waiting or unless.done():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("nobody waited for the open transaction's locks")

@@ -100,3 +100,34 @@ async def post_form(
     """POST with the CSRF token taken from ``form_page`` (default: /login, always there)."""
     token = await csrf_from(client, form_page or "/login")
     return await client.post(path, data={**data, "csrf_token": token})
+
+
+def clients_from(app: Any, network: str, count: int) -> list[httpx.AsyncClient]:
+    """``count`` browsers on addresses of their own (``network`` + 1 … count), as a
+    guesser spread over many addresses: the per-address limits do not join them up."""
+    return [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(f"{network}{n}", 40000)),
+            base_url="http://testserver",
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+SEEN_RE = re.compile(r'name="seen" value="([^"]+)"')
+
+
+async def two_admins_on(
+    app: Any, client: httpx.AsyncClient, emails: tuple[str, str], path: str
+) -> tuple[httpx.AsyncClient, dict[str, str], dict[str, str]]:
+    """Two admins (``client`` and a second browser) logged in with the edit page at
+    ``path`` open: (the second browser, each page's CSRF token and ``seen`` digest)."""
+    [other] = clients_from(app, "192.0.2.", 1)
+    forms = []
+    for browser, email in zip((client, other), emails, strict=True):
+        await login(browser, email)
+        page = (await browser.get(path)).text
+        token, seen = CSRF_RE.search(page), SEEN_RE.search(page)
+        assert token and seen, f"no CSRF token or seen digest on {path}"
+        forms.append({"csrf_token": token.group(1), "seen": seen.group(1)})
+    return other, forms[0], forms[1]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import select
 
 from server.members.models import Member
-from tests.factories import PASSWORD, csrf_from, login, make_member
+from tests.factories import PASSWORD, clients_from, csrf_from, login, make_member
 
 
 async def test_login_and_logout(client, db):
@@ -63,3 +64,30 @@ async def test_security_headers(client):
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"]
+
+
+async def test_wrong_passwords_sent_at_the_same_moment_still_lock(app, db):
+    """A guesser firing from many addresses at once: every failure counts, the fifth
+    locks, and then even the right password is refused."""
+    member = await make_member(db, email="burst@example.org")
+    await db.commit()
+    guessers = clients_from(app, "198.51.100.", 8)
+    tokens = [await csrf_from(c, "/login") for c in guessers]
+    answers = await asyncio.gather(
+        *(
+            c.post(
+                "/login",
+                data={"email": member.email, "password": f"guess {n}", "csrf_token": token},
+            )
+            for n, (c, token) in enumerate(zip(guessers, tokens, strict=True))
+        )
+    )
+    assert [r.status_code for r in answers] == [400] * 8
+    await db.refresh(member)
+    assert member.failed_login_attempts == 8
+    assert member.locked_until is not None
+    await db.commit()
+    response = await login(guessers[0], member.email, PASSWORD)
+    assert "Too many failed attempts" in response.text
+    for c in guessers:
+        await c.aclose()

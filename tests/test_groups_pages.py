@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from server.audit.models import AuditEntry
 from server.groups.models import Group, GroupMembership
-from tests.factories import csrf_from, login, make_member, make_staff
+from tests.factories import csrf_from, login, make_member, make_staff, two_admins_on
 from tests.reload import reload
 
 
@@ -145,3 +145,25 @@ async def test_the_audit_log_names_a_groups_permissions_by_their_labels(client, 
     assert "Export the member list as CSV" in shown and "View reports and the check log" in shown
     assert "export_members" not in shown and "view_reports" not in shown
     assert "[&#39;" not in shown  # no Python list syntax
+
+
+async def test_a_stale_group_edit_page_does_not_undo_another_admins_save(app, client, db):
+    first = await make_member(db, is_superuser=True, is_staff=True)
+    second = await make_member(db, is_superuser=True, is_staff=True)
+    group = Group(name="Board", since=dt.date(2020, 1, 1), permissions=[], chair_permissions=[])
+    db.add(group)
+    await db.commit()
+    path = f"/groups/{group.id}/edit"
+    other, mine, theirs = await two_admins_on(app, client, (first.email, second.email), path)
+    shown = {"name": "Board", "since": "2020-01-01"}
+    pages = {client: {**mine, **shown}, other: {**theirs, **shown}}
+    saved = await client.post(
+        f"/groups/{group.id}/edit", data={**pages[client], "description": "Meets monthly"}
+    )
+    assert saved.status_code == 303
+    stale = await other.post(f"/groups/{group.id}/edit", data={**pages[other], "name": "Council"})
+    assert stale.status_code == 409 and "Someone else saved this" in stale.text
+    assert "Meets monthly" in stale.text  # the page shows the group as saved now
+    await reload(db, group)
+    assert (group.name, group.description) == ("Board", "Meets monthly")
+    await other.aclose()

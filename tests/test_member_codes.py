@@ -17,7 +17,7 @@ from server.member_codes.validation import (
     validate_code,
 )
 from tests.applicant_fixtures import TODAY, fill_seats, make_agreement, set_site
-from tests.factories import csrf_from, login, make_staff
+from tests.factories import csrf_from, login, make_staff, two_admins_on
 
 START, END = dt.date(2026, 3, 1), dt.date(2026, 6, 30)
 
@@ -168,3 +168,31 @@ async def test_agreements_need_manage_members(client, db):
     )
     assert response.status_code == 403
     assert await db.scalar(select(Agreement.id)) is None
+
+
+async def test_a_stale_agreement_page_does_not_undo_another_admins_save(app, client, db):
+    """Two admins open the same agreement; the first adds seats, the second (whose page
+    still shows the old number) fixes the organisation's name: the seats stay."""
+    from tests.reload import reload
+
+    first = await make_staff(db, ["manage_members"])
+    second = await make_staff(db, ["manage_members"])
+    agreement = await make_agreement(db, "ACME", seats=2, organisation="Acme")
+    await db.commit()
+    path = f"/member-codes/{agreement.id}"
+    other, mine, theirs = await two_admins_on(app, client, (first.email, second.email), path)
+    shown = {
+        "organisation": "Acme",
+        "code": "ACME",
+        "starts_on": agreement.starts_on.isoformat(),
+        "ends_on": agreement.ends_on.isoformat(),
+        "seats": "2",
+    }
+    forms = {client: {**mine, **shown}, other: {**theirs, **shown}}
+    assert (await client.post(path, data={**forms[client], "seats": "10"})).status_code == 303
+    stale = await other.post(path, data={**forms[other], "organisation": "Acme Ltd"})
+    assert stale.status_code == 409 and "Someone else saved this" in stale.text
+    assert 'value="10"' in stale.text  # the page shows the agreement as saved now
+    await reload(db, agreement)
+    assert (agreement.seats, agreement.organisation) == (10, "Acme")
+    await other.aclose()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from server.audit.models import AuditEntry
 from server.mail.models import OutboxMessage
 from server.proofs.models import MembershipProof
+from tests.db_fixtures import until_someone_waits_for_a_lock
 from tests.factories import csrf_from, login, make_member, make_staff
 from tests.test_photos import camera_jpeg_bytes, jpeg_bytes
 
@@ -259,3 +260,37 @@ async def test_a_proof_of_an_account_the_officer_may_not_act_on_offers_no_decisi
     assert re.search(
         r'href="/membership-proofs">.*?>0<.*?membership proofs to verify', home.text, re.S
     )
+
+
+@pytest.mark.postgres_only
+async def test_an_upload_sent_twice_at_once_leaves_one_pending_proof(app, db):
+    """A double click on "Send": the second upload waits for the first, then replaces it
+    (without the wait both stayed pending and the office saw the member twice)."""
+    import asyncio
+
+    from server.photos.images import process
+    from server.proofs import service
+
+    member = await make_member(db)
+    await db.commit()
+    image = process(jpeg_bytes(exif=False), 1600)
+    sm = app.state.sessionmaker
+
+    async def upload(number: str) -> None:
+        async with sm() as session:
+            owner = await session.get(type(member), member.id)
+            await service.submit_proof(session, owner, number=number, expires_on=None, image=image)
+            await session.commit()
+
+    async with sm() as first:
+        owner = await first.get(type(member), member.id)
+        await service.submit_proof(first, owner, number="FIRST", expires_on=None, image=image)
+        second = asyncio.create_task(upload("SECOND"))
+        await until_someone_waits_for_a_lock(db, unless=second)
+        await first.commit()
+    await second
+    proofs = await _proofs(db)
+    assert [(p.membership_number, p.status) for p in proofs] == [
+        ("FIRST", "replaced"),
+        ("SECOND", "pending"),
+    ]

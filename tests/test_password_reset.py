@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from server.auth.models import PasswordResetToken
 from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
-from tests.factories import csrf_from, login, make_member
+from tests.factories import clients_from, csrf_from, login, make_member
 
 SECRET = "test-secret-key-" + "x" * 32
 
@@ -77,3 +77,25 @@ async def test_link_expires_after_24_hours(client, db):
     await db.commit()
     response = await client.get(path)
     assert response.status_code == 400 and "no longer works" in response.text
+
+
+async def test_reset_requests_sent_at_the_same_moment_still_stop_at_three(app, db):
+    """Someone flooding a member's inbox from many addresses at once: the per-account
+    limit of three links an hour holds (before, every simultaneous request got one)."""
+    import asyncio
+
+    member = await make_member(db, email="flooded@example.org")
+    await db.commit()
+    senders = clients_from(app, "203.0.113.", 6)
+    tokens = [await csrf_from(c, "/password-reset") for c in senders]
+    answers = await asyncio.gather(
+        *(
+            c.post("/password-reset", data={"csrf_token": token, "email": member.email})
+            for c, token in zip(senders, tokens, strict=True)
+        )
+    )
+    assert [r.status_code for r in answers] == [200] * 6
+    links = (await db.execute(select(OutboxMessage.id))).scalars().all()
+    assert len(links) == 3
+    for c in senders:
+        await c.aclose()

@@ -151,3 +151,22 @@ async def test_registration_is_rate_limited(client, db):
     assert response.status_code == 429 and "Too many applications" in response.text
     assert response.headers["retry-after"]
     assert await _applicants(db) == []
+
+
+async def test_the_form_sent_twice_makes_one_applicant_and_one_email(client, db):
+    """A double click on "Apply" (both posts at once, then a reload that posts again):
+    one applicant for the office, one autoresponse; every answer thanks the applicant."""
+    import asyncio
+
+    branch_id = str((await make_branch(db)).id)
+    await db.commit()
+    answers = await asyncio.gather(
+        _form(client, branch_id=branch_id), _form(client, branch_id=branch_id)
+    )
+    answers.append(await _form(client, branch_id=branch_id))
+    assert all("Thank you, Brianna the Bold" in r.text for r in answers)
+    assert len(await _applicants(db)) == 1
+    assert len(await outbox(db, "application_received")) == 1
+    # A different answer is a new application, which the office sees as a possible duplicate.
+    await _form(client, branch_id=branch_id, phone="+1 555 010 9999")
+    assert len(await _applicants(db)) == 2

@@ -22,6 +22,9 @@ def _form_values(html: str) -> dict[str, str]:
         r'<textarea id="f-[^"]+" name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
     ):
         data[name] = value.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&")
+    seen = re.search(r'<input type="hidden" name="seen" value="([^"]*)"', html)
+    if seen:  # which saved settings the page was drawn from
+        data["seen"] = seen.group(1)
     return data
 
 
@@ -137,3 +140,59 @@ async def test_a_post_naming_some_settings_changes_only_those(client, db):
     values = await load_settings(db)
     await db.commit()
     assert values["ENFORCE_MEMBER_CODES"] is False  # nothing saved
+
+
+async def _two_admins_on_the_settings_page(app, db):
+    import httpx
+
+    first = await make_staff(db, ["manage_settings"])
+    second = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    clients = []
+    for admin in (first, second):
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50002)),
+            base_url="http://testserver",
+        )
+        await login(c, admin.email)
+        page = await c.get("/admin/settings")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        clients.append((c, {**_form_values(page.text), "csrf_token": token.group(1)}))
+    return clients
+
+
+async def test_a_stale_settings_page_does_not_undo_another_admins_change(app, db):
+    (a, form_a), (b, form_b) = await _two_admins_on_the_settings_page(app, db)
+    saved = await a.post("/admin/settings", data={**form_a, "site_title": "Shire Register"})
+    assert saved.status_code == 303
+    # The second admin's page still shows the old title; they change another setting.
+    stale = await b.post("/admin/settings", data={**form_b, "contact_email": "office@example.org"})
+    assert stale.status_code == 409
+    assert "Another admin saved the settings" in stale.text
+    assert 'value="Shire Register"' in stale.text  # the page now shows what is saved
+    current = await load_settings(db)
+    assert current["site_title"] == "Shire Register"
+    assert current["contact_email"] != "office@example.org"
+    for c, _ in ((a, form_a), (b, form_b)):
+        await c.aclose()
+
+
+async def test_two_admins_saving_at_the_same_moment(app, db):
+    import asyncio
+
+    (a, form_a), (b, form_b) = await _two_admins_on_the_settings_page(app, db)
+    answers = await asyncio.gather(
+        a.post("/admin/settings", data={**form_a, "site_title": "Title A"}),
+        b.post("/admin/settings", data={**form_b, "site_title": "Title B"}),
+    )
+    assert sorted(r.status_code for r in answers) == [303, 409]
+    winner = "Title A" if answers[0].status_code == 303 else "Title B"
+    await db.commit()
+    assert (await load_settings(db))["site_title"] == winner
+    changes = (
+        await db.execute(select(AuditEntry).where(AuditEntry.action == "setting.change"))
+    ).all()
+    assert len(changes) == 1
+    for c, _ in ((a, form_a), (b, form_b)):
+        await c.aclose()

@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
 from server.audit.log import record
 from server.database import utcnow
+from server.db.transactions import lock_table
 from server.mail.outbox import queue_email
 from server.member_codes.validation import CodeCheck, validate_code
 from server.members.models import Branch
@@ -92,11 +94,46 @@ async def read_registration(
     return reg
 
 
+REPEAT_WINDOW = dt.timedelta(minutes=10)
+
+
+async def _same_submission(db: AsyncSession, reg: Registration) -> Applicant | None:
+    """A pending applicant saved from the very same answers a moment ago, if any."""
+    email = str(reg.values.get("email") or "").strip().lower()
+    if not email:
+        return None
+    recent = (
+        await db.execute(
+            select(Applicant)
+            .where(
+                func.lower(Applicant.email) == email,
+                Applicant.member_id.is_(None),
+                Applicant.declined_at.is_(None),
+                Applicant.submitted_at >= utcnow() - REPEAT_WINDOW,
+            )
+            .order_by(Applicant.id.desc())
+        )
+    ).scalars()
+    for applicant in recent:
+        same = all(getattr(applicant, name) == value for name, value in reg.values.items())
+        if same and applicant.code_override == reg.code_override:
+            return applicant
+    return None
+
+
 async def submit_application(
     db: AsyncSession, reg: Registration, site: dict[str, Any], today: dt.date
 ) -> Applicant:
-    """Save the applicant and queue the autoresponse (in the caller's transaction)."""
+    """Save the applicant and queue the autoresponse (in the caller's transaction).
+
+    The same form sent again within ``REPEAT_WINDOW`` (a double click, a reload that
+    re-posts) gives back the applicant already saved: no second record, no second email.
+    """
     values = reg.values
+    await lock_table(db, Applicant.__tablename__)  # two at once: the second sees the first
+    earlier = await _same_submission(db, reg)
+    if earlier is not None:
+        return earlier
     applicant = Applicant(
         **values,
         code_override=reg.code_override,

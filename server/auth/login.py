@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.passwords import verify_password_off_loop
 from server.cards.invalidation import CARD_UNCHANGED
 from server.database import utcnow
+from server.db.rowcount import rowcount
 from server.members.models import Member
 from server.members.status import BY_KEY
 
@@ -104,28 +105,49 @@ async def password_attempt(
 
     A lock that has expired is forgotten first: the counter starts again from zero, so
     one typo after a lock does not lock again. A wrong password is counted with a
-    single UPDATE (concurrent failures are all counted); the fifth locks the account
-    for 5 minutes and a failure while locked extends the lock. A right password while
-    locked is ``locked``; it clears nothing — from a ``known_device`` it is ``right``.
+    single UPDATE whose counter and lock are worked out by the database from the row as
+    it is then, so failures arriving at the same moment are all counted and the fifth
+    locks the account for 5 minutes, whatever the order; a failure while locked extends
+    the lock. A right password while locked — also locked by failures committed while
+    this one was being checked — is ``locked`` and clears nothing; from a
+    ``known_device`` it is ``right``.
     """
     now = now or utcnow()
     lock = member.locked_until
-    expired = lock is not None and lock <= now
-    locked = lock is not None and not expired
-    failures = 0 if expired else member.failed_login_attempts
+    locked = lock is not None and lock > now
     if await verify_password_off_loop(member.password_hash, password):
-        if expired:
-            await _set(session, member, failed_login_attempts=0, locked_until=None)
-        return "locked" if locked and not known_device else "right"
-    values: dict[str, object] = {
-        "failed_login_attempts": 1 if expired else Member.failed_login_attempts + 1,
-        "last_failed_login": now,
-    }
-    if locked or failures + 1 >= MAX_FAILURES:
-        values["locked_until"] = now + LOCKOUT
-    elif expired:
-        values["locked_until"] = None
-    await _set(session, member, **values)
+        if known_device:
+            if lock is not None and not locked:
+                await _set(session, member, failed_login_attempts=0, locked_until=None)
+            return "right"
+        if locked:
+            return "locked"
+        # The row as it is now (the UPDATE waits for, then sees, concurrent failures):
+        # still not locked, and an expired lock forgotten.
+        expired = Member.locked_until <= now
+        unlocked = await session.execute(
+            update(Member)
+            .where(Member.id == member.id, or_(Member.locked_until.is_(None), expired))
+            .values(
+                failed_login_attempts=case((expired, 0), else_=Member.failed_login_attempts),
+                locked_until=None,
+            )
+            .execution_options(synchronize_session=False, **CARD_UNCHANGED)
+        )
+        return "right" if rowcount(unlocked) == 1 else "locked"
+    expired_now = and_(Member.locked_until.is_not(None), Member.locked_until <= now)
+    locked_now = Member.locked_until > now
+    failures = case((expired_now, 1), else_=Member.failed_login_attempts + 1)
+    await _set(
+        session,
+        member,
+        failed_login_attempts=failures,
+        last_failed_login=now,
+        locked_until=case(
+            (or_(locked_now, failures >= MAX_FAILURES), now + LOCKOUT),
+            else_=None,
+        ),
+    )
     return "wrong"
 
 

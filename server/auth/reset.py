@@ -25,6 +25,7 @@ from server.db.rowcount import rowcount
 from server.mail.outbox import queue_email
 from server.mail.sealed import seal
 from server.members.email_change import recent_old_addresses
+from server.members.locks import lock_members
 from server.members.models import Member
 
 LIFETIME = dt.timedelta(hours=24)
@@ -51,6 +52,7 @@ async def request_reset(
     member = await find_by_email(session, email)
     if member is None:
         return
+    await lock_members(session, [member.id])  # requests at the same moment count in turn
     now = utcnow()
     recent = await session.scalar(
         select(func.count())

@@ -36,6 +36,7 @@ from server.cards.issuing import MailContext, issue_batch, load_recipients
 from server.cards.models import CardIssueJob, CardLink
 from server.database import utcnow
 from server.db.rowcount import rowcount
+from server.members.locks import lock_members
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
 from server.settings.store import load_settings
@@ -163,6 +164,16 @@ async def selected_ids(db: AsyncSession, selection: Selection) -> tuple[list[int
     return ids, int(skipped)
 
 
+async def _still_selected(db: AsyncSession, chunk: list[int], selection: Selection) -> list[int]:
+    """The members of ``chunk`` (rows locked) that the selection's rules still pick."""
+    query = select(Member.id).where(
+        Member.id.in_(chunk), Member.deleted_at.is_(None), Member.deactivated_at.is_(None)
+    )
+    if not selection.replace_existing:
+        query = query.where(~exists().where(CardLink.live_member_id == Member.id))
+    return list((await db.execute(query.order_by(Member.id))).scalars())
+
+
 async def _protected_from(db: AsyncSession, actor_id: int | None) -> set[int]:
     """The members ``actor_id`` may not act on (``server.auth.precedence``)."""
     actor = None if actor_id is None else await db.get(Member, actor_id)
@@ -227,14 +238,20 @@ async def issue_selection(
     except BaseException:
         await _release(sessionmaker, holder)
         raise
-    done = 0
+    done = issued = 0
     try:
         for start in range(0, len(ids), BATCH):
             chunk = ids[start : start + BATCH]
             async with sessionmaker() as db:
                 await _renew(db, holder)
-                recipients = await load_recipients(db, chunk)
+                # A link issued from a member's page (or a member deactivated) since
+                # the selection was made is respected: the chunk's rows are locked (a
+                # single issue waits, or is waited for) and looked at again.
+                await lock_members(db, chunk)
+                wanted = await _still_selected(db, chunk, selection)
+                recipients = await load_recipients(db, wanted)
                 await issue_batch(db, recipients, actor_id=actor_id, via="bulk", mail=mail)
+                issued += len(wanted)
                 done += len(chunk)
                 if job_id is not None:
                     await _update_job(db, job_id, done=done)
@@ -243,7 +260,7 @@ async def issue_selection(
                 progress(done, len(ids))
     finally:
         await _release(sessionmaker, holder)
-    return done, skipped
+    return issued, skipped
 
 
 async def _update_job(db: AsyncSession, job_id: int, **values: object) -> None:

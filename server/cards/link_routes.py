@@ -26,7 +26,14 @@ from server.cards.service import (
     revoke_link,
 )
 from server.mail.standing import standing_for
-from server.members.confirm import REASON_MISSING, REPLACE, REVOKE, confirmation_page
+from server.members.confirm import (
+    REASON_MISSING,
+    REPLACE,
+    REVOKE,
+    changed_meanwhile,
+    confirmation_page,
+)
+from server.members.locks import lock_members
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web import navigation
@@ -52,9 +59,13 @@ def mail_context(request: Request) -> MailContext:
     return MailContext.of(request.app.state.settings)
 
 
-async def _member(request: Request, value: str | None) -> Member:
+async def _member(request: Request, value: str | None, *, lock: bool = False) -> Member:
+    """The member of the address; ``lock``: for a change to their card links, their row
+    locked first (``lock_members``), so two at once act one after the other."""
     member_id = parse_id(value)
     db: AsyncSession = request.state.db
+    if member_id is not None and lock:
+        await lock_members(db, [member_id])
     member = None if member_id is None else await db.get(Member, member_id)
     if member is None or member.is_deleted:
         raise HTTPException(404, "There is no such member.")
@@ -85,7 +96,7 @@ async def member_card_links(request: Request) -> Response:
 
 @page("issue_card_links")
 async def member_issue(request: Request) -> Response:
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     if await live_link(request.state.db, member.id) is not None:
         # A new link revokes the live one (the card on the member's phone stops): only
@@ -100,10 +111,12 @@ async def member_replace(request: Request) -> Response:
     """Replace the live link (the card on the member's phone stops working): the
     confirmation page's form, with the reason kept on the revoked link."""
     db = request.state.db
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
+    if await changed_meanwhile(request, REPLACE, member, form.raw("subject")):
+        return _already_changed(request, member)
     if not reason or await live_link(db, member.id) is None:
         # Without a reason, or with nothing left to replace, the page says what to do.
         return await confirmation_page(
@@ -116,6 +129,18 @@ async def member_replace(request: Request) -> Response:
         flash(request, str(exc), "error")
         return RedirectResponse(f"/members/{member.id}/card-links", status_code=303)
     return await _issue(request, member)
+
+
+def _already_changed(request: Request, member: Member) -> Response:
+    """A replace or revoke confirmed on a page about a link that is no longer the live
+    one: a second click, or another officer was quicker. Nothing is done twice."""
+    flash(
+        request,
+        f"The card link of {member.display_name} was already replaced or revoked since "
+        "that page was shown (a second click, or another officer); nothing changed.",
+        "error",
+    )
+    return RedirectResponse(f"/members/{member.id}/card-links", status_code=303)
 
 
 async def _issue(request: Request, member: Member) -> Response:
@@ -136,10 +161,12 @@ async def _issue(request: Request, member: Member) -> Response:
 @page("issue_card_links")
 async def member_revoke(request: Request) -> Response:
     db = request.state.db
-    member = await _member(request, request.path_params["member_id"])
+    member = await _member(request, request.path_params["member_id"], lock=True)
     await require_may_act(request, member)
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", max_length=300)
+    if await changed_meanwhile(request, REVOKE, member, form.raw("subject")):
+        return _already_changed(request, member)
     if not reason:  # one click is not enough: the confirmation page asks for the reason
         return await confirmation_page(
             request, REVOKE, member, error=REASON_MISSING, status_code=400
@@ -185,7 +212,7 @@ async def my_issue(request: Request) -> Response:
     db = request.state.db
     user = request.state.user
     form = FormReader(await request.form())
-    target = await _member(request, form.raw("member_id") or str(user.id))
+    target = await _member(request, form.raw("member_id") or str(user.id), lock=True)
     if target.id != user.id and target.id not in {m.id for m in await _my_minors(request)}:
         flash(request, "You can only email your own card link or your minor child's.", "error")
         return RedirectResponse("/me/cards", status_code=303)

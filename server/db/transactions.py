@@ -89,3 +89,19 @@ async def lock_for_write(db: AsyncSession) -> None:
     connection = await db.connection()
     if connection.dialect.name == "sqlite":
         await connection.execute(text("SELECT 1"), execution_options={WRITE_INTENT: True})
+
+
+async def lock_table(db: AsyncSession, table: str) -> None:
+    """Serialise writers of ``table`` that first check, then insert, with each other:
+    the second waits, then sees what the first committed. Readers are not blocked.
+
+    On SQLite the database's write lock does it; on PostgreSQL a ``SHARE ROW
+    EXCLUSIVE`` table lock (it conflicts with itself and with writes, not with reads).
+    ``table`` is a name from the code, never from a request.
+    """
+    connection = await db.connection()
+    if connection.dialect.name == "sqlite":
+        await lock_for_write(db)
+        return
+    quoted = connection.dialect.identifier_preparer.quote(table)
+    await connection.execute(text(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE"))

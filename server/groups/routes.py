@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server import clock
+from server.audit.log import snapshot
 from server.auth import permissions as catalogue
 from server.auth.guards import page
 from server.auth.precedence import protected_ids, refusal, require_may_act
@@ -19,6 +20,7 @@ from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
 from server.groups.service import (
+    GroupChanged,
     GroupRuleError,
     add_membership,
     check_grantable,
@@ -31,6 +33,7 @@ from server.groups.service import (
 from server.members.models import Member
 from server.web.forms import FormReader, parse_id
 from server.web.navigation import NavLink, add
+from server.web.seen import fingerprint
 from server.web.templating import flash, render
 
 add(NavLink("Groups", "/groups", permission="manage_groups", order=30))
@@ -85,6 +88,7 @@ def _form_page(
             "errors": errors,
             "values": values,
             "catalogue": catalogue.catalogue(),
+            "seen": fingerprint(snapshot(group)) if group is not None else "",
         },
         status_code=status,
     )
@@ -111,13 +115,20 @@ async def _save_group(request: Request, group: Group | None) -> Response:
             verb = "created"
         else:
             group = await update_group(
-                db, group.id, values, actor_id=user.id, today=clock.today(request.state.site)
+                db,
+                group.id,
+                values,
+                actor_id=user.id,
+                today=clock.today(request.state.site),
+                seen=form.raw("seen"),
             )
             verb = "saved"
         await db.commit()
     except GroupRuleError as exc:
         await db.rollback()
         group = None if group_id is None else await db.get(Group, group_id)
+        if isinstance(exc, GroupChanged):  # the page shows the group as saved now
+            return _form_page(request, group, {"form": str(exc)}, None, 409)
         return _form_page(request, group, {exc.field: str(exc)}, form.form, 400)
     flash(request, f"Group {group.name} {verb}.")
     return RedirectResponse(f"/groups/{group.id}", status_code=303)

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions as catalogue
-from server.db.transactions import lock_for_write
+from server.db.transactions import lock_for_write, lock_table
 from server.groups.models import Group, GroupMembership
 from server.groups.staff_sync import sync_staff
 from server.members.models import Member
+from server.web.seen import STALE, stale
 
 FAR_FUTURE = dt.date.max
 
@@ -31,6 +32,10 @@ class GroupRuleError(Exception):
     def __init__(self, message: str, field: str = "form") -> None:
         super().__init__(message)
         self.field = field
+
+
+class GroupChanged(GroupRuleError):
+    """The group was saved by someone else after the edit page was drawn."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ def _check_group_values(values: GroupValues) -> None:
 
 async def create_group(db: AsyncSession, values: GroupValues, *, actor_id: int | None) -> Group:
     _check_group_values(values)
+    await lock_table(db, Group.__tablename__)  # two groups of one name at once: one
     if await _name_taken(db, values.name, None):
         raise GroupRuleError("Another group already has this name.", "name")
     group = Group(**values.__dict__)
@@ -119,11 +125,22 @@ async def create_group(db: AsyncSession, values: GroupValues, *, actor_id: int |
 
 
 async def update_group(
-    db: AsyncSession, group_id: int, values: GroupValues, *, actor_id: int | None, today: dt.date
+    db: AsyncSession,
+    group_id: int,
+    values: GroupValues,
+    *,
+    actor_id: int | None,
+    today: dt.date,
+    seen: str | None = None,
 ) -> Group:
-    """Change a group; its memberships must stay inside its new period."""
+    """Change a group; its memberships must stay inside its new period. ``seen``: the
+    digest of the group the edit page showed (``server.web.seen``); refused if it changed."""
     group = await lock_group(db, group_id)
+    if stale(seen, snapshot(group)):
+        raise GroupChanged(STALE)
     _check_group_values(values)
+    if values.name != group.name:
+        await lock_table(db, Group.__tablename__)
     if await _name_taken(db, values.name, group.id):
         raise GroupRuleError("Another group already has this name.", "name")
     outside = (

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.database import utcnow
+from server.db.transactions import lock_table
 from server.member_codes.models import Agreement, Seat
 from server.member_codes.validation import code_key, is_active_on
 from server.members.models import Branch
@@ -69,6 +70,8 @@ async def read_agreement_form(
         form.errors["branch_id"] = "Choose a branch from the list."
     key = code_key(str(values["code"]))
     if key and "code" not in form.errors:
+        # Two saves of one code at once: the second waits here, then sees the first.
+        await lock_table(db, Agreement.__tablename__)
         clash = await db.scalar(select(Agreement.id).where(Agreement.code_key == key))
         if clash is not None and (current is None or clash != current.id):
             form.errors["code"] = "Another agreement already uses this code (codes ignore case)."

@@ -13,7 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from server import clock
+from server.audit.log import snapshot
 from server.auth.guards import page
+from server.db.transactions import lock_for_write
 from server.member_codes import agreements, holders
 from server.member_codes.models import Agreement
 from server.member_codes.validation import grace_days, seats_remaining
@@ -21,6 +23,7 @@ from server.members.models import Branch
 from server.web import navigation
 from server.web.forms import FormReader, parse_id
 from server.web.navigation import NavLink
+from server.web.seen import STALE, fingerprint, stale
 from server.web.templating import flash, render
 
 PERMISSION = "manage_members"
@@ -55,7 +58,11 @@ async def agreement_list(request: Request) -> Response:
 
 
 async def _form_page(
-    request: Request, agreement: Agreement | None, values: dict[str, Any], errors: dict[str, str]
+    request: Request,
+    agreement: Agreement | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int | None = None,
 ) -> Response:
     db = request.state.db
     context = {
@@ -66,8 +73,10 @@ async def _form_page(
         "remaining": None if agreement is None else await seats_remaining(db, agreement),
         "holders": [] if agreement is None else await holders.seat_holders(db, agreement),
         "pending": [] if agreement is None else await holders.pending_applicants(db, agreement),
+        "seen": "" if agreement is None else fingerprint(snapshot(agreement, agreements.EDITABLE)),
     }
-    return render(request, "member_codes/form.html", context, status_code=400 if errors else 200)
+    status = status or (400 if errors else 200)
+    return render(request, "member_codes/form.html", context, status_code=status)
 
 
 @page(PERMISSION)
@@ -93,6 +102,11 @@ async def agreement_edit(request: Request) -> Response:
         shown = {name: _text(getattr(agreement, name)) for name in agreements.EDITABLE}
         return await _form_page(request, agreement, shown, {})
     form = FormReader(await request.form())
+    await lock_for_write(db)  # two saves at once: the second sees the first
+    await db.refresh(agreement, with_for_update=True)
+    if stale(form.raw("seen"), snapshot(agreement, agreements.EDITABLE)):
+        shown = {name: _text(getattr(agreement, name)) for name in agreements.EDITABLE}
+        return await _form_page(request, agreement, shown, {"form": STALE}, status=409)
     values = await agreements.read_agreement_form(db, form, agreement)
     if not form.ok:
         return await _form_page(request, agreement, dict(form.form), form.errors)

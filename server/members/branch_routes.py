@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from server.audit.log import changes, record, snapshot
 from server.auth.guards import page
+from server.db.transactions import lock_table
 from server.members.branches import all_branches, branch_options, subtree_ids, tree_order
 from server.members.models import Branch, Member
 from server.web.forms import FormReader, parse_id
@@ -79,6 +80,7 @@ async def branch_list(request: Request) -> Response:
         return await _page(request)
     db = request.state.db
     form = FormReader(await request.form())
+    await lock_table(db, Branch.__tablename__)  # the same name added twice at once: once
     values = _read(form, await all_branches(db), None)
     if not form.ok:
         return await _page(request, form.errors, form.form, 400)
@@ -117,6 +119,8 @@ async def branch_edit(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "members/branch_edit.html", context)
     form = FormReader(await request.form())
+    await lock_table(db, Branch.__tablename__)
+    branches = await all_branches(db)  # as they are now, under the lock
     values = _read(form, branches, branch)
     if not form.ok:
         context.update(errors=form.errors, values=form.form)

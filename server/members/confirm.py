@@ -34,6 +34,7 @@ REASON_MISSING = "Give a reason; it is kept in the member's audit trail."
 
 Consequences = Callable[[AsyncSession, Member], Awaitable[list[str]]]
 Refusal = Callable[[AsyncSession, Member], Awaitable[str | None]]
+Subject = Callable[[AsyncSession, Member], Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class Confirmation:
     reason_label: str
     consequences: Consequences
     refusal: Refusal  # why the action cannot apply now, or None
+    # What the page was about (the live link's id), posted back: the POST refuses when
+    # it changed meanwhile (a second click, another officer), see ``changed_meanwhile``.
+    subject: Subject | None = None
 
     def action(self, member: Member) -> str:
         return f"/members/{member.id}/{self.key}"
@@ -132,6 +136,11 @@ async def _replace_consequences(db: AsyncSession, member: Member) -> list[str]:
     ]
 
 
+async def _live_link_id(db: AsyncSession, member: Member) -> str:
+    link = await live_link(db, member.id)
+    return "" if link is None else str(link.id)
+
+
 async def _replace_refusal(db: AsyncSession, member: Member) -> str | None:
     problem = refusal_for_member(member)
     if problem:
@@ -164,6 +173,7 @@ REVOKE = Confirmation(
     "Reason for revoking (e.g. phone lost)",
     _revoke_consequences,
     _revoke_refusal,
+    _live_link_id,
 )
 
 REPLACE = Confirmation(
@@ -172,6 +182,7 @@ REPLACE = Confirmation(
     "Why is the card link replaced? (e.g. new phone)",
     _replace_consequences,
     _replace_refusal,
+    _live_link_id,
 )
 
 
@@ -205,9 +216,22 @@ async def confirmation_page(
             "consequences": [] if refused else await confirmation.consequences(db, member),
             "errors": {"reason": error} if error else {},
             "reason": reason,
+            "subject": await confirmation.subject(db, member)
+            if confirmation.subject and not refused
+            else "",
         },
         status_code=status_code,
     )
+
+
+async def changed_meanwhile(
+    request: Request, confirmation: Confirmation, member: Member, posted: str
+) -> bool:
+    """Whether the page posted (``posted``: its ``subject`` field) was about something
+    that has changed since: the live link it would replace was replaced or revoked."""
+    if not posted or confirmation.subject is None:
+        return False
+    return posted != await confirmation.subject(request.state.db, member)
 
 
 def confirm_route(

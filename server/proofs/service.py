@@ -23,6 +23,7 @@ from server.database import utcnow
 from server.mail.outbox import queue_email
 from server.members import actions
 from server.members.actions import ActionRefused
+from server.members.locks import lock_members
 from server.members.models import Member
 from server.photos import images
 from server.proofs.models import PENDING, REJECTED, REPLACED, VERIFIED, MembershipProof
@@ -39,7 +40,10 @@ async def submit_proof(
     expires_on: dt.date | None,
     image: images.Photo,
 ) -> MembershipProof:
-    """Keep a new proof for the office; an earlier pending one is marked replaced."""
+    """Keep a new proof for the office; an earlier pending one is marked replaced (an
+    upload sent twice at once too: the second waits on the member's row, then sees the
+    first)."""
+    await lock_members(db, [member.id])
     now = utcnow()
     await db.execute(
         update(MembershipProof)

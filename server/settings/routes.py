@@ -16,9 +16,10 @@ from starlette.routing import Route
 
 from server.auth.guards import page
 from server.settings.registry import SettingError, definitions
-from server.settings.store import load_settings, set_setting
+from server.settings.store import load_settings, lock_settings, set_setting
 from server.web.forms import MAX_FIELD
 from server.web.navigation import NavLink, add
+from server.web.seen import fingerprint, stale
 from server.web.templating import flash, render
 
 add(NavLink("Settings", "/admin/settings", permission="manage_settings", order=80))
@@ -30,6 +31,7 @@ def _page(
     raw: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
+    outdated: bool = False,
 ) -> Response:
     posted = raw or {}  # what was typed, shown again; else what is saved
     rows = [
@@ -43,7 +45,10 @@ def _page(
         for d in definitions()
     ]
     return render(
-        request, "settings/edit.html", {"rows": rows, "errors": errors or {}}, status_code=status
+        request,
+        "settings/edit.html",
+        {"rows": rows, "errors": errors or {}, "seen": fingerprint(current), "stale": outdated},
+        status_code=status,
     )
 
 
@@ -71,6 +76,13 @@ async def settings_page(request: Request) -> Response:
             errors[definition.key] = str(exc)
     if errors:
         return _page(request, current, text, errors, 400)
+    await lock_settings(db)  # two saves at once: one after the other
+    current = await load_settings(db)
+    if stale(form.get("seen"), current):
+        # The page was drawn before another admin's save: saving it whole would undo
+        # that save. Nothing is written; the page shows what is saved now.
+        await db.rollback()
+        return _page(request, current, status=409, outdated=True)
     changed = [
         key
         for key, value in parsed.items()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.database import utcnow
+from server.db.transactions import lock_table
 from server.settings.models import SettingValue
 from server.settings.registry import definitions, get_definition
 
@@ -22,6 +23,12 @@ async def load_settings(session: AsyncSession) -> dict[str, Any]:
     return values
 
 
+async def lock_settings(session: AsyncSession) -> None:
+    """Serialise writers of settings (two admins saving at once): the second waits,
+    then sees the first's rows. Readers are not blocked."""
+    await lock_table(session, SettingValue.__tablename__)
+
+
 async def get_setting(session: AsyncSession, key: str) -> Any:
     definition = get_definition(key)
     row = await session.get(SettingValue, key)
@@ -31,7 +38,8 @@ async def get_setting(session: AsyncSession, key: str) -> Any:
 async def set_setting(session: AsyncSession, key: str, value: Any, actor_id: int | None) -> bool:
     """Store an already-parsed value; audit it. Returns whether it changed."""
     definition = get_definition(key)
-    row = await session.get(SettingValue, key)
+    await lock_settings(session)
+    row = await session.get(SettingValue, key, populate_existing=True)
     old = definition.default if row is None else row.value
     if old == value:
         return False
