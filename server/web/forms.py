@@ -12,6 +12,8 @@ from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MAX_FIELD = 10_000
+MAX_ID = 2**31 - 1  # INTEGER columns (primary keys among them) on PostgreSQL
+MIN_INT = -(2**31)
 
 
 class FormReader:
@@ -64,8 +66,11 @@ class FormReader:
             self.errors[name] = f"{label} must be a whole number."
             return None
         number = int(value)
-        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-            self.errors[name] = f"{label} must be between {minimum} and {maximum}."
+        # Every integer column is an INTEGER: PostgreSQL refuses a larger value outright.
+        low = MIN_INT if minimum is None else max(minimum, MIN_INT)
+        high = MAX_ID if maximum is None else min(maximum, MAX_ID)
+        if not low <= number <= high:
+            self.errors[name] = f"{label} must be between {low} and {high}."
             return None
         return number
 
@@ -114,9 +119,6 @@ class FormReader:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-MAX_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
 
 
 def parse_id(value: str | None) -> int | None:
