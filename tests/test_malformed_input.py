@@ -45,6 +45,8 @@ VARIANTS: dict[str, str | None] = {
     "integer overflow": str(2**31),
     "negative": "-1",
     "impossible date": "2024-02-30",
+    # Fields holding JSON (the settings' additional-info fields): Python's json gives up.
+    "deep JSON": "[" * 4000 + "]" * 4000,
 }
 
 

@@ -196,3 +196,28 @@ async def test_two_admins_saving_at_the_same_moment(app, db):
     assert len(changes) == 1
     for c, _ in ((a, form_a), (b, form_b)):
         await c.aclose()
+
+
+async def test_additional_info_fields_refuse_json_that_is_not_plain(client, db):
+    """The field definitions are JSON typed into a textarea: deeply nested brackets,
+    NaN, or a NUL spelled as ``\\u0000`` in a label or option get the field's error and
+    change nothing (the brackets were a 500; the NUL was stored, then offered as a choice
+    on every member's form)."""
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    token = await csrf_from(client, "/admin/settings")
+    for value, message in (
+        ("[" * 3000 + "]" * 3000, "nested too deeply"),
+        ('[{"key": "size", "label": NaN}]', "NaN is not JSON"),
+        ('[{"key": "size", "label": "Si\\u0000ze"}]', "holds a NUL"),
+        ('[{"key": "size", "type": "select", "options": ["S", "M\\u0000L"]}]', "holds a NUL"),
+    ):
+        response = await client.post(
+            "/admin/settings", data={"csrf_token": token, "additional_info_fields": value}
+        )
+        assert response.status_code == 400, value[:40]
+        assert "Additional info fields: " in response.text and message in response.text
+        assert (await load_settings(db))["additional_info_fields"] == []
+        await db.commit()
+    assert (await db.execute(select(AuditEntry))).first() is None
