@@ -221,3 +221,24 @@ async def test_additional_info_fields_refuse_json_that_is_not_plain(client, db):
         assert (await load_settings(db))["additional_info_fields"] == []
         await db.commit()
     assert (await db.execute(select(AuditEntry))).first() is None
+
+
+async def test_enabled_plugins_names_only_installed_plugins(client, db):
+    """A typo in the plugin list is the field's error: it was saved, and switched the
+    Activities plugin off ("Saved 1 changed setting(s)")."""
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    token = await csrf_from(client, "/admin/settings")
+    response = await client.post(
+        "/admin/settings", data={"csrf_token": token, "enabled_plugins": "activites"}
+    )
+    assert response.status_code == 400
+    assert "no plugin is called &#39;activites&#39; (installed: activities" in response.text
+    assert (await load_settings(db))["enabled_plugins"] == ["activities"]
+    await db.commit()
+    response = await client.post(
+        "/admin/settings", data={"csrf_token": token, "enabled_plugins": ""}
+    )
+    assert response.status_code == 303  # every plugin off is a choice
+    assert (await load_settings(db))["enabled_plugins"] == []

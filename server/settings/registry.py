@@ -96,6 +96,19 @@ def _known_time_zone(name: Any) -> None:
         )
 
 
+def _installed_plugins(keys: Any) -> None:
+    """A typo ("activites") would switch the plugin it meant off, with "Saved"."""
+    from server.plugins.registry import available  # the plugin registry imports this module
+
+    installed = [p.key for p in available()]
+    unknown = [str(key) for key in keys if key not in installed]
+    if unknown:
+        raise SettingError(
+            f"Enabled plugins: no plugin is called {', '.join(repr(k[:40]) for k in unknown[:5])}"
+            f" (installed: {', '.join(installed) or 'none'})."
+        )
+
+
 def parse_info_fields(raw: str) -> list[dict[str, Any]]:
     """Validate the additional-info field definitions (a JSON list)."""
     if not raw:
@@ -237,6 +250,7 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
         ["activities"],
         "Enabled plugins",
         "Comma-separated plugin keys.",
+        validator=_installed_plugins,
     ),
 )
 
