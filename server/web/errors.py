@@ -17,6 +17,7 @@ from server import logs
 from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
 from server.db.outage import unreachable
+from server.db.unique import is_unique_violation
 from server.web.templating import render
 
 log = logging.getLogger("tessera")
@@ -85,8 +86,9 @@ UNREACHABLE_RETRY_AFTER_SECONDS = 10
 async def database_error(request: Request, exc: Exception) -> Response:
     """A database too busy to answer in time, or that cannot be reached (stopped,
     restarting, the network cut): 503 with ``Retry-After`` and one log line; the
-    request's transaction did not commit, so nothing of it was written. Other errors:
-    500 with the traceback in the log."""
+    request's transaction did not commit, so nothing of it was written. A unique
+    constraint's refusal (two requests saving the same name at once, on PostgreSQL): 409.
+    Other errors: 500 with the traceback in the log."""
     reason = unreachable(exc)
     if reason is not None:
         log.warning(
@@ -102,6 +104,19 @@ async def database_error(request: Request, exc: Exception) -> Response:
         )
         response.headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER_SECONDS)
         return response
+    if is_unique_violation(exc):
+        log.warning(
+            "unique constraint: %s %s answered 409 (saved twice at once?): %s",
+            request.method,
+            request.url.path,
+            str(exc).splitlines()[0][:300],
+        )
+        return error_response(
+            request,
+            409,
+            "Someone else saved the same thing at the same moment (the same name, email "
+            "or code). Nothing was saved: reload the page to see theirs, and try again.",
+        )
     if not is_busy(exc):
         return await server_error(request, exc)
     log.warning("database busy: %s %s answered 503", request.method, request.url.path)
