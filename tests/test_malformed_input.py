@@ -45,6 +45,8 @@ VARIANTS: dict[str, str | None] = {
     "integer overflow": str(2**31),
     "negative": "-1",
     "impossible date": "2024-02-30",
+    # 252 characters, 492 once lowered ("İ" lowers to two): the email's lowered key.
+    "lowering grows": "\u0130" * 240 + "@example.org",
     # Fields holding JSON (the settings' additional-info fields): Python's json gives up.
     "deep JSON": "[" * 4000 + "]" * 4000,
 }

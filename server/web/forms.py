@@ -12,6 +12,7 @@ from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MAX_FIELD = 10_000
+MAX_EMAIL = 254  # the members' and applicants' email columns, and the lowered login key
 MAX_ID = 2**31 - 1  # INTEGER columns (primary keys among them) on PostgreSQL
 MIN_INT = -(2**31)
 
@@ -43,9 +44,12 @@ class FormReader:
         return value
 
     def email(self, name: str, label: str = "Email", *, required: bool = True) -> str:
-        value = self.text(name, label, required=required, max_length=254)
+        value = self.text(name, label, required=required, max_length=MAX_EMAIL)
         if value and name not in self.errors and not EMAIL_RE.match(value):
             self.errors[name] = f"{label} is not a valid email address."
+        elif len(value.lower()) > MAX_EMAIL and name not in self.errors:
+            # Stored lowered too (the login key): "İ" lowers to two characters.
+            self.errors[name] = f"{label} must be at most {MAX_EMAIL} characters."
         return value
 
     def integer(
