@@ -12,7 +12,7 @@ from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MAX_FIELD = 10_000
-MAX_EMAIL = 254  # the members' and applicants' email columns, and the lowered login key
+MAX_EMAIL = 254  # the email columns, and members' lowered login key
 MAX_ID = 2**31 - 1  # INTEGER columns (primary keys among them) on PostgreSQL
 MIN_INT = -(2**31)
 
@@ -30,26 +30,34 @@ class FormReader:
             return ""
         return value
 
-    def text(self, name: str, label: str, *, required: bool = False, max_length: int = 200) -> str:
-        """Trimmed, without invisible format characters (``server.web.text``)."""
+    def text(
+        self,
+        name: str,
+        label: str,
+        *,
+        required: bool = False,
+        max_length: int = 200,
+        keyed: bool = False,
+    ) -> str:
+        """Trimmed, without invisible format characters (``server.web.text``).
+
+        ``keyed``: the value is stored lowered too (a case-insensitive key, a column of
+        the same length), and lowering can grow it: "İ" lowers to two characters."""
         value = visible_text(self.raw(name)).strip()
         if "\x00" in value:
             self.errors[name] = f"{label} contains characters that are not allowed."
             return ""
         if required and not value:
             self.errors[name] = f"{label} is required."
-        elif len(value) > max_length:
+        elif len(value) > max_length or (keyed and len(value.lower()) > max_length):
             self.errors[name] = f"{label} must be at most {max_length} characters."
             return value[:max_length]
         return value
 
     def email(self, name: str, label: str = "Email", *, required: bool = True) -> str:
-        value = self.text(name, label, required=required, max_length=MAX_EMAIL)
+        value = self.text(name, label, required=required, max_length=MAX_EMAIL, keyed=True)
         if value and name not in self.errors and not EMAIL_RE.match(value):
             self.errors[name] = f"{label} is not a valid email address."
-        elif len(value.lower()) > MAX_EMAIL and name not in self.errors:
-            # Stored lowered too (the login key): "İ" lowers to two characters.
-            self.errors[name] = f"{label} must be at most {MAX_EMAIL} characters."
         return value
 
     def integer(
