@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ZONE = "UTC"
+# IANA names: "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+5" (at most 30
+# characters today; the limit leaves room).
+ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]{1,40}(/[A-Za-z0-9_+\-]{1,40}){0,3}")
 
 
 @functools.cache
@@ -61,9 +65,14 @@ def stamp(zone_name: str, moment: dt.datetime) -> str:
 
 
 def is_zone_name(name: str) -> bool:
-    """Whether this machine knows ``name`` as an IANA time zone."""
+    """Whether this machine knows ``name`` as an IANA time zone.
+
+    ``ZoneInfo`` looks the name up as a file: a name longer than a file name may be raised
+    ``OSError`` (a 500 on the settings page), so only names shaped like IANA's get there."""
+    if not ZONE_NAME.fullmatch(name):
+        return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True

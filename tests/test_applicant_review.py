@@ -92,6 +92,27 @@ async def test_a_member_with_the_same_sca_name_is_a_possible_duplicate(client, d
     assert "same SCA name" in page.text
 
 
+async def test_a_name_with_letters_beyond_ascii_is_found_as_a_duplicate(client, db):
+    """SCA names are full of Æ, Þ and Ø: an applicant under exactly a member's name is
+    shown beside that member on SQLite as on PostgreSQL (SQLite's lower() leaves them be,
+    and Python's did not, so the two never met)."""
+    await _manager(db, client)
+    known = await make_member(
+        db, sca_name="Ælfric Þórsson", first_name="Øyvind", last_name="Ødegård"
+    )
+    applicant = await make_applicant(
+        db,
+        sca_name=" Ælfric Þórsson ",
+        first_name="Øyvind",
+        last_name="Ødegård",
+        email="new@example.org",
+    )
+    await db.commit()
+    page = await client.get(f"/applicants/{applicant.id}")
+    assert f'href="/members/{known.id}"' in page.text
+    assert "same SCA name" in page.text and "same legal name" in page.text
+
+
 async def test_agreement_info_box(client, db):
     await _manager(db, client)
     active = await make_agreement(db, "FULL", organisation="Full House", seats=1)

@@ -265,3 +265,23 @@ async def test_login_bookkeeping_keeps_the_payload(db, settings, client):
     row = (await db.execute(select(CardPayload))).scalar_one()
     await db.commit()
     assert row.body is not None and row.generation == 0
+
+
+async def test_card_links_are_mailed_under_a_long_site_title(app, db, settings):
+    """The card email's subject holds the site title and the member's name: with a
+    title of a few hundred characters (the settings page takes 2,000) a bulk run was a
+    database error on PostgreSQL and nobody got a link. The subject is cut to fit."""
+    branch = await make_branch(db, "Kingdom")
+    member = await make_member(db, branch_id=branch.id, sca_name="Ælfric " * 28)
+    await set_setting(db, "site_title", "The Most Noble Kingdom " * 14, actor_id=None)
+    await db.commit()
+    issued, skipped = await issue_selection(
+        app.state.sessionmaker,
+        Selection(branch.id, ("active",)),
+        actor_id=None,
+        mail=mail_for(settings),
+    )
+    assert (issued, skipped) == (1, 0)
+    [message] = await _outbox(db, member.id)
+    assert len(message.subject) <= 300 and message.subject.endswith("…")
+    assert message.subject.startswith("Your The Most Noble Kingdom")

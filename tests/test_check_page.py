@@ -338,6 +338,35 @@ async def test_offline_upload_is_stored_once_and_trusts_only_the_code(app, clien
     assert rows[1].member_id is None
 
 
+async def test_offline_upload_of_entries_a_scanner_never_writes_refuses_each(app, client, db):
+    """A result or reason that is a list or an object (a buggy or forged scanner) is that
+    entry's refusal in the JSON answer, the rest of the upload stored: it was an HTML 500
+    that dropped the whole upload."""
+    _, token = await _scanner_session(client, db)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    entries = [
+        {"ref": "e" * 24, "code": "x", "checked_at": now, "result": ["ok"]},
+        {"ref": "f" * 24, "code": "x", "checked_at": now, "result": {"ok": True}},
+        {"ref": "g" * 24, "code": "x", "checked_at": now, "result": "ok", "reason": ["a"]},
+        {"ref": "h" * 24, "code": "x", "checked_at": now, "result": "unknown"},
+    ]
+    response = await client.post(
+        "/check/scan/log", json={"entries": entries}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "refused": [
+            {"ref": "e" * 24, "reason": "unknown result"},
+            {"ref": "f" * 24, "reason": "unknown result"},
+            {"ref": "g" * 24, "reason": "reason must be text"},
+        ],
+    }
+    rows = (await db.execute(select(CheckEntry.client_ref))).scalars().all()
+    assert rows == ["h" * 24]
+
+
 async def test_offline_upload_needs_csrf_and_the_marshal_permission(app, client, db):
     _, token = await _scanner_session(client, db)
     no_header = await client.post("/check/scan/log", json={"entries": []})

@@ -19,7 +19,8 @@ import server.models  # noqa: F401  (every table in the metadata)
 from server.database import Base
 from server.groups.models import GroupMembership
 from server.web.ratelimit import RateLimiter
-from tests.factories import csrf_from, login, make_group, make_member
+from tests.applicant_fixtures import make_agreement, make_applicant
+from tests.factories import csrf_from, login, make_branch, make_group, make_member
 from tests.route_access import expected, session_enders
 
 
@@ -40,8 +41,14 @@ VARIANTS: dict[str, str | None] = {
     "hostile": HOSTILE,
     "null byte": "a\x00b",
     "huge number": "9" * 30,
+    # A Python int, but past PostgreSQL's INTEGER: asyncpg refuses to send it.
+    "integer overflow": str(2**31),
     "negative": "-1",
     "impossible date": "2024-02-30",
+    # 252 characters, 492 once lowered ("İ" lowers to two): the email's lowered key.
+    "lowering grows": "\u0130" * 240 + "@example.org",
+    # Fields holding JSON (the settings' additional-info fields): Python's json gives up.
+    "deep JSON": "[" * 4000 + "]" * 4000,
 }
 
 
@@ -80,7 +87,12 @@ async def table_counts(db) -> tuple[int, ...]:
 
 
 async def test_malformed_input_never_breaks_anything(app, client, db):
-    target = await make_member(db, email="target@example.org")
+    # A branch and an agreement and an applicant: forms that pick a branch (registration, member codes)
+    # show the field, and their own pages are there to crawl.
+    branch = await make_branch(db)
+    agreement = await make_agreement(db, branch_id=branch.id)
+    applicant = await make_applicant(db)
+    target = await make_member(db, email="target@example.org", branch_id=branch.id)
     root = await make_member(db, is_superuser=True, is_staff=True)
     group = await make_group(db, permissions=["check_cards"])
     membership = GroupMembership(group_id=group.id, member_id=target.id, since=group.since)
@@ -89,7 +101,14 @@ async def test_malformed_input_never_breaks_anything(app, client, db):
     await login(client, root.email)
     token = await csrf_from(client, "/login")
     cookies = dict(client.cookies)
-    ids = {"member_id": target.id, "group_id": group.id, "membership_id": membership.id}
+    ids = {
+        "member_id": target.id,
+        "group_id": group.id,
+        "membership_id": membership.id,
+        "branch_id": branch.id,
+        "agreement_id": agreement.id,
+        "applicant_id": applicant.id,
+    }
 
     def concrete(path: str, **override: object) -> str:
         values = {**ids, **override}
@@ -124,7 +143,8 @@ async def test_malformed_input_never_breaks_anything(app, client, db):
         for variant, value in VARIANTS.items():
             data: dict[str, object] = {"csrf_token": token}
             if value is not None:
-                data.update({name: [value, "second"] for name in fields})
+                # Each field twice, the bad value last: a form's ``get`` reads the last one.
+                data.update({name: ["second", value] for name in fields})
             before = await table_counts(db)
             response = await send("POST", action, data=data)
             after = await table_counts(db)

@@ -116,6 +116,12 @@ async def test_agreements_admin_create_edit_extend(client, db):
     assert response.status_code == 400 and "already uses this code" in response.text
     response = await client.post("/member-codes/new", data={**data, "ends_on": "2025-01-01"})
     assert "must not be before the start date" in response.text
+    # 60 characters that lowering makes 120 ("İ" lowers to two): too long for the key
+    # (it was a 500 on PostgreSQL).
+    response = await client.post("/member-codes/new", data={**data, "code": "\u0130" * 60})
+    assert response.status_code == 400 and "Code must be at most 60 characters" in response.text
+    assert len((await db.execute(select(Agreement))).all()) == 1
+    await db.commit()
     # Edit.
     response = await client.post(
         f"/member-codes/{agreement.id}", data={**data, "seats": "5", "organisation": "Smiths"}

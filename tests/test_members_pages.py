@@ -156,6 +156,20 @@ async def test_email_must_be_unique_case_insensitively(client, db):
     assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
 
 
+async def test_an_email_that_grows_when_lowered_is_refused(client, db):
+    """The address is stored as typed and lowered (the login key); "İ" lowers to two
+    characters, so 252 typed ones became 492 and PostgreSQL refused the save (a 500)."""
+    member = await make_member(db, email="free@example.org")
+    await _staff_client(client, db)
+    token = await csrf_from(client, f"/members/{member.id}/edit")
+    data = _edit_data(member, email="\u0130" * 240 + "@example.org", csrf_token=token)
+    response = await client.post(f"/members/{member.id}/edit", data=data)
+    assert response.status_code == 400
+    assert "Email must be at most 254 characters." in response.text
+    await reload(db, member)
+    assert member.email == "free@example.org"
+
+
 async def test_form_errors_change_nothing(client, db):
     member = await make_member(db, sca_name="Frida")
     await _staff_client(client, db)

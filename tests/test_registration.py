@@ -51,6 +51,20 @@ async def test_registration_creates_an_applicant_and_queues_the_autoresponse(cli
     assert "You did not give a member code." in mail.body_text
 
 
+async def test_a_long_site_title_still_lets_people_apply(client, db):
+    """The site title (the settings page takes up to 2,000 characters) heads every email
+    subject; past the outbox's 300 the applicant's form was a 500 on PostgreSQL. The
+    subject is cut, with an ellipsis."""
+    branch = await make_branch(db)
+    await set_site(db, "site_title", "The Most Noble and Ancient Kingdom " * 12)
+    response = await _form(client, branch_id=str(branch.id))
+    assert response.status_code == 200
+    assert "Thank you, Brianna the Bold" in response.text
+    [mail] = await outbox(db, "application_received")
+    assert len(mail.subject) <= 300 and mail.subject.endswith("and…")
+    assert mail.subject.startswith("The Most Noble and Ancient Kingdom The Most")
+
+
 async def test_required_and_format_errors_are_shown_inline(client, db):
     await make_branch(db)
     await db.commit()

@@ -28,6 +28,14 @@ def _form_values(html: str) -> dict[str, str]:
     return data
 
 
+async def _settings_admin(client, db) -> str:
+    """Logged in as an admin with ``manage_settings``; the settings form's CSRF token."""
+    staff = await make_staff(db, ["manage_settings"])
+    await db.commit()
+    await login(client, staff.email)
+    return await csrf_from(client, "/admin/settings")
+
+
 async def test_settings_are_validated_saved_and_audited(client, db):
     staff = await make_staff(db, ["manage_settings"])
     await db.commit()
@@ -106,10 +114,7 @@ async def test_a_post_naming_some_settings_changes_only_those(client, db):
     """A script (or a test) that posts just the switch it means — member-code enforcement
     off, registration closed — changes that switch and nothing else; a bad value among
     them is refused at its field, the page showing the saved values for the rest."""
-    staff = await make_staff(db, ["manage_settings"])
-    await db.commit()
-    await login(client, staff.email)
-    token = await csrf_from(client, "/admin/settings")
+    token = await _settings_admin(client, db)
     response = await client.post(
         "/admin/settings", data={"csrf_token": token, "ENFORCE_MEMBER_CODES": "off"}
     )
@@ -196,3 +201,43 @@ async def test_two_admins_saving_at_the_same_moment(app, db):
     assert len(changes) == 1
     for c, _ in ((a, form_a), (b, form_b)):
         await c.aclose()
+
+
+async def test_additional_info_fields_refuse_json_that_is_not_plain(client, db):
+    """The field definitions are JSON typed into a textarea: deeply nested brackets,
+    NaN, or a NUL spelled as ``\\u0000`` in a label or option get the field's error and
+    change nothing (the brackets were a 500; the NUL was stored, then offered as a choice
+    on every member's form)."""
+    token = await _settings_admin(client, db)
+    for value, message in (
+        ("[" * 3000 + "]" * 3000, "nested too deeply"),
+        ('[{"key": "size", "label": NaN}]', "NaN is not JSON"),
+        ('[{"key": "size", "label": "Si\\u0000ze"}]', "holds a NUL"),
+        ('[{"key": "size", "type": "select", "options": ["S", "M\\u0000L"]}]', "holds a NUL"),
+    ):
+        response = await client.post(
+            "/admin/settings", data={"csrf_token": token, "additional_info_fields": value}
+        )
+        assert response.status_code == 400, value[:40]
+        assert "Additional info fields: " in response.text and message in response.text
+        assert (await load_settings(db))["additional_info_fields"] == []
+        await db.commit()
+    assert (await db.execute(select(AuditEntry))).first() is None
+
+
+async def test_enabled_plugins_names_only_installed_plugins(client, db):
+    """A typo in the plugin list is the field's error: it was saved, and switched the
+    Activities plugin off ("Saved 1 changed setting(s)")."""
+    token = await _settings_admin(client, db)
+    response = await client.post(
+        "/admin/settings", data={"csrf_token": token, "enabled_plugins": "activites"}
+    )
+    assert response.status_code == 400
+    assert "no plugin is called &#39;activites&#39; (installed: activities" in response.text
+    assert (await load_settings(db))["enabled_plugins"] == ["activities"]
+    await db.commit()
+    response = await client.post(
+        "/admin/settings", data={"csrf_token": token, "enabled_plugins": ""}
+    )
+    assert response.status_code == 303  # every plugin off is a choice
+    assert (await load_settings(db))["enabled_plugins"] == []

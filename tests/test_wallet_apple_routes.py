@@ -62,7 +62,8 @@ async def test_junk_gets_a_4xx_and_changes_nothing(app, client, db, settings):
     assert (
         await client.get(f"{SERVICE}/passes/pass.org.other/{serial}", headers=auth)
     ).status_code == 404
-    for since in ("abc", "-1", "9" * 40, ""):
+    # "²" and "١٢" are digits to str.isdigit, not to int().
+    for since in ("abc", "-1", "9" * 40, "", "\u00b2", "\u0661\u0662"):
         listed = await client.get(
             f"{SERVICE}/devices/phone1/registrations/{PASS_TYPE_ID}",
             params={"passesUpdatedSince": since},

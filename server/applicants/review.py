@@ -87,15 +87,18 @@ class Duplicate:
 
 
 def _match_clauses(model: Any, applicant: Applicant) -> dict[str, ColumnElement[bool]]:
-    email = applicant.email.strip().lower()
-    first, last = applicant.first_name.strip().lower(), applicant.last_name.strip().lower()
-    sca = applicant.sca_name.strip().lower()
+    """Both sides are lowered by the database: SQLite's ``lower`` folds only ASCII, so a
+    value lowered by Python ("ælfric") never equalled SQLite's lowering of the same
+    name ("Ælfric")."""
+    email = applicant.email.strip()
+    first, last = applicant.first_name.strip(), applicant.last_name.strip()
+    sca = applicant.sca_name.strip()
     digits = phone_digits(applicant.phone)
     return {
-        "same email": func.lower(model.email) == email if email else false(),
-        "same SCA name": func.lower(model.sca_name) == sca if sca else false(),
-        "same legal name": (func.lower(model.first_name) == first)
-        & (func.lower(model.last_name) == last)
+        "same email": func.lower(model.email) == func.lower(email) if email else false(),
+        "same SCA name": func.lower(model.sca_name) == func.lower(sca) if sca else false(),
+        "same legal name": (func.lower(model.first_name) == func.lower(first))
+        & (func.lower(model.last_name) == func.lower(last))
         if first and last
         else false(),
         "same phone": _digits(model.phone) == digits if len(digits) >= 6 else false(),

@@ -27,7 +27,7 @@ from server.cards.tokens import card_path, hash_token, new_token
 from server.config import Settings
 from server.database import utcnow
 from server.mail.models import OutboxMessage
-from server.mail.outbox import render_email
+from server.mail.outbox import fit_subject, render_email
 from server.mail.sealed import seal
 from server.members.models import Member
 from server.settings.store import load_settings
@@ -132,7 +132,7 @@ class CardEmailRenderer:
             subject = subject.replace(marker, value)
             text = text.replace(marker, value)
             html = html.replace(marker, str(escape(value)))
-        return subject, text, html
+        return fit_subject(subject), text, html
 
 
 async def issue_batch(

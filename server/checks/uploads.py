@@ -30,7 +30,8 @@ def _entry_problem(raw: Any, now: dt.datetime) -> str | None:
         return "not an object"
     if not isinstance(raw.get("ref"), str) or not REF_RE.match(raw["ref"]):
         return "missing or malformed ref"
-    if raw.get("result") not in BY_KEY:
+    result = raw.get("result")
+    if not isinstance(result, str) or result not in BY_KEY:  # a list or object: unhashable
         return "unknown result"
     if not isinstance(raw.get("code"), str) or len(raw["code"]) > codes.MAX_CODE_CHARS:
         return "missing or overlong code"

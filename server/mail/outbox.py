@@ -20,6 +20,18 @@ _html_env = Environment(
 )
 
 
+MAX_SUBJECT = 300  # the outbox's subject column
+
+
+def fit_subject(subject: str) -> str:
+    """``subject`` cut to the outbox's column, with an ellipsis: it holds the site title
+    (up to 2,000 characters on the settings page) and members' names, and a subject
+    longer than the column made every email's request a 500 on PostgreSQL."""
+    if len(subject) <= MAX_SUBJECT:
+        return subject
+    return subject[: MAX_SUBJECT - 1].rstrip() + "…"
+
+
 def render_email(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) from ``templates/mail/{name}.subject.txt``, ``.txt``, ``.html``."""
     # One line: a name with a line break in it (a form takes them) must not become a
@@ -46,7 +58,7 @@ def queue_email(
     message = OutboxMessage(
         kind=template,
         to_addr=to,
-        subject=subject,
+        subject=fit_subject(subject),
         body_text=text,
         body_html=html,
         member_id=member_id,

@@ -55,7 +55,7 @@ async def read_agreement_form(
     """Validated values for an agreement; problems land in ``form.errors``."""
     values: dict[str, object] = {
         "organisation": form.text("organisation", "Organisation", required=True),
-        "code": form.text("code", "Code", required=True, max_length=60),
+        "code": form.text("code", "Code", required=True, max_length=60, keyed=True),
         "starts_on": form.date("starts_on", "Start date", required=True),
         "ends_on": form.date("ends_on", "End date", required=True),
         "seats": form.integer("seats", "Seats", required=True, minimum=0, maximum=1_000_000),

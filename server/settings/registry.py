@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.clock import is_zone_name
+from server.web.json_body import parse_json
 from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -95,14 +96,29 @@ def _known_time_zone(name: Any) -> None:
         )
 
 
+def _installed_plugins(keys: Any) -> None:
+    """A typo ("activites") would switch the plugin it meant off, with "Saved"."""
+    from server.plugins.registry import available  # the plugin registry imports this module
+
+    installed = [p.key for p in available()]
+    unknown = [str(key) for key in keys if key not in installed]
+    if unknown:
+        raise SettingError(
+            f"Enabled plugins: no plugin is called {', '.join(repr(k[:40]) for k in unknown[:5])}"
+            f" (installed: {', '.join(installed) or 'none'})."
+        )
+
+
 def parse_info_fields(raw: str) -> list[dict[str, Any]]:
     """Validate the additional-info field definitions (a JSON list)."""
     if not raw:
         return []
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except json.JSONDecodeError as exc:
         raise SettingError(f"Additional info fields: not valid JSON ({exc.msg}).") from None
+    except ValueError as exc:  # NaN, or nested too deeply
+        raise SettingError(f"Additional info fields: not valid JSON ({exc}).") from None
     if not isinstance(data, list):
         raise SettingError("Additional info fields: expected a JSON list of fields.")
     seen: set[str] = set()
@@ -124,14 +140,18 @@ def parse_info_fields(raw: str) -> list[dict[str, Any]]:
             or not all(isinstance(o, str) for o in options)
         ):
             raise SettingError(f"Additional info fields: {key}: a select needs a list of options.")
-        # The raw text lost its invisible characters, but JSON escapes ("\u202e") only
-        # become characters now: the label and options people read are cleaned again.
+        # The raw text lost its invisible characters, but JSON escapes ("\u202e", "\u0000")
+        # only become characters now: the label and options people read are cleaned again.
+        label = visible_text(str(item.get("label") or "")).strip() or key
+        choices = [visible_text(o).strip() for o in options] if kind == "select" else []
+        if any("\x00" in text for text in (label, *choices)):
+            raise SettingError(f"Additional info fields: {key}: a label or option holds a NUL.")
         fields.append(
             {
                 "key": key,
-                "label": visible_text(str(item.get("label") or "")).strip() or key,
+                "label": label,
                 "type": kind,
-                "options": [visible_text(o).strip() for o in options] if kind == "select" else [],
+                "options": choices,
                 "member_editable": bool(item.get("member_editable", False)),
                 "public": bool(item.get("public", False)),
             }
@@ -230,6 +250,7 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
         ["activities"],
         "Enabled plugins",
         "Comma-separated plugin keys.",
+        validator=_installed_plugins,
     ),
 )
 

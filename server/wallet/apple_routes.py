@@ -200,7 +200,9 @@ async def unregister(request: Request) -> Response:
 
 
 def _since(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) <= 20 else -1
+    """The device's tag, or -1 (every pass) for anything else; ASCII digits only ("²" is
+    a digit to ``str.isdigit`` but not to ``int``)."""
+    return int(value) if value and re.fullmatch(r"[0-9]{1,20}", value) else -1
 
 
 async def updated_serials(request: Request) -> Response:

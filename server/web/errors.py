@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from server import logs
 from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
-from server.db.conflict import is_duplicate
 from server.db.outage import unreachable
+from server.db.unique import is_unique_violation
 from server.web.templating import render
 
 log = logging.getLogger("tessera")
@@ -85,9 +85,10 @@ UNREACHABLE_RETRY_AFTER_SECONDS = 10
 
 async def database_error(request: Request, exc: Exception) -> Response:
     """A database too busy to answer in time, or that cannot be reached (stopped,
-    restarting, the network cut): 503 with ``Retry-After`` and one log line; a unique key
-    another request took meanwhile: 409. The request's transaction did not commit, so
-    nothing of it was written. Other errors: 500 with the traceback in the log."""
+    restarting, the network cut): 503 with ``Retry-After`` and one log line; the
+    request's transaction did not commit, so nothing of it was written. A unique
+    constraint's refusal (two requests saving the same name at once, on PostgreSQL): 409.
+    Other errors: 500 with the traceback in the log."""
     reason = unreachable(exc)
     if reason is not None:
         log.warning(
@@ -103,20 +104,18 @@ async def database_error(request: Request, exc: Exception) -> Response:
         )
         response.headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER_SECONDS)
         return response
-    if is_duplicate(exc):
-        # A check-then-insert path that two requests took at once: the code should
-        # serialise it (server.db.conflict); the traceback says where.
+    if is_unique_violation(exc):
         log.warning(
-            "conflict: %s %s answered 409 (a unique key taken meanwhile)",
+            "unique constraint: %s %s answered 409 (saved twice at once?): %s",
             request.method,
             request.url.path,
-            exc_info=exc,
+            str(exc).splitlines()[0][:300],
         )
         return error_response(
             request,
             409,
-            "Someone else did the same at the same moment. Nothing was saved: reload the "
-            "page to see what is there now.",
+            "Someone else saved the same thing at the same moment (the same name, email "
+            "or code). Nothing was saved: reload the page to see theirs, and try again.",
         )
     if not is_busy(exc):
         return await server_error(request, exc)

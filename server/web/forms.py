@@ -12,6 +12,9 @@ from server.web.text import visible_text
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 MAX_FIELD = 10_000
+MAX_EMAIL = 254  # the email columns, and members' lowered login key
+MAX_ID = 2**31 - 1  # INTEGER columns (primary keys among them) on PostgreSQL
+MIN_INT = -(2**31)
 
 
 class FormReader:
@@ -27,21 +30,32 @@ class FormReader:
             return ""
         return value
 
-    def text(self, name: str, label: str, *, required: bool = False, max_length: int = 200) -> str:
-        """Trimmed, without invisible format characters (``server.web.text``)."""
+    def text(
+        self,
+        name: str,
+        label: str,
+        *,
+        required: bool = False,
+        max_length: int = 200,
+        keyed: bool = False,
+    ) -> str:
+        """Trimmed, without invisible format characters (``server.web.text``).
+
+        ``keyed``: the value is stored lowered too (a case-insensitive key, a column of
+        the same length), and lowering can grow it: "İ" lowers to two characters."""
         value = visible_text(self.raw(name)).strip()
         if "\x00" in value:
             self.errors[name] = f"{label} contains characters that are not allowed."
             return ""
         if required and not value:
             self.errors[name] = f"{label} is required."
-        elif len(value) > max_length:
+        elif len(value) > max_length or (keyed and len(value.lower()) > max_length):
             self.errors[name] = f"{label} must be at most {max_length} characters."
             return value[:max_length]
         return value
 
     def email(self, name: str, label: str = "Email", *, required: bool = True) -> str:
-        value = self.text(name, label, required=required, max_length=254)
+        value = self.text(name, label, required=required, max_length=MAX_EMAIL, keyed=True)
         if value and name not in self.errors and not EMAIL_RE.match(value):
             self.errors[name] = f"{label} is not a valid email address."
         return value
@@ -64,8 +78,11 @@ class FormReader:
             self.errors[name] = f"{label} must be a whole number."
             return None
         number = int(value)
-        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-            self.errors[name] = f"{label} must be between {minimum} and {maximum}."
+        # Every integer column is an INTEGER: PostgreSQL refuses a larger value outright.
+        low = MIN_INT if minimum is None else max(minimum, MIN_INT)
+        high = MAX_ID if maximum is None else min(maximum, MAX_ID)
+        if not low <= number <= high:
+            self.errors[name] = f"{label} must be between {low} and {high}."
             return None
         return number
 
@@ -114,9 +131,6 @@ class FormReader:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-MAX_ID = 2**31 - 1  # INTEGER primary keys on PostgreSQL
 
 
 def parse_id(value: str | None) -> int | None:

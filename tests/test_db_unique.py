@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.db.conflict import is_duplicate
+from server.db.unique import is_unique_violation
 from server.members.models import Member
 from server.web.errors import exception_handlers
 from tests.factories import make_member
@@ -24,12 +24,12 @@ async def test_a_taken_unique_key_is_a_duplicate_and_a_missing_value_is_not(db):
     with pytest.raises(IntegrityError) as taken:
         await db.flush()
     await db.rollback()
-    assert is_duplicate(taken.value)
+    assert is_unique_violation(taken.value)
     db.add(Member(email=None, email_key="nobody@example.org", sca_name="No email"))
     with pytest.raises(IntegrityError) as missing:
         await db.flush()
     await db.rollback()
-    assert not is_duplicate(missing.value)
+    assert not is_unique_violation(missing.value)
 
 
 async def test_a_request_that_loses_the_race_answers_409_and_saves_nothing(app, db, log_lines):
@@ -53,4 +53,4 @@ async def test_a_request_that_loses_the_race_answers_409_and_saves_nothing(app, 
         answer = await client.post("/twin", headers={"Accept": "application/json"})
     assert answer.status_code == 409, answer.text
     assert "Nothing was saved" in answer.json()["error"]
-    assert "conflict: POST /twin answered 409" in log_lines.getvalue()
+    assert "unique constraint: POST /twin answered 409" in log_lines.getvalue()
