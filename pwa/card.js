@@ -134,9 +134,9 @@
 
   // A saved card whose membership has expired since the server wrote it (offline past
   // the organisation's midnight) says so, in the words the server sent for that day.
-  function asOfToday(data) {
+  function asOfToday(data, today) {
     var later = data.if_expired, until = data.membership && data.membership.expires_on;
-    if (!later || !until || orgToday(data.org && data.org.time_zone) <= until) return data;
+    if (!later || !until || today <= until) return data;
     var view = {};
     Object.keys(data).forEach(function (k) { view[k] = data[k]; });
     Object.keys(later).forEach(function (k) { view[k] = later[k]; });
@@ -192,8 +192,8 @@
   function render(payload) {
     if (!$("card")) return;
     shown = payload;
-    var data = asOfToday(payload);
     renderedDay = orgToday(payload.org && payload.org.time_zone);
+    var data = asOfToday(payload, renderedDay);
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
       node.textContent = value == null ? "" : value;

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth.passwords import verify_password_off_loop
@@ -115,6 +115,9 @@ async def password_attempt(
     now = now or utcnow()
     lock = member.locked_until
     locked = lock is not None and lock > now
+    # The row as it is when the UPDATE runs (it waits for, then sees, concurrent
+    # failures): a lock that has run out (NULL: no lock, neither expired nor in force).
+    expired = Member.locked_until <= now
     if await verify_password_off_loop(member.password_hash, password):
         if known_device:
             if lock is not None and not locked:
@@ -122,9 +125,7 @@ async def password_attempt(
             return "right"
         if locked:
             return "locked"
-        # The row as it is now (the UPDATE waits for, then sees, concurrent failures):
-        # still not locked, and an expired lock forgotten.
-        expired = Member.locked_until <= now
+        # Still not locked, and an expired lock forgotten.
         unlocked = await session.execute(
             update(Member)
             .where(Member.id == member.id, or_(Member.locked_until.is_(None), expired))
@@ -135,9 +136,8 @@ async def password_attempt(
             .execution_options(synchronize_session=False, **CARD_UNCHANGED)
         )
         return "right" if rowcount(unlocked) == 1 else "locked"
-    expired_now = and_(Member.locked_until.is_not(None), Member.locked_until <= now)
     locked_now = Member.locked_until > now
-    failures = case((expired_now, 1), else_=Member.failed_login_attempts + 1)
+    failures = case((expired, 1), else_=Member.failed_login_attempts + 1)
     await _set(
         session,
         member,
