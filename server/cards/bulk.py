@@ -147,13 +147,19 @@ async def _base(db: AsyncSession, selection: Selection) -> Select[int]:
     return query
 
 
+def _issuable(query: Select[int], selection: Selection) -> Select[int]:
+    """``query``'s members a run issues to: not deactivated, and without a live link
+    unless the selection replaces them."""
+    query = query.where(Member.deactivated_at.is_(None))
+    if not selection.replace_existing:
+        query = query.where(~exists().where(CardLink.live_member_id == Member.id))
+    return query.order_by(Member.id)
+
+
 async def selected_ids(db: AsyncSession, selection: Selection) -> tuple[list[int], int]:
     """(member ids to issue, number skipped because deactivated)."""
     base = await _base(db, selection)
-    query = base.where(Member.deactivated_at.is_(None))
-    if not selection.replace_existing:
-        query = query.where(~exists().where(CardLink.live_member_id == Member.id))
-    ids = list((await db.execute(query.order_by(Member.id))).scalars())
+    ids = list((await db.execute(_issuable(base, selection))).scalars())
     skipped = (
         await db.execute(
             select(func.count()).select_from(
@@ -166,12 +172,8 @@ async def selected_ids(db: AsyncSession, selection: Selection) -> tuple[list[int
 
 async def _still_selected(db: AsyncSession, chunk: list[int], selection: Selection) -> list[int]:
     """The members of ``chunk`` (rows locked) that the selection's rules still pick."""
-    query = select(Member.id).where(
-        Member.id.in_(chunk), Member.deleted_at.is_(None), Member.deactivated_at.is_(None)
-    )
-    if not selection.replace_existing:
-        query = query.where(~exists().where(CardLink.live_member_id == Member.id))
-    return list((await db.execute(query.order_by(Member.id))).scalars())
+    query = select(Member.id).where(Member.id.in_(chunk), Member.deleted_at.is_(None))
+    return list((await db.execute(_issuable(query, selection))).scalars())
 
 
 async def _protected_from(db: AsyncSession, actor_id: int | None) -> set[int]:
