@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from server.db.outage import exception_chain
+from server.db.outage import exception_chain, sqlstate
 
 log = logging.getLogger("tessera.db")
 T = TypeVar("T")
@@ -30,9 +30,7 @@ def is_busy(exc: BaseException) -> bool:
             text = str(current)
             if "database is locked" in text or "database table is locked" in text:
                 return True
-        if getattr(current, "pgcode", None) in PG_BUSY_CODES:
-            return True
-        if getattr(current, "sqlstate", None) in PG_BUSY_CODES:
+        if sqlstate(current) in PG_BUSY_CODES:
             return True
     return False
 

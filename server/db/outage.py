@@ -36,13 +36,20 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         )
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """PostgreSQL's error code on ``exc``: asyncpg's ``sqlstate``, or ``pgcode`` on
+    SQLAlchemy's wrapper of it; None for anything else."""
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
 def _gone(exc: BaseException) -> bool:
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
         return True
     if isinstance(exc, OSError) and "Connect call failed" in str(exc):
         return True
-    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-    if isinstance(code, str) and (code.startswith("08") or code in PG_GONE_CODES):
+    code = sqlstate(exc)
+    if code is not None and (code.startswith("08") or code in PG_GONE_CODES):
         return True
     if type(exc).__name__ == "InterfaceError" and "connection is closed" in str(exc):
         return True  # asyncpg: a pooled connection the server dropped

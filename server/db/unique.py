@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from server.db.outage import exception_chain
+from server.db.outage import exception_chain, sqlstate
 
 PG_UNIQUE_VIOLATION = "23505"
 SQLITE_UNIQUE_CODES = frozenset({2067, 1555})  # SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
@@ -25,9 +25,6 @@ def is_unique_violation(exc: BaseException) -> bool:
                 return True
             if "UNIQUE constraint failed" in str(current):
                 return True
-        if PG_UNIQUE_VIOLATION in (
-            getattr(current, "pgcode", None),
-            getattr(current, "sqlstate", None),
-        ):
+        if sqlstate(current) == PG_UNIQUE_VIOLATION:
             return True
     return False
