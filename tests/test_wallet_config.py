@@ -49,6 +49,10 @@ def test_complete_settings_offer_each_wallet(tmp_path: Path):
             "WALLET_APPLE_KEY is not the key of WALLET_APPLE_CERT",
         ),
         ({"WALLET_APPLE_WWDR": "PASS_KEY"}, "is not a certificate"),
+        (
+            {"WALLET_APPLE_APNS_CAFILE": "PASS_KEY"},
+            "WALLET_APPLE_APNS_CAFILE: " + "PASS_KEY_PATH holds no PEM CA certificate",
+        ),
         ({"WALLET_GOOGLE_KEY_FILE": ""}, "set WALLET_GOOGLE_KEY_FILE too"),
         ({"WALLET_GOOGLE_KEY_FILE": "ROOT"}, "is not a service-account key"),
     ],
@@ -65,5 +69,5 @@ def test_a_broken_setting_names_itself(tmp_path: Path, change, message):
     env.update({k: files.get(v, v) for k, v in change.items()})
     with pytest.raises(WalletConfigError) as raised:
         load_settings({"TESSERA_DATA_DIR": str(tmp_path), **env})
-    assert message in str(raised.value)
+    assert message.replace("PASS_KEY_PATH", str(credentials.key)) in str(raised.value)
     assert "BEGIN" not in explain(raised.value)  # no key material in what is printed

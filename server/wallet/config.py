@@ -10,6 +10,7 @@ member's first tap. Secrets (the key password, the private keys) are kept as
 from __future__ import annotations
 
 import json
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,17 @@ def _public_bytes(key: Any) -> bytes:
     )
 
 
+def check_cafile(name: str, path: str) -> str:
+    """``path`` if it holds CA certificates ``ssl`` can use (read at start-up, not at the
+    first push)."""
+    _read(name, path)
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError:
+        raise WalletConfigError(f"{name}: {path} holds no PEM CA certificate") from None
+    return path
+
+
 def _apple(config: Config) -> AppleWallet | None:
     values = {n: config(f"WALLET_APPLE_{n}", default="") for n in APPLE_REQUIRED}
     if not any(values.values()):
@@ -128,6 +140,7 @@ def _apple(config: Config) -> AppleWallet | None:
         raise WalletConfigError(f"Apple Wallet is half configured: set {', '.join(missing)} too")
     password = config("WALLET_APPLE_KEY_PASSWORD", cast=Secret, default=None) or None
     certificate = load_certificate("WALLET_APPLE_CERT", values["CERT"])
+    cafile = config("WALLET_APPLE_APNS_CAFILE", default="")
     key = load_key("WALLET_APPLE_KEY", values["KEY"], password)
     if _public_bytes(certificate.public_key()) != _public_bytes(key.public_key()):
         raise WalletConfigError("WALLET_APPLE_KEY is not the key of WALLET_APPLE_CERT")
@@ -141,7 +154,7 @@ def _apple(config: Config) -> AppleWallet | None:
         key_path=Path(values["KEY"]),
         key_password=password,
         apns_url=config("WALLET_APPLE_APNS_URL", default=APNS_URL).rstrip("/"),
-        apns_cafile=config("WALLET_APPLE_APNS_CAFILE", default="") or None,
+        apns_cafile=check_cafile("WALLET_APPLE_APNS_CAFILE", cafile) if cafile else None,
     )
 
 
