@@ -145,6 +145,9 @@ async def test_members_get_passes_and_staff_void_them(wallet_app, wallet_client,
         assert voided.status_code == 303
         page = await client.get(f"/members/{member.id}/wallet")
         assert "Voided</span>" in page.text and "Phone stolen" in page.text
+        assert "by Deputy Dora — Phone stolen" in page.text  # who voided it, as the README says
+        # What the void does to the QR code, said as it is (it said the code kept working).
+        assert "checks as REVOKED" in page.text and "does not stop" not in page.text
         assert page.text.count("Live</span>") == 1
         await db.commit()
         entry = (
