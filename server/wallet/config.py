@@ -198,3 +198,20 @@ def _google(config: Config) -> GoogleWallet | None:
 def load_wallet_config(config: Config) -> WalletConfig:
     """Both wallets from the environment; ``WalletConfigError`` for a broken setting."""
     return WalletConfig(apple=_apple(config), google=_google(config))
+
+
+def web_service_warning(wallet: WalletConfig, base_url: str) -> str | None:
+    """Two lines for ``serve`` when Apple Wallet is on and ``BASE_URL`` is not https.
+
+    A pass's ``webServiceURL`` is ``BASE_URL/wallet/apple``, and Apple requires https
+    there: an iPhone refuses a pass with an http web service unless its developer
+    setting allows HTTP services. Tessera still builds the pass (a developer phone or a
+    test takes it); the operator is told at start-up."""
+    if wallet.apple is None or base_url.lower().startswith("https://"):
+        return None
+    return (
+        f"Warning: Apple Wallet is configured but BASE_URL ({base_url}) is not https: iPhones "
+        "refuse a pass whose web service is http (only a developer iPhone with 'Allow HTTP "
+        "Services' takes it).\nPut Tessera behind TLS and set BASE_URL to its https:// "
+        "address (README, Wallet passes)."
+    )
