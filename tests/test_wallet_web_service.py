@@ -130,18 +130,21 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         assert "voided" not in now_shows
 
         # The card link is revoked: the pass comes back voided, and that is audited.
-        await revoke_link(db, member, None, "phone lost", dt.date.today())
+        await revoke_link(db, member, officer, "phone lost", dt.date.today())
         await db.commit()
         voided = await phone.get(registration, params={"passesUpdatedSince": newer_tag})
         assert voided.json()["serialNumbers"] == [serial]
         final = await phone.get(f"{service}/passes/{PASS_TYPE_ID}/{serial}", headers=good)
         assert pass_json(final.content)["voided"] is True
-        notes = (
-            (await db.execute(select(AuditEntry.note).where(AuditEntry.action == "wallet.void")))
-            .scalars()
-            .all()
-        )
-        assert notes == ["The card link was revoked (phone lost)."]
+        voids = (
+            await db.execute(
+                select(AuditEntry.note, AuditEntry.actor_id).where(
+                    AuditEntry.action == "wallet.void"
+                )
+            )
+        ).all()
+        # Who voided it: the officer who revoked the link (it was recorded as nobody).
+        assert voids == [("The card link was revoked (phone lost).", officer.id)]
 
         # The phone removes the pass and writes to the log.
         removed = await phone.delete(f"{registration}/{serial}", headers=good)
