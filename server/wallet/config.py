@@ -10,6 +10,7 @@ member's first tap. Secrets (the key password, the private keys) are kept as
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ GOOGLE_SAVE_URL = "https://pay.google.com/gp/v/save/"
 
 APPLE_REQUIRED = ("PASS_TYPE_ID", "TEAM_ID", "CERT", "KEY", "WWDR")
 GOOGLE_REQUIRED = ("ISSUER_ID", "KEY_FILE")
+# Google's ids: the issuer ID is a number; a class or object id is "<issuer>.<suffix>",
+# the suffix made of letters, digits, '.', '_' or '-'.
+ISSUER_ID_RE = re.compile(r"^[0-9]{1,30}$")
+CLASS_SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 class WalletConfigError(ValueError):
@@ -181,6 +186,15 @@ def _google(config: Config) -> GoogleWallet | None:
         raise WalletConfigError(f"WALLET_GOOGLE_KEY_FILE: unusable private key: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise WalletConfigError("WALLET_GOOGLE_KEY_FILE: the service-account key must be RSA")
+    if not ISSUER_ID_RE.match(issuer):
+        raise WalletConfigError(
+            "WALLET_GOOGLE_ISSUER_ID must be the issuer ID, a number (Google Pay & Wallet Console)"
+        )
+    class_suffix = config("WALLET_GOOGLE_CLASS_SUFFIX", default="tessera_member")
+    if not CLASS_SUFFIX_RE.match(class_suffix):
+        raise WalletConfigError(
+            "WALLET_GOOGLE_CLASS_SUFFIX may hold only letters, digits, '.', '_' and '-'"
+        )
     token_url = config("WALLET_GOOGLE_TOKEN_URL", default="") or str(
         account.get("token_uri") or GOOGLE_TOKEN_URL
     )
@@ -189,7 +203,7 @@ def _google(config: Config) -> GoogleWallet | None:
         client_email=email,
         key=key,
         key_id=account.get("private_key_id"),
-        class_suffix=config("WALLET_GOOGLE_CLASS_SUFFIX", default="tessera_member"),
+        class_suffix=class_suffix,
         api_url=config("WALLET_GOOGLE_API_URL", default=GOOGLE_API_URL).rstrip("/"),
         token_url=token_url,
     )
