@@ -19,6 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from starlette.config import Config
 from starlette.datastructures import Secret
 
@@ -136,6 +137,23 @@ def check_cafile(name: str, path: str) -> str:
     return path
 
 
+def check_identity(certificate: x509.Certificate, pass_type_id: str, team_id: str) -> None:
+    """Apple's pass-type certificate names its pass type (``UID``) and team (``OU``) in
+    its subject; a pass whose ``passTypeIdentifier`` or ``teamIdentifier`` differ from
+    them is refused by every iPhone. Checked when the subject has them (a test CA's
+    need not)."""
+    for oid, value, name, what in (
+        (NameOID.USER_ID, pass_type_id, "WALLET_APPLE_PASS_TYPE_ID", "pass type"),
+        (NameOID.ORGANIZATIONAL_UNIT_NAME, team_id, "WALLET_APPLE_TEAM_ID", "team"),
+    ):
+        named = [str(a.value) for a in certificate.subject.get_attributes_for_oid(oid)]
+        if named and value not in named:
+            raise WalletConfigError(
+                f"{name} is {value}, but WALLET_APPLE_CERT is the certificate of "
+                f"{named[0]}: iPhones refuse a pass whose {what} is not the certificate's"
+            )
+
+
 def _apple(config: Config) -> AppleWallet | None:
     values = {n: config(f"WALLET_APPLE_{n}", default="") for n in APPLE_REQUIRED}
     if not any(values.values()):
@@ -149,6 +167,7 @@ def _apple(config: Config) -> AppleWallet | None:
     key = load_key("WALLET_APPLE_KEY", values["KEY"], password)
     if _public_bytes(certificate.public_key()) != _public_bytes(key.public_key()):
         raise WalletConfigError("WALLET_APPLE_KEY is not the key of WALLET_APPLE_CERT")
+    check_identity(certificate, values["PASS_TYPE_ID"], values["TEAM_ID"])
     return AppleWallet(
         pass_type_id=values["PASS_TYPE_ID"],
         team_id=values["TEAM_ID"],
