@@ -153,7 +153,10 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         await db.commit()  # a fresh read
         ended = (await db.execute(select(WalletDevice.ended_at))).scalar_one()
         assert ended is not None
-        logged = await phone.post(f"{service}/log", json={"logs": [f"Could not update {serial}"]})
+        logged = await phone.post(
+            f"{service}/log",
+            json={"logs": [f"Could not update {serial}", "x\x1b[2J\rFAKE\x00 line"]},
+        )
         assert logged.status_code == 200
 
     # The server's log names the endpoints, never the device, the serial or the token.
@@ -165,3 +168,6 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
     assert "/wallet/[redacted]/apple.pkpass" in log
     for secret in (serial, DEVICE, auth, token):
         assert secret not in log
+    # The device's lines come without control characters (anyone may post them).
+    assert "Apple Wallet device reports: x [2J FAKE  line" in log
+    assert "\x1b" not in log and "\x00" not in log
