@@ -265,3 +265,29 @@ def test_serve_warns_about_a_short_secret_key(tmp_path):
         )
     assert "Warning: SECRET_KEY is only 8 characters" in done.stderr
     assert "changeme" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("base_url", ["http://members.example.org", "https://members.example.org"])
+def test_serve_warns_when_apple_wallet_has_no_https_web_service(tmp_path, base_url):
+    """Apple requires the pass's webServiceURL (BASE_URL/wallet/apple) to be https:
+    an iPhone refuses the pass otherwise. serve says so at start."""
+    from tests.wallet_fixtures import make_credentials
+
+    credentials = make_credentials(tmp_path / "wallet")
+    with socket.socket() as taken:  # serve stops at the port check, after the warning
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "BASE_URL": base_url}
+        env |= credentials.apple_env()
+        done = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    warned = "Apple Wallet is configured but BASE_URL (http://members.example.org) is not https"
+    assert (warned in done.stderr) == base_url.startswith("http:"), done.stderr
