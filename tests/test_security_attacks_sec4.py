@@ -143,6 +143,36 @@ async def test_profile_password_guesses_past_the_lock_are_not_checked(client, db
     assert PASSWORD not in checked
 
 
+async def test_a_burst_from_one_address_is_held_to_the_address_limit(app, db):
+    """Forty logins fired at the same moment from one address (one password sprayed over
+    forty accounts): the address limit (30 failures in 5 minutes) counted failures once
+    they had failed, so every attempt of the burst had been let in by then."""
+    for n in range(40):
+        await make_member(db, email=f"spray{n}@example.org")
+    await db.commit()
+    [sprayer] = clients_from(app, "203.0.113.", 1)
+    tokens = [await csrf_from(sprayer, "/login") for _ in range(40)]
+    answers = await asyncio.gather(
+        *(
+            sprayer.post(
+                "/login",
+                data={"email": f"spray{n}@example.org", "password": "Summer2026!", "csrf_token": t},
+            )
+            for n, t in enumerate(tokens)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [400] * 30 + [429] * 10
+    await sprayer.aclose()
+
+
+async def test_a_right_password_does_not_use_up_the_address_limit(client, db):
+    member = await make_member(db, email="often@example.org")
+    await db.commit()
+    for _ in range(35):
+        assert (await login(client, member.email)).status_code == 303
+        client.cookies.clear()
+
+
 # Officers reaching above their station --------------------------------------------
 
 

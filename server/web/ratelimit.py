@@ -64,6 +64,14 @@ class RateLimiter:
             self._events.move_to_end(key)
         self._prune(events, now).append(now)
 
+    def refund(self, key: str) -> None:
+        """Take back one event of ``key``: for an attempt counted (``hit``) before its
+        outcome was known — so that attempts in flight at the same moment are all
+        counted — that turned out not to be a failure."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
+
     def _evict_one(self, now: float) -> None:
         for scanned, (key, events) in enumerate(self._events.items()):
             if scanned >= EVICT_SCAN:
