@@ -143,6 +143,31 @@ async def test_profile_password_guesses_past_the_lock_are_not_checked(client, db
     assert PASSWORD not in checked
 
 
+async def test_a_burst_from_the_owners_own_browser_checks_only_five(client, db, checked):
+    """Someone at the owner's browser (a shared computer, the device cookie still there)
+    fires twenty guesses at once: that browser gets past the account's lock, and its own
+    five-failure limit counted failures once they had failed — all twenty were checked."""
+    member = await make_member(db, email="shared@example.org")
+    await db.commit()
+    assert (await login(client, member.email)).status_code == 303
+    token = await csrf_from(client, "/me")
+    await client.post("/logout", data={"csrf_token": token})
+    tokens = [await csrf_from(client, "/login") for _ in range(20)]
+    checked.clear()
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                "/login", data={"email": member.email, "password": f"guess {n}", "csrf_token": t}
+            )
+            for n, t in enumerate(tokens)
+        )
+    )
+    assert {r.status_code for r in answers} == {400}
+    # The browser's own five, and at most the account's five that strangers get (the
+    # two interleave in a burst; one after another, the browser's five fill both).
+    assert len(checked) <= 10
+
+
 async def test_a_burst_from_one_address_is_held_to_the_address_limit(app, db):
     """Forty logins fired at the same moment from one address (one password sprayed over
     forty accounts): the address limit (30 failures in 5 minutes) counted failures once

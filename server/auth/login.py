@@ -119,15 +119,11 @@ async def password_attempt(
     answer says nothing about whether it was right: the lock is no oracle. A lock that
     has run out is forgotten (the count starts again from one). A right password clears
     the count. From a ``known_device`` the password is checked even while locked (a
-    stranger's guesses do not keep the owner out); its wrong ones still count.
+    stranger's guesses do not keep the owner out); its attempts count all the same (the
+    login route holds the device itself to ``MAX_FAILURES``, counted the same way).
     """
     now = now or utcnow()
-    if known_device:
-        if await verify_password_off_loop(member.password_hash, password):
-            return "right"
-        await _admit(session, member, now)
-        return "wrong"
-    if not await _admit(session, member, now):
+    if not await _admit(session, member, now) and not known_device:
         await verify_password_off_loop(None, password)  # the same cost as a checked one
         return "locked"
     if await verify_password_off_loop(member.password_hash, password):

@@ -78,11 +78,11 @@ async def login(request: Request) -> Response:
     # tried on a thousand addresses) is held to the limit, not let through because none
     # of them had failed yet when each was let in.
     login_limiter.hit(key)
+    if device is not None:  # so too the device's own tries at the account's lock
+        device_failures.hit(own_lock)
     result = await attempt_login(db, email, password, known_device=trusted)
     await db.commit()
     if result.member is None:
-        if device is not None:
-            device_failures.hit(own_lock)
         return render(
             request,
             "auth/login.html",
@@ -95,6 +95,8 @@ async def login(request: Request) -> Response:
             status_code=400,
         )
     login_limiter.refund(key)
+    if device is not None:
+        device_failures.refund(own_lock)
     await start_session(request, db, result.member)
     await db.commit()
     if _shows_messages(next_url):
