@@ -257,10 +257,10 @@ async def test_a_chair_cannot_grant_a_group_above_their_own_permissions(client, 
         f"{path}/memberships", data={"csrf_token": token, "member": chair.email}
     )
     assert own.status_code == 400 and "you do not hold" in own.text
-    count = await db.scalar(
+    anyone = await db.scalar(
         select(GroupMembership.id).where(GroupMembership.group_id == offices.marshallate.id)
     )
-    assert count is None
+    assert anyone is None
 
 
 # Printed auth cards ------------------------------------------------------------------
