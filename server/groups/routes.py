@@ -212,6 +212,13 @@ async def membership_add(request: Request) -> Response:
         )
     if values is None or member is None:
         return await _detail_page(request, group, form.errors, form.form, 400)
+    # A member above the viewer is not theirs to put in a group, as their memberships are
+    # not theirs to edit or end (``server.auth.precedence``).
+    refused = await refusal(request, member)
+    if refused:
+        return await _detail_page(
+            request, group, {"member": f"Not added: {refused}"}, form.form, 403
+        )
     user = request.state.user
     try:
         check_grantable(
@@ -229,6 +236,7 @@ async def membership_add(request: Request) -> Response:
         await db.commit()
     except GroupRuleError as exc:
         await db.rollback()
+        await db.refresh(user)  # expired by the rollback; the page reads the viewer's rank
         group = await _group_or_404(request)
         return await _detail_page(request, group, {exc.field: str(exc)}, form.form, 400)
     flash(request, f"{member.display_name} joined {group.name}.")
@@ -292,6 +300,7 @@ async def membership_end(request: Request) -> Response:
         await db.commit()
     except GroupRuleError as exc:
         await db.rollback()
+        await db.refresh(request.state.user)  # expired by the rollback, as above
         group = await _group_or_404(request)
         return await _detail_page(request, group, {"end": f"Not ended: {exc}"}, None, 400)
     flash(request, f"Membership ends on {until}." if changed else "Nothing changed.")
