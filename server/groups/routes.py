@@ -57,6 +57,14 @@ async def _membership_or_404(request: Request, group: Group) -> GroupMembership:
     return membership
 
 
+async def _roll_back(request: Request) -> None:
+    """Undo a refused change; the signed-in member is read again (a rollback expires it,
+    and the page drawn next asks whom the viewer may act on)."""
+    db = request.state.db
+    await db.rollback()
+    await db.refresh(request.state.user)
+
+
 @page("manage_groups")
 async def group_list(request: Request) -> Response:
     db = request.state.db
@@ -125,7 +133,7 @@ async def _save_group(request: Request, group: Group | None) -> Response:
             verb = "saved"
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = None if group_id is None else await db.get(Group, group_id)
         if isinstance(exc, GroupChanged):  # the page shows the group as saved now
             return _form_page(request, group, {"form": str(exc)}, None, 409)
@@ -228,7 +236,7 @@ async def membership_add(request: Request) -> Response:
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = await _group_or_404(request)
         return await _detail_page(request, group, {exc.field: str(exc)}, form.form, 400)
     flash(request, f"{member.display_name} joined {group.name}.")
@@ -261,7 +269,7 @@ async def membership_edit(request: Request) -> Response:
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         for obj in (group, membership, member):
             await db.refresh(obj)
         context.update(errors={exc.field: str(exc)}, values=form.form)
@@ -291,10 +299,15 @@ async def membership_end(request: Request) -> Response:
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = await _group_or_404(request)
         return await _detail_page(request, group, {"end": f"Not ended: {exc}"}, None, 400)
-    flash(request, f"Membership ends on {until}." if changed else "Nothing changed.")
+    if not changed:
+        flash(request, "Nothing changed.")
+    elif membership.is_cancelled:
+        flash(request, f"Membership from {membership.since} cancelled: it never begins.")
+    else:
+        flash(request, f"Membership ends on {until}.")
     return RedirectResponse(f"/groups/{group.id}", status_code=303)
 
 

@@ -4,7 +4,9 @@ The rules of brief §5 — until ≥ since; inside the group's period; no overla
 memberships of one member in one group; one chair at a time — are checked with the
 group's row locked (``lock_group``: ``SELECT … FOR UPDATE`` on PostgreSQL, the database's
 write lock on SQLite), so two requests at once cannot both pass.
-A membership ends by getting an ``until`` date; nothing is deleted.
+A membership ends by getting an ``until`` date; nothing is deleted. An upcoming one
+withdrawn before it begins is *cancelled*: its ``until`` becomes the day before its
+``since`` (an empty period: never current, ignored by the overlap and period rules).
 """
 
 from __future__ import annotations
@@ -150,6 +152,9 @@ async def update_group(
             .where(
                 GroupMembership.group_id == group.id,
                 or_(
+                    GroupMembership.until.is_(None), GroupMembership.until >= GroupMembership.since
+                ),
+                or_(
                     GroupMembership.since < values.since,
                     *(
                         []
@@ -247,7 +252,9 @@ async def _check_membership(
         )
     ).scalars()
     for other in others:
-        if not _overlaps(values.since, values.until, other.since, other.until):
+        if other.is_cancelled or not _overlaps(
+            values.since, values.until, other.since, other.until
+        ):
             continue
         if other.member_id == member_id:
             raise GroupRuleError(
@@ -340,7 +347,12 @@ async def end_membership(
     actor_id: int | None,
     today: dt.date,
 ) -> bool:
-    """End by date (never delete); an end date can only move earlier this way."""
+    """End by date (never delete); an end date can only move earlier this way. An
+    upcoming membership ended before its start is cancelled (``cancel_membership``)."""
+    if membership.is_cancelled:
+        raise GroupRuleError("This membership was cancelled before it began.", "until")
+    if until < membership.since and membership.since > today:
+        return await cancel_membership(db, membership, actor_id=actor_id, today=today)
     if membership.until is not None and until > membership.until:
         raise GroupRuleError(
             f"This membership already ends on {membership.until}; use Edit to extend it.",
@@ -350,3 +362,36 @@ async def end_membership(
     return await update_membership(
         db, membership, values, actor_id=actor_id, today=today, action="group_membership.end"
     )
+
+
+async def cancel_membership(
+    db: AsyncSession, membership: GroupMembership, *, actor_id: int | None, today: dt.date
+) -> bool:
+    """Withdraw an upcoming membership before it begins: kept, with an empty period (its
+    ``until`` the day before its ``since``), so it never grants anything; audited."""
+    group = await lock_group(db, membership.group_id)
+    await db.refresh(membership)  # as it is now, under the lock
+    if membership.is_cancelled:
+        return False
+    if membership.since <= today:
+        raise GroupRuleError(
+            f"This membership began on {membership.since}; end it instead of cancelling it.",
+            "until",
+        )
+    before = snapshot(membership)
+    membership.until = membership.since - dt.timedelta(days=1)
+    membership.ended_by_id = actor_id
+    old, new = changes(before, snapshot(membership))
+    await db.flush()
+    record(
+        db,
+        actor_id=actor_id,
+        action="group_membership.cancel",
+        entity=membership,
+        member_id=membership.member_id,
+        before=old,
+        after=new,
+        note=group.name,
+    )
+    await sync_staff(db, today, [membership.member_id])
+    return True
