@@ -286,3 +286,31 @@ async def test_refused_membership_changes_answer_400_with_the_reason(client, db)
     assert overlapping.status_code == 400 and "may not overlap" in overlapping.text
     await reload(db, ended)
     assert ended.until == dt.date(2022, 1, 1)
+
+
+async def test_a_stale_membership_edit_page_does_not_undo_another_officers_save(app, client, db):
+    """Two officers open the same membership: the first sets its end date, the second
+    (page still open-ended) renames the role. The second is told it changed elsewhere;
+    the end date stays."""
+    first = await make_member(db, is_superuser=True, is_staff=True)
+    second = await make_member(db, is_superuser=True, is_staff=True)
+    holder = await make_member(db, email="holder@example.org")
+    group = Group(name="Seneschalate", since=dt.date(2020, 1, 1))
+    db.add(group)
+    await db.flush()
+    membership = GroupMembership(
+        group_id=group.id, member_id=holder.id, since=dt.date(2024, 1, 1), role="Deputy"
+    )
+    db.add(membership)
+    await db.commit()
+    path = f"/groups/{group.id}/memberships/{membership.id}/edit"
+    other, mine, theirs = await two_admins_on(app, client, (first.email, second.email), path)
+    shown = {"role": "Deputy", "since": "2024-01-01", "until": ""}
+    saved = await client.post(path, data={**mine, **shown, "until": "2030-12-31"})
+    assert saved.status_code == 303
+    late = await other.post(path, data={**theirs, **shown, "role": "Kingdom Seneschal"})
+    assert late.status_code == 409 and "Someone else saved this" in late.text
+    assert 'value="2030-12-31"' in late.text  # the page shows the membership as saved now
+    await reload(db, membership)
+    assert (membership.role, membership.until) == ("Deputy", dt.date(2030, 12, 31))
+    await other.aclose()

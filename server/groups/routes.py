@@ -20,6 +20,7 @@ from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
 from server.groups.service import (
+    MEMBERSHIP_EDITED,
     GroupChanged,
     GroupRuleError,
     add_membership,
@@ -251,7 +252,13 @@ async def membership_edit(request: Request) -> Response:
     member = await db.get(Member, membership.member_id)
     assert member is not None  # a foreign key
     await require_may_act(request, member)
-    context = {"group": group, "membership": membership, "member": member, "errors": {}}
+    context = {
+        "group": group,
+        "membership": membership,
+        "member": member,
+        "errors": {},
+        "seen": fingerprint(snapshot(membership, MEMBERSHIP_EDITED)),
+    }
     if request.method == "GET":
         return render(request, "groups/membership_edit.html", context)
     form = FormReader(await request.form())
@@ -265,13 +272,22 @@ async def membership_edit(request: Request) -> Response:
         # the group's permissions like adding one: the actor's own included.
         check_grantable(user, request.state.perms, granted_by_edit(group, membership, values))
         changed = await update_membership(
-            db, membership, values, actor_id=user.id, today=clock.today(request.state.site)
+            db,
+            membership,
+            values,
+            actor_id=user.id,
+            today=clock.today(request.state.site),
+            seen=form.raw("seen"),
         )
         await db.commit()
     except GroupRuleError as exc:
         await _roll_back(request)
         for obj in (group, membership, member):
             await db.refresh(obj)
+        context["seen"] = fingerprint(snapshot(membership, MEMBERSHIP_EDITED))
+        if isinstance(exc, GroupChanged):  # the page shows the membership as saved now
+            context.update(errors={"form": str(exc)})
+            return render(request, "groups/membership_edit.html", context, status_code=409)
         context.update(errors={exc.field: str(exc)}, values=form.form)
         return render(request, "groups/membership_edit.html", context, status_code=400)
     flash(request, "Membership saved." if changed else "Nothing changed.")

@@ -26,6 +26,7 @@ from server.members.models import Member
 from server.web.seen import STALE, stale
 
 FAR_FUTURE = dt.date.max
+MEMBERSHIP_EDITED = ["role", "since", "until", "is_chair"]  # what its edit page shows
 
 
 class GroupRuleError(Exception):
@@ -312,8 +313,14 @@ async def update_membership(
     actor_id: int | None,
     today: dt.date,
     action: str = "group_membership.update",
+    seen: str | None = None,
 ) -> bool:
+    """Change a membership under the rules. ``seen``: the digest of the membership the
+    edit page showed (``server.web.seen``); refused if someone saved it since."""
     group = await lock_group(db, membership.group_id)
+    await db.refresh(membership)  # as it is now, under the lock
+    if stale(seen, snapshot(membership, MEMBERSHIP_EDITED)):
+        raise GroupChanged(STALE)
     values = with_group_end(group, values)
     await _check_membership(db, group, membership.member_id, values, membership.id)
     before = snapshot(membership)
