@@ -235,6 +235,18 @@ async def test_an_upcoming_membership_is_cancelled_before_it_begins(client, db):
         )
         assert added.status_code == 303, added.text
     assert other.id is not None
+    # Nor does the cancelled one keep the group from ending before it would have begun.
+    ended = await client.post(
+        f"/groups/{group.id}/edit",
+        data={
+            "csrf_token": token,
+            "name": "Exchequer",
+            "since": "2020-01-01",
+            "until": (today + dt.timedelta(days=25)).isoformat(),
+            "permissions": ["check_cards"],
+        },
+    )
+    assert ended.status_code == 303, ended.text
 
 
 async def test_a_membership_that_has_begun_is_ended_not_cancelled(client, db):
