@@ -326,3 +326,22 @@ async def test_a_stale_membership_edit_page_does_not_undo_another_officers_save(
     await reload(db, membership)
     assert (membership.role, membership.until) == ("Deputy", dt.date(2030, 12, 31))
     await other.aclose()
+
+
+async def test_joining_an_ended_group_says_the_group_ended(client, db):
+    """A start after the group's end, with the end date left empty (it becomes the
+    group's end), is refused for what it is — not "the end date is before the start"."""
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    await make_member(db, email="late@example.org")
+    group = Group(name="Old Board", since=dt.date(2018, 1, 1), until=dt.date(2025, 10, 27))
+    db.add(group)
+    await db.commit()
+    await login(client, admin.email)
+    token = await csrf_from(client, f"/groups/{group.id}")
+    response = await client.post(
+        f"/groups/{group.id}/memberships",
+        data={"csrf_token": token, "member": "late@example.org", "since": "2026-01-01"},
+    )
+    assert response.status_code == 400
+    assert "The group ends on 2025-10-27; a membership cannot start after that." in response.text
+    assert "must not be before the start date" not in response.text

@@ -233,6 +233,11 @@ async def _check_membership(
     exclude_id: int | None,
 ) -> None:
     """The rules, with the group locked: period, inside the group, overlap, one chair."""
+    if group.until is not None and values.since > group.until:
+        # Said first: an empty end date became the group's end, before this start.
+        raise GroupRuleError(
+            f"The group ends on {group.until}; a membership cannot start after that.", "since"
+        )
     if values.until is not None and values.until < values.since:
         raise GroupRuleError("The end date must not be before the start date.", "until")
     if values.since < group.since:
