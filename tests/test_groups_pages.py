@@ -345,3 +345,23 @@ async def test_joining_an_ended_group_says_the_group_ended(client, db):
     assert response.status_code == 400
     assert "The group ends on 2025-10-27; a membership cannot start after that." in response.text
     assert "must not be before the start date" not in response.text
+
+
+async def test_a_group_name_is_taken_whatever_its_case(client, db):
+    """ "Membership office" next to "Membership Office" (or "ÆTHELING COUNCIL" next to
+    "Ætheling Council") is refused like a branch of the same name, on both databases."""
+    admin = await make_member(db, is_superuser=True, is_staff=True)
+    db.add(Group(name="Membership Office", since=dt.date(2020, 1, 1)))
+    db.add(Group(name="Ætheling Council", since=dt.date(2020, 1, 1)))
+    await db.commit()
+    await login(client, admin.email)
+    token = await csrf_from(client, "/groups/new")
+    for name in ("membership office", "ÆTHELING COUNCIL"):
+        response = await client.post(
+            "/groups/new", data={"csrf_token": token, "name": name, "since": "2021-01-01"}
+        )
+        assert response.status_code == 400 and "Another group already has this name" in (
+            response.text
+        ), name
+    assert len((await db.execute(select(Group))).scalars().all()) == 2
+    await db.commit()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions as catalogue
+from server.db.lowered import lowered
 from server.db.transactions import lock_for_write, lock_table
 from server.groups.models import Group, GroupMembership
 from server.groups.staff_sync import sync_staff
@@ -99,7 +100,8 @@ def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]
 
 
 async def _name_taken(db: AsyncSession, name: str, exclude_id: int | None) -> bool:
-    query = select(Group.id).where(Group.name == name)
+    """Another group has this name, ignoring case (like branches and member codes)."""
+    query = select(Group.id).where(lowered(Group.name) == name.lower())
     if exclude_id is not None:
         query = query.where(Group.id != exclude_id)
     return (await db.execute(query.limit(1))).first() is not None
@@ -142,10 +144,10 @@ async def update_group(
     if stale(seen, snapshot(group)):
         raise GroupChanged(STALE)
     _check_group_values(values)
-    if values.name != group.name:
+    if values.name != group.name:  # a group saved under its own name is not refused
         await lock_table(db, Group.__tablename__)
-    if await _name_taken(db, values.name, group.id):
-        raise GroupRuleError("Another group already has this name.", "name")
+        if await _name_taken(db, values.name, group.id):
+            raise GroupRuleError("Another group already has this name.", "name")
     outside = (
         await db.execute(
             select(Member.sca_name, GroupMembership.since)
