@@ -276,6 +276,7 @@ async def test_search_ignores_the_case_of_letters_beyond_ascii_on_both_databases
     assert _names((await client.get("/members", params={"q": "alfric"})).text) == [
         "Alfric the Plain"
     ]
+    assert "Export this member as CSV" in page  # one member: not "these 1"
     exported = await _export_rows(await client.get("/members.csv", params={"q": "ælfric"}))
     assert [r["SCA name"] for r in exported] == ["ÆLFRIC Þórsson"]
 
