@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
-from server.db.lowered import lowered
+from server.db.lowered import same_ignoring_case
 from server.member_codes.models import Agreement
 from server.member_codes.validation import (
     active_on_clause,
@@ -96,10 +96,10 @@ def _match_clauses(model: Any, applicant: Applicant) -> dict[str, ColumnElement[
     sca = applicant.sca_name.strip()
     digits = phone_digits(applicant.phone)
     return {
-        "same email": lowered(model.email) == lowered(email) if email else false(),
-        "same SCA name": lowered(model.sca_name) == lowered(sca) if sca else false(),
-        "same legal name": (lowered(model.first_name) == lowered(first))
-        & (lowered(model.last_name) == lowered(last))
+        "same email": same_ignoring_case(model.email, email) if email else false(),
+        "same SCA name": same_ignoring_case(model.sca_name, sca) if sca else false(),
+        "same legal name": same_ignoring_case(model.first_name, first)
+        & same_ignoring_case(model.last_name, last)
         if first and last
         else false(),
         "same phone": _digits(model.phone) == digits if len(digits) >= 6 else false(),
