@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, func
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -39,7 +40,9 @@ def _python_lower(element: lowered, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{SQLITE_NAME}({compiler.process(element.clauses, **kw)})"
 
 
-def same_ignoring_case(column: ColumnElement[str], value: str) -> ColumnElement[bool]:
+def same_ignoring_case(
+    column: ColumnElement[str] | QueryableAttribute[str], value: str
+) -> ColumnElement[bool]:
     """``column`` equals ``value`` ignoring case, alike on both databases. For an ASCII
     ``value`` SQLite's built-in ``lower`` (in C, twice as fast over a whole table) is
     enough: only ASCII text can equal it ignoring case."""
