@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from server.db import lowered
+
 # How long a connection waits for another's lock before giving up (SQLITE_BUSY). Writers
 # hold the lock for milliseconds; past this the request answers 503 (``server.db.busy``).
 BUSY_TIMEOUT_MS = 5000
@@ -38,6 +40,7 @@ def prepare(connection: Any, *, checkpoints: bool = True) -> None:
 def connect(path: str, *, checkpoints: bool = True) -> sqlite3.Connection:
     """A raw connection that manages its own transactions (``isolation_level=None``)."""
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    lowered.register(connection)
     prepare(connection, checkpoints=checkpoints)
     return connection
 
