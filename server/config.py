@@ -48,6 +48,8 @@ class Settings:
     wallet: WalletConfig = WalletConfig()
     # Where stale cards are rebuilt: "process" (a child process, another core) or "thread".
     card_rebuilder: str = "process"
+    # Tessera's access log (``server.web.access_log``), ``TESSERA_ACCESS_LOG``.
+    access_log: bool = True
 
     @property
     def https(self) -> bool:
@@ -96,6 +98,7 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
         wallet=load_wallet_config(config),
         card_rebuilder=_read(config, "CARD_REBUILDER", _rebuilder, "process"),
+        access_log=_read(config, "TESSERA_ACCESS_LOG", _flag, "true"),
     )
 
 
