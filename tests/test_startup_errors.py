@@ -48,6 +48,16 @@ CASES = {
         "sqlite+aiosqlite:////nonexistent-folder/tessera/tessera.sqlite3",
         "the folder /nonexistent-folder/tessera does not exist",
     ),
+    # Once "Tessera could not start: ValueError: could not convert string to float".
+    "sqlite timeout that is no number": (
+        "sqlite:///tessera.sqlite3?timeout=soon",
+        "?timeout= takes a number of seconds, not 'soon'",
+    ),
+    # Once "TypeError: connect() got an unexpected keyword argument 'application_name'".
+    "postgresql option asyncpg does not take": (
+        "postgresql://postgres@127.0.0.1:5432/test?application_name=tessera",
+        "?application_name= is not an option of Tessera's PostgreSQL driver",
+    ),
 }
 
 
@@ -72,6 +82,10 @@ BAD_SETTINGS = {
     "a flag that is neither": (
         {"TESSERA_BACKGROUND_JOBS": "maybe"},
         "TESSERA_BACKGROUND_JOBS is 'maybe': use true or false",
+    ),
+    "an access log flag that is neither": (
+        {"TESSERA_ACCESS_LOG": "maybe"},
+        "TESSERA_ACCESS_LOG is 'maybe': use true or false",
     ),
     "an unknown rebuilder": ({"CARD_REBUILDER": "gpu"}, "CARD_REBUILDER is 'gpu': use process"),
     "a data dir that cannot be made": (

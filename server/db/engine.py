@@ -50,7 +50,7 @@ def make_engine(
 
         @event.listens_for(sync_engine, "connect")
         def _prepare(dbapi_connection: Any, record: Any) -> None:
-            sqlite.prepare(dbapi_connection)
+            sqlite.prepare(dbapi_connection, busy_timeout_ms=target.sqlite_busy_timeout_ms())
 
     return engine
 
