@@ -25,6 +25,9 @@ a read (``server.db.transactions``):
 5. A busy database that stays busy past the timeout is a clear 503 with ``Retry-After``
    for a request (``server.db.busy``), and nothing of the transaction is written;
    background work (nightly chunks, stores of rebuilt cards) waits and tries again.
+   Bookkeeping a read does on the side (a session's last-seen time) is written in a
+   transaction of its own that never waits (``transactions.without_waiting``) and is
+   skipped while the database is busy: a page view is never a 503.
 
 The hot paths (card lookup, marshal check, check log) skip the ORM: on SQLite one raw
 ``sqlite3`` connection on the event-loop thread, on PostgreSQL a small ``asyncpg`` pool
