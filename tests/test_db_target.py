@@ -79,6 +79,8 @@ def test_sqlite_timeout_is_the_busy_timeout():
         ("postgresql://db/x?command_timeout=soon", r"\?command_timeout= takes a number"),
         ("sqlite:///x.sqlite3?timeout=soon", r"\?timeout= takes a number of seconds"),
         ("sqlite:///x.sqlite3?timeout=-1", r"\?timeout= takes a number of seconds"),
+        # Once two files (x.sqlite3 and "file:x.sqlite3") and a 500 for every card.
+        ("sqlite:///file:x.sqlite3?uri=true", r"\?uri= \(a SQLite file: URI\) is not supported"),
         ("postgresql://db/x?application_name=t", r"\?application_name= is not an option"),
         ("postgresql://db/x?dsn=postgresql://other", r"\?dsn= is not an option"),
     ],

@@ -62,6 +62,13 @@ class DatabaseTarget:
                 "DATABASE_URL names an in-memory SQLite database, which the server's "
                 "connections cannot share."
             )
+        if backend == "sqlite" and "uri" in url.query:
+            # The raw hot-path connections open the path itself: "file:x?mode=…" would
+            # be a second, empty database beside the engine's.
+            raise BadDatabaseURL(
+                "DATABASE_URL: ?uri= (a SQLite file: URI) is not supported; give the "
+                "file's path, as in sqlite:///path/to/tessera.sqlite3."
+            )
         if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
             url = url.set(drivername="sqlite+aiosqlite")
         if backend == "postgresql" and url.get_driver_name() != "asyncpg":
