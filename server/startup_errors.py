@@ -106,6 +106,12 @@ def explain(error: BaseException, database_url: str = "") -> str:
             f"{_where(database_url)} refused the login.\n"
             "Check the user name and password in DATABASE_URL."
         )
+    if "rejected SSL upgrade" in text:
+        return (
+            f"{_where(database_url)} does not offer SSL, which DATABASE_URL asks for "
+            "(?ssl= or ?sslmode=).\n"
+            "Turn SSL on in PostgreSQL, or ask for ?sslmode=prefer (or disable) in DATABASE_URL."
+        )
     for e in chain:
         if isinstance(e, socket.gaierror):
             return (

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_ADMIN_URL, missing
 from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,10 @@ CASES = {
         "sqlite:///tessera.sqlite3?timeout=soon",
         "?timeout= takes a number of seconds, not 'soon'",
     ),
+    "an ssl mode asyncpg does not know": (
+        "postgresql://postgres@127.0.0.1:5432/test?sslmode=on",
+        "?ssl= (or ?sslmode=) is 'on'; use one of disable",
+    ),
     # Once "TypeError: connect() got an unexpected keyword argument 'application_name'".
     "postgresql option asyncpg does not take": (
         "postgresql://postgres@127.0.0.1:5432/test?application_name=tessera",
@@ -71,6 +76,33 @@ def test_two_lines_and_exit_1(case, tmp_path):
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
     assert "Fix it" in done.stderr or "DATABASE_URL" in done.stderr  # what to do
+
+
+def test_a_postgresql_without_the_ssl_asked_for_is_named(tmp_path):
+    """Once "Tessera could not start: ConnectionError: … rejected SSL upgrade"."""
+    import asyncio
+
+    import asyncpg
+
+    async def ssl_is_on() -> bool:
+        connection = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            return bool(await connection.fetchval("SHOW ssl") == "on")
+        finally:
+            await connection.close()
+
+    try:
+        if asyncio.run(ssl_is_on()):
+            pytest.skip("the test PostgreSQL offers SSL")
+    except OSError as exc:
+        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL + ("&" if "?" in PG_ADMIN_URL else "?") + "sslmode=require"
+    done = _serve(tmp_path, url)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "does not offer SSL, which DATABASE_URL asks for" in lines[0]
+    assert "sslmode=prefer" in lines[1]
 
 
 BAD_SETTINGS = {

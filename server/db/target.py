@@ -18,6 +18,8 @@ LIBPQ_NAMES = {"sslmode": "ssl", "connect_timeout": "timeout"}
 # Query options of a PostgreSQL URL that SQLAlchemy's asyncpg dialect takes itself
 # (besides those ``asyncpg.connect`` takes).
 DIALECT_OPTIONS = frozenset({"prepared_statement_cache_size"})
+# What ``?ssl=`` (or libpq's ``?sslmode=``) may say, as asyncpg reads it.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # asyncpg.connect arguments that a URL's text cannot give.
 NOT_IN_URLS = frozenset({"dsn", "loop", "connection_class", "record_class", "server_settings"})
 # asyncpg's numeric connect options: a URL's query gives them as text, which asyncpg
@@ -170,6 +172,11 @@ def _asyncpg_names(url: URL) -> URL:
             f"DATABASE_URL: ?{unknown[0]}= is not an option of Tessera's PostgreSQL driver "
             "(asyncpg); it takes ssl (or sslmode), timeout (or connect_timeout), "
             "command_timeout, prepared_statement_cache_size and asyncpg.connect's others."
+        )
+    ssl = renamed.get("ssl")
+    if ssl is not None and ssl not in SSL_MODES:
+        raise BadDatabaseURL(
+            f"DATABASE_URL: ?ssl= (or ?sslmode=) is {ssl!r}; use one of {', '.join(SSL_MODES)}."
         )
     if renamed == given:
         return url
