@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import URL
 from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
 
@@ -81,9 +82,9 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"TESSERA_DATA_DIR: cannot make the folder {data_dir} ({exc.strerror or exc})"
         ) from None
-    database_url = config(
-        "DATABASE_URL", default=f"sqlite+aiosqlite:///{data_dir / 'tessera.sqlite3'}"
-    )
+    # The data directory's path as a URL's (a "?", "#" or "%" in a folder name is escaped).
+    default_database = URL.create("sqlite+aiosqlite", database=str(data_dir / "tessera.sqlite3"))
+    database_url = config("DATABASE_URL", default=default_database.render_as_string())
     make_private(data_dir, database_url)
     secret_key = config("SECRET_KEY", cast=Secret, default=None) or Secret(_secret_key(data_dir))
     smtp_url = config("SMTP_URL", cast=Secret, default=None) or None

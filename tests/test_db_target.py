@@ -168,3 +168,16 @@ def test_migrate_takes_a_url_with_percent_encoded_characters(database_url, tmp_p
     )
     assert done.returncode == 0, done.stderr
     assert "Database is up to date." in done.stdout
+
+
+@pytest.mark.parametrize("folder", ["data?v2", "100%25", "data#1"])
+def test_the_default_database_is_in_the_data_directory_whatever_its_name(tmp_path, folder):
+    """The default URL was the data directory's path pasted into a URL: "data?v2" made
+    the database "data" (the rest a query), "100%25" the folder "100%"."""
+    from server.config import load_settings
+
+    data_dir = tmp_path / folder
+    settings = load_settings({"TESSERA_DATA_DIR": str(data_dir), "SECRET_KEY": "x" * 40})
+    assert DatabaseTarget.parse(settings.database_url).sqlite_path == str(
+        data_dir / "tessera.sqlite3"
+    )
