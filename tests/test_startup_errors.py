@@ -311,3 +311,30 @@ def test_serve_warns_about_a_short_secret_key(tmp_path):
         )
     assert "Warning: SECRET_KEY is only 8 characters" in done.stderr
     assert "changeme" not in done.stderr + done.stdout
+
+
+def test_a_command_that_finds_the_database_busy_says_so(database_url, tmp_path, sqlite_only):
+    """Another process holds the write lock longer than a command waits: once "Tessera
+    could not start: OperationalError: … database is locked" (it had started)."""
+    import sqlite3
+
+    from server.db.target import DatabaseTarget
+
+    path = DatabaseTarget.parse(database_url).sqlite_path
+    assert path is not None
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "TESSERA_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url + "?timeout=0.2",
+    }
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # an import, a restore, another command …
+        done = _manage(env, "create-admin", "busy@example.org", "--password", "a long password 1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "stayed busy" in lines[0] and "Run the command again" in lines[1]
