@@ -439,3 +439,66 @@ async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
     local = issued.astimezone(ZoneInfo("Europe/Berlin"))
     assert f"{local:%Y-%m-%d %H:%M} {zone}" in data  # the code's issue time
     assert "UTC" not in data
+
+
+# Each space-separated word of the result (DEACTIVATED, CODE EXPIRED) on one line, and the
+# result word no wider than its box.
+WORD_FITS_JS = """() => {
+  const word = document.getElementById('r-word');
+  const text = word.firstChild;
+  const broken = [];
+  let at = 0;
+  for (const part of word.textContent.split(' ')) {
+    const range = document.createRange();
+    range.setStart(text, at);
+    range.setEnd(text, at + part.length);
+    const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) broken.push(part);
+    at += part.length + 1;
+  }
+  return { word: word.textContent, broken, overflows: word.scrollWidth > word.clientWidth + 1,
+           pageWidth: document.documentElement.scrollWidth, screen: window.innerWidth };
+}"""
+
+
+@pytest.mark.browser
+async def test_every_result_word_fits_the_scanner_from_320_px(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """A marshal's phone of 320–412 px: DEACTIVATED, CODE EXPIRED, MINOR: NO PARENT … are
+    never broken inside a word (DEACTIVATED came out as DEACTIVAT / ED at 320 px), live
+    and offline."""
+    from tests.test_check_page_browser import WIDTHS, _members_for_every_result
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    paths = await _members_for_every_result(db, Path(live_server.env["TESSERA_DATA_DIR"]))
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    async def look_at_every_result(mode: str) -> None:
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 800})
+            for result, path in paths.items():
+                await page.get_by_label("Or type or paste the code").fill(live_server.url + path)
+                await page.get_by_role("button", name="Check", exact=True).click()
+                await page.wait_for_selector(f"#result[data-mode={mode}]")
+                fits = await page.evaluate(WORD_FITS_JS)
+                where = f"{mode}: {result} at {width} px"
+                assert fits["broken"] == [], f"{where}: {fits['word']} is broken inside a word"
+                assert not fits["overflows"], where
+                assert fits["pageWidth"] <= fits["screen"], f"{where}: {fits}"
+                if width == 320 and result == "deactivated":
+                    await page.screenshot(
+                        path=str(artifacts / f"scanner-320-{mode}-deactivated.png")
+                    )
+                await page.evaluate(
+                    "document.getElementById('result').removeAttribute('data-mode')"
+                )
+
+    await look_at_every_result("live")
+    live_server.stop()
+    await page.reload()
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await look_at_every_result("offline")

@@ -3,7 +3,7 @@
  * the page (scanner.js); an update of this worker leaves it alone.
  * A card's check link (/check/<code>) opened without signal — a marshal scanning with the
  * phone's own camera app — gets the saved scanner, which checks that code on the phone. */
-const CACHE = "tessera-scan-v5-jsqr-1.4.0";
+const CACHE = "tessera-scan-v6-jsqr-1.4.0";
 const SHELL = [
   "/check/scan/",
   "/check/scan/about",
