@@ -52,6 +52,24 @@
     return node;
   }
 
+  var DATE = /\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?: (?:[A-Z]{2,5}|[+-]\d{2,4}))?)?/g;
+
+  // ``node`` shows ``text`` with each date (and its time) in a <span class="date">, which
+  // the stylesheet keeps on one line: a date never breaks at a hyphen on a narrow phone.
+  function setText(node, text) {
+    node.textContent = "";
+    text = text == null ? "" : String(text);
+    var last = 0, match;
+    DATE.lastIndex = 0;
+    while ((match = DATE.exec(text)) !== null) {
+      if (match.index > last) node.appendChild(document.createTextNode(text.slice(last, match.index)));
+      node.appendChild(el("span", "date", match[0]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
   function when(date) {
     return date.toLocaleString(undefined, {
       day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"
@@ -114,9 +132,9 @@
     var expired = !isNaN(until.getTime()) && Date.now() > until.getTime();
     $("check-slot").dataset.state = expired ? "expired" : "valid";
     $("qr-expired").hidden = !expired;
-    $("check-caption").textContent = expired
+    setText($("check-caption"), expired
       ? "This check code expired " + when(until) + ". Connect to the internet and tap Refresh for a new one."
-      : (check.caption || "Marshals: scan to check this card.");
+      : (check.caption || "Marshals: scan to check this card."));
   }
 
   /* --- the card --- */
@@ -168,7 +186,7 @@
         var li = el("li", r.tone ? "tone-" + r.tone : "");
         li.appendChild(el("span", "label", r.label));
         if (r.value) { li.appendChild(document.createTextNode(" ")); li.appendChild(el("span", "value", r.value)); }
-        if (r.note) { li.appendChild(document.createTextNode(" ")); li.appendChild(el("span", "note", r.note)); }
+        if (r.note) { li.appendChild(document.createTextNode(" ")); li.appendChild(setText(el("span", "note"), r.note)); }
         list.appendChild(li);
       });
       box.appendChild(list);
@@ -196,7 +214,7 @@
     var data = asOfToday(payload, renderedDay);
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
-      node.textContent = value == null ? "" : value;
+      setText(node, value);
     });
     document.querySelectorAll("[data-tone]").forEach(function (node) {
       node.className = node.className.replace(/\btone-\w+/g, "").trim() + " tone-" + get(data, node.dataset.tone);

@@ -502,3 +502,48 @@ async def _wait_for_async(condition, within: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         await asyncio.sleep(0.2)
+
+
+@pytest.mark.browser
+async def test_dates_on_the_card_never_break_at_a_hyphen_from_320_px(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """On a 320 px phone "Spear Authorized expires 2030-11-11" came out as "…2030-11-" and
+    "11" on the next line. Every date on the card (authorizations, membership, the code's
+    caption) stays whole at every phone width, as the server draws the page and as the
+    card app draws it again."""
+    from tests.test_check_page_browser import BROKEN_DATES_JS
+
+    member = await make_verified(db, sca_name="Brannoc of Stonebridge")
+    today = dt.date.today()
+    for n, name in enumerate(
+        ["Spear", "Weapon and Shield", "Two-Weapon", "Great Weapon", "Combat Archery",
+         "Youth Rapier Marshal", "Cut and Thrust", "Target Archery Marshal-in-Training"]
+    ):  # fmt: skip
+        activity = await make_activity(db, "Armored Combat", name)
+        await make_authorization(db, member, activity, expires_on=today + dt.timedelta(400 + n))
+    issued = await issue_link(
+        db, member, None, MailContext(live_server.url, "secret-" + "z" * 32), today
+    )
+    await db.commit()
+    url = f"{live_server.url}/card/{issued.token}"
+
+    async def look(page, how: str) -> None:
+        for width in (320, 340, 360, 375, 390, 412):
+            await page.set_viewport_size({"width": width, "height": 844})
+            dates = await page.evaluate(BROKEN_DATES_JS)
+            assert len(dates["found"]) >= 9, dates  # the rows, the membership, the caption
+            assert dates["broken"] == [], f"{how} at {width} px: {dates['broken']}"
+
+    page = await browser.new_page()
+    await page.route("**/pwa/card.js*", lambda route: route.abort())  # the page as sent
+    await page.goto(url)
+    await look(page, "as the server draws it")
+    await page.close()
+
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    await look(page, "as the card app draws it")
+    await page.set_viewport_size({"width": 320, "height": 844})
+    await page.screenshot(path=str(artifacts / "card-320-dates.png"), full_page=True)
