@@ -489,6 +489,11 @@ async def test_every_result_word_fits_the_scanner_from_320_px(
                 assert fits["broken"] == [], f"{where}: {fits['word']} is broken inside a word"
                 assert not fits["overflows"], where
                 assert fits["pageWidth"] <= fits["screen"], f"{where}: {fits}"
+                reason = await page.locator("#r-reason").inner_text()
+                if result == "revoked":  # when the card was reported lost, not "before then"
+                    assert re.search(r"issued before \d{4}-\d\d-\d\d \d\d:\d\d UTC", reason)
+                # Deactivated members are left out of the roster on purpose: not "joined since".
+                assert "joined since" not in reason, f"{where}: {reason}"
                 if width == 320 and result == "deactivated":
                     await page.screenshot(
                         path=str(artifacts / f"scanner-320-{mode}-deactivated.png")

@@ -203,6 +203,9 @@
     try { found = await readRoster(); } catch { found = null; }
     const member = rosterMember(found, outcome.parsed.publicId);
     if (!member) {
+      // Deactivated and deleted members are left out of the roster on purpose: the
+      // revocation list has already said so, and nobody "joined since".
+      if (outcome.result === "deactivated" || outcome.result === "unknown") return outcome;
       const missing = found
         ? " This member is not in the roster on this phone (joined since it was downloaded?): ask for photo ID."
         : " No roster on this phone: the name and authorizations are unknown offline.";
@@ -235,7 +238,7 @@
     }
     if (revoked && parsed.issuedAt < revoked.before) {
       const reasons = {
-        revoked: "This member's codes issued before then were revoked.",
+        revoked: `This member's codes issued before ${fmt(revoked.before)} were revoked (a lost card?).`,
         deactivated: "The member was deactivated.",
         unknown: "There is no such member any more.",
       };
