@@ -70,6 +70,22 @@
     return node;
   }
 
+  // A time on the organisation's clock, as the caption under the QR gives it ("2026-12-04
+  // 00:00 UTC"), whatever the phone's own time zone.
+  function orgStamp(date, zone) {
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+      }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+        parts.minute + " " + parts.timeZoneName;
+    } catch (e) {
+      return date.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+    }
+  }
+
   function when(date) {
     return date.toLocaleString(undefined, {
       day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"
@@ -133,7 +149,7 @@
     $("check-slot").dataset.state = expired ? "expired" : "valid";
     $("qr-expired").hidden = !expired;
     setText($("check-caption"), expired
-      ? "This check code expired " + when(until) + ". Connect to the internet and tap Refresh for a new one."
+      ? "This check code expired " + orgStamp(until, (shown && shown.org && shown.org.time_zone) || body.dataset.timeZone) + ". Connect to the internet and tap Refresh for a new one."
       : (check.caption || "Marshals: scan to check this card."));
   }
 
