@@ -74,13 +74,20 @@
   // 00:00 UTC"), whatever the phone's own time zone.
   function orgStamp(date, zone) {
     try {
-      var parts = {};
-      new Intl.DateTimeFormat("en-GB", {
-        timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
-      }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+      // The zone's abbreviation as the server writes it (CET, EST, AKST): British English
+      // knows Europe's, American English America's; "GMT+1" only when neither does.
+      var named = ["en-GB", "en-US"].map(function (locale) {
+        var parts = {};
+        new Intl.DateTimeFormat(locale, {
+          timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+        }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+        return parts;
+      });
+      var parts = named[0], name = parts.timeZoneName;
+      if (/^GMT[+-]/.test(name) && !/^GMT[+-]/.test(named[1].timeZoneName)) name = named[1].timeZoneName;
       return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
-        parts.minute + " " + parts.timeZoneName;
+        parts.minute + " " + name;
     } catch (e) {
       return date.toISOString().replace("T", " ").slice(0, 16) + " UTC";
     }

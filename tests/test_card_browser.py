@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -549,3 +550,30 @@ async def test_dates_on_the_card_never_break_at_a_hyphen_from_320_px(
     await look(page, "as the card app draws it")
     await page.set_viewport_size({"width": 320, "height": 844})
     await page.screenshot(path=str(artifacts / "card-320-dates.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_an_expired_code_is_told_on_the_organisations_clock_by_its_zone_name(
+    sqlite_only, live_server, browser, db
+):
+    """An Alaskan kingdom's card says "Code valid until … AKST"; once that has passed
+    offline, the card says when it expired in the same words, not in "GMT-9"."""
+    from server.settings.store import set_setting
+
+    await set_setting(db, "time_zone", "America/Anchorage", None)
+    await db.commit()
+    url, name = await _card_for(db, live_server.url, sca_name="Osric Longstride")
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    until = dt.datetime.fromisoformat(
+        await page.locator("#check-slot").get_attribute("data-valid-until")
+    )
+    stamp = until.astimezone(ZoneInfo("America/Anchorage")).strftime("%Y-%m-%d %H:%M %Z")
+    assert stamp in await page.locator("#check-caption").inner_text()
+    live_server.stop()
+    await page.clock.set_fixed_time(until + dt.timedelta(minutes=1))
+    await page.reload()
+    await page.wait_for_selector("#check-slot[data-state=expired]")
+    caption = await page.locator("#check-caption").inner_text()
+    assert f"This check code expired {stamp}." in caption, caption

@@ -507,3 +507,28 @@ async def test_every_result_word_fits_the_scanner_from_320_px(
     await page.reload()
     await expect(page.locator("#netstate")).to_contain_text("Offline")
     await look_at_every_result("offline")
+
+
+@pytest.mark.browser
+async def test_an_american_organisations_offline_times_name_the_zone_as_its_cards_do(
+    sqlite_only, live_server, browser, db
+):
+    """An Alaskan kingdom: the card's caption and the check page say "AKST"; offline the
+    scanner said "GMT-9" for the same clock. It now names the zone the same way."""
+    await set_setting(db, "time_zone", "America/Anchorage", None)
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mechthild")
+    member = await make_verified(db, sca_name="Berthold")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    issued = dt.datetime.now(dt.UTC)
+    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, issued))
+    local = issued.astimezone(ZoneInfo("America/Anchorage"))  # AKST or AKDT
+
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+    await _check_with_the_server_stopped(page, live_server, link)
+    data = await page.locator("#r-data").inner_text()
+    assert f"{local:%Y-%m-%d %H:%M %Z}" in data, data  # as clock.stamp writes it
+    assert "GMT" not in data

@@ -35,11 +35,15 @@
   function fmt(seconds) {
     const moment = new Date(seconds * 1000);
     try {
-      const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+      // The zone's abbreviation as the server writes it (CET, EST, AKST): British English
+      // knows Europe's, American English America's; "GMT+1" only when neither does.
+      const named = ["en-GB", "en-US"].map((locale) => Object.fromEntries(new Intl.DateTimeFormat(locale, {
         timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
         minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
-      }).formatToParts(moment).map((p) => [p.type, p.value]));
-      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+      }).formatToParts(moment).map((p) => [p.type, p.value])));
+      const parts = named[0];
+      const zone = named.map((p) => p.timeZoneName).find((z) => !/^GMT[+-]/.test(z)) || parts.timeZoneName;
+      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${zone}`;
     } catch {
       return moment.toISOString().replace("T", " ").slice(0, 16) + " UTC";
     }
