@@ -532,3 +532,42 @@ async def test_an_american_organisations_offline_times_name_the_zone_as_its_card
     data = await page.locator("#r-data").inner_text()
     assert f"{local:%Y-%m-%d %H:%M %Z}" in data, data  # as clock.stamp writes it
     assert "GMT" not in data
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("portal", ["page", "redirect"])
+async def test_a_wifi_sign_in_page_does_not_replace_the_saved_roster(
+    sqlite_only, live_server, browser, db, portal
+):
+    """At the event the marshal's phone joins the hall's Wi-Fi, whose sign-in portal
+    answers every request with its own page (or a redirect to it). The scanner's next
+    roster update got that page and saved it as the roster: offline the names were gone
+    ("No roster on this phone"). The saved roster stays until the server sends another."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    async def hall_wifi(route) -> None:
+        if portal == "redirect":
+            await route.fulfill(status=302, headers={"Location": "/login?portal=hall"})
+        else:
+            body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+            await route.fulfill(status=200, content_type="text/html", body=body)
+
+    await browser.route("**/check/scan/roster.json", hall_wifi)
+    await page.get_by_role("button", name="Update and upload now").click()
+    await page.wait_for_timeout(1000)
+    await browser.unroute("**/check/scan/roster.json")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    await _check_with_the_server_stopped(page, live_server, link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")

@@ -162,12 +162,18 @@
       try { body = await response.json(); } catch { /* not JSON */ }
       throw new Refused(response.status, body);
     }
-    const asOf = Number(response.headers.get("X-Roster-Generated-At")) || now();
+    // Only this server's roster replaces the saved one: a Wi-Fi sign-in page (200 HTML, or
+    // a redirect to one) must not take its place, or the names are gone offline.
+    const generated = Number(response.headers.get("X-Roster-Generated-At"));
+    if (response.redirected || !generated) throw new Error(`${ROSTER_URL}: not the roster (a Wi-Fi sign-in page?)`);
+    const asOf = generated;
     if (response.status === 304 && cached) {
       save(STORE.roster, { ...meta, as_of: asOf, checked_ms: Date.now() });
       return;
     }
     if (!response.ok) throw new Error(`${ROSTER_URL}: ${response.status}`);
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.startsWith("application/json")) throw new Error(`${ROSTER_URL}: ${type}, not the roster`);
     await cache.put(ROSTER_URL, response);
     save(STORE.roster, {
       etag: response.headers.get("ETag"),
