@@ -571,3 +571,39 @@ async def test_a_wifi_sign_in_page_does_not_replace_the_saved_roster(
     await _check_with_the_server_stopped(page, live_server, link)
     await expect(page.locator("#r-word")).to_have_text("OK")
     await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")
+
+
+@pytest.mark.browser
+async def test_a_wifi_sign_in_page_does_not_replace_the_saved_scanner(
+    sqlite_only, live_server, browser, db
+):
+    """The hall's Wi-Fi portal answers the scanner page and its script with its own page.
+    The worker saved that in their place (any 200 went into its cache), so once the
+    portal was gone and the signal too the scanner did not open. It keeps its own files
+    (and shows the saved scanner rather than the portal's page)."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    async def hall_wifi(route) -> None:
+        body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+        await route.fulfill(status=200, content_type="text/html", body=body)
+
+    for pattern in ("**/check/scan/", "**/static/scan/*", "**/static/css/site.css"):
+        await browser.route(pattern, hall_wifi)
+    await page.reload()  # the worker answers with the saved scanner, not the portal's page
+    await expect(page.locator("#netstate")).to_be_visible()
+    await browser.unroute_all()
+
+    await _check_with_the_server_stopped(page, live_server, link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")
