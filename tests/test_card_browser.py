@@ -577,3 +577,37 @@ async def test_an_expired_code_is_told_on_the_organisations_clock_by_its_zone_na
     await page.wait_for_selector("#check-slot[data-state=expired]")
     caption = await page.locator("#check-caption").inner_text()
     assert f"This check code expired {stamp}." in caption, caption
+
+
+@pytest.mark.browser
+async def test_a_wifi_sign_in_page_does_not_replace_the_cards_saved_script(
+    sqlite_only, live_server, db, tmp_path
+):
+    """Behind the hall's Wi-Fi portal the card opens from the phone, and the worker's
+    background refresh of card.js got the portal's page — and saved it as card.js. Later,
+    without signal, the card had no QR code and no freshness line. The saved files stay."""
+    url, name = await _card_for(db, live_server.url, sca_name="Osric Longstride")
+    profile = tmp_path / "phone"
+    async with _phone(profile) as phone:  # the first visit, at home
+        page = await phone.new_page()
+        await page.goto(url)
+        await _saved(page)
+
+    async def hall_wifi(route) -> None:
+        body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+        await route.fulfill(status=200, content_type="text/html", body=body)
+
+    async with _phone(profile) as phone:  # at the hall, behind its Wi-Fi portal
+        await phone.route("**/pwa/**", hall_wifi)
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_timeout(1500)  # the worker's background refresh of its files
+
+    live_server.stop()  # later, no signal at all
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.wait_for_selector("body[data-freshness=offline]")
+        await page.locator("#qr svg").wait_for()
+        assert await page.locator("#freshness-word").text_content() == "Offline"
