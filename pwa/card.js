@@ -52,6 +52,47 @@
     return node;
   }
 
+  var DATE = /\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}(?: (?:[A-Z]{2,5}|[+-]\d{2,4}))?)?/g;
+
+  // ``node`` shows ``text`` with each date (and its time) in a <span class="date">, which
+  // the stylesheet keeps on one line: a date never breaks at a hyphen on a narrow phone.
+  function setText(node, text) {
+    node.textContent = "";
+    text = text == null ? "" : String(text);
+    var last = 0, match;
+    DATE.lastIndex = 0;
+    while ((match = DATE.exec(text)) !== null) {
+      if (match.index > last) node.appendChild(document.createTextNode(text.slice(last, match.index)));
+      node.appendChild(el("span", "date", match[0]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
+  // A time on the organisation's clock, as the caption under the QR gives it ("2026-12-04
+  // 00:00 UTC"), whatever the phone's own time zone.
+  function orgStamp(date, zone) {
+    try {
+      // The zone's abbreviation as the server writes it (CET, EST, AKST): British English
+      // knows Europe's, American English America's; "GMT+1" only when neither does.
+      var named = ["en-GB", "en-US"].map(function (locale) {
+        var parts = {};
+        new Intl.DateTimeFormat(locale, {
+          timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+        }).formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+        return parts;
+      });
+      var parts = named[0], name = parts.timeZoneName;
+      if (/^GMT[+-]/.test(name) && !/^GMT[+-]/.test(named[1].timeZoneName)) name = named[1].timeZoneName;
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+        parts.minute + " " + name;
+    } catch (e) {
+      return date.toISOString().replace("T", " ").slice(0, 16) + " UTC";
+    }
+  }
+
   function when(date) {
     return date.toLocaleString(undefined, {
       day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"
@@ -114,9 +155,9 @@
     var expired = !isNaN(until.getTime()) && Date.now() > until.getTime();
     $("check-slot").dataset.state = expired ? "expired" : "valid";
     $("qr-expired").hidden = !expired;
-    $("check-caption").textContent = expired
-      ? "This check code expired " + when(until) + ". Connect to the internet and tap Refresh for a new one."
-      : (check.caption || "Marshals: scan to check this card.");
+    setText($("check-caption"), expired
+      ? "This check code expired " + orgStamp(until, (shown && shown.org && shown.org.time_zone) || body.dataset.timeZone) + ". Connect to the internet and tap Refresh for a new one."
+      : (check.caption || "Marshals: scan to check this card."));
   }
 
   /* --- the card --- */
@@ -168,7 +209,7 @@
         var li = el("li", r.tone ? "tone-" + r.tone : "");
         li.appendChild(el("span", "label", r.label));
         if (r.value) { li.appendChild(document.createTextNode(" ")); li.appendChild(el("span", "value", r.value)); }
-        if (r.note) { li.appendChild(document.createTextNode(" ")); li.appendChild(el("span", "note", r.note)); }
+        if (r.note) { li.appendChild(document.createTextNode(" ")); li.appendChild(setText(el("span", "note"), r.note)); }
         list.appendChild(li);
       });
       box.appendChild(list);
@@ -196,7 +237,7 @@
     var data = asOfToday(payload, renderedDay);
     document.querySelectorAll("[data-bind]").forEach(function (node) {
       var value = get(data, node.dataset.bind);
-      node.textContent = value == null ? "" : value;
+      setText(node, value);
     });
     document.querySelectorAll("[data-tone]").forEach(function (node) {
       node.className = node.className.replace(/\btone-\w+/g, "").trim() + " tone-" + get(data, node.dataset.tone);

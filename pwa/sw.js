@@ -8,13 +8,13 @@
  * as the first visit is not loaded through the worker.
  */
 "use strict";
-var SHELL = "tessera-shell-v5";
+var SHELL = "tessera-shell-v6";
 var CARDS = "tessera-cards-v1";
 // Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
 // new ?v= there and here (and a new SHELL): a page still running the old script after an
 // update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css?v=4", "/pwa/card.js?v=4", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/card.css?v=5", "/pwa/card.js?v=5", "/pwa/vendor/qrcode-generator/qrcode.js",
   "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];
@@ -34,7 +34,16 @@ function saveOpenCards() {
 }
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SHELL).then(function (c) { return c.addAll(SHELL_FILES); })
+  event.waitUntil(caches.open(SHELL).then(function (c) {
+    // Each file as it should be, or no install (the old worker and its files stay).
+    return Promise.all(SHELL_FILES.map(function (path) {
+      var request = new Request(path, { cache: "no-cache" });
+      return fetch(request).then(function (response) {
+        if (!isShellFile(request, response)) throw new Error(path + ": not the card's file");
+        return c.put(path, response);
+      });
+    }));
+  })
     .then(function () { return saveOpenCards().catch(function () {}); })
     .then(function () { return self.skipWaiting(); }));
 });
@@ -200,10 +209,22 @@ self.addEventListener("message", function (event) {
   }));
 });
 
+// What a shell file must be. A Wi-Fi sign-in portal answers any request with its own page
+// (200 HTML, or a redirect to it): saved as card.js, the saved card would lose its QR and
+// its freshness line offline.
+var SHELL_TYPES = { ".js": "javascript", ".css": "text/css", ".png": "image/png" };
+
+function isShellFile(request, response) {
+  if (!response.ok || response.redirected) return false;
+  var path = new URL(request.url).pathname;
+  var ext = Object.keys(SHELL_TYPES).filter(function (e) { return path.slice(-e.length) === e; })[0];
+  return Boolean(ext) && (response.headers.get("content-type") || "").indexOf(SHELL_TYPES[ext]) !== -1;
+}
+
 function shellRequest(request) {
   return caches.match(request).then(function (hit) {
     var network = fetch(request).then(function (response) {
-      if (response.ok) {
+      if (isShellFile(request, response)) {
         var saved = response.clone();
         caches.open(SHELL).then(function (c) { return c.put(request, saved); });
       }

@@ -72,7 +72,7 @@ SESSIONLESS_PREFIXES = (
     "/static/",
     "/pwa/",
     "/favicon.ico",
-    "/apple-touch-icon.png",
+    "/apple-touch-icon",  # .png and -precomposed.png
     "/healthz",
     "/readyz",
     "/metrics",

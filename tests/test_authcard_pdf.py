@@ -46,7 +46,7 @@ async def test_thirty_authorizations_overflow_cleanly_onto_panels_in_the_pdf(
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     await page.set_viewport_size({"width": 900, "height": 1200})
     await _login(page, live_server.url, member.email)
-    await page.goto(f"{live_server.url}/members/{member.id}/auth-card")
+    await page.goto(f"{live_server.url}/members/{member.id}/auth-card?paper=a4")
     await page.emulate_media(media="print")
 
     panels = await page.eval_on_selector_all(
@@ -273,6 +273,7 @@ async def test_cut_marks_lie_on_the_cut_lines_and_batch_pages_keep_each_pair_who
     await page.get_by_label("Branch (with the branches below it)").select_option(
         label="Barony of Batch Printing"
     )
+    await page.locator("#f-paper").select_option(label="A4")
     await (
         page.locator("form", has_text="A branch")
         .get_by_role("button", name="Show the cards")
@@ -306,3 +307,31 @@ async def test_cut_marks_lie_on_the_cut_lines_and_batch_pages_keep_each_pair_who
     }
     assert sizes == {(612, 792)}
     assert sum(_pairs_on(pixels) for pixels in render_pages(letter)) == pairs
+
+
+@pytest.mark.browser
+async def test_the_sheet_prints_at_full_size_on_any_paper(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """The sheet as linked (no paper chosen) names no page size: printed on Letter (the
+    PDF default of Chromium) or A4 the pair still cuts to 171.2 × 54 mm. A sheet that
+    named A4 was shrunk to fit Letter: its marks measured 161 × 50.8 mm."""
+    member = await make_member(
+        db,
+        sca_name="Sir Brannoc",
+        membership_number="D19902026",
+        membership_expires_on=TODAY + dt.timedelta(days=300),
+        verified_at=dt.datetime.now(dt.UTC),
+    )
+    await db.commit()
+    page = await browser.new_page()
+    await _login(page, live_server.url, member.email)
+    await page.goto(f"{live_server.url}/members/{member.id}/auth-card")
+    await page.wait_for_selector("body[data-fitted]")
+    await expect(page.locator(".toolbar")).to_contain_text("The printer's paper")
+    for paper, options in (("letter", {}), ("a4", {"format": "A4"})):
+        pdf = await page.pdf(**options)
+        (artifacts / f"auth-card-on-{paper}.pdf").write_bytes(pdf)
+        pages = render_pages(pdf)
+        assert len(pages) == 1
+        assert _pairs_on(pages[0]) == 1, paper

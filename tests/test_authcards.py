@@ -149,3 +149,36 @@ async def test_batch_leaves_deactivated_members_out_unless_asked_for(client, db)
     assert "Deactivated Dorcas" in only.text and "Active Anwen" not in only.text
     bad = await client.get(f"/auth-cards?branch={barony.id}&status=emperor")
     assert bad.status_code == 400 and "Choose statuses from the list" in bad.text
+
+
+async def test_a_deactivated_members_printed_card_shows_nothing_as_valid(client, db):
+    """Office staff may still print a deactivated member's card (one card, or a batch with
+    the status ticked): like their mobile card it says that nothing on it is valid, on the
+    front and on every back, instead of listing their authorizations as if current."""
+    office = await make_staff(db, ["manage_members"])
+    branch = await make_branch(db, "Barony of Suspension")
+    member = await make_member(
+        db,
+        sca_name="Fulk of Amberdale",
+        branch_id=branch.id,
+        membership_number="M4343",
+        membership_expires_on=TODAY + dt.timedelta(days=300),
+        verified_at=dt.datetime.now(dt.UTC),
+        deactivated_at=dt.datetime.now(dt.UTC),
+    )
+    for n in range(25):  # enough rows for a second pair of panels
+        activity = await make_activity(db, "Armored Combat", f"Form {n:02d}")
+        await make_authorization(db, member, activity, expires_on=TODAY + dt.timedelta(days=90))
+    await db.commit()
+    await login(client, office.email)
+    pages = [
+        await client.get(f"/members/{member.id}/auth-card"),
+        await client.get(f"/auth-cards?branch={branch.id}&status=deactivated"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "Status: Deactivated" in page.text
+        assert '<p class="expired">Nothing on this card is valid.</p>' in page.text
+        backs = page.text.count('class="panel back"')
+        assert backs >= 2
+        assert page.text.count("Fulk of Amberdale — NOT VALID: deactivated</p>") == backs

@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -326,7 +327,9 @@ async def test_freshness_is_at_the_top_and_an_expired_code_is_marked(
     await page.reload()
     await page.wait_for_selector("#check-slot[data-state=expired]")
     assert await page.locator("#qr-expired").is_visible()
-    assert "This check code expired" in await page.locator("#check-caption").inner_text()
+    caption = await page.locator("#check-caption").inner_text()
+    # On the organisation's clock, as the caption it replaces ("valid until … UTC").
+    assert f"This check code expired {valid_until:%Y-%m-%d %H:%M} UTC." in caption
     assert "Marshals: scan" not in await page.locator("#check-caption").inner_text()
     await page.get_by_role("heading", name=name).wait_for()
     await page.screenshot(path=str(artifacts / "card-offline-code-expired.png"), full_page=True)
@@ -502,3 +505,109 @@ async def _wait_for_async(condition, within: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         await asyncio.sleep(0.2)
+
+
+@pytest.mark.browser
+async def test_dates_on_the_card_never_break_at_a_hyphen_from_320_px(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """On a 320 px phone "Spear Authorized expires 2030-11-11" came out as "…2030-11-" and
+    "11" on the next line. Every date on the card (authorizations, membership, the code's
+    caption) stays whole at every phone width, as the server draws the page and as the
+    card app draws it again."""
+    from tests.test_check_page_browser import BROKEN_DATES_JS
+
+    member = await make_verified(db, sca_name="Brannoc of Stonebridge")
+    today = dt.date.today()
+    for n, name in enumerate(
+        ["Spear", "Weapon and Shield", "Two-Weapon", "Great Weapon", "Combat Archery",
+         "Youth Rapier Marshal", "Cut and Thrust", "Target Archery Marshal-in-Training"]
+    ):  # fmt: skip
+        activity = await make_activity(db, "Armored Combat", name)
+        await make_authorization(db, member, activity, expires_on=today + dt.timedelta(400 + n))
+    issued = await issue_link(
+        db, member, None, MailContext(live_server.url, "secret-" + "z" * 32), today
+    )
+    await db.commit()
+    url = f"{live_server.url}/card/{issued.token}"
+
+    async def look(page, how: str) -> None:
+        for width in (320, 340, 360, 375, 390, 412):
+            await page.set_viewport_size({"width": width, "height": 844})
+            dates = await page.evaluate(BROKEN_DATES_JS)
+            assert len(dates["found"]) >= 9, dates  # the rows, the membership, the caption
+            assert dates["broken"] == [], f"{how} at {width} px: {dates['broken']}"
+
+    page = await browser.new_page()
+    await page.route("**/pwa/card.js*", lambda route: route.abort())  # the page as sent
+    await page.goto(url)
+    await look(page, "as the server draws it")
+    await page.close()
+
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    await look(page, "as the card app draws it")
+    await page.set_viewport_size({"width": 320, "height": 844})
+    await page.screenshot(path=str(artifacts / "card-320-dates.png"), full_page=True)
+
+
+@pytest.mark.browser
+async def test_an_expired_code_is_told_on_the_organisations_clock_by_its_zone_name(
+    sqlite_only, live_server, browser, db
+):
+    """An Alaskan kingdom's card says "Code valid until … AKST"; once that has passed
+    offline, the card says when it expired in the same words, not in "GMT-9"."""
+    from server.settings.store import set_setting
+
+    await set_setting(db, "time_zone", "America/Anchorage", None)
+    await db.commit()
+    url, name = await _card_for(db, live_server.url, sca_name="Osric Longstride")
+    page = await browser.new_page()
+    await page.goto(url)
+    await _saved(page)
+    until = dt.datetime.fromisoformat(
+        await page.locator("#check-slot").get_attribute("data-valid-until")
+    )
+    stamp = until.astimezone(ZoneInfo("America/Anchorage")).strftime("%Y-%m-%d %H:%M %Z")
+    assert stamp in await page.locator("#check-caption").inner_text()
+    live_server.stop()
+    await page.clock.set_fixed_time(until + dt.timedelta(minutes=1))
+    await page.reload()
+    await page.wait_for_selector("#check-slot[data-state=expired]")
+    caption = await page.locator("#check-caption").inner_text()
+    assert f"This check code expired {stamp}." in caption, caption
+
+
+@pytest.mark.browser
+async def test_a_wifi_sign_in_page_does_not_replace_the_cards_saved_script(
+    sqlite_only, live_server, db, tmp_path
+):
+    """Behind the hall's Wi-Fi portal the card opens from the phone, and the worker's
+    background refresh of card.js got the portal's page — and saved it as card.js. Later,
+    without signal, the card had no QR code and no freshness line. The saved files stay."""
+    url, name = await _card_for(db, live_server.url, sca_name="Osric Longstride")
+    profile = tmp_path / "phone"
+    async with _phone(profile) as phone:  # the first visit, at home
+        page = await phone.new_page()
+        await page.goto(url)
+        await _saved(page)
+
+    async def hall_wifi(route) -> None:
+        body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+        await route.fulfill(status=200, content_type="text/html", body=body)
+
+    async with _phone(profile) as phone:  # at the hall, behind its Wi-Fi portal
+        await phone.route("**/pwa/**", hall_wifi)
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.get_by_role("heading", name=name).wait_for()
+        await page.wait_for_timeout(1500)  # the worker's background refresh of its files
+
+    live_server.stop()  # later, no signal at all
+    async with _phone(profile) as phone:
+        page = await phone.new_page()
+        await page.goto(url)
+        await page.wait_for_selector("body[data-freshness=offline]")
+        await page.locator("#qr svg").wait_for()
+        assert await page.locator("#freshness-word").text_content() == "Offline"

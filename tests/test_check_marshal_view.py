@@ -87,3 +87,25 @@ async def test_a_new_card_epoch_makes_the_stored_view_stale(app, client, db):
     await db.commit()
     answer = (await client.get(url, headers=JSON)).json()
     assert "stored" not in answer and answer["sections"] == built["sections"]
+
+
+async def test_a_deactivated_members_authorizations_are_marked_not_valid(app, client, db):
+    """The marshal checking a deactivated member's card sees DEACTIVATED and, above the
+    authorizations still on record, that they are not valid while deactivated (as the
+    member's own card says), not a plain list of 'Authorized' rows."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(
+        db, sca_name="Fulk of Amberdale", deactivated_at=dt.datetime.now(dt.UTC)
+    )
+    rapier = await make_activity(db, "Rapier", "Heavy Rapier")
+    await make_authorization(db, member, rapier, expires_on=TODAY + dt.timedelta(days=90))
+    current = await make_verified(db, sca_name="Brienne")
+    await make_authorization(db, current, rapier, expires_on=TODAY + dt.timedelta(days=90))
+    await db.commit()
+    await login(client, marshal.email)
+    page = await client.get(f"/check/{code_for(app, member)}")
+    assert 'data-result="deactivated"' in page.text and "Heavy Rapier" in page.text
+    assert "Not valid while the member is deactivated." in page.text
+    page = await client.get(f"/check/{code_for(app, current)}")
+    assert 'data-result="ok"' in page.text and "Heavy Rapier" in page.text
+    assert "Not valid while" not in page.text

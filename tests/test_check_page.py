@@ -433,6 +433,8 @@ async def test_the_root_icons_a_browser_asks_for_unprompted_are_there(client):
     assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
     assert Image.open(BytesIO(icon.content)).format == "ICO"
     assert "set-cookie" not in icon.headers
-    touch = await client.get("/apple-touch-icon.png")
-    assert touch.status_code == 200 and touch.headers["content-type"] == "image/png"
-    assert Image.open(BytesIO(touch.content)).size == (180, 180)
+    for path in ("/apple-touch-icon.png", "/apple-touch-icon-precomposed.png"):
+        touch = await client.get(path)
+        assert touch.status_code == 200 and touch.headers["content-type"] == "image/png", path
+        assert Image.open(BytesIO(touch.content)).size == (180, 180)
+        assert "set-cookie" not in touch.headers

@@ -439,3 +439,171 @@ async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
     local = issued.astimezone(ZoneInfo("Europe/Berlin"))
     assert f"{local:%Y-%m-%d %H:%M} {zone}" in data  # the code's issue time
     assert "UTC" not in data
+
+
+# Each space-separated word of the result (DEACTIVATED, CODE EXPIRED) on one line, and the
+# result word no wider than its box.
+WORD_FITS_JS = """() => {
+  const word = document.getElementById('r-word');
+  const text = word.firstChild;
+  const broken = [];
+  let at = 0;
+  for (const part of word.textContent.split(' ')) {
+    const range = document.createRange();
+    range.setStart(text, at);
+    range.setEnd(text, at + part.length);
+    const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) broken.push(part);
+    at += part.length + 1;
+  }
+  return { word: word.textContent, broken, overflows: word.scrollWidth > word.clientWidth + 1,
+           pageWidth: document.documentElement.scrollWidth, screen: window.innerWidth };
+}"""
+
+
+@pytest.mark.browser
+async def test_every_result_word_fits_the_scanner_from_320_px(
+    sqlite_only, live_server, browser, db, artifacts
+):
+    """A marshal's phone of 320–412 px: DEACTIVATED, CODE EXPIRED, MINOR: NO PARENT … are
+    never broken inside a word (DEACTIVATED came out as DEACTIVAT / ED at 320 px), live
+    and offline."""
+    from tests.test_check_page_browser import WIDTHS, _members_for_every_result
+
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    paths = await _members_for_every_result(db, Path(live_server.env["TESSERA_DATA_DIR"]))
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+
+    async def look_at_every_result(mode: str) -> None:
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 800})
+            for result, path in paths.items():
+                await page.get_by_label("Or type or paste the code").fill(live_server.url + path)
+                await page.get_by_role("button", name="Check", exact=True).click()
+                await page.wait_for_selector(f"#result[data-mode={mode}]")
+                fits = await page.evaluate(WORD_FITS_JS)
+                where = f"{mode}: {result} at {width} px"
+                assert fits["broken"] == [], f"{where}: {fits['word']} is broken inside a word"
+                assert not fits["overflows"], where
+                assert fits["pageWidth"] <= fits["screen"], f"{where}: {fits}"
+                reason = await page.locator("#r-reason").inner_text()
+                if result == "revoked":  # when the card was reported lost, not "before then"
+                    assert re.search(r"issued before \d{4}-\d\d-\d\d \d\d:\d\d UTC", reason)
+                # Deactivated members are left out of the roster on purpose: not "joined since".
+                assert "joined since" not in reason, f"{where}: {reason}"
+                if width == 320 and result == "deactivated":
+                    await page.screenshot(
+                        path=str(artifacts / f"scanner-320-{mode}-deactivated.png")
+                    )
+                await page.evaluate(
+                    "document.getElementById('result').removeAttribute('data-mode')"
+                )
+
+    await look_at_every_result("live")
+    live_server.stop()
+    await page.reload()
+    await expect(page.locator("#netstate")).to_contain_text("Offline")
+    await look_at_every_result("offline")
+
+
+@pytest.mark.browser
+async def test_an_american_organisations_offline_times_name_the_zone_as_its_cards_do(
+    sqlite_only, live_server, browser, db
+):
+    """An Alaskan kingdom: the card's caption and the check page say "AKST"; offline the
+    scanner said "GMT-9" for the same clock. It now names the zone the same way."""
+    await set_setting(db, "time_zone", "America/Anchorage", None)
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mechthild")
+    member = await make_verified(db, sca_name="Berthold")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    issued = dt.datetime.now(dt.UTC)
+    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, issued))
+    local = issued.astimezone(ZoneInfo("America/Anchorage"))  # AKST or AKDT
+
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("members, as of")
+    await _check_with_the_server_stopped(page, live_server, link)
+    data = await page.locator("#r-data").inner_text()
+    assert f"{local:%Y-%m-%d %H:%M %Z}" in data, data  # as clock.stamp writes it
+    assert "GMT" not in data
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("portal", ["page", "redirect"])
+async def test_a_wifi_sign_in_page_does_not_replace_the_saved_roster(
+    sqlite_only, live_server, browser, db, portal
+):
+    """At the event the marshal's phone joins the hall's Wi-Fi, whose sign-in portal
+    answers every request with its own page (or a redirect to it). The scanner's next
+    roster update got that page and saved it as the roster: offline the names were gone
+    ("No roster on this phone"). The saved roster stays until the server sends another."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    async def hall_wifi(route) -> None:
+        if portal == "redirect":
+            await route.fulfill(status=302, headers={"Location": "/login?portal=hall"})
+        else:
+            body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+            await route.fulfill(status=200, content_type="text/html", body=body)
+
+    await browser.route("**/check/scan/roster.json", hall_wifi)
+    await page.get_by_role("button", name="Update and upload now").click()
+    await page.wait_for_timeout(1000)
+    await browser.unroute("**/check/scan/roster.json")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    await _check_with_the_server_stopped(page, live_server, link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")
+
+
+@pytest.mark.browser
+async def test_a_wifi_sign_in_page_does_not_replace_the_saved_scanner(
+    sqlite_only, live_server, browser, db
+):
+    """The hall's Wi-Fi portal answers the scanner page and its script with its own page.
+    The worker saved that in their place (any 200 went into its cache), so once the
+    portal was gone and the signal too the scanner did not open. It keeps its own files
+    (and shows the saved scanner rather than the portal's page)."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    link = codes.check_url(
+        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
+    )
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
+    await expect(page.locator("#roster-state")).to_contain_text("2 members, as of")
+
+    async def hall_wifi(route) -> None:
+        body = "<html><h1>Welcome to the Hall Wi-Fi</h1><p>Accept the terms.</p></html>"
+        await route.fulfill(status=200, content_type="text/html", body=body)
+
+    for pattern in ("**/check/scan/", "**/static/scan/*", "**/static/css/site.css"):
+        await browser.route(pattern, hall_wifi)
+    await page.reload()  # the worker answers with the saved scanner, not the portal's page
+    await expect(page.locator("#netstate")).to_be_visible()
+    await browser.unroute_all()
+
+    await _check_with_the_server_stopped(page, live_server, link)
+    await expect(page.locator("#r-word")).to_have_text("OK")
+    await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")

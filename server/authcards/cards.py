@@ -16,6 +16,10 @@ from server.members.status import label as status_label
 from server.plugins.contract import SectionContext
 from server.plugins.registry import collect_sections_many
 
+# A deactivated member's card (printed only when their status is ticked) shows nothing as
+# valid, as their mobile card does (server.cards.wording).
+NOT_VALID = "NOT VALID: deactivated"
+
 
 @dataclass
 class AuthCard:
@@ -26,6 +30,8 @@ class AuthCard:
     membership: str  # "Membership D19902026", or "No membership on record"
     membership_expiry: str  # "— expires 2027-09-30" (printed on one line), or ""
     membership_expired: bool
+    deactivated: bool  # then the front and every back say that nothing on it is valid
+    back_head: str  # the name at the top of each back panel (and "not valid" if deactivated)
     qr: Markup | None
     pairs: list[tuple[str | BackPanel, BackPanel | None]]
 
@@ -55,6 +61,8 @@ async def build_cards(
     for member in members:
         membership, expiry, expired = membership_text(member, today)
         name = member.sca_name or member.display_name
+        deactivated = member.is_deactivated
+        back_head = f"{name} — {NOT_VALID}" if deactivated else name
         cards.append(
             AuthCard(
                 member=member,
@@ -64,8 +72,10 @@ async def build_cards(
                 membership=membership,
                 membership_expiry=expiry,
                 membership_expired=expired,
+                deactivated=deactivated,
+                back_head=back_head,
                 qr=await qr_markup(db, member, base_url),
-                pairs=folded_pairs(back_panels(sections[member.id], lines_below(name))),
+                pairs=folded_pairs(back_panels(sections[member.id], lines_below(back_head))),
             )
         )
     return cards

@@ -20,15 +20,17 @@ from server.web.forms import parse_id
 from server.web.navigation import REGISTER, NavLink, add
 from server.web.templating import render
 
-PAPERS = {"a4": "A4", "letter": "Letter"}
+# "any": the sheet names no page size, so the browser prints at 100 % on whatever paper the
+# printer has (a sheet that names A4 is shrunk to 94 % on Letter, and its marks with it).
+PAPERS = {"any": "The printer's paper", "a4": "A4", "letter": "Letter"}
 BATCH_LIMIT = 2000
 # Batch printing leaves deactivated members out unless their status is ticked.
 DEFAULT_STATUSES = tuple(s.key for s in STATUSES if not s.deactivated)
 
 
 def _paper(request: Request) -> str:
-    paper = request.query_params.get("paper", "a4")
-    return paper if paper in PAPERS else "a4"
+    paper = request.query_params.get("paper", "any")
+    return paper if paper in PAPERS else "any"
 
 
 def may_print(user: Member, perms: frozenset[str], member: Member, today: dt.date) -> bool:

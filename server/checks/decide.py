@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from server import clock
 from server.checks import codes
 from server.checks.keyring import Keyring
 from server.checks.lookup import MemberFacts
@@ -70,7 +71,10 @@ async def decide(
         return Verdict(result(key), reason, code, member, code.key_id)
 
     if member.revoked_before is not None and code.issued_at < member.revoked_before:
-        return verdict("revoked", "This member's codes issued before then were revoked.")
+        when = clock.stamp(member.time_zone, member.revoked_before)
+        return verdict(
+            "revoked", f"This member's codes issued before {when} were revoked (a lost card?)."
+        )
     if (
         voided is not None
         and code.valid_until - code.issued_at > codes.MOBILE_VALIDITY

@@ -30,6 +30,9 @@ from server.web.templating import ROOT, render
 
 SCAN_STATIC = ROOT / "static" / "scan"
 MAX_UPLOAD_BYTES = 512 * 1024
+# Marks the scanner's own pages: its worker saves nothing else in their place (a Wi-Fi
+# sign-in portal's page, say).
+SCANNER_PAGE = "X-Tessera-Scanner"
 
 
 async def scan_redirect(request: Request) -> Response:
@@ -42,12 +45,15 @@ async def scan(request: Request) -> Response:
     zone = clock.zone_of(request.state.site).key
     response = render(request, "checks/scan.html", {"vocabulary": vocabulary, "time_zone": zone})
     response.headers["Cache-Control"] = "no-cache"
+    response.headers[SCANNER_PAGE] = "page"
     return response
 
 
 @page(anonymous=True)
 async def about(request: Request) -> Response:
-    return render(request, "checks/about.html", {})
+    response = render(request, "checks/about.html", {})
+    response.headers[SCANNER_PAGE] = "page"
+    return response
 
 
 async def service_worker(request: Request) -> Response:

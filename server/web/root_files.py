@@ -2,7 +2,8 @@
 
 A browser that finds no ``<link rel="icon">`` (a marshal's in-app browser opening a check
 link, a bookmark) asks for ``/favicon.ico``; iOS asks for ``/apple-touch-icon.png`` when
-a page is added to the home screen. Both are answered with the app's icon, not a 404.
+a page is added to the home screen (older iOS first for ``/apple-touch-icon-precomposed.png``).
+All are answered with the app's icon, not a 404.
 """
 
 from __future__ import annotations
@@ -29,4 +30,5 @@ async def apple_touch_icon(request: Request) -> Response:
 routes = [
     Route("/favicon.ico", favicon, methods=["GET"]),
     Route("/apple-touch-icon.png", apple_touch_icon, methods=["GET"]),
+    Route("/apple-touch-icon-precomposed.png", apple_touch_icon, methods=["GET"]),
 ]

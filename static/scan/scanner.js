@@ -35,11 +35,15 @@
   function fmt(seconds) {
     const moment = new Date(seconds * 1000);
     try {
-      const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+      // The zone's abbreviation as the server writes it (CET, EST, AKST): British English
+      // knows Europe's, American English America's; "GMT+1" only when neither does.
+      const named = ["en-GB", "en-US"].map((locale) => Object.fromEntries(new Intl.DateTimeFormat(locale, {
         timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
         minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
-      }).formatToParts(moment).map((p) => [p.type, p.value]));
-      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+      }).formatToParts(moment).map((p) => [p.type, p.value])));
+      const parts = named[0];
+      const zone = named.map((p) => p.timeZoneName).find((z) => !/^GMT[+-]/.test(z)) || parts.timeZoneName;
+      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${zone}`;
     } catch {
       return moment.toISOString().replace("T", " ").slice(0, 16) + " UTC";
     }
@@ -158,12 +162,18 @@
       try { body = await response.json(); } catch { /* not JSON */ }
       throw new Refused(response.status, body);
     }
-    const asOf = Number(response.headers.get("X-Roster-Generated-At")) || now();
+    // Only this server's roster replaces the saved one: a Wi-Fi sign-in page (200 HTML, or
+    // a redirect to one) must not take its place, or the names are gone offline.
+    const generated = Number(response.headers.get("X-Roster-Generated-At"));
+    if (response.redirected || !generated) throw new Error(`${ROSTER_URL}: not the roster (a Wi-Fi sign-in page?)`);
+    const asOf = generated;
     if (response.status === 304 && cached) {
       save(STORE.roster, { ...meta, as_of: asOf, checked_ms: Date.now() });
       return;
     }
     if (!response.ok) throw new Error(`${ROSTER_URL}: ${response.status}`);
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.startsWith("application/json")) throw new Error(`${ROSTER_URL}: ${type}, not the roster`);
     await cache.put(ROSTER_URL, response);
     save(STORE.roster, {
       etag: response.headers.get("ETag"),
@@ -203,6 +213,9 @@
     try { found = await readRoster(); } catch { found = null; }
     const member = rosterMember(found, outcome.parsed.publicId);
     if (!member) {
+      // Deactivated and deleted members are left out of the roster on purpose: the
+      // revocation list has already said so, and nobody "joined since".
+      if (outcome.result === "deactivated" || outcome.result === "unknown") return outcome;
       const missing = found
         ? " This member is not in the roster on this phone (joined since it was downloaded?): ask for photo ID."
         : " No roster on this phone: the name and authorizations are unknown offline.";
@@ -235,7 +248,7 @@
     }
     if (revoked && parsed.issuedAt < revoked.before) {
       const reasons = {
-        revoked: "This member's codes issued before then were revoked.",
+        revoked: `This member's codes issued before ${fmt(revoked.before)} were revoked (a lost card?).`,
         deactivated: "The member was deactivated.",
         unknown: "There is no such member any more.",
       };

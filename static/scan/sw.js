@@ -3,7 +3,7 @@
  * the page (scanner.js); an update of this worker leaves it alone.
  * A card's check link (/check/<code>) opened without signal — a marshal scanning with the
  * phone's own camera app — gets the saved scanner, which checks that code on the phone. */
-const CACHE = "tessera-scan-v5-jsqr-1.4.0";
+const CACHE = "tessera-scan-v6-jsqr-1.4.0";
 const SHELL = [
   "/check/scan/",
   "/check/scan/about",
@@ -19,13 +19,29 @@ const SHELL = [
 const TIMEOUT_MS = 4000;
 
 const PAGE = "/check/scan/";
+// What each saved file must be. A Wi-Fi sign-in portal answers any request with its own
+// page (200 HTML, or a redirect to it): saved in place of the scanner or its script, the
+// scanner would be gone offline. The pages carry X-Tessera-Scanner (server.checks.scanner).
+const TYPES = { ".js": "javascript", ".css": "text/css", ".png": "image/png", ".svg": "image/svg+xml", ".webmanifest": "json" };
+
+function ours(path, response) {
+  if (!response.ok || response.redirected) return false;
+  if (path === PAGE || path === "/check/scan/about") return response.headers.get("X-Tessera-Scanner") === "page";
+  const ext = Object.keys(TYPES).find((e) => path.endsWith(e));
+  return Boolean(ext) && (response.headers.get("Content-Type") || "").includes(TYPES[ext]);
+}
 
 /* The scanner page as a marshal sees it. Logged out, the server sends the login form
- * instead: that must not replace the saved scanner (a new worker keeps the last good one). */
+ * instead: that must not replace the saved scanner (a new worker keeps the last good one).
+ * Any other file that is not what it should be fails the install: the old worker stays. */
 async function fill(cache) {
-  await cache.addAll(SHELL.filter((path) => path !== PAGE));
+  await Promise.all(SHELL.filter((path) => path !== PAGE).map(async (path) => {
+    const response = await fetch(path, { cache: "no-cache" });
+    if (!ours(path, response)) throw new Error(`${path}: not the scanner's file`);
+    await cache.put(path, response);
+  }));
   const response = await fetch(PAGE, { credentials: "same-origin", cache: "no-cache" });
-  if (response.ok && !response.redirected) return cache.put(PAGE, response);
+  if (ours(PAGE, response)) return cache.put(PAGE, response);
   const saved = await caches.match(PAGE);
   if (saved) await cache.put(PAGE, saved);
 }
@@ -75,8 +91,16 @@ self.addEventListener("fetch", (event) => {
     const cache = await caches.open(CACHE);
     try {
       const response = await withTimeout(fetch(event.request));
-      if (response.ok && !response.redirected) await cache.put(path, response.clone());
-      return response;
+      if (ours(path, response)) {
+        await cache.put(path, response.clone());
+        return response;
+      }
+      // Opening a page: the server's refusal, error or redirect (to the login form) as sent.
+      const navigation = event.request.mode === "navigate";
+      if (navigation && (response.type === "opaqueredirect" || !response.ok)) return response;
+      // Anything else that is not the scanner's file (a Wi-Fi sign-in page): the saved one.
+      const cached = await cache.match(path);
+      return cached || response;
     } catch (error) {
       const cached = await cache.match(path);
       if (cached) return cached;

@@ -10,6 +10,7 @@ EXPECTED = {
     ("GET", "/static"): ANYONE,
     ("GET", "/favicon.ico"): ANYONE,
     ("GET", "/apple-touch-icon.png"): ANYONE,
+    ("GET", "/apple-touch-icon-precomposed.png"): ANYONE,
     ("GET", "/login"): ANYONE,
     ("POST", "/login"): ANYONE,
     ("POST", "/logout"): ANYONE,
