@@ -195,7 +195,7 @@ async def test_the_mail_loop_says_once_that_the_database_is_gone_and_once_it_is_
     finally:
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await loop
+            await within(60, loop, unblock=relay.pull)
 
 
 async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(relay, log_lines):
