@@ -39,7 +39,13 @@ def keys_problem(settings: Settings) -> str | None:
         code = newest_code(settings.database_url)
     except Exception:  # the database cannot be read: the keys are saved as they are
         return None
-    reason = None if code is None else unverified(code, keyring.read(data_dir))
+    if code is None:
+        return None
+    try:
+        ring = keyring.read(data_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{data_dir / keyring.FILE_NAME} cannot be read ({exc})"
+    reason = unverified(code, ring)
     if reason is None:
         return None
     return (
