@@ -271,6 +271,11 @@ async def test_a_backup_from_another_data_dir_than_the_servers_is_refused(
     assert "cannot verify" in done.stderr and "TESSERA_DATA_DIR" in done.stderr, done.stderr
     assert not (tmp_path / "wrong").exists() and not (elsewhere / "secret_key").exists()
 
+    (elsewhere / "check_keys.json").write_text('{"keys": ')  # cut short
+    done = manage("backup", str(tmp_path / "wrong"), env=env)
+    assert done.returncode == 1 and "check_keys.json cannot be read" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "wrong").exists()
+
     env = environment(settings.data_dir) | {"DATABASE_URL": database_url}
     done = manage("backup", str(tmp_path / "right"), env=env)
     assert done.returncode == 0, done.stderr
