@@ -194,7 +194,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     request_metrics = RequestMetrics.from_environment()
     middleware = [
-        Middleware(RequestObserver, metrics=request_metrics, access_log=access_log()),
+        Middleware(
+            RequestObserver, metrics=request_metrics, access_log=access_log(settings.access_log)
+        ),
         Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(
             SessionMiddleware,

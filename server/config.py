@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import URL
 from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
 
@@ -48,6 +49,8 @@ class Settings:
     wallet: WalletConfig = WalletConfig()
     # Where stale cards are rebuilt: "process" (a child process, another core) or "thread".
     card_rebuilder: str = "process"
+    # Tessera's access log (``server.web.access_log``), ``TESSERA_ACCESS_LOG``.
+    access_log: bool = True
 
     @property
     def https(self) -> bool:
@@ -79,9 +82,9 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"TESSERA_DATA_DIR: cannot make the folder {data_dir} ({exc.strerror or exc})"
         ) from None
-    database_url = config(
-        "DATABASE_URL", default=f"sqlite+aiosqlite:///{data_dir / 'tessera.sqlite3'}"
-    )
+    # The data directory's path as a URL's (a "?", "#" or "%" in a folder name is escaped).
+    default_database = URL.create("sqlite+aiosqlite", database=str(data_dir / "tessera.sqlite3"))
+    database_url = config("DATABASE_URL", default=default_database.render_as_string())
     make_private(data_dir, database_url)
     secret_key = config("SECRET_KEY", cast=Secret, default=None) or Secret(_secret_key(data_dir))
     smtp_url = config("SMTP_URL", cast=Secret, default=None) or None
@@ -96,6 +99,7 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
         wallet=load_wallet_config(config),
         card_rebuilder=_read(config, "CARD_REBUILDER", _rebuilder, "process"),
+        access_log=_read(config, "TESSERA_ACCESS_LOG", _flag, "true"),
     )
 
 

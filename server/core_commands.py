@@ -75,6 +75,7 @@ def serve(args: argparse.Namespace) -> int:
     from server.checks.key_agreement import foreign_key_warning
     from server.cli import COMMANDS
     from server.mail.delivery import check_smtp_url
+    from server.wallet.config import web_service_warning
 
     if "BASE_URL" not in os.environ:
         # Links in mail and the demo's card link point where this server listens (the
@@ -88,6 +89,9 @@ def serve(args: argparse.Namespace) -> int:
             "guesses it can forge logins. Use a random one of 32 or more (README, Configuration).",
             file=sys.stderr,
         )
+    wallet_warning = web_service_warning(settings.wallet, settings.base_url)
+    if wallet_warning:
+        print(wallet_warning, file=sys.stderr)
     problem = address_problem(args.host, args.port)
     if problem:
         print(problem, file=sys.stderr)

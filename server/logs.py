@@ -200,8 +200,9 @@ def write(text: str) -> None:
             handler.release()
 
 
-def access_log() -> AccessLog | None:
-    """The access log, unless ``TESSERA_ACCESS_LOG`` is false."""
-    if os.environ.get("TESSERA_ACCESS_LOG", "true").lower() in {"0", "false", "no", "off"}:
+def access_log(enabled: bool = True) -> AccessLog | None:
+    """The access log, written through the log's handler; None when ``enabled`` is
+    false (``Settings.access_log``: ``TESSERA_ACCESS_LOG``, a flag like the others)."""
+    if not enabled:
         return None
     return AccessLog(write, json_lines=log_format() == "json")

@@ -20,7 +20,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # The option is ConfigParser text, where "%" starts an interpolation: a URL's
+    # percent-encoded characters (a password with "@" or "/" in it) are written "%%".
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     config.set_main_option(
         "version_locations", os.pathsep.join(str(p) for p in version_locations())

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from server.config import ConfigError
+from server.db.busy import is_busy
 from server.db.outage import exception_chain
 from server.db.target import BadDatabaseURL
 from server.mail.delivery import BadSmtpURL
@@ -95,6 +96,12 @@ def explain(error: BaseException, database_url: str = "") -> str:
         ):
             scheme = database_url.split(":", 1)[0]
             return f"DATABASE_URL uses {scheme!r}, which Tessera cannot use.\nFix it: {SUPPORTED}."
+    if is_busy(error):
+        return (
+            f"{_where(database_url)} stayed busy: another process kept it locked for longer "
+            "than Tessera waits, and nothing of that step was saved.\n"
+            "Run the command again in a moment (is a long import, restore or other command running?)."
+        )
     if "does not exist" in text and "database" in text:
         name = _database_name(database_url)
         return (
@@ -105,6 +112,12 @@ def explain(error: BaseException, database_url: str = "") -> str:
         return (
             f"{_where(database_url)} refused the login.\n"
             "Check the user name and password in DATABASE_URL."
+        )
+    if "rejected SSL upgrade" in text:
+        return (
+            f"{_where(database_url)} does not offer SSL, which DATABASE_URL asks for "
+            "(?ssl= or ?sslmode=).\n"
+            "Turn SSL on in PostgreSQL, or ask for ?sslmode=prefer (or disable) in DATABASE_URL."
         )
     for e in chain:
         if isinstance(e, socket.gaierror):

@@ -16,9 +16,10 @@ from server.db.target import DatabaseTarget
 
 
 @contextlib.asynccontextmanager
-async def long_write(database_url: str) -> AsyncIterator[None]:
+async def long_write(database_url: str, *, also: tuple[str, ...] = ()) -> AsyncIterator[None]:
     """Another process's write transaction, open (an import, a nightly chunk …): on SQLite
-    it holds the database's write lock, on PostgreSQL row locks on every member."""
+    it holds the database's write lock, on PostgreSQL row locks on every member (and on
+    every row of the tables ``also`` names)."""
     target = DatabaseTarget.parse(database_url)
     if target.is_sqlite:
         assert target.sqlite_path
@@ -37,6 +38,8 @@ async def long_write(database_url: str) -> AsyncIterator[None]:
         transaction = conn.transaction()
         await transaction.start()
         await conn.execute("UPDATE members SET private_notes = private_notes")
+        for table in also:
+            await conn.execute(f"SELECT 1 FROM {table} FOR UPDATE")
         yield
         await transaction.rollback()
     finally:

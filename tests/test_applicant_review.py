@@ -164,3 +164,27 @@ async def test_pages_keep_the_filters(client, db, monkeypatch):
     assert len(_ids(first)) == 2 and 'href="/applicants?f=1&amp;pending=1&amp;page=2"' in first.text
     second = await client.get("/applicants?f=1&pending=1&page=2")
     assert len(_ids(second)) == 1 and done.id not in _ids(second)
+
+
+async def test_emails_and_names_differing_in_non_ascii_case_are_duplicates_on_both_databases(
+    client, db
+):
+    """ "ÉVA@example.org" and "éva@example.org" are one address, "ÆLFRIC" and "ælfric" one
+    name: the applicant page shows the member and the earlier applicant on SQLite as on
+    PostgreSQL (SQLite's own lower() folds only ASCII)."""
+    await _manager(db, client)
+    known = await make_member(
+        db, email="ÉVA@example.org", sca_name="ÆLFRIC ÞÓRSSON", first_name="Éva", last_name="Örn"
+    )
+    earlier = await make_applicant(db, email="ÉVA@EXAMPLE.ORG", sca_name="Someone Else")
+    applicant = await make_applicant(
+        db, email="éva@example.org", sca_name="ælfric þórsson", first_name="ÉVA", last_name="ÖRN"
+    )
+    await db.commit()
+    page = await client.get(f"/applicants/{applicant.id}")
+    assert f'href="/members/{known.id}"' in page.text
+    assert f'href="/applicants/{earlier.id}"' in page.text
+    for reason in ("same email", "same SCA name", "same legal name"):
+        assert reason in page.text
+    # Creating the member is refused for the address taken (two members cannot share one).
+    assert "A member already has this email address" in page.text

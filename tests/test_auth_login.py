@@ -9,6 +9,11 @@ from server.members.models import Member
 from tests.factories import PASSWORD, clients_from, csrf_from, login, make_member
 
 
+def _error(response) -> str:
+    """The login page's error message."""
+    return response.text.split('role="alert"', 1)[1].split("</", 1)[0]
+
+
 async def test_login_and_logout(client, db):
     member = await make_member(db, email="Anna@Example.org")
     await db.commit()
@@ -36,11 +41,15 @@ async def test_wrong_password_counts_and_locks(client, db):
     assert member.failed_login_attempts == 5
     assert member.locked_until > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=4)
     await db.commit()
-    # The right password is refused while locked, and only it learns of the lock.
+    # The right password is refused while locked, in the same words as a wrong one: a
+    # guesser cannot tell which of the passwords tried while locked was right. The
+    # attempt is counted (and extends the lock) without its password being checked.
     response = await login(client, "bob@example.org", PASSWORD)
-    assert "Too many failed attempts" in response.text
+    assert response.status_code == 400
+    assert _error(response) == _error(await login(client, "nobody@example.org", "x"))
+    assert "do not match" in response.text and "locked" in response.text
     await db.refresh(member)
-    assert member.failed_login_attempts == 5
+    assert member.failed_login_attempts == 6
     # Once the lock has passed, success clears the counter.
     member.locked_until = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     await db.commit()
@@ -88,6 +97,6 @@ async def test_wrong_passwords_sent_at_the_same_moment_still_lock(app, db):
     assert member.locked_until is not None
     await db.commit()
     response = await login(guessers[0], member.email, PASSWORD)
-    assert "Too many failed attempts" in response.text
+    assert response.status_code == 400 and "do not match" in response.text
     for c in guessers:
         await c.aclose()

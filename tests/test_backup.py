@@ -157,8 +157,11 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(tmp_path, sqlit
 
 
 @pytest.mark.postgres_only
-def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path):
-    env = environment(tmp_path / "data") | {"DATABASE_URL": database_url}
+@pytest.mark.parametrize("spelling", ["postgresql+asyncpg", "postgres"])
+def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path, spelling):
+    """``postgres://`` (a hosting service's spelling) is PostgreSQL in the manifest too."""
+    url = spelling + "://" + database_url.split("://", 1)[1]
+    env = environment(tmp_path / "data") | {"DATABASE_URL": url}
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "check_keys.json").write_text("{}")
     (tmp_path / "data" / "secret_key").write_text("the server's key")  # made at its start
@@ -167,6 +170,9 @@ def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path):
     assert "pg_dump" in done.stdout
     with tarfile.open(tmp_path / "pg.tar.gz") as tar:
         assert set(tar.getnames()) == {"manifest.json", "secret_key", "check_keys.json"}
+        manifest = tar.extractfile("manifest.json")
+        assert manifest is not None
+        assert json.load(manifest)["database"] == "postgresql"
 
 
 def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_only):

@@ -119,3 +119,19 @@ def test_the_day_prints_every_class_and_holds_it_to_the_targets(backend, tmp_pat
         assert "all targets met" in out and not missed, out
     else:
         assert missed and f"{len(missed)} targets missed" in out, out
+
+
+def test_quick_makes_the_day_short_too():
+    """``bench --day --quick`` once seeded 100,000 members and drove a 60 s day: the flag
+    said "about a minute in all" and the day ignored it."""
+    import server.bench.command  # noqa: F401  (registers ``bench``)
+    from server.bench.day.run import MEMBERS, QUICK_MEMBERS, QUICK_SECONDS, SECONDS, sizes
+    from server.cli import build_parser
+
+    parser = build_parser()
+    quick = parser.parse_args(["bench", "--day", "--quick"])
+    assert sizes(quick) == (QUICK_MEMBERS, QUICK_SECONDS)
+    assert QUICK_MEMBERS < MEMBERS and QUICK_SECONDS < SECONDS
+    assert sizes(parser.parse_args(["bench", "--day"])) == (MEMBERS, SECONDS)
+    given = parser.parse_args(["bench", "--day", "--quick", "--members", "500"])
+    assert sizes(given)[0] == 500

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from server.audit.models import AuditEntry
@@ -46,3 +48,57 @@ async def test_branches_are_added_moved_and_kept_a_tree(client, db):
     actions = (await db.execute(select(AuditEntry.action))).scalars().all()
     await db.commit()
     assert sorted(actions) == ["branch.create", "branch.create", "branch.update"]
+
+
+async def test_a_branch_saved_by_another_officer_meanwhile_is_not_silently_overwritten(client, db):
+    """Two officers open the same branch's edit page; the first renames it, the second
+    (whose page still shows the old name) changes its kind. The second is told the branch
+    changed elsewhere and nothing of theirs is saved: the first officer's name stays."""
+    staff = await make_staff(db, ["manage_settings"])
+    db.add(Branch(name="Shire of Old", kind="shire"))
+    await db.commit()
+    branch = (await db.execute(select(Branch))).scalar_one()
+    await db.commit()
+    await login(client, staff.email)
+    path = f"/branches/{branch.id}/edit"
+    first_page = (await client.get(path)).text
+    second_page = (await client.get(path)).text
+    seen = lambda page: re.search(r'name="seen" value="([0-9a-f]+)"', page).group(1)  # noqa: E731
+    token = await csrf_from(client, path)
+    saved = await client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "seen": seen(first_page),
+            "name": "Shire of New",
+            "kind": "shire",
+        },
+    )
+    assert saved.status_code == 303
+    late = await client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "seen": seen(second_page),
+            "name": "Shire of Old",
+            "kind": "canton",
+        },
+    )
+    assert late.status_code == 409
+    assert "Someone else saved this after you opened the page" in late.text
+    assert 'value="Shire of New"' in late.text  # the form now shows what is saved
+    await reload(db, branch)
+    assert (branch.name, branch.kind) == ("Shire of New", "shire")
+    # Saving again from the redrawn page works.
+    again = await client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "seen": seen(late.text),
+            "name": "Shire of New",
+            "kind": "canton",
+        },
+    )
+    assert again.status_code == 303
+    await reload(db, branch)
+    assert branch.kind == "canton"

@@ -58,18 +58,19 @@ async def test_each_count_with_its_link_for_an_officer_who_may_act_on_all(client
     page = await client.get("/")
     work = _work(page.text)
     assert work["applicants to review"] == (2, "/applicants")
-    assert work["memberships expiring within 30 days"] == (
+    # A count of one is said in the singular ("1 membership expiring", not "1 memberships").
+    assert work["membership expiring within 30 days"] == (
         1,
         "/members?membership=expiring&sort=expiry",
     )
-    assert work["emails queued"] == (1, "/admin/outbox?status=queued")
-    assert work["emails failed"] == (1, "/admin/outbox?status=failed")
+    assert work["email queued"] == (1, "/admin/outbox?status=queued")
+    assert work["email failed"] == (1, "/admin/outbox?status=failed")
     assert work["membership proofs to verify"] == (0, "/membership-proofs")
     without, href = work["members without a live card link"]
     # The lists behind the links count the same members.
     listed = await client.get(href)
     assert f"{without} members found" in listed.text
-    listed = await client.get(work["memberships expiring within 30 days"][1])
+    listed = await client.get(work["membership expiring within 30 days"][1])
     assert "1 member found" in listed.text
     # The dashboard no longer repeats the menu.
     assert "Where to?" not in page.text
@@ -100,8 +101,8 @@ async def test_authorization_requests_waiting_for_this_authorizer(client, db):
     assert own.member_id == authorizer.id  # their own request does not wait for them
     await login(client, authorizer.email)
     work = _work((await client.get("/")).text)
-    assert work["authorization requests waiting for you"] == (1, "/activities/queue")
+    assert work["authorization request waiting for you"] == (1, "/activities/queue")
     await login(client, other.email)
     work = _work((await client.get("/")).text)
-    assert "authorization requests waiting for you" not in work
+    assert "authorization request waiting for you" not in work
     assert work["applicants to review"] == (0, "/applicants")

@@ -109,3 +109,42 @@ async def test_a_read_transaction_does_not_keep_a_writer_waiting(app, db):
         await reader.flush()
         assert await reader.scalar(select(Member.city).where(Member.id == member.id)) == "Written"
         await reader.commit()
+
+
+async def test_a_session_due_for_its_last_seen_write_still_gets_pages_during_a_long_write(
+    impatient_app, database_url
+):
+    """A logged-in officer's session writes its last-seen time every few minutes of use;
+    that write once waited for the busy database like any other and the page view, a
+    read, answered 503. Now it is skipped while the database is busy, and made at the
+    next page view that finds it free."""
+    import datetime as dt
+
+    import httpx
+    from sqlalchemy import update
+
+    from server.auth.models import LoginSession
+    from server.auth.sessions import TOUCH_EVERY
+    from server.database import utcnow
+
+    transport = httpx.ASGITransport(app=impatient_app, client=("127.0.0.1", 50000))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        impatient_app.state.sessionmaker() as db,
+    ):
+        staff = await make_staff(db, ["manage_members"])
+        member = await make_member(db, sca_name="Seen Later")
+        await db.commit()
+        await login(client, staff.email)
+        earlier = utcnow() - TOUCH_EVERY - dt.timedelta(minutes=1)
+        await db.execute(update(LoginSession).values(last_seen_at=earlier))
+        await db.commit()
+        async with long_write(database_url, also=("login_sessions",)):
+            for path in ("/members", f"/members/{member.id}", "/members?q=Seen"):
+                response = await client.get(path)
+                assert response.status_code == 200, path
+        seen = select(LoginSession.last_seen_at).where(LoginSession.member_id == staff.id)
+        assert await db.scalar(seen) == earlier  # nothing was written meanwhile
+        await db.commit()
+        assert (await client.get("/members")).status_code == 200
+        assert await db.scalar(seen) > earlier  # written once the database was free

@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from server import logs
 from server.web.access_log import AccessLog
 from tests.live import LiveServer, free_port
@@ -172,6 +174,19 @@ def test_the_served_app_logs_requests_once_in_its_own_format(database_url, tmp_p
     for line in log.splitlines():
         if "INFO" in line or "WARNING" in line:
             assert TEXT_LINE.match(line), line
+
+
+@pytest.mark.parametrize("value", ["false", " Off ", "no", "0"])
+def test_the_access_log_flag_reads_as_every_other_flag(database_url, tmp_path, value, sqlite_only):
+    """``TESSERA_ACCESS_LOG`` once had a list of its own ("Off " kept the log on) and a
+    value that was neither true nor false was taken as true without a word."""
+    server = LiveServer(tmp_path, database_url, extra_env={"TESSERA_ACCESS_LOG": value})
+    server.start()
+    try:
+        assert _get(f"{server.url}/card/{TOKEN}.json") == 404
+    finally:
+        server.stop()
+    assert "tessera.access" not in server.log()
 
 
 def test_two_workers_keep_an_access_log_in_json_and_add_up_their_metrics(

@@ -262,6 +262,25 @@ async def test_search_ignores_case_takes_wildcards_literally_and_counts_across_p
     assert _names((await client.get("/members?q=EXAMPLE.ORG+percent@")).text) == ["Percent 100%"]
 
 
+async def test_search_ignores_the_case_of_letters_beyond_ascii_on_both_databases(client, db):
+    """SCA names are full of Æ, Þ and Ø: "ælfric" finds "ÆLFRIC", "éva@" finds
+    "ÉVA@…", "þór" finds "Þórsson" — on SQLite as on PostgreSQL (SQLite's LIKE, its
+    trigram table's included, ignores the case of ASCII letters only); the export too."""
+    await _officer(client, db, ("manage_members", "export_members"))
+    await make_member(db, sca_name="ÆLFRIC Þórsson", email="ÉVA.ØRN@example.org")
+    await make_member(db, sca_name="Alfric the Plain", email="alfric@example.org")
+    await db.commit()
+    for query in ("ælfric", "ÆLFRIC", "éva.ørn@", "þór", "ÞÓRSSON", "ælfric þór"):
+        page = (await client.get("/members", params={"q": query})).text
+        assert _names(page) == ["ÆLFRIC Þórsson"], query
+    assert _names((await client.get("/members", params={"q": "alfric"})).text) == [
+        "Alfric the Plain"
+    ]
+    assert "Export this member as CSV" in page  # one member: not "these 1"
+    exported = await _export_rows(await client.get("/members.csv", params={"q": "ælfric"}))
+    assert [r["SCA name"] for r in exported] == ["ÆLFRIC Þórsson"]
+
+
 async def test_sorting_by_status_follows_the_labels_the_list_shows(client, db):
     now = dt.datetime.now(dt.UTC)
     year = TODAY.year

@@ -184,3 +184,17 @@ async def test_the_form_sent_twice_makes_one_applicant_and_one_email(client, db)
     # A different answer is a new application, which the office sees as a possible duplicate.
     await _form(client, branch_id=branch_id, phone="+1 555 010 9999")
     assert len(await _applicants(db)) == 2
+
+
+async def test_an_email_with_capital_letters_beyond_ascii_sent_twice_makes_one_applicant(
+    client, db
+):
+    """The repeated form is recognised by its email ignoring case — on SQLite too, whose
+    own lower() leaves É as it is (it made two applicants there, one on PostgreSQL)."""
+    branch_id = str((await make_branch(db)).id)
+    await db.commit()
+    for _ in range(2):
+        answer = await _form(client, branch_id=branch_id, email="ÉVA.ØRN@example.org")
+        assert "Thank you, Brianna the Bold" in answer.text
+    assert len(await _applicants(db)) == 1
+    assert len(await outbox(db, "application_received")) == 1

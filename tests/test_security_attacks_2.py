@@ -301,7 +301,7 @@ async def test_a_stranger_cannot_keep_the_admin_locked_out(app, client, db):
             wrong = await login(stranger, root.email, "guess")
             assert "do not match" in wrong.text
         locked = await login(stranger, root.email)  # even the right password, elsewhere
-        assert "Too many failed attempts" in locked.text
+        assert locked.status_code == 400 and "do not match" in locked.text
     assert (await login(client, root.email)).status_code == 303
     await reload(db, root)
     assert root.locked_until is None and root.failed_login_attempts == 0
@@ -318,9 +318,9 @@ async def test_a_known_browser_still_counts_its_own_wrong_passwords(app, client,
     await reload(db, member)
     assert member.locked_until is not None
     # The device tripped the lock itself: it holds the device as it holds strangers.
-    assert "Too many failed attempts" in (await login(client, member.email)).text
+    assert (await login(client, member.email)).status_code == 400
     async with _other_client(app, 50202) as stranger:
-        assert "Too many failed attempts" in (await login(stranger, member.email)).text
+        assert (await login(stranger, member.email)).status_code == 400
 
 
 async def test_a_guesser_behind_the_event_wifi_does_not_keep_marshals_out(app, db):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_ADMIN_URL, missing
 from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +49,20 @@ CASES = {
         "sqlite+aiosqlite:////nonexistent-folder/tessera/tessera.sqlite3",
         "the folder /nonexistent-folder/tessera does not exist",
     ),
+    # Once "Tessera could not start: ValueError: could not convert string to float".
+    "sqlite timeout that is no number": (
+        "sqlite:///tessera.sqlite3?timeout=soon",
+        "?timeout= takes a number of seconds, not 'soon'",
+    ),
+    "an ssl mode asyncpg does not know": (
+        "postgresql://postgres@127.0.0.1:5432/test?sslmode=on",
+        "?ssl= (or ?sslmode=) is 'on'; use one of disable",
+    ),
+    # Once "TypeError: connect() got an unexpected keyword argument 'application_name'".
+    "postgresql option asyncpg does not take": (
+        "postgresql://postgres@127.0.0.1:5432/test?application_name=tessera",
+        "?application_name= is not an option of Tessera's PostgreSQL driver",
+    ),
 }
 
 
@@ -63,6 +78,33 @@ def test_two_lines_and_exit_1(case, tmp_path):
     assert "Fix it" in done.stderr or "DATABASE_URL" in done.stderr  # what to do
 
 
+def test_a_postgresql_without_the_ssl_asked_for_is_named(tmp_path):
+    """Once "Tessera could not start: ConnectionError: … rejected SSL upgrade"."""
+    import asyncio
+
+    import asyncpg
+
+    async def ssl_is_on() -> bool:
+        connection = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            return bool(await connection.fetchval("SHOW ssl") == "on")
+        finally:
+            await connection.close()
+
+    try:
+        if asyncio.run(ssl_is_on()):
+            pytest.skip("the test PostgreSQL offers SSL")
+    except OSError as exc:
+        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL + ("&" if "?" in PG_ADMIN_URL else "?") + "sslmode=require"
+    done = _serve(tmp_path, url)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "does not offer SSL, which DATABASE_URL asks for" in lines[0]
+    assert "sslmode=prefer" in lines[1]
+
+
 BAD_SETTINGS = {
     "BASE_URL without a scheme": (
         {"BASE_URL": "members.example.org"},
@@ -72,6 +114,10 @@ BAD_SETTINGS = {
     "a flag that is neither": (
         {"TESSERA_BACKGROUND_JOBS": "maybe"},
         "TESSERA_BACKGROUND_JOBS is 'maybe': use true or false",
+    ),
+    "an access log flag that is neither": (
+        {"TESSERA_ACCESS_LOG": "maybe"},
+        "TESSERA_ACCESS_LOG is 'maybe': use true or false",
     ),
     "an unknown rebuilder": ({"CARD_REBUILDER": "gpu"}, "CARD_REBUILDER is 'gpu': use process"),
     "a data dir that cannot be made": (
@@ -285,3 +331,56 @@ def test_serve_warns_about_a_short_secret_key(tmp_path):
         )
     assert "Warning: SECRET_KEY is only 8 characters" in done.stderr
     assert "changeme" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("base_url", ["http://members.example.org", "https://members.example.org"])
+def test_serve_warns_when_apple_wallet_has_no_https_web_service(tmp_path, base_url):
+    """Apple requires the pass's webServiceURL (BASE_URL/wallet/apple) to be https:
+    an iPhone refuses the pass otherwise. serve says so at start."""
+    from tests.wallet_fixtures import make_credentials
+
+    credentials = make_credentials(tmp_path / "wallet")
+    with socket.socket() as taken:  # serve stops at the port check, after the warning
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "BASE_URL": base_url}
+        env |= credentials.apple_env()
+        done = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    warned = "Apple Wallet is configured but BASE_URL (http://members.example.org) is not https"
+    assert (warned in done.stderr) == base_url.startswith("http:"), done.stderr
+
+
+def test_a_command_that_finds_the_database_busy_says_so(database_url, tmp_path, sqlite_only):
+    """Another process holds the write lock longer than a command waits: once "Tessera
+    could not start: OperationalError: … database is locked" (it had started)."""
+    import sqlite3
+
+    from server.db.target import DatabaseTarget
+
+    path = DatabaseTarget.parse(database_url).sqlite_path
+    assert path is not None
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "TESSERA_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url + "?timeout=0.2",
+    }
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # an import, a restore, another command …
+        done = _manage(env, "create-admin", "busy@example.org", "--password", "a long password 1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert "stayed busy" in lines[0] and "Run the command again" in lines[1]

@@ -147,3 +147,65 @@ async def test_a_push_leaves_no_push_token_in_the_log(
         await worker.senders.close()
     assert report.counts == {"sent": 1}
     assert "cd" * 32 not in caplog.text
+
+
+async def test_the_certificate_as_apple_hands_it_out_pushes(
+    app, client, db, settings, credentials, apns_port, tmp_path
+):
+    """Apple's download is ``pass.cer`` (DER), and WALLET_APPLE_CERT takes DER: the
+    server started with it, then failed at start-up building the APNs connection
+    (``ssl`` reads PEM files only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.wallet_fixtures import with_wallet as configure
+
+    pem = credentials.cert.read_bytes()
+    der = tmp_path / "pass.cer"
+    der.write_bytes(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER))
+    settings = configure(
+        settings,
+        {
+            **credentials.apple_env(),
+            "WALLET_APPLE_CERT": str(der),
+            "WALLET_APPLE_APNS_URL": f"https://127.0.0.1:{apns_port}",
+        },
+    )
+    app.state.settings = settings
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    await register(client, token, "iphone0001", "ef" * 32)
+    member.membership_number = "M43"
+    await db.commit()
+    recorded = Recorded()
+    worker = WalletWorker(app.state.sessionmaker, settings)
+    async with serving(apns_app(recorded), apns_port, tls=credentials):
+        report = await worker.run_once()
+        await worker.senders.close()
+    assert report.counts == {"sent": 1}
+    assert [r["token"] for r in recorded.requests] == ["ef" * 32]
+
+
+async def test_a_push_refused_for_days_is_still_retried(app, client, db, settings, apns_port):
+    """After a day of failures (attempt 43 on, the backoff capped at 30 minutes) the
+    backoff overflowed ``timedelta``: the outcome was never recorded and every round
+    that claimed the row failed, holding the rest of its batch."""
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    await register(client, token, "iphone0001", "aa" * 32)
+    member.membership_number = "M98"
+    await db.commit()
+    worker = WalletWorker(app.state.sessionmaker, settings)
+    assert (await worker.run_once()).counts == {"retried": 1}  # nobody listens on the port
+    for attempts in (42, 43, 500):
+        row = (await db.execute(select(WalletDelivery))).scalar_one()
+        row.attempts, row.next_attempt_at = attempts, dt.datetime.now(dt.UTC)
+        await db.commit()
+        report = await worker.run_once()
+        assert report.counts == {"retried": 1}, attempts
+        await db.refresh(row)
+        assert (row.status, row.attempts) == ("queued", attempts + 1)
+        wait = row.next_attempt_at - dt.datetime.now(dt.UTC)
+        assert dt.timedelta(minutes=29) < wait <= dt.timedelta(minutes=30)
+        await db.commit()
+    await worker.senders.close()

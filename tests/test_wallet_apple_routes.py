@@ -76,6 +76,12 @@ async def test_junk_gets_a_4xx_and_changes_nothing(app, client, db, settings):
         headers={**auth, "If-Modified-Since": "yesterday"},
     )
     assert bad_date.status_code == 200
+    # An HTTP authentication scheme has no case (RFC 9110 11.1); the token has.
+    token = body["authenticationToken"]
+    url = f"{SERVICE}/passes/{PASS_TYPE_ID}/{serial}"
+    for header, status in ((f"applepass {token}", 200), (f"ApplePass {token.swapcase()}", 401)):
+        answer = await client.get(url, headers={"Authorization": header})
+        assert answer.status_code == status, header
     await db.commit()
     assert (await db.execute(select(func.count()).select_from(WalletDevice))).scalar_one() == 0
 

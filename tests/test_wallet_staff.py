@@ -145,6 +145,9 @@ async def test_members_get_passes_and_staff_void_them(wallet_app, wallet_client,
         assert voided.status_code == 303
         page = await client.get(f"/members/{member.id}/wallet")
         assert "Voided</span>" in page.text and "Phone stolen" in page.text
+        assert "by Deputy Dora — Phone stolen" in page.text  # who voided it, as the README says
+        # What the void does to the QR code, said as it is (it said the code kept working).
+        assert "checks as REVOKED" in page.text and "does not stop" not in page.text
         assert page.text.count("Live</span>") == 1
         await db.commit()
         entry = (
@@ -194,3 +197,26 @@ async def test_officers_void_only_passes_of_members_below_them(wallet_app, walle
         )
         assert refused.status_code == 403
         assert (await db.get(WalletPass, wallet_pass.id)).voided_at is None
+
+
+@pytest.mark.parametrize("only", ["apple", "google"])
+async def test_only_the_configured_wallet_is_offered(app, client, db, settings, credentials, only):
+    """One wallet configured: the card page and the card email offer that one, and the
+    other's address answers 404."""
+    env = credentials.apple_env() if only == "apple" else credentials.google_env()
+    settings = with_wallet(settings, env)
+    app.state.settings = settings
+    member = await make_verified(db)
+    await issue_link(db, member, None, MailContext.of(settings), dt.date.today())
+    await db.commit()
+    mail = (await db.execute(select(OutboxMessage))).scalar_one()
+    text = unseal(mail.body_text, str(settings.secret_key))
+    token = re.search(r"/card/([A-Za-z0-9_-]{22})", text).group(1)
+    card = (await client.get(f"/card/{token}")).text
+    offered, other = ("Apple", "Google") if only == "apple" else ("Google", "Apple")
+    for shown in (text, mail.body_html, card):
+        assert f"{offered} Wallet" in shown and f"{other} Wallet" not in shown
+    paths = {"apple": f"/wallet/{token}/apple.pkpass", "google": f"/wallet/{token}/google"}
+    for wallet, path in paths.items():
+        expected = (200, 303) if wallet == only else (404,)
+        assert (await client.get(path)).status_code in expected, wallet

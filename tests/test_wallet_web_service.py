@@ -130,18 +130,21 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         assert "voided" not in now_shows
 
         # The card link is revoked: the pass comes back voided, and that is audited.
-        await revoke_link(db, member, None, "phone lost", dt.date.today())
+        await revoke_link(db, member, officer, "phone lost", dt.date.today())
         await db.commit()
         voided = await phone.get(registration, params={"passesUpdatedSince": newer_tag})
         assert voided.json()["serialNumbers"] == [serial]
         final = await phone.get(f"{service}/passes/{PASS_TYPE_ID}/{serial}", headers=good)
         assert pass_json(final.content)["voided"] is True
-        notes = (
-            (await db.execute(select(AuditEntry.note).where(AuditEntry.action == "wallet.void")))
-            .scalars()
-            .all()
-        )
-        assert notes == ["The card link was revoked (phone lost)."]
+        voids = (
+            await db.execute(
+                select(AuditEntry.note, AuditEntry.actor_id).where(
+                    AuditEntry.action == "wallet.void"
+                )
+            )
+        ).all()
+        # Who voided it: the officer who revoked the link (it was recorded as nobody).
+        assert voids == [("The card link was revoked (phone lost).", officer.id)]
 
         # The phone removes the pass and writes to the log.
         removed = await phone.delete(f"{registration}/{serial}", headers=good)
@@ -150,7 +153,10 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
         await db.commit()  # a fresh read
         ended = (await db.execute(select(WalletDevice.ended_at))).scalar_one()
         assert ended is not None
-        logged = await phone.post(f"{service}/log", json={"logs": [f"Could not update {serial}"]})
+        logged = await phone.post(
+            f"{service}/log",
+            json={"logs": [f"Could not update {serial}", "x\x1b[2J\rFAKE\x00 line"]},
+        )
         assert logged.status_code == 200
 
     # The server's log names the endpoints, never the device, the serial or the token.
@@ -162,3 +168,6 @@ async def test_a_phone_follows_its_pass_through_the_web_service(app, db, setting
     assert "/wallet/[redacted]/apple.pkpass" in log
     for secret in (serial, DEVICE, auth, token):
         assert secret not in log
+    # The device's lines come without control characters (anyone may post them).
+    assert "Apple Wallet device reports: x [2J FAKE  line" in log
+    assert "\x1b" not in log and "\x00" not in log

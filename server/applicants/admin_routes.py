@@ -197,5 +197,6 @@ navigation.add(
         group=navigation.REGISTER,
         waiting=pending_applicants,
         waiting_label="applicants to review",
+        waiting_label_one="applicant to review",
     )
 )

@@ -7,12 +7,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
 from server.audit.log import record
 from server.database import utcnow
+from server.db.lowered import same_ignoring_case
 from server.db.transactions import lock_table
 from server.mail.outbox import queue_email
 from server.member_codes.validation import CodeCheck, validate_code
@@ -106,7 +107,7 @@ async def _same_submission(db: AsyncSession, reg: Registration) -> Applicant | N
         await db.execute(
             select(Applicant)
             .where(
-                func.lower(Applicant.email) == email,
+                same_ignoring_case(Applicant.email, email),
                 Applicant.member_id.is_(None),
                 Applicant.declined_at.is_(None),
                 Applicant.submitted_at >= utcnow() - REPEAT_WINDOW,

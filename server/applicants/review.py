@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.applicants.models import Applicant
+from server.db.lowered import same_ignoring_case
 from server.member_codes.models import Agreement
 from server.member_codes.validation import (
     active_on_clause,
@@ -87,18 +88,18 @@ class Duplicate:
 
 
 def _match_clauses(model: Any, applicant: Applicant) -> dict[str, ColumnElement[bool]]:
-    """Both sides are lowered by the database: SQLite's ``lower`` folds only ASCII, so a
-    value lowered by Python ("ælfric") never equalled SQLite's lowering of the same
-    name ("Ælfric")."""
+    """Both sides are lowered by the database, every letter on both databases
+    (``server.db.lowered``: SQLite's own ``lower`` folds only ASCII, so "ÉVA@example.org"
+    was not the same email as "éva@example.org" there, while it was on PostgreSQL)."""
     email = applicant.email.strip()
     first, last = applicant.first_name.strip(), applicant.last_name.strip()
     sca = applicant.sca_name.strip()
     digits = phone_digits(applicant.phone)
     return {
-        "same email": func.lower(model.email) == func.lower(email) if email else false(),
-        "same SCA name": func.lower(model.sca_name) == func.lower(sca) if sca else false(),
-        "same legal name": (func.lower(model.first_name) == func.lower(first))
-        & (func.lower(model.last_name) == func.lower(last))
+        "same email": same_ignoring_case(model.email, email) if email else false(),
+        "same SCA name": same_ignoring_case(model.sca_name, sca) if sca else false(),
+        "same legal name": same_ignoring_case(model.first_name, first)
+        & same_ignoring_case(model.last_name, last)
         if first and last
         else false(),
         "same phone": _digits(model.phone) == digits if len(digits) >= 6 else false(),

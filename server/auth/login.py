@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth.passwords import verify_password_off_loop
 from server.cards.invalidation import CARD_UNCHANGED
 from server.database import utcnow
-from server.db.rowcount import rowcount
 from server.members.models import Member
 from server.members.status import BY_KEY
 
@@ -29,7 +28,12 @@ REFUSAL_REASONS = {
         "guardian's account has been linked to theirs."
     ),
 }
-BAD_CREDENTIALS = "That email and password do not match an account."
+# Every failed login gets these words, whether the address is unknown, the password
+# wrong, or the account locked (its password unchecked): nothing tells a guesser which.
+BAD_CREDENTIALS = (
+    "That email and password do not match an account (after too many failed attempts an "
+    "account is locked for a few minutes: wait, or reset your password)."
+)
 LOCKED = "Too many failed attempts. Try again in a few minutes."
 
 
@@ -54,17 +58,19 @@ async def attempt_login(
 ) -> LoginResult:
     """Check a login attempt and record its outcome (the caller commits).
 
-    Every path hashes once, and a wrong password gets the same words whether the email
-    is unknown, known, or locked: the lockout tells nobody that an address exists.
+    Every path hashes once, and every failure gets the same words whether the email is
+    unknown, the password wrong or the account locked: the lockout tells nobody that an
+    address exists, nor whether a password tried while locked was right.
 
     1. Unknown email: spend the same hashing time, answer "do not match".
-    2. Wrong password (``password_attempt``): count the failure, the fifth locks the
-       account for 5 minutes, a failure while locked extends the lock; "do not match".
-    3. Right password while locked: "Too many failed attempts" (only someone who knows
-       the password learns of the lock) — unless from a browser this account logged in
-       from before (``server.auth.devices``): strangers' failures do not lock it out.
-    4. Right password, a status that may not log in: refuse with the reason.
-    5. Otherwise: clear the failures, record last_login.
+    2. Known email (``password_attempt``): the attempt is counted before its password is
+       checked; the fifth locks the account for 5 minutes, an attempt while locked
+       extends the lock and is not checked at all; "do not match" — unless from a browser
+       this account logged in from before (``server.auth.devices``): there the right
+       password opens the account while it is locked, so strangers' failures do not
+       lock its owner out.
+    3. Right password, a status that may not log in: refuse with the reason.
+    4. Otherwise: clear the failures, record last_login.
     """
     now = utcnow()
     member = await find_by_email(session, email)
@@ -74,8 +80,8 @@ async def attempt_login(
     outcome = await password_attempt(session, member, password, now, known_device=known_device)
     if outcome == "wrong":
         return LoginResult(None, BAD_CREDENTIALS)
-    if outcome == "locked":
-        return LoginResult(None, LOCKED)
+    if outcome == "locked":  # the same words: the lock is no oracle for guessers
+        return LoginResult(None, BAD_CREDENTIALS)
     status = BY_KEY.get(member.status)
     if status is None or not status.can_log_in:
         reason = REFUSAL_REASONS.get(member.status, "Your account may not log in.")
@@ -103,52 +109,54 @@ async def password_attempt(
 ) -> Attempt:
     """Check ``member``'s password against the lockout (login and ``/me/password`` alike).
 
-    A lock that has expired is forgotten first: the counter starts again from zero, so
-    one typo after a lock does not lock again. A wrong password is counted with a
-    single UPDATE whose counter and lock are worked out by the database from the row as
-    it is then, so failures arriving at the same moment are all counted and the fifth
-    locks the account for 5 minutes, whatever the order; a failure while locked extends
-    the lock. A right password while locked — also locked by failures committed while
-    this one was being checked — is ``locked`` and clears nothing; from a
-    ``known_device`` it is ``right``.
+    Every attempt is counted *before* its password is checked (``_admit``: one UPDATE the
+    database works out from the row as it is then, committed at once), so guesses sent at
+    the same moment are counted in turn and only the first ``MAX_FAILURES`` since the
+    last success or lock are checked at all: a burst of parallel guesses tries five
+    passwords, not as many as are in flight. The fifth locks the account for 5 minutes
+    (undone if it was right); an attempt while locked extends the lock and is
+    ``locked`` without its password being checked (the same hashing is spent), so the
+    answer says nothing about whether it was right: the lock is no oracle. A lock that
+    has run out is forgotten (the count starts again from one). A right password clears
+    the count. From a ``known_device`` the password is checked even while locked (a
+    stranger's guesses do not keep the owner out); its attempts count all the same (the
+    login route holds the device itself to ``MAX_FAILURES``, counted the same way).
     """
     now = now or utcnow()
-    lock = member.locked_until
-    locked = lock is not None and lock > now
-    # The row as it is when the UPDATE runs (it waits for, then sees, concurrent
-    # failures): a lock that has run out (NULL: no lock, neither expired nor in force).
-    expired = Member.locked_until <= now
+    if not await _admit(session, member, now) and not known_device:
+        await verify_password_off_loop(None, password)  # the same cost as a checked one
+        return "locked"
     if await verify_password_off_loop(member.password_hash, password):
-        if known_device:
-            if lock is not None and not locked:
-                await _set(session, member, failed_login_attempts=0, locked_until=None)
-            return "right"
-        if locked:
-            return "locked"
-        # Still not locked, and an expired lock forgotten.
-        unlocked = await session.execute(
-            update(Member)
-            .where(Member.id == member.id, or_(Member.locked_until.is_(None), expired))
-            .values(
-                failed_login_attempts=case((expired, 0), else_=Member.failed_login_attempts),
-                locked_until=None,
-            )
-            .execution_options(synchronize_session=False, **CARD_UNCHANGED)
-        )
-        return "right" if rowcount(unlocked) == 1 else "locked"
-    locked_now = Member.locked_until > now
-    failures = case((expired, 1), else_=Member.failed_login_attempts + 1)
-    await _set(
-        session,
-        member,
-        failed_login_attempts=failures,
-        last_failed_login=now,
-        locked_until=case(
-            (or_(locked_now, failures >= MAX_FAILURES), now + LOCKOUT),
-            else_=None,
-        ),
-    )
+        await _set(session, member, failed_login_attempts=0, locked_until=None)
+        await session.commit()  # whatever the caller does next, a right password counts
+        return "right"
     return "wrong"
+
+
+async def _admit(session: AsyncSession, member: Member, now: dt.datetime) -> bool:
+    """Count one attempt on ``member`` and commit it, before its password is checked;
+    whether it is among the ``MAX_FAILURES`` that may be checked."""
+    expired = Member.locked_until <= now  # NULL (no lock) is neither expired nor in force
+    locked_now = Member.locked_until > now
+    attempts = case((expired, 1), else_=Member.failed_login_attempts + 1)
+    counted = await session.execute(
+        update(Member)
+        .where(Member.id == member.id)
+        .values(
+            failed_login_attempts=attempts,
+            last_failed_login=now,
+            locked_until=case(
+                (or_(locked_now, attempts >= MAX_FAILURES), now + LOCKOUT), else_=None
+            ),
+        )
+        .returning(Member.failed_login_attempts)
+        .execution_options(synchronize_session=False, **CARD_UNCHANGED)
+    )
+    count = counted.scalar_one()
+    # Committed before the slow hashing: concurrent attempts see this one at once (and
+    # no write lock is held while the password is checked).
+    await session.commit()
+    return bool(count <= MAX_FAILURES)
 
 
 async def _set(session: AsyncSession, member: Member, **values: object) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -51,7 +51,13 @@ async def standing(db: AsyncSession, member: Member, today: dt.date) -> frozense
         .join(Group, Group.id == GroupMembership.group_id)
         .where(
             GroupMembership.member_id == member.id,
-            or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
+            or_(
+                GroupMembership.until.is_(None),
+                # not ended, and not cancelled before it began (an empty period)
+                and_(
+                    GroupMembership.until >= today, GroupMembership.until >= GroupMembership.since
+                ),
+            ),
             or_(Group.until.is_(None), Group.until >= today),
         )
     )
@@ -108,7 +114,13 @@ async def protected_ids(
         )
         .join(Group, Group.id == GroupMembership.group_id)
         .where(
-            or_(GroupMembership.until.is_(None), GroupMembership.until >= today),
+            or_(
+                GroupMembership.until.is_(None),
+                # not ended, and not cancelled before it began (an empty period)
+                and_(
+                    GroupMembership.until >= today, GroupMembership.until >= GroupMembership.since
+                ),
+            ),
             or_(Group.until.is_(None), Group.until >= today),
         )
     )

@@ -73,12 +73,16 @@ async def login(request: Request) -> Response:
     own_lock = f"{device}:{email.strip().lower()}"
     trusted = device is not None and not device_failures.retry_after(own_lock)
     db = request.state.db
+    # Only failures count, but each attempt is counted before it is checked and given
+    # back if it succeeds: a burst of guesses sent at the same moment (say one password
+    # tried on a thousand addresses) is held to the limit, not let through because none
+    # of them had failed yet when each was let in.
+    login_limiter.hit(key)
+    if device is not None:  # so too the device's own tries at the account's lock
+        device_failures.hit(own_lock)
     result = await attempt_login(db, email, password, known_device=trusted)
     await db.commit()
     if result.member is None:
-        login_limiter.hit(key)  # only failures count
-        if device is not None:
-            device_failures.hit(own_lock)
         return render(
             request,
             "auth/login.html",
@@ -90,6 +94,9 @@ async def login(request: Request) -> Response:
             },
             status_code=400,
         )
+    login_limiter.refund(key)
+    if device is not None:
+        device_failures.refund(own_lock)
     await start_session(request, db, result.member)
     await db.commit()
     if _shows_messages(next_url):

@@ -14,12 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server.auth.models import LoginSession
 from server.database import utcnow
+from server.db.busy import is_busy
+from server.db.transactions import without_waiting
 from server.members.models import Member
 from server.nightly.registry import nightly_job
 from server.settings.models import SettingValue
@@ -99,23 +104,24 @@ async def touch(db: AsyncSession, login: LoginSession, now: dt.datetime) -> bool
         return True
     idle, lifetime = await limits(db)
     if now >= login.last_seen_at + idle or now >= login.created_at + lifetime:
-        await end_by_id(db, login.id, "idle" if now >= login.last_seen_at + idle else "expired")
-        await db.commit()
+        reason = "idle" if now >= login.last_seen_at + idle else "expired"
+        await _bookkeeping(db, lambda side: end_by_id(side, login.id, reason))  # or later
         return False
     values = {
         "last_seen_at": now,
         "idle_expires_at": now + idle,
         "expires_at": min(login.expires_at, login.created_at + lifetime),
     }
-    await db.execute(
+    moved = (
         update(LoginSession)
         .where(LoginSession.id == login.id, LoginSession.ended_at.is_(None))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    await db.commit()
-    for key, value in values.items():
-        setattr(login, key, value)
+    if await _bookkeeping(db, lambda side: side.execute(moved)):
+        return True  # busy: the next request moves the deadline on
+    for key, value in values.items():  # as written, without a second write at the page's flush
+        set_committed_value(login, key, value)
     return True
 
 
@@ -186,3 +192,20 @@ def _finished_before(cutoff: dt.datetime) -> ColumnElement[bool]:
         LoginSession.expires_at < cutoff,
         LoginSession.idle_expires_at < cutoff,
     )
+
+
+async def _bookkeeping(db: AsyncSession, write: Callable[[AsyncSession], Awaitable[Any]]) -> bool:
+    """Run ``write`` in a short transaction of its own beside the page's ``db`` and commit
+    it, without waiting for a busy database; True when the database was busy and nothing
+    was written. The page goes on all the same (a long write elsewhere must not turn a
+    page view into a 503), its own session and objects untouched either way."""
+    async with AsyncSession(db.bind, expire_on_commit=False) as side:
+        try:
+            async with without_waiting(side):
+                await write(side)
+                await side.commit()
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            return True
+    return False

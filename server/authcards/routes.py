@@ -86,10 +86,16 @@ def _statuses(request: Request) -> tuple[list[str], str]:
     return chosen, ""
 
 
-def _ids(raw: str) -> list[int] | None:
+def _ids(raw: str) -> tuple[list[int], str]:
+    """The member ids asked for (each once), or an error: whole numbers, at most
+    ``BATCH_LIMIT`` of them (more could never print, and each is a query parameter)."""
     parts = [p.strip() for p in raw.replace("\n", ",").split(",") if p.strip()]
+    if len(parts) > BATCH_LIMIT:
+        return [], f"At most {BATCH_LIMIT} member ids at once; you gave {len(parts)}."
     ids = [parse_id(p) for p in parts]
-    return None if any(i is None for i in ids) else [i for i in ids if i is not None]
+    if any(i is None for i in ids):
+        return [], "Member ids must be whole numbers separated by commas."
+    return sorted({i for i in ids if i is not None}), ""
 
 
 @page("manage_members")
@@ -102,10 +108,9 @@ async def batch(request: Request) -> Response:
     query = select(Member).where(Member.deleted_at.is_(None))
     statuses, error = _statuses(request)
     if params.get("ids"):
-        ids = _ids(params["ids"])
-        if ids is None:
-            error = "Member ids must be whole numbers separated by commas."
-        query = query.where(Member.id.in_(ids or []))
+        ids, ids_error = _ids(params["ids"])
+        error = error or ids_error
+        query = query.where(Member.id.in_(ids))
     elif params.get("branch"):
         branch_id = parse_id(params["branch"])
         if branch_id is None or branch_id not in {b.id for b in branches}:

@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from server.config import Settings
+from server.db.target import DatabaseTarget
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -58,10 +57,8 @@ class Result:
 
 
 def sqlite_path(database_url: str) -> Path | None:
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(url.database).resolve()
+    found = DatabaseTarget.parse(database_url).sqlite_path
+    return Path(found).resolve() if found is not None else None
 
 
 def key_files(data_dir: Path, database: Path | None) -> list[Path]:
@@ -197,7 +194,7 @@ def _backup(
             staged.append((DATABASE, copy))
             result.database = "sqlite"
         else:
-            result.database = make_url(settings.database_url).get_backend_name()
+            result.database = DatabaseTarget.parse(settings.database_url).backend
             result.warnings.append(
                 "The database is not in this archive: save it with pg_dump (see the README)."
             )

@@ -182,12 +182,14 @@ class RebuilderProcess:
 
     def _restart(self, process: Any) -> None:
         process.join(1)
-        log.error(
-            "the card rebuilder process ended (exit code %s); starting it again", process.exitcode
-        )
+        # Ctrl-C or ``systemctl stop`` reach a child still starting (before it ignores
+        # them) at the moment they reach its server: the pause tells a stop from a crash.
         time.sleep(max(0.0, RESTART_PAUSE - (time.monotonic() - self._last_start)))
         if self._stopping:
             return
+        log.error(
+            "the card rebuilder process ended (exit code %s); starting it again", process.exitcode
+        )
         try:
             self.start()
         except Exception:

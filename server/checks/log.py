@@ -155,7 +155,10 @@ class CheckLogWriter:
         assert self.sqlite_path
         wal = Path(f"{self.sqlite_path}-wal")
         large = wal.exists() and wal.stat().st_size > WAL_LIMIT
-        with contextlib.closing(sqlite_setup.connect(self.sqlite_path)) as conn:
+        busy = self.hot.target.sqlite_busy_timeout_ms()
+        with contextlib.closing(
+            sqlite_setup.connect(self.sqlite_path, busy_timeout_ms=busy)
+        ) as conn:
             conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if large else 'PASSIVE'})")
 
     async def _checkpoint(self) -> None:

@@ -13,8 +13,8 @@ a read (``server.db.transactions``):
    snapshot beside any writer, waiting for nobody. Page views, reports, card and check
    reads and payload builds never take the write lock.
 2. At its first *write* (INSERT/UPDATE/DELETE, DDL, a savepoint) the read snapshot ends
-   and ``BEGIN IMMEDIATE`` takes the write lock, waiting at most ``BUSY_TIMEOUT_MS`` for
-   the writer before it. A transaction whose first statement writes starts there.
+   and ``BEGIN IMMEDIATE`` takes the write lock, waiting at most ``BUSY_TIMEOUT_MS`` (or
+   the URL's ``?timeout=``) for the writer before it. A transaction whose first statement writes starts there.
    Reads after that point see the newest data — what PostgreSQL's READ COMMITTED gives.
 3. Where code locks rows with ``with_for_update()`` it first calls
    ``lock_for_write(db)``: on SQLite that takes the write lock at once (SQLite has no
@@ -25,6 +25,9 @@ a read (``server.db.transactions``):
 5. A busy database that stays busy past the timeout is a clear 503 with ``Retry-After``
    for a request (``server.db.busy``), and nothing of the transaction is written;
    background work (nightly chunks, stores of rebuilt cards) waits and tries again.
+   Bookkeeping a read does on the side (a session's last-seen time) is written in a
+   transaction of its own that never waits (``transactions.without_waiting``) and is
+   skipped while the database is busy: a page view is never a 503.
 
 The hot paths (card lookup, marshal check, check log) skip the ORM: on SQLite one raw
 ``sqlite3`` connection on the event-loop thread, on PostgreSQL a small ``asyncpg`` pool

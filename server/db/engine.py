@@ -50,7 +50,7 @@ def make_engine(
 
         @event.listens_for(sync_engine, "connect")
         def _prepare(dbapi_connection: Any, record: Any) -> None:
-            sqlite.prepare(dbapi_connection)
+            sqlite.prepare(dbapi_connection, busy_timeout_ms=target.sqlite_busy_timeout_ms())
 
     return engine
 
@@ -60,7 +60,7 @@ def _drop_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> N
     server restarted, the network dropped it) is replaced before use, not handed to a
     request that then fails. asyncpg notices a closed socket by itself, so this costs no
     round trip (unlike ``pool_pre_ping``)."""
-    connection = getattr(dbapi_connection, "_connection", None)
+    connection = getattr(dbapi_connection, "driver_connection", None)  # asyncpg's own
     if connection is not None and connection.is_closed():
         raise DisconnectionError("the pooled connection was closed by the server")
 

@@ -55,7 +55,9 @@ class HotConnections:
         if self.target.is_sqlite:
             path = self.target.sqlite_path
             assert path is not None
-            self.sqlite = sqlite.connect(path, checkpoints=False)
+            self.sqlite = sqlite.connect(
+                path, checkpoints=False, busy_timeout_ms=self.target.sqlite_busy_timeout_ms()
+            )
         else:
             import asyncpg
 

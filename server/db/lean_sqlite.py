@@ -25,6 +25,8 @@ from typing import Any
 
 import aiosqlite
 
+from server.db import lowered
+
 Row = tuple[Any, ...]
 Outcome = tuple[Any, int, int | None, list[Row]]  # description, rowcount, lastrowid, rows
 
@@ -181,6 +183,7 @@ def connector(
         connection: sqlite3.Connection = sqlite3.connect(
             *arguments, **{**options, "check_same_thread": False, "isolation_level": None}
         )
+        lowered.register(connection)
         return connection
 
     return connect

@@ -29,8 +29,10 @@ ERROR_CHARS = 2000
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """30 s, 1 min, 2 min … capped at ``MAX_BACKOFF``."""
-    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    """30 s, 1 min, 2 min … capped at ``MAX_BACKOFF``. The exponent stops growing once
+    past the cap: a row refused for a day (attempt 43 on) made ``timedelta`` overflow,
+    its outcome was never recorded, and every round that claimed it failed."""
+    return min(dt.timedelta(seconds=30 * 2 ** min(max(attempts - 1, 0), 16)), MAX_BACKOFF)
 
 
 def worker_name() -> str:

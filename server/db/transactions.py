@@ -11,6 +11,8 @@ rollback go through the driver as usual and end the state.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import TextClause, event, text
@@ -105,3 +107,31 @@ async def lock_table(db: AsyncSession, table: str) -> None:
         return
     quoted = connection.dialect.identifier_preparer.quote(table)
     await connection.execute(text(f"LOCK TABLE {quoted} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+# How long a write of bookkeeping (``without_waiting``) waits for a PostgreSQL row lock.
+PG_NO_WAIT = "50ms"
+
+
+@contextlib.asynccontextmanager
+async def without_waiting(db: AsyncSession) -> AsyncIterator[None]:
+    """The writes inside, up to their commit, do not wait for a busy database: on SQLite
+    the write lock is taken only if it is free, on PostgreSQL a row lock is waited for
+    briefly; otherwise they fail at once as busy (``server.db.busy.is_busy``).
+
+    For bookkeeping a page view does on the side (a session's last-seen time), which the
+    caller skips when the database is busy: the page then answers at once, as every
+    other read does, instead of queueing behind a long write and answering 503.
+    """
+    connection = await db.connection()
+    if connection.dialect.name != "sqlite":
+        await connection.execute(text(f"SET LOCAL lock_timeout = '{PG_NO_WAIT}'"))
+        yield
+        return
+    patience = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+    await connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        restore = await db.connection()  # a new transaction, if the caller committed
+        await restore.exec_driver_sql(f"PRAGMA busy_timeout = {int(patience or 0)}")

@@ -42,5 +42,11 @@ class GroupMembership(Base):
     group: Mapped[Group] = relationship(lazy="raise")
     member: Mapped[Member] = relationship(foreign_keys=[member_id], lazy="raise")
 
+    @property
+    def is_cancelled(self) -> bool:
+        """Withdrawn before it began: ``until`` is the day before ``since`` (an empty
+        period, never current; ``server.groups.service.end_membership``)."""
+        return self.until is not None and self.until < self.since
+
     def is_current(self, today: dt.date) -> bool:
         return self.since <= today and (self.until is None or today <= self.until)

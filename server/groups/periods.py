@@ -13,8 +13,10 @@ from server.groups.models import Group, GroupMembership
 
 def phase(membership: GroupMembership, group: Group, today: dt.date) -> str:
     """``current``, ``upcoming`` or ``previous`` (a membership of an ended group is previous)."""
-    if (membership.until is not None and membership.until < today) or (
-        group.until is not None and group.until < today
+    if (
+        membership.is_cancelled
+        or (membership.until is not None and membership.until < today)
+        or (group.until is not None and group.until < today)
     ):
         return "previous"
     if membership.since > today or group.since > today:

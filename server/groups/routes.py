@@ -20,6 +20,7 @@ from server.groups.forms import find_member, read_group, read_membership
 from server.groups.models import Group, GroupMembership
 from server.groups.periods import phase
 from server.groups.service import (
+    MEMBERSHIP_EDITED,
     GroupChanged,
     GroupRuleError,
     add_membership,
@@ -55,6 +56,14 @@ async def _membership_or_404(request: Request, group: Group) -> GroupMembership:
     if membership is None or membership.group_id != group.id:
         raise HTTPException(404, "There is no such membership in this group.")
     return membership
+
+
+async def _roll_back(request: Request) -> None:
+    """Undo a refused change; the signed-in member is read again (a rollback expires it,
+    and the page drawn next asks whom the viewer may act on)."""
+    db = request.state.db
+    await db.rollback()
+    await db.refresh(request.state.user)
 
 
 @page("manage_groups")
@@ -125,7 +134,7 @@ async def _save_group(request: Request, group: Group | None) -> Response:
             verb = "saved"
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = None if group_id is None else await db.get(Group, group_id)
         if isinstance(exc, GroupChanged):  # the page shows the group as saved now
             return _form_page(request, group, {"form": str(exc)}, None, 409)
@@ -212,6 +221,13 @@ async def membership_add(request: Request) -> Response:
         )
     if values is None or member is None:
         return await _detail_page(request, group, form.errors, form.form, 400)
+    # A member above the viewer is not theirs to put in a group, as their memberships are
+    # not theirs to edit or end (``server.auth.precedence``).
+    refused = await refusal(request, member)
+    if refused:
+        return await _detail_page(
+            request, group, {"member": f"Not added: {refused}"}, form.form, 403
+        )
     user = request.state.user
     try:
         check_grantable(
@@ -228,7 +244,7 @@ async def membership_add(request: Request) -> Response:
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = await _group_or_404(request)
         return await _detail_page(request, group, {exc.field: str(exc)}, form.form, 400)
     flash(request, f"{member.display_name} joined {group.name}.")
@@ -243,7 +259,13 @@ async def membership_edit(request: Request) -> Response:
     member = await db.get(Member, membership.member_id)
     assert member is not None  # a foreign key
     await require_may_act(request, member)
-    context = {"group": group, "membership": membership, "member": member, "errors": {}}
+    context = {
+        "group": group,
+        "membership": membership,
+        "member": member,
+        "errors": {},
+        "seen": fingerprint(snapshot(membership, MEMBERSHIP_EDITED)),
+    }
     if request.method == "GET":
         return render(request, "groups/membership_edit.html", context)
     form = FormReader(await request.form())
@@ -257,13 +279,22 @@ async def membership_edit(request: Request) -> Response:
         # the group's permissions like adding one: the actor's own included.
         check_grantable(user, request.state.perms, granted_by_edit(group, membership, values))
         changed = await update_membership(
-            db, membership, values, actor_id=user.id, today=clock.today(request.state.site)
+            db,
+            membership,
+            values,
+            actor_id=user.id,
+            today=clock.today(request.state.site),
+            seen=form.raw("seen"),
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         for obj in (group, membership, member):
             await db.refresh(obj)
+        context["seen"] = fingerprint(snapshot(membership, MEMBERSHIP_EDITED))
+        if isinstance(exc, GroupChanged):  # the page shows the membership as saved now
+            context.update(errors={"form": str(exc)})
+            return render(request, "groups/membership_edit.html", context, status_code=409)
         context.update(errors={exc.field: str(exc)}, values=form.form)
         return render(request, "groups/membership_edit.html", context, status_code=400)
     flash(request, "Membership saved." if changed else "Nothing changed.")
@@ -291,10 +322,15 @@ async def membership_end(request: Request) -> Response:
         )
         await db.commit()
     except GroupRuleError as exc:
-        await db.rollback()
+        await _roll_back(request)
         group = await _group_or_404(request)
         return await _detail_page(request, group, {"end": f"Not ended: {exc}"}, None, 400)
-    flash(request, f"Membership ends on {until}." if changed else "Nothing changed.")
+    if not changed:
+        flash(request, "Nothing changed.")
+    elif membership.is_cancelled:
+        flash(request, f"Membership from {membership.since} cancelled: it never begins.")
+    else:
+        flash(request, f"Membership ends on {until}.")
     return RedirectResponse(f"/groups/{group.id}", status_code=303)
 
 

@@ -4,7 +4,9 @@ The rules of brief §5 — until ≥ since; inside the group's period; no overla
 memberships of one member in one group; one chair at a time — are checked with the
 group's row locked (``lock_group``: ``SELECT … FOR UPDATE`` on PostgreSQL, the database's
 write lock on SQLite), so two requests at once cannot both pass.
-A membership ends by getting an ``until`` date; nothing is deleted.
+A membership ends by getting an ``until`` date; nothing is deleted. An upcoming one
+withdrawn before it begins is *cancelled*: its ``until`` becomes the day before its
+``since`` (an empty period: never current, ignored by the overlap and period rules).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import changes, record, snapshot
 from server.auth import permissions as catalogue
+from server.db.lowered import lowered
 from server.db.transactions import lock_for_write, lock_table
 from server.groups.models import Group, GroupMembership
 from server.groups.staff_sync import sync_staff
@@ -24,6 +27,7 @@ from server.members.models import Member
 from server.web.seen import STALE, stale
 
 FAR_FUTURE = dt.date.max
+MEMBERSHIP_EDITED = ["role", "since", "until", "is_chair"]  # what its edit page shows
 
 
 class GroupRuleError(Exception):
@@ -96,7 +100,8 @@ def check_grantable(actor: Member, actor_perms: frozenset[str], wanted: set[str]
 
 
 async def _name_taken(db: AsyncSession, name: str, exclude_id: int | None) -> bool:
-    query = select(Group.id).where(Group.name == name)
+    """Another group has this name, ignoring case (like branches and member codes)."""
+    query = select(Group.id).where(lowered(Group.name) == name.lower())
     if exclude_id is not None:
         query = query.where(Group.id != exclude_id)
     return (await db.execute(query.limit(1))).first() is not None
@@ -139,16 +144,19 @@ async def update_group(
     if stale(seen, snapshot(group)):
         raise GroupChanged(STALE)
     _check_group_values(values)
-    if values.name != group.name:
+    if values.name != group.name:  # a group saved under its own name is not refused
         await lock_table(db, Group.__tablename__)
-    if await _name_taken(db, values.name, group.id):
-        raise GroupRuleError("Another group already has this name.", "name")
+        if await _name_taken(db, values.name, group.id):
+            raise GroupRuleError("Another group already has this name.", "name")
     outside = (
         await db.execute(
             select(Member.sca_name, GroupMembership.since)
             .join(Member, Member.id == GroupMembership.member_id)
             .where(
                 GroupMembership.group_id == group.id,
+                or_(
+                    GroupMembership.until.is_(None), GroupMembership.until >= GroupMembership.since
+                ),
                 or_(
                     GroupMembership.since < values.since,
                     *(
@@ -227,6 +235,11 @@ async def _check_membership(
     exclude_id: int | None,
 ) -> None:
     """The rules, with the group locked: period, inside the group, overlap, one chair."""
+    if group.until is not None and values.since > group.until:
+        # Said first: an empty end date became the group's end, before this start.
+        raise GroupRuleError(
+            f"The group ends on {group.until}; a membership cannot start after that.", "since"
+        )
     if values.until is not None and values.until < values.since:
         raise GroupRuleError("The end date must not be before the start date.", "until")
     if values.since < group.since:
@@ -247,7 +260,9 @@ async def _check_membership(
         )
     ).scalars()
     for other in others:
-        if not _overlaps(values.since, values.until, other.since, other.until):
+        if other.is_cancelled or not _overlaps(
+            values.since, values.until, other.since, other.until
+        ):
             continue
         if other.member_id == member_id:
             raise GroupRuleError(
@@ -305,8 +320,14 @@ async def update_membership(
     actor_id: int | None,
     today: dt.date,
     action: str = "group_membership.update",
+    seen: str | None = None,
 ) -> bool:
+    """Change a membership under the rules. ``seen``: the digest of the membership the
+    edit page showed (``server.web.seen``); refused if someone saved it since."""
     group = await lock_group(db, membership.group_id)
+    await db.refresh(membership)  # as it is now, under the lock
+    if stale(seen, snapshot(membership, MEMBERSHIP_EDITED)):
+        raise GroupChanged(STALE)
     values = with_group_end(group, values)
     await _check_membership(db, group, membership.member_id, values, membership.id)
     before = snapshot(membership)
@@ -340,7 +361,12 @@ async def end_membership(
     actor_id: int | None,
     today: dt.date,
 ) -> bool:
-    """End by date (never delete); an end date can only move earlier this way."""
+    """End by date (never delete); an end date can only move earlier this way. An
+    upcoming membership ended before its start is cancelled (``cancel_membership``)."""
+    if membership.is_cancelled:
+        raise GroupRuleError("This membership was cancelled before it began.", "until")
+    if until < membership.since and membership.since > today:
+        return await cancel_membership(db, membership, actor_id=actor_id, today=today)
     if membership.until is not None and until > membership.until:
         raise GroupRuleError(
             f"This membership already ends on {membership.until}; use Edit to extend it.",
@@ -350,3 +376,36 @@ async def end_membership(
     return await update_membership(
         db, membership, values, actor_id=actor_id, today=today, action="group_membership.end"
     )
+
+
+async def cancel_membership(
+    db: AsyncSession, membership: GroupMembership, *, actor_id: int | None, today: dt.date
+) -> bool:
+    """Withdraw an upcoming membership before it begins: kept, with an empty period (its
+    ``until`` the day before its ``since``), so it never grants anything; audited."""
+    group = await lock_group(db, membership.group_id)
+    await db.refresh(membership)  # as it is now, under the lock
+    if membership.is_cancelled:
+        return False
+    if membership.since <= today:
+        raise GroupRuleError(
+            f"This membership began on {membership.since}; end it instead of cancelling it.",
+            "until",
+        )
+    before = snapshot(membership)
+    membership.until = membership.since - dt.timedelta(days=1)
+    membership.ended_by_id = actor_id
+    old, new = changes(before, snapshot(membership))
+    await db.flush()
+    record(
+        db,
+        actor_id=actor_id,
+        action="group_membership.cancel",
+        entity=membership,
+        member_id=membership.member_id,
+        before=old,
+        after=new,
+        note=group.name,
+    )
+    await sync_staff(db, today, [membership.member_id])
+    return True

@@ -26,6 +26,12 @@ class WorkItem:
     label: str  # what the count is of, e.g. "applicants to review"
     href: str
     tone: str = ""  # "" or "warn": styling only, the words carry the meaning
+    label_one: str = ""  # the words for a count of one, e.g. "applicant to review"
+
+    @property
+    def words(self) -> str:
+        """What the count is of, in its number ("1 applicant", "2 applicants")."""
+        return self.label_one if self.count == 1 and self.label_one else self.label
 
 
 async def expiring_memberships(db: AsyncSession, today: dt.date) -> int:
@@ -77,13 +83,21 @@ async def work_for(
             continue
         count = await link.waiting(db, user, perms, today)
         if count is not None:
-            items.append(WorkItem(count, link.waiting_label or link.label, link.href))
+            items.append(
+                WorkItem(
+                    count,
+                    link.waiting_label or link.label,
+                    link.href,
+                    label_one=link.waiting_label_one,
+                )
+            )
     if "verify_members" in perms:
         items.append(
             WorkItem(
                 await expiring_memberships(db, today),
                 f"memberships expiring within {EXPIRING_DAYS} days",
                 "/members?membership=expiring&sort=expiry",
+                label_one=f"membership expiring within {EXPIRING_DAYS} days",
             )
         )
     if "issue_card_links" in perms:
@@ -92,17 +106,27 @@ async def work_for(
                 await without_card_link(db),
                 "members without a live card link",
                 "/members?card=none",
+                label_one="member without a live card link",
             )
         )
     if user.is_superuser:
         mail = await outbox_by_status(db)
         items.append(
-            WorkItem(mail.get("queued", 0), "emails queued", "/admin/outbox?status=queued")
+            WorkItem(
+                mail.get("queued", 0),
+                "emails queued",
+                "/admin/outbox?status=queued",
+                label_one="email queued",
+            )
         )
         failed = mail.get("failed", 0)
         items.append(
             WorkItem(
-                failed, "emails failed", "/admin/outbox?status=failed", "warn" if failed else ""
+                failed,
+                "emails failed",
+                "/admin/outbox?status=failed",
+                "warn" if failed else "",
+                label_one="email failed",
             )
         )
     return items

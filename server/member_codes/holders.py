@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from server.applicants.models import Applicant
+from server.db.lowered import lowered
 from server.member_codes.models import Agreement, Seat
 from server.members.models import Member
 
@@ -99,7 +100,7 @@ async def pending_applicants(db: AsyncSession, agreement: Agreement) -> list[Pen
             Applicant.code_override,
         )
         .where(
-            func.lower(func.trim(Applicant.member_code)) == agreement.code_key,
+            lowered(func.trim(Applicant.member_code)) == agreement.code_key,
             Applicant.member_id.is_(None),
             Applicant.declined_at.is_(None),
         )

@@ -17,6 +17,7 @@ from server.members.branches import all_branches, branch_options, subtree_ids, t
 from server.members.models import Branch, Member
 from server.web.forms import FormReader, parse_id
 from server.web.navigation import NavLink, add
+from server.web.seen import STALE, fingerprint, stale
 from server.web.templating import flash, render
 
 add(NavLink("Branches", "/branches", permission="manage_settings", order=75))
@@ -30,6 +31,7 @@ KINDS = (
     "college",
     "stronghold",
 )
+EDITABLE = ["name", "kind", "parent_id"]  # what the edit page shows and saves
 
 
 def _read(form: FormReader, branches: list[Branch], branch: Branch | None) -> dict[str, Any]:
@@ -115,11 +117,17 @@ async def branch_edit(request: Request) -> Response:
         ],
         "errors": {},
         "values": None,
+        "seen": fingerprint(snapshot(branch, EDITABLE)),
     }
     if request.method == "GET":
         return render(request, "members/branch_edit.html", context)
     form = FormReader(await request.form())
     await lock_table(db, Branch.__tablename__)
+    await db.refresh(branch)  # as it is now, under the lock
+    if stale(form.raw("seen"), snapshot(branch, EDITABLE)):
+        # Another officer saved since this page was drawn: saving would undo their change.
+        context.update(errors={"form": STALE}, seen=fingerprint(snapshot(branch, EDITABLE)))
+        return render(request, "members/branch_edit.html", context, status_code=409)
     branches = await all_branches(db)  # as they are now, under the lock
     values = _read(form, branches, branch)
     if not form.ok:

@@ -105,8 +105,7 @@ async def me_password(request: Request) -> Response:
     problem = password_problem(new)
     if outcome == "locked":
         problem = LOCKED
-    elif outcome == "wrong":
-        await db.commit()  # the failure counts, as at the login
+    elif outcome == "wrong":  # counted (and committed) as at the login
         await db.refresh(member)
         locked = member.locked_until is not None
         problem = LOCKED if locked else "Your current password is not right."

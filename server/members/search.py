@@ -8,6 +8,7 @@ address still shows a list. The same criteria drive the CSV export.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +22,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.operators import OperatorType
 
 from server.cards.models import CardLink
+from server.db import lowered
 from server.members.branches import subtree_ids
 from server.members.models import Branch, Member
 from server.members.status import BY_KEY
@@ -148,7 +150,8 @@ class word_found(FunctionElement[bool]):
     index only without ``ESCAPE``: ``loose`` (a ``%`` or ``_`` the user typed is a
     wildcard there) finds the candidates, ``exact`` keeps the true matches — 1–2 ms where
     a ``LIKE`` per column scanned the register (about 230 ms for a page and its count).
-    Both ignore the case of ASCII letters only, as SQLite's ``LIKE`` does.
+    Both ignore the case of ASCII letters only, as SQLite's ``LIKE`` does: a word with
+    other letters is a ``word_found_folded``.
     """
 
     type = Boolean()
@@ -182,6 +185,51 @@ def _search_table_like(element: word_found, compiler: SQLCompiler, **kw: Any) ->
     )
 
 
+class word_found_folded(word_found):  # noqa: N801 - named like SQL's functions
+    """``word_found`` for a word with letters beyond ASCII ("ælfric"), on SQLite: its
+    ``LIKE`` (the trigram table's included) folds only ASCII letters, so "ælfric" never
+    found "Ælfric" there while PostgreSQL's ``lower`` did. ``loose`` is then a part of
+    the word that is ASCII (``_loose``) and finds the candidates; ``exact`` is compared
+    with both sides lowered by Python's rules (``server.db.lowered``). PostgreSQL: as
+    ``word_found``."""
+
+    inherit_cache = True
+    name = "word_found_folded"
+
+
+@compiles(word_found_folded)
+def _words_like_folded(element: word_found_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return _words_like(element, compiler, **kw)
+
+
+@compiles(word_found_folded, "sqlite")
+def _search_table_like_folded(element: word_found_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    exact, loose = (compiler.process(c, **kw) for c in element.clauses)
+    member_id = compiler.process(Member.id.expression, **kw)
+    return (
+        f"({member_id} IN (SELECT rowid FROM {SEARCH_TABLE} WHERE words LIKE {loose} "
+        f"AND {lowered.SQLITE_NAME}(words) LIKE {lowered.SQLITE_NAME}({exact}) ESCAPE '\\'))"
+    )
+
+
+def _loose(word: str) -> str:
+    """What finds the candidates for ``word`` in the trigram table: the word as typed
+    or, beyond ASCII, its longest ASCII run of three or more characters (none: every
+    row is a candidate)."""
+    if word.isascii():
+        return word
+    runs = re.findall(r"[\x00-\x7f]{3,}", word)
+    return max(runs, key=len) if runs else ""
+
+
+def word_condition(word: str) -> word_found:
+    """The members in whose searched columns ``word`` appears, ignoring case."""
+    exact = f"%{_escape_like(word)}%"
+    if word.isascii():
+        return word_found(exact, f"%{word}%")
+    return word_found_folded(exact, f"%{_loose(word)}%")
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -209,7 +257,7 @@ def filtered(criteria: MemberSearch, branches: list[Branch], today: dt.date) -> 
     query = select(Member).where(Member.deleted_at.is_(None))
     if criteria.q:
         for word in criteria.q.split()[:6]:
-            query = query.where(word_found(f"%{_escape_like(word)}%", f"%{word}%"))
+            query = query.where(word_condition(word))
     if criteria.branch_id is not None:
         query = query.where(Member.branch_id.in_(subtree_ids(branches, criteria.branch_id)))
     if criteria.status:

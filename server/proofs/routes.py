@@ -269,6 +269,7 @@ navigation.add(
         group=navigation.REGISTER,
         waiting=waiting,
         waiting_label="membership proofs to verify",
+        waiting_label_one="membership proof to verify",
     )
 )
 

@@ -10,8 +10,11 @@ its body. The device then asks the web service which passes changed
 from __future__ import annotations
 
 import ssl
+import tempfile
+from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 
 from server.wallet.config import AppleWallet
 from server.wallet.outcome import Outcome
@@ -21,9 +24,22 @@ GONE_REASONS = {"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"}
 
 
 def tls_context(apple: AppleWallet) -> ssl.SSLContext:
+    """The TLS client context for APNs. ``ssl`` reads certificates only from PEM files,
+    and Apple hands out the pass-type certificate as DER (``pass.cer``), which
+    ``WALLET_APPLE_CERT`` may name: the certificate already loaded, followed by the
+    WWDR intermediate that completes its chain, is written as PEM to a private
+    temporary file for the moment ``ssl`` reads it (certificates are public; the key
+    is read from its own file)."""
     context = ssl.create_default_context(cafile=apple.apns_cafile)
     password = str(apple.key_password) if apple.key_password is not None else None
-    context.load_cert_chain(str(apple.cert_path), str(apple.key_path), password)
+    with tempfile.TemporaryDirectory(prefix="tessera-apns-") as folder:
+        certificate = Path(folder) / "pass.pem"
+        certificate.write_bytes(
+            b"".join(
+                c.public_bytes(serialization.Encoding.PEM) for c in (apple.certificate, apple.wwdr)
+            )
+        )
+        context.load_cert_chain(str(certificate), str(apple.key_path), password)
     return context
 
 

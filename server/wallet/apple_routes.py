@@ -296,7 +296,10 @@ async def device_log(request: Request) -> Response:
         return _error(400, 'Send a JSON body {"logs": [...]}.')
     for line in lines[:MAX_LOG_LINES]:
         if isinstance(line, str):
-            text = SERIAL_IN_TEXT.sub("[serial]", line.replace("\n", " ")[:500])
+            # No control characters (a terminal escape, a carriage return, a NUL) reach
+            # the log from a client nobody authenticated.
+            printable = "".join(c if c.isprintable() else " " for c in line[:500])
+            text = SERIAL_IN_TEXT.sub("[serial]", printable)
             log.warning("Apple Wallet device reports: %s", text)
     return _empty(200)
 

@@ -10,6 +10,8 @@ member's first tap. Secrets (the key password, the private keys) are kept as
 from __future__ import annotations
 
 import json
+import re
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from starlette.config import Config
 from starlette.datastructures import Secret
 
@@ -27,6 +30,10 @@ GOOGLE_SAVE_URL = "https://pay.google.com/gp/v/save/"
 
 APPLE_REQUIRED = ("PASS_TYPE_ID", "TEAM_ID", "CERT", "KEY", "WWDR")
 GOOGLE_REQUIRED = ("ISSUER_ID", "KEY_FILE")
+# Google's ids: the issuer ID is a number; a class or object id is "<issuer>.<suffix>",
+# the suffix made of letters, digits, '.', '_' or '-'.
+ISSUER_ID_RE = re.compile(r"^[0-9]{1,30}$")
+CLASS_SUFFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 class WalletConfigError(ValueError):
@@ -119,6 +126,34 @@ def _public_bytes(key: Any) -> bytes:
     )
 
 
+def check_cafile(name: str, path: str) -> str:
+    """``path`` if it holds CA certificates ``ssl`` can use (read at start-up, not at the
+    first push)."""
+    _read(name, path)
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError:
+        raise WalletConfigError(f"{name}: {path} holds no PEM CA certificate") from None
+    return path
+
+
+def check_identity(certificate: x509.Certificate, pass_type_id: str, team_id: str) -> None:
+    """Apple's pass-type certificate names its pass type (``UID``) and team (``OU``) in
+    its subject; a pass whose ``passTypeIdentifier`` or ``teamIdentifier`` differ from
+    them is refused by every iPhone. Checked when the subject has them (a test CA's
+    need not)."""
+    for oid, value, name, what in (
+        (NameOID.USER_ID, pass_type_id, "WALLET_APPLE_PASS_TYPE_ID", "pass type"),
+        (NameOID.ORGANIZATIONAL_UNIT_NAME, team_id, "WALLET_APPLE_TEAM_ID", "team"),
+    ):
+        named = [str(a.value) for a in certificate.subject.get_attributes_for_oid(oid)]
+        if named and value not in named:
+            raise WalletConfigError(
+                f"{name} is {value}, but WALLET_APPLE_CERT is the certificate of "
+                f"{named[0]}: iPhones refuse a pass whose {what} is not the certificate's"
+            )
+
+
 def _apple(config: Config) -> AppleWallet | None:
     values = {n: config(f"WALLET_APPLE_{n}", default="") for n in APPLE_REQUIRED}
     if not any(values.values()):
@@ -128,9 +163,11 @@ def _apple(config: Config) -> AppleWallet | None:
         raise WalletConfigError(f"Apple Wallet is half configured: set {', '.join(missing)} too")
     password = config("WALLET_APPLE_KEY_PASSWORD", cast=Secret, default=None) or None
     certificate = load_certificate("WALLET_APPLE_CERT", values["CERT"])
+    cafile = config("WALLET_APPLE_APNS_CAFILE", default="")
     key = load_key("WALLET_APPLE_KEY", values["KEY"], password)
     if _public_bytes(certificate.public_key()) != _public_bytes(key.public_key()):
         raise WalletConfigError("WALLET_APPLE_KEY is not the key of WALLET_APPLE_CERT")
+    check_identity(certificate, values["PASS_TYPE_ID"], values["TEAM_ID"])
     return AppleWallet(
         pass_type_id=values["PASS_TYPE_ID"],
         team_id=values["TEAM_ID"],
@@ -141,7 +178,7 @@ def _apple(config: Config) -> AppleWallet | None:
         key_path=Path(values["KEY"]),
         key_password=password,
         apns_url=config("WALLET_APPLE_APNS_URL", default=APNS_URL).rstrip("/"),
-        apns_cafile=config("WALLET_APPLE_APNS_CAFILE", default="") or None,
+        apns_cafile=check_cafile("WALLET_APPLE_APNS_CAFILE", cafile) if cafile else None,
     )
 
 
@@ -168,6 +205,15 @@ def _google(config: Config) -> GoogleWallet | None:
         raise WalletConfigError(f"WALLET_GOOGLE_KEY_FILE: unusable private key: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise WalletConfigError("WALLET_GOOGLE_KEY_FILE: the service-account key must be RSA")
+    if not ISSUER_ID_RE.match(issuer):
+        raise WalletConfigError(
+            "WALLET_GOOGLE_ISSUER_ID must be the issuer ID, a number (Google Pay & Wallet Console)"
+        )
+    class_suffix = config("WALLET_GOOGLE_CLASS_SUFFIX", default="tessera_member")
+    if not CLASS_SUFFIX_RE.match(class_suffix):
+        raise WalletConfigError(
+            "WALLET_GOOGLE_CLASS_SUFFIX may hold only letters, digits, '.', '_' and '-'"
+        )
     token_url = config("WALLET_GOOGLE_TOKEN_URL", default="") or str(
         account.get("token_uri") or GOOGLE_TOKEN_URL
     )
@@ -176,7 +222,7 @@ def _google(config: Config) -> GoogleWallet | None:
         client_email=email,
         key=key,
         key_id=account.get("private_key_id"),
-        class_suffix=config("WALLET_GOOGLE_CLASS_SUFFIX", default="tessera_member"),
+        class_suffix=class_suffix,
         api_url=config("WALLET_GOOGLE_API_URL", default=GOOGLE_API_URL).rstrip("/"),
         token_url=token_url,
     )
@@ -185,3 +231,20 @@ def _google(config: Config) -> GoogleWallet | None:
 def load_wallet_config(config: Config) -> WalletConfig:
     """Both wallets from the environment; ``WalletConfigError`` for a broken setting."""
     return WalletConfig(apple=_apple(config), google=_google(config))
+
+
+def web_service_warning(wallet: WalletConfig, base_url: str) -> str | None:
+    """Two lines for ``serve`` when Apple Wallet is on and ``BASE_URL`` is not https.
+
+    A pass's ``webServiceURL`` is ``BASE_URL/wallet/apple``, and Apple requires https
+    there: an iPhone refuses a pass with an http web service unless its developer
+    setting allows HTTP services. Tessera still builds the pass (a developer phone or a
+    test takes it); the operator is told at start-up."""
+    if wallet.apple is None or base_url.lower().startswith("https://"):
+        return None
+    return (
+        f"Warning: Apple Wallet is configured but BASE_URL ({base_url}) is not https: iPhones "
+        "refuse a pass whose web service is http (only a developer iPhone with 'Allow HTTP "
+        "Services' takes it).\nPut Tessera behind TLS and set BASE_URL to its https:// "
+        "address (README, Wallet passes)."
+    )

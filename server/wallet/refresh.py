@@ -95,6 +95,7 @@ class _Seen:
     generation: int
     link_revoked: bool
     revoke_reason: str
+    revoked_by_id: int | None  # the officer who revoked or replaced the link, if one did
 
 
 async def refresh(
@@ -112,7 +113,13 @@ async def refresh(
         return report
     # 1. Read: what each pass was computed from, and the card payloads now.
     query = (
-        select(WalletPass, CardLink.revoked_at, CardLink.revoke_reason, CardPayload.generation)
+        select(
+            WalletPass,
+            CardLink.revoked_at,
+            CardLink.revoke_reason,
+            CardLink.revoked_by_id,
+            CardPayload.generation,
+        )
         .join(CardLink, CardLink.id == WalletPass.card_link_id)
         .outerjoin(CardPayload, CardPayload.member_id == WalletPass.member_id)
         .where(WalletPass.id.in_(ids), WalletPass.voided_at.is_(None))
@@ -124,8 +131,8 @@ async def refresh(
         return report
     epoch = int((await db.execute(select(CURRENT_EPOCH))).scalar_one())
     seen = {
-        p.id: _Seen(-2 if generation is None else generation, revoked is not None, reason or "")
-        for p, revoked, reason, generation in rows
+        p.id: _Seen(-2 if generation is None else generation, revoked is not None, reason or "", by)
+        for p, revoked, reason, by, generation in rows
     }
     members = sorted({p.member_id for p, *_ in rows})
     built = await build_many(db, members, settings, now)
@@ -164,7 +171,8 @@ async def refresh(
                 if state.link_revoked
                 else "The member was deleted."
             )
-            void_locked(db, wallet_pass, actor_id=None, reason=reason, now=now, tag=tag)
+            actor = state.revoked_by_id if state.link_revoked else None
+            void_locked(db, wallet_pass, actor_id=actor, reason=reason, now=now, tag=tag)
             tag += 1
             report.voided.append(wallet_pass.id)
             to_tell.append(wallet_pass)

@@ -71,6 +71,11 @@ async def _page(
         .group_by(WalletDelivery.pass_id, WalletDelivery.status)
     ):
         waiting.setdefault(pass_id, {})[status] = count
+    voider_ids = {p.voided_by_id for p in passes if p.voided_by_id is not None}
+    voiders = {
+        officer.id: officer.display_name
+        for officer in (await db.execute(select(Member).where(Member.id.in_(voider_ids)))).scalars()
+    }
     settings: Settings = request.app.state.settings
     return render(
         request,
@@ -80,6 +85,7 @@ async def _page(
             "passes": passes,
             "devices": devices,
             "waiting": waiting,
+            "voiders": voiders,
             "wallet_names": WALLET_NAMES,
             "offered": settings.wallet.offered(),
             "protected": await refusal(request, member),

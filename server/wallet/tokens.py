@@ -43,8 +43,9 @@ def token_matches(given: str | None, stored_hash: str | None) -> bool:
 
 
 def from_header(value: str | None) -> str | None:
-    """The token of an ``Authorization: ApplePass <token>`` header."""
+    """The token of an ``Authorization: ApplePass <token>`` header (the scheme, as any
+    HTTP authentication scheme, in any case)."""
     if not value:
         return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme == "ApplePass" and token.strip() else None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "applepass" and token.strip() else None

@@ -42,6 +42,7 @@ class NavLink:
     group: str = ADMINISTRATION
     waiting: WaitingCounter | None = None
     waiting_label: str = ""  # the dashboard's words for the count, e.g. "applicants to review"
+    waiting_label_one: str = ""  # the same for a count of one, e.g. "applicant to review"
     superuser_only: bool = False  # for pages only superusers may open (the outbox)
 
 

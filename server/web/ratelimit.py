@@ -2,7 +2,9 @@
 
 Callers count failures (an unknown card token, a code that does not verify, a wrong
 password), never successes, and answer a valid request whatever the count: one person
-guessing behind a shared Wi-Fi address must not lock everyone else behind it out.
+guessing behind a shared Wi-Fi address must not lock everyone else behind it out. Where
+checking takes long enough for a burst to pile up (a login hashes its password), the
+caller counts each attempt as it arrives and ``refund``s it once it succeeds.
 
 The counts live in the worker process: with ``serve --workers N`` an address may fail up
 to N times the limit before every worker refuses it. The limits guard against floods of
@@ -63,6 +65,14 @@ class RateLimiter:
         else:
             self._events.move_to_end(key)
         self._prune(events, now).append(now)
+
+    def refund(self, key: str) -> None:
+        """Take back one event of ``key``: for an attempt counted (``hit``) before its
+        outcome was known — so that attempts in flight at the same moment are all
+        counted — that turned out not to be a failure."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
 
     def _evict_one(self, now: float) -> None:
         for scanned, (key, events) in enumerate(self._events.items()):

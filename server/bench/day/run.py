@@ -43,6 +43,8 @@ from server.db.engine import make_engine, make_sessionmaker
 MEMBERS = 100_000
 MIN_MEMBERS = 100
 SECONDS = 60.0
+QUICK_MEMBERS = 10_000  # ``--quick``: a short day, to see it run rather than to measure
+QUICK_SECONDS = 15.0
 REFRESHED_CARDS = 2_000  # cards the refresh class cycles through (built before midnight)
 STATUS_MEMBERS = 50  # members the status actions deactivate and reactivate in turn
 NIGHTLY_TIMEOUT = 900.0
@@ -53,12 +55,20 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def sizes(args: argparse.Namespace) -> tuple[int, float]:
+    """Members to seed and seconds to drive: the options given, else the day's defaults
+    (``--quick``: a smaller register and a shorter day)."""
+    quick = bool(getattr(args, "quick", False))
+    members = args.members or (QUICK_MEMBERS if quick else MEMBERS)
+    seconds = args.seconds or (QUICK_SECONDS if quick else SECONDS)
+    return members, seconds
+
+
 def run_day(args: argparse.Namespace) -> int:
-    members = args.members or MEMBERS
+    members, seconds = sizes(args)
     if members < MIN_MEMBERS:
         _say(f"bench --day needs at least {MIN_MEMBERS} members.")
         return 2
-    seconds = args.seconds or SECONDS
     workers = args.workers or (2 if args.postgres else 1)
     connections = Connections(hot=args.connections or Connections.hot)
     database = "PostgreSQL" if args.postgres else "SQLite"

@@ -42,6 +42,7 @@ plugin = Plugin(
             group=ACTIVITIES,
             waiting=member_routes.waiting_count,
             waiting_label="authorization requests waiting for you",
+            waiting_label_one="authorization request waiting for you",
         ),
     ],
     permissions=list(AUTHORIZER_PERMISSIONS),
