@@ -163,7 +163,7 @@ async def open_resources(app: Starlette, stack: contextlib.AsyncExitStack) -> No
     )
     app.state.checks = checks
     # A clean stop writes the checks still in memory.
-    _at_stop(stack, "writing the last checks to the check log", checks.log.flush)
+    _at_stop(stack, "writing the last checks to the check log", checks.log.close)
     rebuilder: Rebuilder = (
         RebuilderProcess(settings, sweep=settings.run_background_jobs)
         if settings.card_rebuilder == "process"

@@ -54,7 +54,12 @@ def prepare_database(url: str) -> bool:
         asyncio.run(upgrade(url))
         return True
     if asyncio.run(needs_upgrade(url)):
-        print("The database schema is out of date: run `python manage.py migrate` first.")
+        print(
+            "The database schema is older than this version of Tessera (an upgrade without "
+            "its migrations).\nRun `python manage.py migrate` first (once, from one machine; "
+            "README, Upgrades).",
+            file=sys.stderr,
+        )
         return False
     return True
 

@@ -26,6 +26,7 @@ from server.web.access_log import EMAIL, AccessLog, redact_path
 
 HANDLER_NAME = "tessera"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FORMATS = ("text", "json")
 
 
 def redact(text: str) -> str:
@@ -110,7 +111,7 @@ class OutageLines(logging.Filter):
 
 
 def log_format() -> str:
-    return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
+    return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").strip().lower() == "json" else "text"
 
 
 class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
@@ -156,6 +157,11 @@ def configure(stream: TextIO | None = None) -> logging.Handler:
     if not known:
         logging.getLogger("tessera").warning(
             "TESSERA_LOG_LEVEL is %r: use %s; logging at INFO", given, ", ".join(LEVELS)
+        )
+    form = os.environ.get("TESSERA_LOG_FORMAT", "text")
+    if form.strip().lower() not in FORMATS:
+        logging.getLogger("tessera").warning(
+            "TESSERA_LOG_FORMAT is %r: use %s; logging as text", form, " or ".join(FORMATS)
         )
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)

@@ -164,6 +164,7 @@ def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path, spellin
     env = environment(tmp_path / "data") | {"DATABASE_URL": url}
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "check_keys.json").write_text("{}")
+    (tmp_path / "data" / "secret_key").write_text("the server's key")  # made at its start
     done = manage("backup", str(tmp_path / "pg.tar.gz"), env=env)
     assert done.returncode == 0, done.stderr
     assert "pg_dump" in done.stdout
@@ -254,3 +255,48 @@ async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path,
     with sqlite3.connect(fresh / "tessera.sqlite3") as connection:
         rows = connection.execute("SELECT status, claimed_by, claimed_until FROM outbox").fetchall()
     assert rows == [("queued", None, None)]
+
+
+async def test_a_backup_from_another_data_dir_than_the_servers_is_refused(
+    app, client, db, settings, database_url, tmp_path
+):
+    """Cron runs `backup` in another folder, or without TESSERA_DATA_DIR: the data dir it
+    reads is not the server's. Its keys would restore cards that check as forged, and a
+    key file made there on the spot would pass for the server's: the backup says so and
+    writes nothing, instead of an archive that cannot restore."""
+    member = await make_member(db, membership_expires_on=dt.date.today() + dt.timedelta(days=90))
+    issued = await issue_link(db, member, None, mail_for(settings), dt.date.today())
+    await db.commit()
+    assert (await client.get(f"/card/{issued.token}.json")).status_code == 200  # code stored
+
+    elsewhere = tmp_path / "elsewhere"
+    keyring_for(elsewhere)  # a data dir with check keys of its own
+    env = environment(elsewhere) | {"DATABASE_URL": database_url}
+    done = manage("backup", str(tmp_path / "wrong"), env=env)
+    assert done.returncode == 1, done.stdout
+    assert "cannot verify" in done.stderr and "TESSERA_DATA_DIR" in done.stderr, done.stderr
+    assert not (tmp_path / "wrong").exists() and not (elsewhere / "secret_key").exists()
+
+    (elsewhere / "check_keys.json").write_text('{"keys": ')  # cut short
+    done = manage("backup", str(tmp_path / "wrong"), env=env)
+    assert done.returncode == 1 and "check_keys.json cannot be read" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "wrong").exists()
+
+    env = environment(settings.data_dir) | {"DATABASE_URL": database_url}
+    done = manage("backup", str(tmp_path / "right"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "check_keys.json" in done.stdout
+
+
+@pytest.mark.postgres_only
+def test_on_postgresql_a_backup_of_an_empty_data_dir_is_refused(database_url, tmp_path):
+    """The data dir is only keys on PostgreSQL: one with none (a forgotten
+    TESSERA_DATA_DIR: ./data in cron's working folder) is no backup — and no secret_key
+    is made there to be archived as if it were the server's."""
+    empty = tmp_path / "data"
+    done = manage(
+        "backup", str(tmp_path / "b"), env=environment(empty) | {"DATABASE_URL": database_url}
+    )
+    assert done.returncode == 1, done.stdout
+    assert "holds no key files" in done.stderr and "TESSERA_DATA_DIR" in done.stderr
+    assert not (empty / "secret_key").exists() and not (tmp_path / "b").exists()

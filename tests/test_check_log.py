@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from server.checks import codes, keyring, log, runtime
 from server.checks.decide import decide
@@ -105,3 +106,48 @@ async def test_a_failed_log_write_leaves_the_live_check_reading_fresh_data(
     member.status = "deactivated"
     await db.commit()
     assert "DEACTIVATED" in (await client.get(f"/check/{code}")).text
+
+
+async def test_checks_kept_back_by_a_failed_write_are_written_without_another_check(
+    app, client, db, monkeypatch
+):
+    """The write of the check log fails (the database busy past its patience, or gone
+    for a moment): the entries wait in memory. Once the database answers they are
+    written by themselves — not only when the next marshal checks a card, which after
+    the event may be weeks away (and the backlog metric would say so all along)."""
+    monkeypatch.setattr(log, "FLUSH_PATIENCE", 0.2)
+    member = await make_verified(db, sca_name="Kept Back")
+    path = DatabaseTarget.parse(app.state.settings.database_url).sqlite_path
+    holder_sqlite = sqlite3.connect(path, isolation_level=None) if path else None
+    holder_pg = None if path else await app.state.engine.connect()
+    writer = runtime.log_writer(app)
+    failures: list[BaseException] = []
+    said = writer._outage.failed
+    monkeypatch.setattr(
+        writer._outage, "failed", lambda exc, message: (failures.append(exc), said(exc, message))
+    )
+    try:
+        if holder_sqlite is not None:
+            holder_sqlite.execute("BEGIN IMMEDIATE")
+        else:
+            assert holder_pg is not None
+            await holder_pg.execute(text("LOCK TABLE check_log IN EXCLUSIVE MODE"))
+        assert (await client.get(f"/check/{code_for(app, member)}")).status_code == 200
+        deadline = time.monotonic() + 30
+        while not failures:  # the write failed (and said so)
+            assert time.monotonic() < deadline, "the check log's write never failed"
+            await asyncio.sleep(0.05)
+    finally:
+        if holder_sqlite is not None:
+            holder_sqlite.execute("ROLLBACK")
+            holder_sqlite.close()
+        if holder_pg is not None:
+            await holder_pg.rollback()
+            await holder_pg.close()
+    deadline = time.monotonic() + 30
+    while writer.pending:  # no other check comes, nobody reads the log
+        assert time.monotonic() < deadline, "the kept-back checks were never written"
+        await asyncio.sleep(0.05)
+    member_id = member.id
+    db.expire_all()
+    assert await _logged(db) == [(member_id, "ok")]

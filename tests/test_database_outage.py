@@ -12,7 +12,8 @@ import dataclasses
 import datetime as dt
 import logging
 import pickle
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -29,6 +30,23 @@ from tests.factories import make_member
 from tests.live import free_port
 
 pytestmark = pytest.mark.postgres_only
+T = TypeVar("T")
+
+
+async def within(seconds: float, awaited: Awaitable[T], *, unblock: Callable[[], None]) -> T:
+    """``awaited``, or a clean failure after ``seconds``. ``asyncio.wait_for`` is no bound
+    here: on its timeout it cancels and then waits for the cancelled work to finish, and
+    work stuck on a database that swallows every packet (a rollback, a connection's
+    close) does not finish — the test would hang instead of failing. So past the bound
+    ``unblock`` resets the stuck connections (the relay's cable pulled) and the test fails."""
+    task = asyncio.ensure_future(awaited)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    unblock()
+    task.cancel()
+    await asyncio.wait({task}, timeout=30)
+    pytest.fail(f"still waiting after {seconds:g} s: the database's silence hangs it")
 
 
 class Cuttable:
@@ -177,7 +195,7 @@ async def test_the_mail_loop_says_once_that_the_database_is_gone_and_once_it_is_
     finally:
         loop.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await loop
+            await within(60, loop, unblock=relay.pull)
 
 
 async def test_a_library_logging_the_outage_with_its_traceback_gets_one_line(relay, log_lines):
@@ -220,15 +238,15 @@ async def test_metrics_and_requests_answer_while_the_database_does_not(served, r
     assert "tessera_database_up 1.0" in (await client.get("/metrics")).text
     relay.hung = True
     try:
-        scraped = await asyncio.wait_for(client.get("/metrics"), 60)
+        scraped = await within(60, client.get("/metrics"), unblock=relay.pull)
         assert scraped.status_code == 200
         assert "tessera_database_up 0.0" in scraped.text
         assert 'tessera_http_requests_total{group="metrics",status="2xx"}' in scraped.text
-        ready = await asyncio.wait_for(client.get("/readyz"), 60)
+        ready = await within(60, client.get("/readyz"), unblock=relay.pull)
         assert ready.status_code == 503 and ready.json()["checks"]["database"] == "timeout"
         # Requests give up after DATABASE_URL's command_timeout: 503, not a hang, not 500.
         for path in ("/login", f"/card/{token}.json"):
-            answer = await asyncio.wait_for(client.get(path), 60)
+            answer = await within(60, client.get(path), unblock=relay.pull)
             assert answer.status_code == 503, (path, answer.status_code)
             assert "database cannot be reached" in answer.text
     finally:
@@ -281,7 +299,7 @@ async def test_the_server_stops_while_the_database_swallows_every_packet(
     try:
         # Four parts of 1 s each and the card rebuilder's own bounded stop (about 20 s
         # with the database hung), not for ever.
-        await asyncio.wait_for(lifespan.__aexit__(None, None, None), 60)
+        await within(60, lifespan.__aexit__(None, None, None), unblock=relay.pull)
     finally:
         relay.pull()
     assert "recording when cards were last used did not finish in 1 s" in log_lines.getvalue()

@@ -310,3 +310,22 @@ def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
     [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_LEVEL" in line]
     assert TEXT_LINE.match(line) and "WARNING tessera: TESSERA_LOG_LEVEL is 'verbose': use" in line
     assert "logging at INFO" in line
+
+
+def test_a_log_format_that_is_no_format_is_said_not_ignored(tmp_path):
+    """A collector set up for JSON, and a typo in the variable (``jsonl``): the lines
+    come as text, and the first of them says why."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_LOG_FORMAT": "jsonl"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_FORMAT" in line]
+    assert TEXT_LINE.match(line), line
+    assert "WARNING tessera: TESSERA_LOG_FORMAT is 'jsonl': use text or json" in line

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from server.mail.delivery import deliver_once
 from server.mail.models import OutboxMessage
 from server.mail.outbox import queue_email
 from tests.live import LiveServer
-from tests.smtp_fixtures import SmtpCapture
+from tests.smtp_fixtures import CaptureHandler, SmtpCapture
 
 MESSAGES = 30
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,3 +237,52 @@ async def test_send_mail_stopped_mid_batch_hands_the_rest_back_at_once(
     duplicates = [a for a, n in counts.items() if n > 1]
     assert len(duplicates) <= 1 and max(counts.values()) <= 2, duplicates
     assert (await _statuses(db)) == {"sent": MESSAGES}
+
+
+class HeldHandler(CaptureHandler):
+    """An SMTP server that holds each DATA until the test lets it go (a server that has
+    stopped answering mid-message: up to the 30 s SMTP timeout in real life)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.let_go = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        self.holding.set()
+        await asyncio.to_thread(self.let_go.wait, 60)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_stopping_hands_the_rest_back_while_the_message_in_flight_is_finished(
+    app, db, settings
+):
+    """SIGTERM while the SMTP server is slow to answer the message in flight: the rest of
+    the batch is queued again at once — another worker or the next server sends it —
+    not only once the message in flight is done (up to the SMTP timeout later)."""
+    for n in range(5):
+        queue_email(db, to=f"m{n}@example.org", template="card_link", context=_ctx())
+    await db.commit()
+    smtp = SmtpCapture()
+    handler = HeldHandler()
+    smtp.handler = smtp.controller.handler = handler
+    smtp.start()
+    delivering = asyncio.create_task(
+        deliver_once(app.state.sessionmaker, settings_with(settings, smtp))
+    )
+    try:
+        assert await asyncio.to_thread(handler.holding.wait, 30), "nothing reached the server"
+        delivering.cancel()  # what serve's SIGTERM does to the delivery loop
+        deadline = time.monotonic() + 30
+        while (await _statuses(db)) != {"sending": 1, "queued": 4}:
+            assert time.monotonic() < deadline, f"the rest is still claimed: {await _statuses(db)}"
+            assert not delivering.done(), "the message in flight was not waited for"
+            await asyncio.sleep(0.05)
+        handler.let_go.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(delivering, 30)
+    finally:
+        handler.let_go.set()
+        smtp.stop()
+    assert (await _statuses(db)) == {"sent": 1, "queued": 4}
+    assert [m["To"] for m in smtp.messages] == ["m0@example.org"]

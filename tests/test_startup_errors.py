@@ -233,6 +233,26 @@ def test_a_schema_migrated_by_a_newer_version_is_named_as_such(tmp_path, sqlite_
         assert "9999_future" in said[0] and len(said) == 2 and "Traceback" not in done.stderr
 
 
+def test_a_schema_behind_the_code_stops_serve_with_what_to_do(tmp_path, sqlite_only):
+    """An upgrade installed without ``migrate``: two lines on standard error (where every
+    other start-up error goes, and what a service manager shows), exit 1."""
+    import sqlite3
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
+    assert _manage(env, "migrate").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "tessera.sqlite3") as connection:
+        connection.execute(
+            "DELETE FROM alembic_version WHERE version_num = "
+            "(SELECT max(version_num) FROM alembic_version)"
+        )
+    done = _manage(env, "serve", "--port", str(free_port()))
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stderr.strip().splitlines()
+    assert len(said) == 2 and "older than this version" in said[0], said
+    assert "python manage.py migrate" in said[1] and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(
     "smtp_url", ["smtp:/mail.example.org", "smtp://mail.example.org:abc", "http://u:hunter2@x"]
 )

@@ -200,18 +200,31 @@ def _backup(
             )
         for path in key_files(settings.data_dir, database):
             staged.append((path.name, path))
+        key_file = settings.data_dir / "secret_key"
+        secret_key: str | None = None
         if secret_from_environment:
+            secret_key = str(settings.secret_key)
             result.warnings.append(
                 "SECRET_KEY comes from the environment and is not in this archive: "
                 "keep it with the backup (restored mail links need it)."
+            )
+        elif key_file.is_file():
+            secret_key = key_file.read_text().strip()
+        else:
+            result.warnings.append(
+                f"There is no secret key: SECRET_KEY is not set and {settings.data_dir} "
+                "holds no secret_key file. If the server takes SECRET_KEY from its "
+                "environment, run backup with it set, and keep it with the backup."
             )
         manifest: dict[str, Any] = {
             "format": FORMAT,
             "created_at": now.isoformat(),
             "database": result.database,
             "schema_revisions": revisions,
-            "secret_key": "environment" if secret_from_environment else "file",
-            "secret_key_fingerprint": key_fingerprint(str(settings.secret_key)),
+            "secret_key": (
+                "environment" if secret_from_environment else "file" if secret_key else "none"
+            ),
+            "secret_key_fingerprint": key_fingerprint(secret_key) if secret_key else None,
             "files": [
                 {"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
                 for name, path in staged
@@ -364,7 +377,8 @@ def restore(settings: Settings, archive: Path, *, force: bool) -> Result:
         else None
     )
     current = os.environ.get("SECRET_KEY") or restored_key
-    if current and key_fingerprint(current) != manifest.get("secret_key_fingerprint"):
+    recorded = manifest.get("secret_key_fingerprint")
+    if current and recorded and key_fingerprint(current) != recorded:
         result.warnings.append(
             "SECRET_KEY differs from the backed-up server's: sealed links in queued mail "
             "cannot be opened and sessions start over. Use the original SECRET_KEY."

@@ -34,20 +34,35 @@ async def _newest_code(database_url: str) -> str | None:
         await engine.dispose()
 
 
+def unverified(code: str, ring: keyring.Keyring | None) -> str | None:
+    """Why ``ring`` cannot verify ``code`` (a card's stored check code), or None when it
+    can — a key of its own since retired counts as verifying: a rotation, not another key."""
+    if ring is None:
+        return f"there is no {keyring.FILE_NAME}"
+    try:
+        codes.read(code, ring)
+    except codes.CodeRejected as rejected:
+        if rejected.result == "unknown":
+            return rejected.reason.rstrip(".")
+    return None
+
+
+def newest_code(database_url: str) -> str | None:
+    """The newest check code stored with a card (None when no card has one yet)."""
+    return asyncio.run(_newest_code(database_url))
+
+
 def foreign_key_warning(database_url: str, data_dir: Path) -> str | None:
     """Two lines when the database's cards carry codes this data dir's keys did not sign."""
-    code = asyncio.run(_newest_code(database_url))
+    code = newest_code(database_url)
     if code is None:
         return None
-    try:
-        codes.read(code, keyring.load_or_create(data_dir))
-    except codes.CodeRejected as rejected:
-        if rejected.result != "unknown":
-            return None  # signed by a key of ours since retired: a rotation, not another key
-        return (
-            f"Warning: the cards in this database carry check codes that the keys in "
-            f"{data_dir / keyring.FILE_NAME} cannot verify ({rejected.reason.rstrip('.')}).\n"
-            "Copy check_keys.json from the server that made them (every server of one "
-            "database needs the same file), or restore it with the database (README, Backups)."
-        )
-    return None
+    reason = unverified(code, keyring.load_or_create(data_dir))
+    if reason is None:
+        return None
+    return (
+        f"Warning: the cards in this database carry check codes that the keys in "
+        f"{data_dir / keyring.FILE_NAME} cannot verify ({reason}).\n"
+        "Copy check_keys.json from the server that made them (every server of one "
+        "database needs the same file), or restore it with the database (README, Backups)."
+    )

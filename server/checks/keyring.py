@@ -120,6 +120,12 @@ def _write_new(path: Path, ring: Keyring) -> None:
     os.replace(tmp, path)
 
 
+def read(data_dir: Path) -> Keyring | None:
+    """The keyring in ``data_dir``, or None when there is none (nothing is made)."""
+    path = data_dir / FILE_NAME
+    return _parse(path.read_text()) if path.exists() else None
+
+
 def load_or_create(data_dir: Path) -> Keyring:
     """The keyring in ``data_dir``; made (one key pair) if there is none yet."""
     path = data_dir / FILE_NAME

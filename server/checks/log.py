@@ -101,6 +101,7 @@ class CheckLogWriter:
         self._checkpointing: asyncio.Task[None] | None = None
         self._last_checkpoint = time.monotonic()
         self._outage = OutageLog(log, "check log")
+        self._closed = False  # stopping: no more rounds of its own
 
     def add(self, entry: dict[str, Any]) -> None:
         if len(self.pending) >= MAX_PENDING:
@@ -120,8 +121,10 @@ class CheckLogWriter:
             await asyncio.sleep(1)
         else:
             self._outage.succeeded()
-            if self.pending:
-                self._task = asyncio.get_running_loop().create_task(self._flush_soon())
+        # Entries left (kept back by a failed write, or added meanwhile) are written by
+        # another round, not only when the next check comes.
+        if self.pending and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self._flush_soon())
 
     def _write_sqlite(self, batch: list[dict[str, Any]]) -> bool:
         """Write ``batch`` in one transaction; False if another writer holds the lock."""
@@ -166,6 +169,13 @@ class CheckLogWriter:
         finally:
             self._last_checkpoint = time.monotonic()
             self._checkpointing = None
+
+    async def close(self) -> int:
+        """At stop: the writer's own rounds end, and what is pending is written now."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        return await self.flush()
 
     async def flush(self) -> int:
         """Write everything pending now; returns how many entries were written."""

@@ -109,8 +109,8 @@ async def metrics(request: Request) -> Response:
         else:  # tessera_database_up 0 says it; one line, not a traceback per scrape
             log.warning("metrics: the database cannot be reached (%s)", reason)
         figures = None
-    check_log = getattr(app.state, "check_log", None)
-    backlog = len(check_log.pending) if check_log is not None else 0
+    checks = getattr(app.state, "checks", None)  # set in the lifespan
+    backlog = len(checks.log.pending) if checks is not None else 0
     counts, latency = app.state.request_metrics.totals()
     body = exposition.render(counts, latency, figures, backlog)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)

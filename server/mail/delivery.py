@@ -346,8 +346,17 @@ async def deliver_once(
                 try:
                     outcome, ours = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
+                    # Stopping: the rest of the batch is handed back now (another loop
+                    # sends it), then the message in flight is finished and recorded.
+                    others, pending = pending[1:], []
+                    report.released = len(others)
+                    releasing = asyncio.ensure_future(
+                        leases.release(
+                            sessionmaker, OutboxMessage, [r.id for r in others], worker, ""
+                        )
+                    )
+                    await leases.finish(releasing)
                     await leases.finish(in_flight)
-                    pending.pop(0)
                     raise
                 pending = [r for r in pending[1:] if r.id in ours]
                 if len(pending) < len(rest):
