@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server.audit.log import changes, record, snapshot
+from server.checks import keyring
 from server.auth.passwords import hash_password, password_problem
 from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
@@ -95,6 +96,9 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if not prepare_database(settings.database_url):
         return 1
+    # Made before the workers start: the file to copy to the other machines exists
+    # (README, "Running on PostgreSQL") before the first card is signed.
+    keyring.ensure(settings.data_dir)
     warning = foreign_key_warning(settings.database_url, settings.data_dir)
     if warning:
         print(warning, file=sys.stderr)

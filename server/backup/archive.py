@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from server.checks import keyring
 from server.config import Settings
 
 FORMAT = 1
@@ -201,6 +202,9 @@ def _backup(
             result.warnings.append(
                 "The database is not in this archive: save it with pg_dump (see the README)."
             )
+        # A data dir whose server has not signed a code yet has no check keys: made now,
+        # so every machine restored from this archive signs with the same ones.
+        keyring.ensure(settings.data_dir)
         for path in key_files(settings.data_dir, database):
             staged.append((path.name, path))
         if secret_from_environment:
