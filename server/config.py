@@ -85,6 +85,10 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
     make_private(data_dir, database_url)
     secret_key = config("SECRET_KEY", cast=Secret, default=None) or Secret(_secret_key(data_dir))
     smtp_url = config("SMTP_URL", cast=Secret, default=None) or None
+    # Read where they are used (server.logs); checked here, so a typo stops every command
+    # instead of leaving the access log on or the lines in the other format.
+    _read(config, "TESSERA_ACCESS_LOG", _flag, "true")
+    _read(config, "TESSERA_LOG_FORMAT", _log_format, "text")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -114,6 +118,12 @@ def _flag(value: str) -> bool:
         return FLAGS[value.strip().lower()]
     except KeyError:
         raise ValueError("use true or false") from None
+
+
+def _log_format(value: str) -> str:
+    if value.strip().lower() not in ("text", "json"):
+        raise ValueError("use text or json")
+    return value
 
 
 def _rebuilder(value: str) -> str:

@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from server.audit.log import changes, record, snapshot
-from server.checks import keyring
 from server.auth.passwords import hash_password, password_problem
 from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
+from server.checks import keyring
 from server.cli import argument, command, port_number, positive_int
 from server.config import load_settings
 from server.database import utcnow

@@ -110,7 +110,7 @@ class OutageLines(logging.Filter):
 
 
 def log_format() -> str:
-    return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").lower() == "json" else "text"
+    return "json" if os.environ.get("TESSERA_LOG_FORMAT", "").strip().lower() == "json" else "text"
 
 
 class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
@@ -196,6 +196,6 @@ def write(text: str) -> None:
 
 def access_log() -> AccessLog | None:
     """The access log, unless ``TESSERA_ACCESS_LOG`` is false."""
-    if os.environ.get("TESSERA_ACCESS_LOG", "true").lower() in {"0", "false", "no", "off"}:
+    if os.environ.get("TESSERA_ACCESS_LOG", "true").strip().lower() in {"0", "false", "no", "off"}:
         return None
     return AccessLog(write, json_lines=log_format() == "json")

@@ -74,6 +74,14 @@ BAD_SETTINGS = {
         "TESSERA_BACKGROUND_JOBS is 'maybe': use true or false",
     ),
     "an unknown rebuilder": ({"CARD_REBUILDER": "gpu"}, "CARD_REBUILDER is 'gpu': use process"),
+    "an access log flag that is neither": (
+        {"TESSERA_ACCESS_LOG": "nah"},
+        "TESSERA_ACCESS_LOG is 'nah': use true or false",
+    ),
+    "an unknown log format": (
+        {"TESSERA_LOG_FORMAT": "xml"},
+        "TESSERA_LOG_FORMAT is 'xml': use text or json",
+    ),
     "a data dir that cannot be made": (
         {"TESSERA_DATA_DIR": "/proc/no-such/tessera"},
         "TESSERA_DATA_DIR: cannot make the folder /proc/no-such/tessera",
