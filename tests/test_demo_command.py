@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,22 @@ async def test_demo_covers_every_status_and_the_offices(database_url, db):
         assert any(r.is_current(today) for r in rows)
         assert any(r.until is not None and r.until < today for r in rows)
     await db.commit()
+
+
+async def test_every_login_the_demo_prints_works(database_url, client, db):
+    """The Quickstart's new user logs in with what `serve --demo` prints: each line that
+    names a password names the accounts it opens (the marshals' differs from the other
+    members', so no line may claim the members' password for every other account)."""
+    notes = (await load_demo(database_url, "http://testserver")).notes
+    tried = 0
+    for line in notes:
+        passwords = re.findall(r"tessera-demo-[a-z]+", line)
+        if not passwords:
+            continue
+        assert len(passwords) == 1, line
+        assert "Every other" not in line
+        for email in re.findall(r"[\w.]+@example\.org", line):
+            client.cookies.clear()
+            assert (await login(client, email, passwords[0])).status_code == 303, line
+            tried += 1
+    assert tried >= 5  # the admin, two officers, a marshal and the fighter
