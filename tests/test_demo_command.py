@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from server.demo.command import load_demo
 from server.demo.core import ADMIN_EMAIL, ADMIN_PASSWORD
 from server.members.models import Branch, Member
+from server.nightly.models import NightlyJobRun
 from tests.factories import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,3 +91,33 @@ async def test_every_login_the_demo_prints_works(database_url, client, db):
             assert (await login(client, email, passwords[0])).status_code == 303, line
             tried += 1
     assert tried >= 5  # the admin, two officers, a marshal and the fighter
+
+
+async def test_nightly_for_a_date_years_away_is_refused_before_any_job_runs(
+    tmp_path, database_url, db
+):
+    """`nightly --date 0001-01-02` (a typo for a catch-up) ran the jobs as of year 1:
+    staff_sync took staff access from every officer (and mailed them), then retention
+    failed with an OverflowError traceback. Now two lines, exit 2, nothing run."""
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    demo = subprocess.run(
+        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    staff = select(func.count()).select_from(Member).where(Member.is_staff)
+    before = await db.scalar(staff)
+    await db.commit()
+    for typo in ("0001-01-02", "9026-12-01"):
+        nightly = subprocess.run(
+            [sys.executable, "manage.py", "nightly", "--date", typo],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert nightly.returncode == 2, nightly.stdout + nightly.stderr
+        lines = nightly.stderr.strip().splitlines()
+        assert len(lines) == 2 and "Nothing was run" in lines[1], nightly.stderr
+        assert "Traceback" not in nightly.stderr
+    assert await db.scalar(staff) == before
+    assert await db.scalar(select(func.count()).select_from(NightlyJobRun)) == 0
