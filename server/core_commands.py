@@ -18,6 +18,7 @@ from server.audit.log import changes, record, snapshot
 from server.auth.passwords import hash_password, password_problem
 from server.auth.reset import void_open_links
 from server.auth.sessions import end_all
+from server.checks import keyring
 from server.cli import argument, command, port_number, positive_int
 from server.config import load_settings
 from server.database import utcnow
@@ -25,6 +26,8 @@ from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.members.status import refresh_status
 from server.migrate import needs_upgrade, upgrade
+from server.web.forms import EMAIL_RE, MAX_EMAIL
+from server.web.text import visible_text
 
 ADMIN_FACTS = ["is_superuser", "is_staff", "status", "deactivated_at", "locked_until"]
 
@@ -98,6 +101,9 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     if not prepare_database(settings.database_url):
         return 1
+    # Made before the workers start: the file to copy to the other machines exists
+    # (README, "Running on PostgreSQL") before the first card is signed.
+    keyring.ensure(settings.data_dir)
     warning = foreign_key_warning(settings.database_url, settings.data_dir)
     if warning:
         print(warning, file=sys.stderr)
@@ -227,13 +233,27 @@ async def _create_admin(email: str, password: str) -> str:
 @argument("email")
 @argument("--password", required=True)
 def create_admin(args: argparse.Namespace) -> int:
-    problem = password_problem(args.password)
+    email = visible_text(args.email).strip()
+    problem = admin_email_problem(email) or password_problem(args.password)
     if problem:
         print(problem, file=sys.stderr)
         return 2
     settings = load_settings()
     if not prepare_database(settings.database_url):
         return 1
-    verb = asyncio.run(_create_admin(args.email, args.password))
-    print(f"{verb} superuser {args.email}. Log in at {settings.base_url}/login")
+    verb = asyncio.run(_create_admin(email, args.password))
+    print(f"{verb} superuser {email}. Log in at {settings.base_url}/login")
     return 0
+
+
+def admin_email_problem(email: str) -> str | None:
+    """The login form's rule for an email: the admin must be able to log in with it
+    (the form trims it) and be mailed a reset link."""
+    if len(email.lower()) > MAX_EMAIL:
+        return f"The email is too long: at most {MAX_EMAIL} characters.\nNothing was changed."
+    if not EMAIL_RE.match(email):
+        return (
+            f"{email!r} is not a valid email address (like you@example.org).\n"
+            "Nothing was changed: give the address the admin logs in with."
+        )
+    return None

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
+import urllib.request
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,7 @@ from server.mail.delivery import deliver_once
 from server.migrate import upgrade
 from tests.card_fixtures import mail_for
 from tests.factories import make_member
+from tests.live import free_port
 from tests.smtp_fixtures import SmtpCapture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,3 +303,43 @@ def test_on_postgresql_a_backup_of_an_empty_data_dir_is_refused(database_url, tm
     assert done.returncode == 1, done.stdout
     assert "holds no key files" in done.stderr and "TESSERA_DATA_DIR" in done.stderr
     assert not (empty / "secret_key").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_check_keys_exist_to_copy_before_the_first_card(database_url, tmp_path):
+    """README, "Running on PostgreSQL": the first server makes check_keys.json, to be
+    copied (or backed up and restored) to every other machine before that one starts. On
+    a new deployment nobody has signed a code yet: the archive of `backup` held no keys
+    (and `serve` had made none), so each machine restored from it made keys of its own
+    and refused the others' cards."""
+    first = tmp_path / "first"
+    env = environment(first) | {"DATABASE_URL": database_url}
+    assert manage("migrate", env=env).returncode == 0
+    done = manage("backup", str(tmp_path / "first.tar.gz"), env=env)
+    assert done.returncode == 0, done.stderr
+    with tarfile.open(tmp_path / "first.tar.gz") as tar:
+        assert "check_keys.json" in tar.getnames()
+        packed = tar.extractfile("check_keys.json")
+        assert packed is not None and packed.read() == (first / "check_keys.json").read_bytes()
+
+    served = tmp_path / "served"
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=environment(served) | {"DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert json.loads((served / "check_keys.json").read_text())["keys"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -221,6 +221,10 @@ def test_rotate_check_key_command(tmp_path, monkeypatch, capsys):
     assert keyring.load_or_create(tmp_path).keys[1].retired
     assert manage.main(["rotate-check-key", "--retire", "2"]) == 2  # the current key
     assert "cannot be retired" in capsys.readouterr().err
+    # Both at once was --retire alone, silently: the operator meant every earlier key.
+    assert manage.main(["rotate-check-key", "--retire", "1", "--retire-previous"]) == 2
+    assert "Nothing was changed" in capsys.readouterr().err
+    assert keyring.load_or_create(tmp_path).current_id == 2
 
 
 async def test_the_code_a_card_carries_is_trusted_as_stored_and_nothing_else(ring, tmp_path):

@@ -37,3 +37,22 @@ async def test_create_admin_makes_and_updates_a_superuser(tmp_path, database_url
     assert (await login(client, "root@example.org", "first password!")).status_code == 400
     assert (await login(client, "root@example.org", "second password!")).status_code == 303
     assert (await client.get("/admin/settings")).status_code == 200
+
+
+async def test_create_admin_refuses_an_address_nobody_could_log_in_with(
+    tmp_path, database_url, client, db
+):
+    """An operator's typo (no @, a comma, an address longer than the column) gets two
+    lines and exit 2, and no superuser is made; surrounding spaces (a pasted address) are
+    trimmed as the login form trims them, so the admin can log in."""
+    for bad in ("root", "root@example,org", "a" * 250 + "@example.org"):
+        refused = _run(tmp_path, database_url, bad, "--password", "first password!")
+        assert refused.returncode == 2, refused.stderr
+        assert "Traceback" not in refused.stderr and "Nothing was changed" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 2
+    made = _run(tmp_path, database_url, "  root@example.org ", "--password", "first password!")
+    assert made.returncode == 0 and "Created superuser root@example.org." in made.stdout
+    admins = (await db.execute(select(Member).where(Member.is_superuser))).scalars().all()
+    await db.commit()
+    assert [a.email for a in admins] == ["root@example.org"]
+    assert (await login(client, "root@example.org", "first password!")).status_code == 303

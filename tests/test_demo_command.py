@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from server.demo.command import load_demo
 from server.demo.core import ADMIN_EMAIL, ADMIN_PASSWORD
 from server.members.models import Branch, Member
+from server.nightly.models import NightlyJobRun
 from tests.factories import login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,3 +72,52 @@ async def test_demo_covers_every_status_and_the_offices(database_url, db):
         assert any(r.is_current(today) for r in rows)
         assert any(r.until is not None and r.until < today for r in rows)
     await db.commit()
+
+
+async def test_every_login_the_demo_prints_works(database_url, client, db):
+    """The Quickstart's new user logs in with what `serve --demo` prints: each line that
+    names a password names the accounts it opens (the marshals' differs from the other
+    members', so no line may claim the members' password for every other account)."""
+    notes = (await load_demo(database_url, "http://testserver")).notes
+    tried = 0
+    for line in notes:
+        passwords = re.findall(r"tessera-demo-[a-z]+", line)
+        if not passwords:
+            continue
+        assert len(passwords) == 1, line
+        assert "Every other" not in line
+        for email in re.findall(r"[\w.]+@example\.org", line):
+            client.cookies.clear()
+            assert (await login(client, email, passwords[0])).status_code == 303, line
+            tried += 1
+    assert tried >= 5  # the admin, two officers, a marshal and the fighter
+
+
+async def test_nightly_for_a_date_years_away_is_refused_before_any_job_runs(
+    tmp_path, database_url, db
+):
+    """`nightly --date 0001-01-02` (a typo for a catch-up) ran the jobs as of year 1:
+    staff_sync took staff access from every officer (and mailed them), then retention
+    failed with an OverflowError traceback. Now two lines, exit 2, nothing run."""
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    demo = subprocess.run(
+        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    staff = select(func.count()).select_from(Member).where(Member.is_staff)
+    before = await db.scalar(staff)
+    await db.commit()
+    for typo in ("0001-01-02", "9026-12-01"):
+        nightly = subprocess.run(
+            [sys.executable, "manage.py", "nightly", "--date", typo],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert nightly.returncode == 2, nightly.stdout + nightly.stderr
+        lines = nightly.stderr.strip().splitlines()
+        assert len(lines) == 2 and "Nothing was run" in lines[1], nightly.stderr
+        assert "Traceback" not in nightly.stderr
+    assert await db.scalar(staff) == before
+    assert await db.scalar(select(func.count()).select_from(NightlyJobRun)) == 0

@@ -254,7 +254,17 @@ def test_a_schema_behind_the_code_stops_serve_with_what_to_do(tmp_path, sqlite_o
 
 
 @pytest.mark.parametrize(
-    "smtp_url", ["smtp:/mail.example.org", "smtp://mail.example.org:abc", "http://u:hunter2@x"]
+    "smtp_url",
+    [
+        "smtp:/mail.example.org",
+        "smtp://mail.example.org:abc",
+        "http://u:hunter2@x",
+        # An option mistyped or a CA file that is not there: mail never went out, each
+        # round logged as "SMTP server unreachable".
+        "smtp://u:hunter2@mail.example.org?starttls=requried",
+        "smtp://u:hunter2@mail.example.org?startls=require",
+        "smtps://u:hunter2@mail.example.org?cafile=/nonexistent/ca.pem",
+    ],
 )
 def test_an_unusable_smtp_url_stops_serve_and_send_mail_at_once(tmp_path, smtp_url):
     """Before: serve started, answered /readyz 200 and logged a 20-line traceback every

@@ -104,6 +104,10 @@ async def _run() -> int:
 
 @command("weekly-recap", "Email the Membership Office the members created since the last recap.")
 def weekly_recap(args: argparse.Namespace) -> int:
+    from server.core_commands import prepare_database
+
+    if not prepare_database(load_settings().database_url):
+        return 1
     try:
         count = asyncio.run(_run())
     except RecapError as exc:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.checks import keyring
 from server.config import Settings
 from server.db.target import DatabaseTarget
 
@@ -198,6 +199,9 @@ def _backup(
             result.warnings.append(
                 "The database is not in this archive: save it with pg_dump (see the README)."
             )
+        # A data dir whose server has not signed a code yet has no check keys: made now,
+        # so every machine restored from this archive signs with the same ones.
+        keyring.ensure(settings.data_dir)
         for path in key_files(settings.data_dir, database):
             staged.append((path.name, path))
         key_file = settings.data_dir / "secret_key"

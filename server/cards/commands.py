@@ -15,6 +15,7 @@ from server.cards.issuing import MailContext
 from server.cards.service import CardRefused, issue_link
 from server.cli import argument, command
 from server.config import Settings, load_settings
+from server.core_commands import prepare_database
 from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Branch, Member
 from server.members.status import BY_KEY
@@ -48,7 +49,10 @@ async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
 @command("issue-card", "Issue a new card link to one member (by email) and queue the email.")
 @argument("email")
 def issue_card(args: argparse.Namespace) -> int:
-    code, message = asyncio.run(_issue_one(load_settings(), args.email))
+    settings = load_settings()
+    if not prepare_database(settings.database_url):
+        return 1
+    code, message = asyncio.run(_issue_one(settings, args.email))
     print(message, file=sys.stderr if code else sys.stdout)
     return code
 
@@ -97,6 +101,8 @@ def issue_cards(args: argparse.Namespace) -> int:
     if bad:
         print(f"Unknown status {bad[0]!r}; choose from {', '.join(BY_KEY)}.", file=sys.stderr)
         return 2
+    if not prepare_database(settings.database_url):
+        return 1
     branch_id = None
     if args.branch:
         branch_id = asyncio.run(_find_branch(settings, args.branch))

@@ -57,6 +57,13 @@ async def invalidate_cards_signed_by(database_url: str, key_ids: Iterable[int]) 
     "--retire", type=positive_int, metavar="KEY_ID", help="Retire one earlier key (no new key)."
 )
 def rotate_check_key(args: argparse.Namespace) -> int:
+    if args.retire is not None and args.retire_previous:
+        print(
+            "--retire KEY_ID retires one key and makes none; --retire-previous makes a new key "
+            "and retires every earlier one.\nNothing was changed: give one of them.",
+            file=sys.stderr,
+        )
+        return 2
     settings = load_settings()
     data_dir = settings.data_dir
     before = {k.key_id for k in keyring.load_or_create(data_dir).keys.values() if k.retired}

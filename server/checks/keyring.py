@@ -128,6 +128,14 @@ def read(data_dir: Path) -> Keyring | None:
 
 def load_or_create(data_dir: Path) -> Keyring:
     """The keyring in ``data_dir``; made (one key pair) if there is none yet."""
+    ensure(data_dir)
+    return _parse((data_dir / FILE_NAME).read_text())
+
+
+def ensure(data_dir: Path) -> None:
+    """Make the keyring (one key pair) if ``data_dir`` has none yet. ``serve`` and
+    ``backup`` call it, so the file exists to be copied to other machines (or into an
+    archive) before the first card is signed."""
     path = data_dir / FILE_NAME
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +148,6 @@ def load_or_create(data_dir: Path) -> Keyring:
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
         tmp.unlink()
-    return _parse(path.read_text())
 
 
 def rotate(data_dir: Path, *, retire_previous: bool = False) -> Keyring:

@@ -297,6 +297,7 @@ async def core_demo(db: AsyncSession, demo: DemoData) -> None:
     marshal, officer = demo.members["verified:0"], demo.members["verified:4"]
     demo.notes += [
         f"Log in at {demo.base_url}/login as {admin.email} with the password {ADMIN_PASSWORD}",
-        f"Every other demo member's password is {MEMBER_PASSWORD}, e.g. the Earl Marshal "
-        f"{marshal.email} or the Membership Officer {officer.email}.",
+        f"The other demo members' password is {MEMBER_PASSWORD} (unless a line below says "
+        f"otherwise), e.g. the Earl Marshal {marshal.email} or the Membership Officer "
+        f"{officer.email}.",
     ]

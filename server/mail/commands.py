@@ -86,6 +86,12 @@ async def _main(rounds: int, retry: bool, run: Run) -> None:
     help="First queue every failed message again (after fixing what made it fail).",
 )
 def send_mail(args: argparse.Namespace) -> int:
+    from server.core_commands import prepare_database
+
+    settings = load_settings()
+    check_smtp_url(settings)
+    if not prepare_database(settings.database_url):
+        return 1
     run = Run()
     code = STOPPED_EXIT
     try:

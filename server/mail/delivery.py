@@ -109,12 +109,19 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise BadSmtpURL(f"{shape} (its port is not a number)") from None
+        raise BadSmtpURL(f"{shape} (its port is not a number from 1 to 65535)") from None
     if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
         raise BadSmtpURL(shape)
-    query = parse_qs(parts.query)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"starttls", "cafile"})
+    if unknown:
+        raise BadSmtpURL(
+            f"{shape} (?{unknown[0]} is not an option: ?starttls=require, ?cafile=PATH)"
+        )
+    if query.get("starttls", ["require"])[0] != "require":
+        raise BadSmtpURL(f"{shape} (?starttls takes only 'require')")
     implicit = parts.scheme == "smtps"
-    require = query.get("starttls", [""])[0] == "require"
+    require = "starttls" in query
     return SmtpTarget(
         host=parts.hostname,
         port=port or (465 if implicit else 587),
@@ -129,7 +136,16 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 def check_smtp_url(settings: Settings) -> None:
     """Raise ``BadSmtpURL`` when mail could never be sent with ``SMTP_URL`` (at start)."""
     if settings.smtp_url is not None:
-        parse_smtp_url(str(settings.smtp_url))
+        target = parse_smtp_url(str(settings.smtp_url))
+        if target.cafile is not None:
+            try:
+                target.tls_context()
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+                raise BadSmtpURL(
+                    "SMTP_URL must look like smtp://user:pass@host:587 or smtps://host:465 "
+                    f"(its ?cafile={target.cafile} cannot be read as PEM certificates: {reason})"
+                ) from None
 
 
 def is_loopback(settings: Settings) -> bool:
