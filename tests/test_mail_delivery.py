@@ -170,6 +170,23 @@ def test_smtp_url_parsing(url, expected):
         assert (target.username, target.password) == (user, password)
 
 
+@pytest.mark.parametrize(
+    ("url", "starttls"),
+    [
+        ("smtp://mailer:pw@mail.example.org", True),
+        ("smtp://mailer:pw@192.0.2.7:2525", True),
+        ("smtp://mailer:pw@127.0.0.1:2525", None),  # this machine: nobody on the path
+        ("smtp://mailer:pw@localhost", None),
+        ("smtp://mail.example.org", None),  # no password to give away
+        ("smtps://mailer:pw@mail.example.org", False),  # TLS from the start
+    ],
+)
+def test_a_password_for_another_machine_is_only_sent_after_starttls(url, starttls):
+    """smtp://user:pass@host used STARTTLS only when the server offered it: anyone on the
+    path who strips the offer from the server's answer gets the password in clear."""
+    assert parse_smtp_url(url).starttls is starttls
+
+
 def test_bad_smtp_url_is_refused_with_a_reason():
     with pytest.raises(ValueError, match="smtp://"):
         parse_smtp_url("http://example.org")

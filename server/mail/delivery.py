@@ -85,7 +85,9 @@ Send = Callable[[EmailMessage], Awaitable[Any]]
 class SmtpTarget:
     """Parsed ``SMTP_URL``: smtp://[user:pass@]host[:port] (STARTTLS when offered,
     ``?starttls=require`` to insist) or smtps://… (TLS from the start).
-    ``?cafile=PATH`` trusts a private CA."""
+    ``?cafile=PATH`` trusts a private CA. With a user and password for another machine
+    STARTTLS is required: "when offered" would let anyone on the path who strips the
+    offer read the password."""
 
     host: str
     port: int
@@ -121,7 +123,9 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     if query.get("starttls", ["require"])[0] != "require":
         raise BadSmtpURL(f"{shape} (?starttls takes only 'require')")
     implicit = parts.scheme == "smtps"
-    require = "starttls" in query
+    require = "starttls" in query or (
+        parts.username is not None and not _loopback_host(parts.hostname)
+    )
     return SmtpTarget(
         host=parts.hostname,
         port=port or (465 if implicit else 587),
@@ -150,7 +154,10 @@ def check_smtp_url(settings: Settings) -> None:
 
 def is_loopback(settings: Settings) -> bool:
     """Whether ``BASE_URL`` names this machine only (a development server)."""
-    host = urlsplit(settings.base_url).hostname or ""
+    return _loopback_host(urlsplit(settings.base_url).hostname or "")
+
+
+def _loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:
