@@ -110,7 +110,7 @@ async def test_member_sends_the_card_and_the_office_rejects_then_verifies(
     assert number_height(proof.image) >= 12, "the number is too small to read"
 
     await _log_in(page, live.url, officer.email)
-    await page.get_by_role("link", name=re.compile("membership proofs to verify")).click()
+    await page.get_by_role("link", name=re.compile("membership proof to verify")).click()
     await page.get_by_role("link", name=re.compile("Hild of the Fens")).first.click()
     image = page.get_by_role("img", name=re.compile("Membership card uploaded by Hild"))
     await expect(image).to_be_visible()
