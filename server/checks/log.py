@@ -102,6 +102,10 @@ class CheckLogWriter:
         self._last_checkpoint = time.monotonic()
         self._outage = OutageLog(log, "check log")
         self._closed = False  # stopping: no more rounds of its own
+        # Set at stop: a round waiting out its delay writes at once. The round is never
+        # cancelled: cancelled while PostgreSQL commits its batch, it would leave the
+        # batch pending, to be written a second time by the stop's own flush.
+        self._stopping = asyncio.Event()
 
     def add(self, entry: dict[str, Any]) -> None:
         if len(self.pending) >= MAX_PENDING:
@@ -111,14 +115,17 @@ class CheckLogWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_soon())
 
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _flush_soon(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(FLUSH_DELAY)
+        await self._wait(FLUSH_DELAY)
         try:
             await self.flush()
         except Exception as exc:
             self._outage.failed(exc, "could not write the check log; will retry")
-            await asyncio.sleep(1)
+            await self._wait(1)
         else:
             self._outage.succeeded()
         # Entries left (kept back by a failed write, or added meanwhile) are written by
@@ -171,10 +178,13 @@ class CheckLogWriter:
             self._checkpointing = None
 
     async def close(self) -> int:
-        """At stop: the writer's own rounds end, and what is pending is written now."""
+        """At stop: the writer's own round ends (at once if it was waiting), and what is
+        still pending is written now."""
         self._closed = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception):  # a failed round has logged its failure
+                await self._task
         return await self.flush()
 
     async def flush(self) -> int:
