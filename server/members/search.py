@@ -177,11 +177,17 @@ def _words_like(element: word_found, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(word_found, "sqlite")
 def _search_table_like(element: word_found, compiler: SQLCompiler, **kw: Any) -> str:
+    return _in_search_table(element, compiler, "words LIKE {exact}", **kw)
+
+
+def _in_search_table(element: word_found, compiler: SQLCompiler, exact_test: str, **kw: Any) -> str:
+    """The members whose row in the trigram table is among the candidates ``loose``
+    finds and passes ``exact_test`` (SQL with ``{exact}`` for the exact pattern)."""
     exact, loose = (compiler.process(c, **kw) for c in element.clauses)
     member_id = compiler.process(Member.id.expression, **kw)
     return (
         f"({member_id} IN (SELECT rowid FROM {SEARCH_TABLE} WHERE words LIKE {loose} "
-        f"AND words LIKE {exact} ESCAPE '\\'))"
+        f"AND {exact_test.format(exact=exact)} ESCAPE '\\'))"
     )
 
 
@@ -204,12 +210,8 @@ def _words_like_folded(element: word_found_folded, compiler: SQLCompiler, **kw: 
 
 @compiles(word_found_folded, "sqlite")
 def _search_table_like_folded(element: word_found_folded, compiler: SQLCompiler, **kw: Any) -> str:
-    exact, loose = (compiler.process(c, **kw) for c in element.clauses)
-    member_id = compiler.process(Member.id.expression, **kw)
-    return (
-        f"({member_id} IN (SELECT rowid FROM {SEARCH_TABLE} WHERE words LIKE {loose} "
-        f"AND {lowered.SQLITE_NAME}(words) LIKE {lowered.SQLITE_NAME}({exact}) ESCAPE '\\'))"
-    )
+    folded = lowered.SQLITE_NAME
+    return _in_search_table(element, compiler, f"{folded}(words) LIKE {folded}({{exact}})", **kw)
 
 
 def _loose(word: str) -> str:
