@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -335,6 +336,23 @@ async def update_membership(
         setattr(membership, key, value)
     if action == "group_membership.end":
         membership.ended_by_id = actor_id
+    return await _save_change(
+        db, group, membership, before, action=action, actor_id=actor_id, today=today
+    )
+
+
+async def _save_change(
+    db: AsyncSession,
+    group: Group,
+    membership: GroupMembership,
+    before: dict[str, Any],
+    *,
+    action: str,
+    actor_id: int | None,
+    today: dt.date,
+) -> bool:
+    """Write, audit and apply to staff access what changed in ``membership`` since
+    ``before`` (its snapshot); False when nothing did."""
     old, new = changes(before, snapshot(membership))
     if not new:
         return False
@@ -395,17 +413,12 @@ async def cancel_membership(
     before = snapshot(membership)
     membership.until = membership.since - dt.timedelta(days=1)
     membership.ended_by_id = actor_id
-    old, new = changes(before, snapshot(membership))
-    await db.flush()
-    record(
+    return await _save_change(
         db,
-        actor_id=actor_id,
+        group,
+        membership,
+        before,
         action="group_membership.cancel",
-        entity=membership,
-        member_id=membership.member_id,
-        before=old,
-        after=new,
-        note=group.name,
+        actor_id=actor_id,
+        today=today,
     )
-    await sync_staff(db, today, [membership.member_id])
-    return True
