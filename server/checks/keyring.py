@@ -111,13 +111,18 @@ def _parse(text: str) -> Keyring:
     return Keyring(int(data["current"]), keys)
 
 
-def _write_new(path: Path, ring: Keyring) -> None:
-    """Write atomically; never let a reader see half a file."""
+def _written_beside(path: Path, ring: Keyring) -> Path:
+    """``ring`` written whole to a private file of its own next to ``path``."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(ring.to_json())
-    os.replace(tmp, path)
+    return tmp
+
+
+def _write_new(path: Path, ring: Keyring) -> None:
+    """Write atomically; never let a reader see half a file."""
+    os.replace(_written_beside(path, ring), path)
 
 
 def read(data_dir: Path) -> Keyring | None:
@@ -139,11 +144,7 @@ def ensure(data_dir: Path) -> None:
     path = data_dir / FILE_NAME
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        ring = Keyring(1, {1: _new_key(1, dt.datetime.now(dt.UTC))})
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(ring.to_json())
+        tmp = _written_beside(path, Keyring(1, {1: _new_key(1, dt.datetime.now(dt.UTC))}))
         # link() fails if another process won the race: then its key is the key.
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
