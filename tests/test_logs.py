@@ -295,10 +295,11 @@ async def test_an_unexpected_error_is_logged_once_under_uvicorn(settings, log_li
     assert "Exception in ASGI application" not in written
 
 
-def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
+def _migrate_with(tmp_path, **variables: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py migrate`` on a new data dir with ``variables`` set."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_LOG_LEVEL": "verbose"}
-    done = subprocess.run(
+    env |= {"TESSERA_DATA_DIR": str(tmp_path), **variables}
+    return subprocess.run(
         [sys.executable, "manage.py", "migrate"],
         cwd=ROOT,
         env=env,
@@ -306,6 +307,10 @@ def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
         text=True,
         timeout=120,
     )
+
+
+def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
+    done = _migrate_with(tmp_path, TESSERA_LOG_LEVEL="verbose")
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_LEVEL" in line]
     assert TEXT_LINE.match(line) and "WARNING tessera: TESSERA_LOG_LEVEL is 'verbose': use" in line
@@ -315,16 +320,7 @@ def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):
 def test_a_log_format_that_is_no_format_is_said_not_ignored(tmp_path):
     """A collector set up for JSON, and a typo in the variable (``jsonl``): the lines
     come as text, and the first of them says why."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"TESSERA_DATA_DIR": str(tmp_path), "TESSERA_LOG_FORMAT": "jsonl"}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _migrate_with(tmp_path, TESSERA_LOG_FORMAT="jsonl")
     assert done.returncode == 0, done.stderr
     [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_FORMAT" in line]
     assert TEXT_LINE.match(line), line
