@@ -61,6 +61,7 @@ from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
 from server.web.headers import SecurityHeadersMiddleware
+from server.web.hot_routes import HotRoutes
 from server.web.observe import RequestObserver
 from server.web.sessions import SessionMiddleware
 from server.web.templating import ROOT, make_templates
@@ -81,6 +82,8 @@ SESSIONLESS_PREFIXES = (
 # Paths whose unsafe requests authenticate otherwise than by session cookie (Apple
 # Wallet's web service: the pass's own token).
 CSRF_EXEMPT_PREFIXES: tuple[str, ...] = ("/wallet/apple/",)
+# The routes most requests go to, answered before the session and routing layers.
+HOT_ROUTES = [card_routes.CARD_JSON, check_routes.LIVE_CHECK]
 
 log = logging.getLogger("tessera.app")
 STOP_SECONDS = 10.0  # each part of stopping that needs the database gets this long
@@ -196,6 +199,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware = [
         Middleware(
             RequestObserver, metrics=request_metrics, access_log=access_log(settings.access_log)
+        ),
+        Middleware(
+            HotRoutes, routes=HOT_ROUTES, sessionless=SESSIONLESS_PREFIXES, https=settings.https
         ),
         Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(

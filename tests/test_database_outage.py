@@ -18,6 +18,7 @@ from typing import TypeVar
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from starlette.routing import Route
 
@@ -25,7 +26,9 @@ from server.app import create_app
 from server.cards.rebuild_process import _portable
 from server.cards.service import issue_link
 from server.mail import delivery
+from server.members.models import Member
 from tests.card_fixtures import mail_for
+from tests.check_fixtures import code_for
 from tests.factories import make_member
 from tests.live import free_port
 
@@ -130,11 +133,13 @@ async def test_requests_while_the_database_is_down_answer_503_and_log_one_line(
     served, relay, log_lines
 ):
     app, client, token = served
-    for path in ("/login", f"/card/{token}.json", f"/card/{token}"):
+    async with app.state.sessionmaker() as db:
+        check = f"/check/{code_for(app, await db.scalar(select(Member)))}"
+    for path in ("/login", f"/card/{token}.json", f"/card/{token}", check):
         assert (await client.get(path)).status_code == 200, path
 
     relay.pull()
-    for path in ("/login", f"/card/{token}.json", f"/card/{token}", "/check/revoked.json"):
+    for path in ("/login", f"/card/{token}.json", f"/card/{token}", check, "/check/revoked.json"):
         answer = await client.get(path)
         assert answer.status_code == 503, (path, answer.status_code)
         assert answer.headers["retry-after"].isdigit()
@@ -144,8 +149,8 @@ async def test_requests_while_the_database_is_down_answer_503_and_log_one_line(
 
     written = log_lines.getvalue()
     assert "Traceback" not in written, written
-    assert written.count("database unreachable: GET ") == 4, written
-    assert token not in written
+    assert written.count("database unreachable: GET ") == 5, written
+    assert token not in written and check not in written
 
     # PostgreSQL is back: the very next requests work (pooled connections it closed are
     # replaced before use, in every engine: the app's and the card rebuilder's).

@@ -178,9 +178,11 @@ async def service_worker(request: Request) -> Response:
     )
 
 
+# The card app's refresh: also answered early by ``server.web.hot_routes``.
+CARD_JSON = Route("/card/{token}.json", card_json, methods=["GET"])
 routes = [
     Route("/sw.js", service_worker, methods=["GET"]),
-    Route("/card/{token}.json", card_json, methods=["GET"]),
+    CARD_JSON,
     Route("/card/{token}/manifest.webmanifest", card_manifest, methods=["GET"]),
     Route("/card/{token}", card_page, methods=["GET"]),
     Mount("/pwa", StaticFiles(directory=PWA_DIR), name="pwa"),

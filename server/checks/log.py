@@ -2,9 +2,9 @@
 
 The live page hands its entry to ``CheckLogWriter.add``; a short moment later one
 transaction writes every entry gathered meanwhile, and a clean shutdown writes what is
-left. On SQLite that is one ``INSERT … SELECT`` over a JSON array of the rows, run on
-the event loop itself through the hot connection the member lookup uses (see
-``server.db.hot``): a few microseconds per row, never waiting — the write
+left. On SQLite that is one ``executemany`` of the rows, run on the event loop itself
+through the hot connection the member lookup uses (see ``server.db.hot``): a few
+microseconds per row, never waiting — the write
 lock is tried without a timeout, and when another writer holds it the batch waits for
 the next round. WAL checkpoints (the slow, syncing part) run in a worker thread as one
 call. A thread per batch would cost more than the write: it takes the GIL back from
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import sqlite3
 import time
@@ -55,9 +54,7 @@ COLUMNS = (
     "client_ref",
 )
 SQLITE_INSERT = (
-    f"INSERT INTO check_log ({', '.join(COLUMNS)}) SELECT "
-    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS)))
-    + " FROM json_each(?)"
+    f"INSERT INTO check_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 )
 
 
@@ -78,15 +75,20 @@ def entry_for(
     }
 
 
-TIMESTAMPS = tuple(COLUMNS.index(c) for c in ("checked_at", "recorded_at", "code_issued_at"))
+CHECKED, RECORDED, ISSUED = (
+    COLUMNS.index(c) for c in ("checked_at", "recorded_at", "code_issued_at")
+)
 
 
 def _sqlite_row(entry: dict[str, Any]) -> list[Any]:
     row = [entry[column] for column in COLUMNS]
-    for place in TIMESTAMPS:
-        value = row[place]
-        if value is not None:
-            row[place] = sqlite_timestamp(value)
+    row[CHECKED] = sqlite_timestamp(entry["checked_at"])
+    # A live check is recorded the moment it is made: one moment, formatted once.
+    recorded = entry["recorded_at"]
+    same = recorded is entry["checked_at"]
+    row[RECORDED] = row[CHECKED] if same else sqlite_timestamp(recorded)
+    if row[ISSUED] is not None:
+        row[ISSUED] = sqlite_timestamp(row[ISSUED])
     return row
 
 
@@ -137,11 +139,11 @@ class CheckLogWriter:
         """Write ``batch`` in one transaction; False if another writer holds the lock."""
         conn = self.hot.sqlite
         assert conn is not None
-        rows = json.dumps([_sqlite_row(entry) for entry in batch])
+        rows = [_sqlite_row(entry) for entry in batch]
         if not sqlite_setup.begin_without_waiting(conn):
             return False
         try:
-            conn.execute(SQLITE_INSERT, (rows,))
+            conn.executemany(SQLITE_INSERT, rows)
             conn.execute("COMMIT")
         except BaseException:
             # Never leave the shared connection inside a transaction: its lookups

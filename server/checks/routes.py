@@ -235,8 +235,11 @@ async def revoke(request: Request) -> Response:
 add(NavLink("Check log", "/checks", "view_reports", order=80, group=CHECKS))
 add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81, group=CHECKS))
 
+# The live check: also answered early, for visitors without a session, by
+# ``server.web.hot_routes``.
+LIVE_CHECK = Route("/check/{code:checkcode}", check, methods=["GET"])
 routes: list[BaseRoute] = [
-    Route("/check/{code:checkcode}", check, methods=["GET"]),  # first: the hot path
+    LIVE_CHECK,  # first: the hot path
     Route("/check/keys.json", keys, methods=["GET"]),
     Route("/check/revoked.json", revoked, methods=["GET"]),
     *scanner.routes,

@@ -27,10 +27,24 @@ RAW_DEFAULTS = [(name.lower().encode(), value.encode()) for name, value in DEFAU
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def default_headers(https: bool) -> RawHeaders:
+    """The headers every response gets unless it sets them itself."""
+    return [*RAW_DEFAULTS, HSTS] if https else RAW_DEFAULTS
+
+
+def add_defaults(raw: RawHeaders, defaults: RawHeaders) -> None:
+    """Add to ``raw`` (a response's headers) each of ``defaults`` it does not set."""
+    present = {name.lower() for name, _ in raw}
+    raw.extend(item for item in defaults if item[0] not in present)
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
-        self.defaults = [*RAW_DEFAULTS, HSTS] if https else RAW_DEFAULTS
+        self.defaults = default_headers(https)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,8 +54,7 @@ class SecurityHeadersMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 raw = message["headers"] = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in raw}
-                raw.extend(item for item in self.defaults if item[0] not in present)
+                add_defaults(raw, self.defaults)
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
