@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,7 +95,7 @@ def load_settings(env: Environ | dict[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         base_url=_read(config, "BASE_URL", _base_url, "http://127.0.0.1:8000"),
         smtp_url=smtp_url,
-        mail_from=config("MAIL_FROM", default="Tessera <tessera@localhost>"),
+        mail_from=_read(config, "MAIL_FROM", _mail_from, "Tessera <tessera@localhost>"),
         run_background_jobs=_read(config, "TESSERA_BACKGROUND_JOBS", _flag, "true"),
         metrics_token=config("TESSERA_METRICS_TOKEN", cast=Secret, default=None) or None,
         wallet=load_wallet_config(config),
@@ -124,6 +125,15 @@ def _rebuilder(value: str) -> str:
     if value not in REBUILDERS:
         raise ValueError(f"use {' or '.join(REBUILDERS)}")
     return value
+
+
+def _mail_from(value: str) -> str:
+    """The sender of every mail: an address, with or without a name before it."""
+    _name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or any(c in value for c in "\r\n"):
+        raise ValueError('it must be an email address, like "Tessera <members@example.org>"')
+    return value.strip()
 
 
 def _base_url(value: str) -> str:

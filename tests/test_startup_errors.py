@@ -119,6 +119,14 @@ BAD_SETTINGS = {
         {"TESSERA_ACCESS_LOG": "maybe"},
         "TESSERA_ACCESS_LOG is 'maybe': use true or false",
     ),
+    "a sender that is no address": (
+        {"MAIL_FROM": "Tessera members"},
+        "MAIL_FROM is 'Tessera members': it must be an email address",
+    ),
+    "a sender with a second header": (
+        {"MAIL_FROM": "club@example.org\nBcc: all@example.org"},
+        "MAIL_FROM is 'club@example.org\\nBcc: all@example.org': it must be an email address",
+    ),
     "an unknown rebuilder": ({"CARD_REBUILDER": "gpu"}, "CARD_REBUILDER is 'gpu': use process"),
     "a data dir that cannot be made": (
         {"TESSERA_DATA_DIR": "/proc/no-such/tessera"},
