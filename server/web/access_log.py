@@ -28,9 +28,10 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 # Case-insensitive: a link typed or pasted as ``/Card/<token>`` answers 404, and its
-# token must not reach the log either.
+# token must not reach the log either. (Only the words are: a pattern that starts with
+# a plain "/" is searched for that character first, twice as fast on a hot path's line.)
 SECRET_PATHS = re.compile(
-    r"(/card/|/password-reset/|/check/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+", re.IGNORECASE
+    r"(/(?i:card|password-reset)/|/(?i:check)/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+"
 )
 # Wallet passes: the card token in ``/wallet/<token>/…``, and the device ids and pass
 # serials of Apple Wallet's web service (``server.wallet``).
