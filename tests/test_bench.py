@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from server.bench.day.plan import CLASSES
 from tests.conftest import PG_ADMIN_URL, missing
@@ -135,3 +136,30 @@ def test_quick_makes_the_day_short_too():
     assert sizes(parser.parse_args(["bench", "--day"])) == (MEMBERS, SECONDS)
     given = parser.parse_args(["bench", "--day", "--quick", "--members", "500"])
     assert sizes(given)[0] == 500
+
+
+def test_a_postgresql_url_it_cannot_use_is_named_before_any_seeding(tmp_path):
+    """``--postgres`` naming a database that does not exist once seeded 100,000 members
+    for a minute, then said "The PostgreSQL database '…/tessera.sqlite3' does not exist"
+    (the environment's DATABASE_URL, not the URL given)."""
+    given = make_url(PG_ADMIN_URL).set(password="hunter2", database="no_such_tessera_db")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "bench",
+            "--day",
+            "--postgres",
+            given.render_as_string(False),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TESSERA_DATA_DIR": str(tmp_path)},
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert "no_such_tessera_db" in first and "does not exist" in first, done.stdout
+    assert "hunter2" not in done.stdout + done.stderr and "seeded" not in done.stdout
+    assert "sqlite" not in done.stdout + done.stderr

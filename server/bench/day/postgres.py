@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.database import Base
 from server.db.engine import make_engine
+from server.db.outage import exception_chain
 from server.migrate import upgrade
 
 CHUNK = 5_000
@@ -29,11 +30,34 @@ def async_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(False)
 
 
+def _admin_url(server_url: str) -> str:
+    """Where the benchmark's own database is created from: ``server_url``'s database."""
+    server = make_url(async_url(server_url))
+    return server.set(database=server.database or "postgres").render_as_string(False)
+
+
+def unreachable(server_url: str) -> str | None:
+    """Why the benchmark cannot create a database through ``server_url``, or None; asked
+    before the minutes of seeding, and naming the URL it was given (password hidden)."""
+    try:
+        asyncio.run(_admin(_admin_url(server_url), "SELECT 1"))
+    except Exception as exc:
+        shown = make_url(server_url).render_as_string(hide_password=True)
+        innermost = list(exception_chain(exc))[-1]
+        reason = str(innermost).strip().splitlines()[0] or type(innermost).__name__
+        return (
+            f"--postgres {shown}: cannot connect ({reason}).\n"
+            "Give an existing database on the server (e.g. .../postgres): the benchmark "
+            "creates a database of its own beside it and drops it at the end."
+        )
+    return None
+
+
 @contextlib.contextmanager
 def database_of_its_own(server_url: str) -> Iterator[str]:
     """A new, empty database on the server of ``server_url``; its URL. Dropped after."""
     server = make_url(async_url(server_url))
-    admin_url = server.set(database=server.database or "postgres").render_as_string(False)
+    admin_url = _admin_url(server_url)
     name = f"tessera_bench_{secrets.token_hex(4)}"
     asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     try:

@@ -69,6 +69,10 @@ def run_day(args: argparse.Namespace) -> int:
     if members < MIN_MEMBERS:
         _say(f"bench --day needs at least {MIN_MEMBERS} members.")
         return 2
+    problem = postgres.unreachable(args.postgres) if args.postgres else None
+    if problem:
+        _say(problem)
+        return 2
     workers = args.workers or (2 if args.postgres else 1)
     connections = Connections(hot=args.connections or Connections.hot)
     database = "PostgreSQL" if args.postgres else "SQLite"
