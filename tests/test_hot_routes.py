@@ -48,11 +48,10 @@ def stack() -> _Stack:
 
 @pytest.fixture
 async def hot_client(stack):
-    app = HotRoutes(
-        stack,
-        routes=[Route("/thing/{name}", _thing, methods=["GET"])],
-        sessionless=("/thing/open/",),
-    )
+    routes = [
+        Route(path, _thing, methods=["GET"]) for path in ("/thing/{name}", "/thing/open/{name}")
+    ]
+    app = HotRoutes(stack, routes=routes, sessionless=("/thing/open/",))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
@@ -70,7 +69,7 @@ async def test_a_matching_get_is_answered_without_the_stack(hot_client, stack):
 @pytest.mark.parametrize(
     ("method", "path", "headers"),
     [
-        ("GET", "/thing/lamp/more", {}),  # another path
+        ("GET", "/thing/lamp/more/", {}),  # another path
         ("GET", "/other", {}),
         ("HEAD", "/thing/lamp", {}),
         ("POST", "/thing/lamp", {}),
@@ -84,14 +83,7 @@ async def test_everything_else_goes_through_the_stack(hot_client, stack, method,
 
 
 async def test_a_session_cookie_does_not_matter_on_a_sessionless_path(hot_client, stack):
-    hot = HotRoutes(
-        stack,
-        routes=[Route("/thing/open/{name}", _thing, methods=["GET"])],
-        sessionless=("/thing/open/",),
-    )
-    transport = httpx.ASGITransport(app=hot)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        answer = await c.get("/thing/open/door", headers={"Cookie": "tessera_session=abc"})
+    answer = await hot_client.get("/thing/open/door", headers={"Cookie": "tessera_session=abc"})
     assert answer.text == "hot door" and stack.paths == []
 
 
