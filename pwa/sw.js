@@ -3,9 +3,10 @@
  * Network first (4 s), and the saved copy on anything but the card itself or this
  * server's own "gone" (404/410 with X-Tessera-Card unknown/revoked): a 429, a 5xx, a
  * Wi-Fi sign-in page, a redirect, a timeout or no network all keep the saved card, and
- * the copy says why (X-Tessera-Reason). The card pages open while the worker installs
- * are saved before it is ready; a page also asks for its card to be saved ("save-card"),
- * as the first visit is not loaded through the worker.
+ * the copy says why (X-Tessera-Reason). Once the card is gone, its page keeps only a
+ * notice saying so (offline too), nothing of the member's. The card pages open while the
+ * worker installs are saved before it is ready; a page also asks for its card to be saved
+ * ("save-card"), as the first visit is not loaded through the worker.
  */
 "use strict";
 var SHELL = "tessera-shell-v6";
@@ -137,6 +138,17 @@ function reasonFor(response) {
   return "unexpected";
 }
 
+// What the card's page shows, offline too, once this server has said the card is gone:
+// not "not saved on this phone yet" (it was, and was removed), and nothing of the member's.
+function goneNotice(response) {
+  var text = response.status === 410 ? "This card link was replaced or revoked." : "There is no card at this address.";
+  var headers = { "Content-Type": "text/html; charset=utf-8" };
+  headers[ANSWER] = response.headers.get(ANSWER);
+  return new Response("<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>" +
+                      "<title>Card</title><p>" + text + " Open the newest card link in your email.</p>",
+                      { status: response.status, headers: headers });
+}
+
 function notSaved(isJson, reason) {
   var text = "You are offline and this card has not been saved on this phone yet.";
   var headers = { "x-tessera-reason": reason };
@@ -156,6 +168,7 @@ function cardRequest(url) {
   return caches.open(CARDS).then(function (cache) {
     return cache.match(key).then(function (cached) {
       function saved(reason, response) {
+        if (cached && isGone(cached)) return cached;  // the notice left when the card went
         if (cached) return copy(cached, { "x-tessera-source": "cache", "x-tessera-reason": reason });
         // Nothing saved yet: this server's own answer (its 429 page, say) explains itself.
         if (response && response.headers.get(ANSWER) && response.type !== "opaqueredirect") return response;
@@ -175,7 +188,10 @@ function cardRequest(url) {
             return cache.put(key, response.clone()).then(function () { return response; });
           }
           if (isGone(response)) {
-            return forget(cache, cardBase(url.pathname)).then(function () { return response; });
+            var base = cardBase(url.pathname);
+            return forget(cache, base).then(function () {
+              return base ? cache.put(url.origin + base, goneNotice(response)) : null;
+            }).then(function () { return response; });
           }
           return saved(reasonFor(response), response);
         }, function (error) {

@@ -131,7 +131,14 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
         assert personal not in html
     assert await page.locator("#card").count() == 0
     assert "Isolde" not in await page.title()
-    assert await _card_cache_urls(page) == []
+    # The phone keeps only a notice under the card's address, nothing of the member's.
+    assert await _card_cache_urls(page) == [url]
+    notice = await page.evaluate(
+        f"caches.open('{CARDS_CACHE}').then(c => c.match('{url}')).then(r => r.text())"
+    )
+    assert "replaced or revoked" in notice
+    for personal in ("Isolde", legal_name, "Barony of Lantern", "/check/"):
+        assert personal not in notice
     await page.screenshot(path=str(artifacts / "card-revoked.png"), full_page=True)
     response = await page.reload()
     assert response is not None and response.status == 410
@@ -144,6 +151,13 @@ async def test_card_from_email_works_offline_refreshes_and_is_revoked(
     for path in (db_path, db_path.with_name(db_path.name + "-wal")):
         if path.exists():
             assert issued.token.encode() not in path.read_bytes()
+
+    # Opened again at the event, without signal: the phone says the link was replaced or
+    # revoked, not that this card was never saved on it.
+    live.stop()
+    await page.reload()
+    await page.get_by_text("This card link was replaced or revoked.").wait_for()
+    assert "not been saved" not in await page.content()
 
 
 @contextlib.asynccontextmanager
