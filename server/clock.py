@@ -59,8 +59,12 @@ def last_second(site: Mapping[str, Any], day: dt.date) -> dt.datetime:
     return next_midnight(site, day) - dt.timedelta(seconds=1)
 
 
+@functools.lru_cache(maxsize=512)
 def stamp(zone_name: str, moment: dt.datetime) -> str:
-    """``moment`` as the organisation's wall clock shows it: "2026-12-04 00:00 CET"."""
+    """``moment`` as the organisation's wall clock shows it: "2026-12-04 00:00 CET".
+
+    Remembered: the marshal's check shows each code's issue and expiry time, and a day's
+    mobile codes share both (the organisation's midnight, 72 h later)."""
     return moment.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
 
 
