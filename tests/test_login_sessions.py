@@ -7,6 +7,7 @@ import datetime as dt
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from server.auth.models import LoginSession
@@ -283,3 +284,24 @@ async def test_losing_the_right_to_log_in_ends_the_sessions_for_good(app, client
         [row] = await rows(db, adult.id)
         assert row.end_reason == "may_not_log_in"
         assert not await logged_in(adult_browser)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        'theme="dark mode"; {session}; lang=en',  # among a browser's other cookies
+        "{session}; {session}x",  # the last one counts, as the browser sent it: tampered
+        'a=b; =broken; "; {session}',  # junk before it
+        "tessera_session=; {session}x",
+    ],
+)
+async def test_the_session_cookie_is_read_from_any_cookie_header(app, client, db, header):
+    member = await make_member(db)
+    await db.commit()
+    await login(client, member.email)
+    session = f"{COOKIE_NAME}={client.cookies[COOKIE_NAME]}"
+    sent = header.format(session=session)
+    async with browser(app) as other:
+        response = await other.get("/me", headers={"Cookie": sent})
+    tampered = sent.endswith("x")
+    assert response.status_code == (303 if tampered else 200), sent
