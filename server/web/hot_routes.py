@@ -30,10 +30,12 @@ from server.web.headers import add_defaults, default_headers
 from server.web.sessions import COOKIE_NAME
 
 log = logging.getLogger("tessera.web")
-SESSION_COOKIE = COOKIE_NAME.encode() + b"="
+SESSION_COOKIE = COOKIE_NAME.encode()
 
 
 def _has_session_cookie(scope: Scope) -> bool:
+    """Whether a cookie header names the session cookie at all (when in doubt, the
+    session layer decides)."""
     return any(name == b"cookie" and SESSION_COOKIE in value for name, value in scope["headers"])
 
 
