@@ -21,6 +21,13 @@ from tests.check_fixtures import log_in_to_scanner, make_verified
 from tests.factories import PASSWORD, make_branch, make_member, make_staff
 
 
+def _check_link(live_server, member, issued: dt.datetime | None = None) -> str:
+    """The check link on ``member``'s mobile card, signed with the live server's key."""
+    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
+    code = codes.mobile_code(ring, member.public_id, issued or dt.datetime.now(dt.UTC))
+    return codes.check_url(live_server.url, code)
+
+
 async def _check_with_the_server_stopped(page, live_server, link: str) -> None:
     """The marshal's signal is gone: the scanner, reloaded from the phone, checks ``link``."""
     live_server.stop()
@@ -38,9 +45,8 @@ async def test_scanner_checks_offline_and_uploads_when_back(
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
     member = await make_verified(db, sca_name="Aelfric")
     marshal_id, member_id = marshal.id, member.id
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    code = codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    link = codes.check_url(live_server.url, code)
+    link = _check_link(live_server, member)
+    code = link.rsplit("/", 1)[1]
     base = live_server.url
 
     page = await browser.new_page()
@@ -134,12 +140,9 @@ async def test_offline_scanner_names_the_member_from_its_roster(
     await make_authorization(db, member, rapier, expires_on=expires)
     newcomer = await make_member(db, sca_name="Cador the Unverified", branch_id=branch.id)
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
     now = dt.datetime.now(dt.UTC)
-    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, now))
-    unverified_link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, newcomer.public_id, now)
-    )
+    link = _check_link(live_server, member, now)
+    unverified_link = _check_link(live_server, newcomer, now)
 
     page = await browser.new_page()
     await log_in_to_scanner(page, live_server.url, marshal.email)
@@ -190,10 +193,7 @@ async def test_the_roster_leaves_the_phone_when_old_or_no_longer_allowed(
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
     member = await make_verified(db, sca_name="Aelfric of the Lake")
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     page = await browser.new_page()
     await log_in_to_scanner(page, live_server.url, marshal.email)
     await expect(page.locator("#roster-state")).to_contain_text("2 members")
@@ -246,10 +246,7 @@ async def test_the_scanner_fits_phone_screens_online_and_offline(
     )
     await make_authorization(db, member, activity, expires_on=dt.date.today() + dt.timedelta(400))
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     page = await browser.new_page()
     await page.set_viewport_size({"width": 320, "height": 700})
     await log_in_to_scanner(page, live_server.url, marshal.email)
@@ -284,10 +281,7 @@ async def test_the_scanner_opened_once_works_offline_after_a_cold_start(
     branch = await make_branch(db, name="Barony of the Lake")
     member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     profile = tmp_path / "phone"
 
     async def slow(route) -> None:  # the field's slow link, for the worker's downloads
@@ -330,10 +324,7 @@ async def test_a_check_link_opened_without_signal_is_checked_by_the_saved_scanne
     branch = await make_branch(db, name="Barony of the Lake")
     member = await make_verified(db, sca_name="Aelfric of the Lake", branch_id=branch.id)
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     page = await browser.new_page()
     await log_in_to_scanner(page, live_server.url, marshal.email)
     await expect(page.locator("#netstate")).to_contain_text("Kept on this phone")
@@ -367,10 +358,7 @@ async def test_a_new_release_keeps_the_scanner_of_a_logged_out_marshal(
         marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
         member = await make_verified(db, sca_name="Aelfric of the Lake")
         await db.commit()
-        ring = keyring.load_or_create(Path(server.env["TESSERA_DATA_DIR"]))
-        link = codes.check_url(
-            server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-        )
+        link = _check_link(server, member)
         from tests.test_card_browser import _phone
 
         async with _phone(tmp_path / "phone") as phone:
@@ -424,9 +412,8 @@ async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mechthild")
     member = await make_verified(db, sca_name="Berthold")
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
     issued = dt.datetime.now(dt.UTC)
-    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, issued))
+    link = _check_link(live_server, member, issued)
     zone = issued.astimezone(ZoneInfo("Europe/Berlin")).tzname()  # CET or CEST
 
     page = await browser.new_page()
@@ -519,9 +506,8 @@ async def test_an_american_organisations_offline_times_name_the_zone_as_its_card
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mechthild")
     member = await make_verified(db, sca_name="Berthold")
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
     issued = dt.datetime.now(dt.UTC)
-    link = codes.check_url(live_server.url, codes.mobile_code(ring, member.public_id, issued))
+    link = _check_link(live_server, member, issued)
     local = issued.astimezone(ZoneInfo("America/Anchorage"))  # AKST or AKDT
 
     page = await browser.new_page()
@@ -550,10 +536,7 @@ async def test_a_wifi_sign_in_page_does_not_replace_the_saved_roster(
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
     member = await make_verified(db, sca_name="Aelfric of the Lake")
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     page = await browser.new_page()
     await log_in_to_scanner(page, live_server.url, marshal.email)
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
@@ -588,10 +571,7 @@ async def test_a_wifi_sign_in_page_does_not_replace_the_saved_scanner(
     marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
     member = await make_verified(db, sca_name="Aelfric of the Lake")
     await db.commit()
-    ring = keyring.load_or_create(Path(live_server.env["TESSERA_DATA_DIR"]))
-    link = codes.check_url(
-        live_server.url, codes.mobile_code(ring, member.public_id, dt.datetime.now(dt.UTC))
-    )
+    link = _check_link(live_server, member)
     page = await browser.new_page()
     await log_in_to_scanner(page, live_server.url, marshal.email)
     await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
