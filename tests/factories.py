@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import re
@@ -112,6 +113,19 @@ def clients_from(app: Any, network: str, count: int) -> list[httpx.AsyncClient]:
         )
         for n in range(1, count + 1)
     ]
+
+
+async def guess_at_once(guessers: list[httpx.AsyncClient], email: str) -> list[httpx.Response]:
+    """Each of ``guessers`` posts a wrong password (its own) for ``email``, all at once."""
+    tokens = [await csrf_from(c, "/login") for c in guessers]
+    return list(
+        await asyncio.gather(
+            *(
+                c.post("/login", data={"email": email, "password": f"guess {n}", "csrf_token": t})
+                for n, (c, t) in enumerate(zip(guessers, tokens, strict=True))
+            )
+        )
+    )
 
 
 SEEN_RE = re.compile(r'name="seen" value="([^"]+)"')

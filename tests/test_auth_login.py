@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from sqlalchemy import select
 
 from server.members.models import Member
-from tests.factories import PASSWORD, clients_from, csrf_from, login, make_member
+from tests.factories import PASSWORD, clients_from, csrf_from, guess_at_once, login, make_member
 
 
 def _error(response) -> str:
@@ -81,16 +80,7 @@ async def test_wrong_passwords_sent_at_the_same_moment_still_lock(app, db):
     member = await make_member(db, email="burst@example.org")
     await db.commit()
     guessers = clients_from(app, "198.51.100.", 8)
-    tokens = [await csrf_from(c, "/login") for c in guessers]
-    answers = await asyncio.gather(
-        *(
-            c.post(
-                "/login",
-                data={"email": member.email, "password": f"guess {n}", "csrf_token": token},
-            )
-            for n, (c, token) in enumerate(zip(guessers, tokens, strict=True))
-        )
-    )
+    answers = await guess_at_once(guessers, member.email)
     assert [r.status_code for r in answers] == [400] * 8
     await db.refresh(member)
     assert member.failed_login_attempts == 8

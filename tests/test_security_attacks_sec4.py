@@ -17,7 +17,7 @@ from server.auth import login as login_module
 from server.authcards.routes import BATCH_LIMIT
 from server.groups.models import GroupMembership
 from server.members.models import Member
-from tests.factories import PASSWORD, clients_from, csrf_from, login, make_member
+from tests.factories import PASSWORD, clients_from, csrf_from, guess_at_once, login, make_member
 from tests.reload import reload
 from tests.role_fixtures import Offices
 
@@ -54,16 +54,7 @@ async def test_a_burst_of_parallel_guesses_checks_only_five_passwords(app, db, c
     member = await make_member(db, email="burst@example.org")
     await db.commit()
     guessers = clients_from(app, "198.51.100.", 20)
-    tokens = [await csrf_from(c, "/login") for c in guessers]
-    answers = await asyncio.gather(
-        *(
-            c.post(
-                "/login",
-                data={"email": member.email, "password": f"guess {n}", "csrf_token": token},
-            )
-            for n, (c, token) in enumerate(zip(guessers, tokens, strict=True))
-        )
-    )
+    answers = await guess_at_once(guessers, member.email)
     for c in guessers:
         await c.aclose()
     assert {r.status_code for r in answers} == {400}
