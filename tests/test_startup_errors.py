@@ -23,6 +23,20 @@ def _serve(tmp_path: Path, database_url: str, *extra: str) -> subprocess.Complet
     return _manage(env, *extra, "serve", "--port", str(free_port()))
 
 
+def _serve_on_a_taken_port(
+    tmp_path: Path, variables: dict[str, str]
+) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """``manage.py serve`` (with ``variables`` set) on a port another socket holds: it
+    stops at the port check, after its warnings."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), **variables}
+        return port, _manage(env, "serve", "--port", str(port))
+
+
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -166,20 +180,7 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_a_port_in_use_is_two_lines_and_exit_1(tmp_path):
     """uvicorn started the app, printed "listening", logged the bind error and exited 3."""
 
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data")}
-        done = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    port, done = _serve_on_a_taken_port(tmp_path, {})
     assert done.returncode == 1, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2 and f"Port {port} on 127.0.0.1 is already in use" in lines[0]
@@ -333,20 +334,7 @@ def test_serve_on_an_ipv6_address_prints_an_address_a_browser_opens(tmp_path):
 
 
 def test_serve_warns_about_a_short_secret_key(tmp_path):
-    with socket.socket() as taken:  # serve stops at the port check, after the warning
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "changeme"}
-        done = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    _port, done = _serve_on_a_taken_port(tmp_path, {"SECRET_KEY": "changeme"})
     assert "Warning: SECRET_KEY is only 8 characters" in done.stderr
     assert "changeme" not in done.stderr + done.stdout
 
@@ -358,21 +346,9 @@ def test_serve_warns_when_apple_wallet_has_no_https_web_service(tmp_path, base_u
     from tests.wallet_fixtures import make_credentials
 
     credentials = make_credentials(tmp_path / "wallet")
-    with socket.socket() as taken:  # serve stops at the port check, after the warning
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        env |= {"TESSERA_DATA_DIR": str(tmp_path / "data"), "BASE_URL": base_url}
-        env |= credentials.apple_env()
-        done = subprocess.run(
-            [sys.executable, "manage.py", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    _port, done = _serve_on_a_taken_port(
+        tmp_path, {"BASE_URL": base_url, **credentials.apple_env()}
+    )
     warned = "Apple Wallet is configured but BASE_URL (http://members.example.org) is not https"
     assert (warned in done.stderr) == base_url.startswith("http:"), done.stderr
 
