@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import text
 from starlette.applications import Starlette
 
 from server.checks import codes, runtime
+from server.db.target import DatabaseTarget
 from server.members.models import Member
 from server.plugins import registry
 from server.plugins.contract import Plugin, Row, Section, SectionContext
@@ -38,6 +42,28 @@ async def make_verified(db, **kw) -> Member:
     member = await make_member(db, **kw)
     await db.commit()
     return member
+
+
+@contextlib.asynccontextmanager
+async def check_log_held(app: Starlette) -> AsyncIterator[None]:
+    """Another writer holds the check log meanwhile: a long admin job on SQLite (the
+    write lock), a table lock on PostgreSQL."""
+    path = DatabaseTarget.parse(app.state.settings.database_url).sqlite_path
+    if path:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    async with app.state.engine.connect() as conn:
+        await conn.execute(text("LOCK TABLE check_log IN EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            await conn.rollback()
 
 
 def code_for(app: Starlette, member: Member, now: dt.datetime | None = None) -> str:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from server.checks import codes, keyring, log, runtime
 from server.checks.decide import decide
 from server.checks.models import CheckEntry
 from server.db.target import DatabaseTarget
-from tests.check_fixtures import code_for, make_verified
+from tests.check_fixtures import check_log_held, code_for, make_verified
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -117,33 +117,18 @@ async def test_checks_kept_back_by_a_failed_write_are_written_without_another_ch
     the event may be weeks away (and the backlog metric would say so all along)."""
     monkeypatch.setattr(log, "FLUSH_PATIENCE", 0.2)
     member = await make_verified(db, sca_name="Kept Back")
-    path = DatabaseTarget.parse(app.state.settings.database_url).sqlite_path
-    holder_sqlite = sqlite3.connect(path, isolation_level=None) if path else None
-    holder_pg = None if path else await app.state.engine.connect()
     writer = runtime.log_writer(app)
     failures: list[BaseException] = []
     said = writer._outage.failed
     monkeypatch.setattr(
         writer._outage, "failed", lambda exc, message: (failures.append(exc), said(exc, message))
     )
-    try:
-        if holder_sqlite is not None:
-            holder_sqlite.execute("BEGIN IMMEDIATE")
-        else:
-            assert holder_pg is not None
-            await holder_pg.execute(text("LOCK TABLE check_log IN EXCLUSIVE MODE"))
+    async with check_log_held(app):
         assert (await client.get(f"/check/{code_for(app, member)}")).status_code == 200
         deadline = time.monotonic() + 30
         while not failures:  # the write failed (and said so)
             assert time.monotonic() < deadline, "the check log's write never failed"
             await asyncio.sleep(0.05)
-    finally:
-        if holder_sqlite is not None:
-            holder_sqlite.execute("ROLLBACK")
-            holder_sqlite.close()
-        if holder_pg is not None:
-            await holder_pg.rollback()
-            await holder_pg.close()
     deadline = time.monotonic() + 30
     while writer.pending:  # no other check comes, nobody reads the log
         assert time.monotonic() < deadline, "the kept-back checks were never written"

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import re
-import sqlite3
 import threading
 
 import httpx
@@ -17,10 +16,9 @@ from starlette.datastructures import Secret
 from server.app import create_app
 from server.cards.models import CardPayload
 from server.checks import runtime
-from server.db.target import DatabaseTarget
 from server.mail.outbox import queue_email
 from server.nightly.runner import run_nightly
-from tests.check_fixtures import code_for, make_verified
+from tests.check_fixtures import check_log_held, code_for, make_verified
 from tests.factories import make_member
 
 
@@ -223,25 +221,10 @@ async def test_metrics_count_the_checks_not_yet_in_the_check_log(app, client, db
     PostgreSQL) the entries wait in memory, and the scrape says how many."""
     member = await make_verified(db, sca_name="Backlog Day")
     code = code_for(app, member)
-    path = DatabaseTarget.parse(app.state.settings.database_url).sqlite_path
-    holder_sqlite = sqlite3.connect(path, isolation_level=None) if path else None
-    holder_pg = None if path else await app.state.engine.connect()
-    try:
-        if holder_sqlite is not None:
-            holder_sqlite.execute("BEGIN IMMEDIATE")
-        else:
-            assert holder_pg is not None
-            await holder_pg.execute(text("LOCK TABLE check_log IN EXCLUSIVE MODE"))
+    async with check_log_held(app):
         for _ in range(2):
             assert (await client.get(f"/check/{code}")).status_code == 200
         waiting = (await client.get("/metrics")).text
         assert _value(waiting, "tessera_check_log_backlog") == 2
-    finally:
-        if holder_sqlite is not None:
-            holder_sqlite.execute("ROLLBACK")
-            holder_sqlite.close()
-        if holder_pg is not None:
-            await holder_pg.rollback()
-            await holder_pg.close()
     assert await runtime.flush_log(app) in (0, 2)
     assert _value((await client.get("/metrics")).text, "tessera_check_log_backlog") == 0
