@@ -28,21 +28,14 @@ from server.mail.delivery import deliver_once
 from server.migrate import upgrade
 from tests.card_fixtures import mail_for
 from tests.factories import make_member
-from tests.live import free_port
+from tests.live import free_port, run_manage
 from tests.smtp_fixtures import SmtpCapture
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(env, *args)
 
 
 def environment(data_dir: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from server.cards.models import CardLink
 from server.db.engine import make_engine, make_sessionmaker
 from tests.factories import make_branch, make_member
+from tests.live import run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,14 +24,7 @@ def _manage(database_url: str, tmp_path: Path, *args: str) -> subprocess.Complet
         "BASE_URL": "https://cards.example.org",
     }
     env.pop("SMTP_URL", None)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(env, *args)
 
 
 async def _seed(database_url: str) -> str:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import manage
 from server.cli import build_parser
+from tests.live import run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,14 +56,7 @@ def test_commands_on_a_new_data_dir_migrate_it_like_serve(tmp_path, command, sql
     (serve, nightly, demo and create-admin migrate it first)."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
     env["TESSERA_DATA_DIR"] = str(tmp_path / "data")
-    done = subprocess.run(
-        [sys.executable, "manage.py", *command],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_manage(env, *command)
     assert "Empty database: creating the schema." in done.stdout, done.stdout + done.stderr
     assert "could not start" not in done.stderr and "Traceback" not in done.stderr
     assert done.returncode in (0, 1, 2)  # each command's own answer on an empty register

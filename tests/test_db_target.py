@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import httpx
@@ -13,7 +11,7 @@ import pytest
 from server.db.target import BadDatabaseURL, DatabaseTarget
 from tests.card_fixtures import issued_token
 from tests.factories import make_member
-from tests.live import ROOT, LiveServer
+from tests.live import LiveServer, run_manage
 
 
 def test_sqlite_query_options_are_not_part_of_the_file_name(tmp_path):
@@ -158,14 +156,7 @@ def test_migrate_takes_a_url_with_percent_encoded_characters(database_url, tmp_p
     env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": ""}
     env["DATABASE_URL"] = _percent_encoded(database_url)
     assert "%" in env["DATABASE_URL"]
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_manage(env, "migrate")
     assert done.returncode == 0, done.stderr
     assert "Database is up to date." in done.stdout
 

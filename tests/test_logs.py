@@ -20,7 +20,7 @@ import pytest
 
 from server import logs
 from server.web.access_log import AccessLog
-from tests.live import LiveServer, free_port
+from tests.live import LiveServer, free_port, run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT_LINE = re.compile(
@@ -299,14 +299,7 @@ def _migrate_with(tmp_path, **variables: str) -> subprocess.CompletedProcess[str
     """``manage.py migrate`` on a new data dir with ``variables`` set."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env |= {"TESSERA_DATA_DIR": str(tmp_path), **variables}
-    return subprocess.run(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(env, "migrate")
 
 
 def test_a_log_level_that_is_no_level_is_said_not_ignored(tmp_path):

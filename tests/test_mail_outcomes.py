@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,7 +15,7 @@ from server.mail.models import OutboxMessage
 from server.mail.outbox import queue_email
 from tests import smtp_fixtures
 from tests.factories import csrf_from, login, make_member, make_staff
-from tests.live import free_port
+from tests.live import free_port, run_manage
 
 smtp_server = smtp_fixtures.smtp_server
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,23 +172,9 @@ def test_send_mail_retry_failed_from_the_command_line(
         "SECRET_KEY": "cli-secret-" + "z" * 32,
         "SMTP_URL": smtp_server.url,
     }
-    plain = subprocess.run(
-        [sys.executable, "manage.py", "send-mail"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    plain = run_manage(env, "send-mail", timeout=60)
     assert "sent 0" in plain.stdout and smtp_server.messages == []
-    retried = subprocess.run(
-        [sys.executable, "manage.py", "send-mail", "--retry-failed"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    retried = run_manage(env, "send-mail", "--retry-failed", timeout=60)
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert "queued again 1 failed message" in retried.stdout and "sent 1" in retried.stdout
     assert [m["To"] for m in smtp_server.messages] == ["x@example.org"]

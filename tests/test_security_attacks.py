@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -46,7 +45,7 @@ from server.web.sessions import COOKIE_NAME
 from tests.card_fixtures import issued_token, reset_card_limiter
 from tests.check_fixtures import code_for
 from tests.factories import PASSWORD, csrf_from, login, make_member, post_form
-from tests.live import LiveServer
+from tests.live import LiveServer, run_manage
 from tests.reload import reload
 from tests.role_fixtures import Offices
 
@@ -64,14 +63,7 @@ def _fresh_limits():
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage({**os.environ, **env}, *args)
 
 
 def _edit_data(member: Member, **changes: object) -> dict[str, object]:
@@ -469,14 +461,7 @@ def test_7_the_data_directory_and_database_files_are_private(tmp_path):
     data = tmp_path / "data"
     env = {"TESSERA_DATA_DIR": str(data), "SECRET_KEY": "s" * 48}
     env_without_url = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate"],
-        cwd=ROOT,
-        env={**env_without_url, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_manage({**env_without_url, **env}, "migrate")
     assert done.returncode == 0, done.stderr
     database = data / "tessera.sqlite3"
     server = LiveServer(tmp_path / "logs", f"sqlite+aiosqlite:///{database}", env)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_ADMIN_URL, missing
-from tests.live import free_port
+from tests.live import free_port, run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,14 +38,7 @@ def _serve_on_a_taken_port(
 
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_manage(env, *args, timeout=60)
 
 
 CASES = {

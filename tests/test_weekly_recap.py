@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -14,6 +13,7 @@ from server.applicants.models import RecapEntry
 from server.applicants.recap import weekly_recap_job
 from tests.applicant_fixtures import outbox, set_site
 from tests.factories import make_member
+from tests.live import run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,14 +25,7 @@ def _run(database_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         "TESSERA_DATA_DIR": str(tmp_path),
         "SECRET_KEY": "x" * 40,
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", "weekly-recap"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_manage(env, "weekly-recap", timeout=60)
 
 
 async def test_weekly_recap_command(db, database_url, tmp_path):
