@@ -31,13 +31,18 @@ def pass_json(data: bytes) -> dict:
         return json.loads(archive.read("pass.json"))
 
 
-async def test_without_configuration_no_wallet_is_offered(app, client, db, settings):
-    member = await make_verified(db)
+async def _mailed_card(db, settings: Settings, member) -> tuple[OutboxMessage, str, str]:
+    """``member``'s card link, mailed: the message, its text and the link's token."""
     await issue_link(db, member, None, MailContext.of(settings), dt.date.today())
     await db.commit()
     mail = (await db.execute(select(OutboxMessage))).scalar_one()
     text = unseal(mail.body_text, str(settings.secret_key))
-    token = re.search(r"/card/([A-Za-z0-9_-]{22})", text).group(1)
+    return mail, text, re.search(r"/card/([A-Za-z0-9_-]{22})", text).group(1)
+
+
+async def test_without_configuration_no_wallet_is_offered(app, client, db, settings):
+    member = await make_verified(db)
+    mail, text, token = await _mailed_card(db, settings, member)
     assert "Wallet" not in text and "Wallet" not in mail.body_html
 
     card = await client.get(f"/card/{token}")
@@ -207,11 +212,7 @@ async def test_only_the_configured_wallet_is_offered(app, client, db, settings, 
     settings = with_wallet(settings, env)
     app.state.settings = settings
     member = await make_verified(db)
-    await issue_link(db, member, None, MailContext.of(settings), dt.date.today())
-    await db.commit()
-    mail = (await db.execute(select(OutboxMessage))).scalar_one()
-    text = unseal(mail.body_text, str(settings.secret_key))
-    token = re.search(r"/card/([A-Za-z0-9_-]{22})", text).group(1)
+    mail, text, token = await _mailed_card(db, settings, member)
     card = (await client.get(f"/card/{token}")).text
     offered, other = ("Apple", "Google") if only == "apple" else ("Google", "Apple")
     for shown in (text, mail.body_html, card):
