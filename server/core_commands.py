@@ -79,6 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     from server.cli import COMMANDS
     from server.mail.delivery import check_smtp_url
     from server.wallet.config import web_service_warning
+    from server.web.one_write import OneWriteHttpToolsProtocol
 
     if "BASE_URL" not in os.environ:
         # Links in mail and the demo's card link point where this server listens (the
@@ -125,6 +126,7 @@ def serve(args: argparse.Namespace) -> int:
         server_header=False,
         log_config=None,
         access_log=False,
+        http=OneWriteHttpToolsProtocol,  # each response in one write (server.web.one_write)
     )
     return 0
 

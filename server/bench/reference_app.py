@@ -1,4 +1,5 @@
-"""The reference: a bare Starlette JSON route, served the same way as Tessera."""
+"""The reference: a bare Starlette JSON route, served the same way as Tessera
+(``server.bench.served``)."""
 
 from __future__ import annotations
 

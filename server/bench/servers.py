@@ -56,25 +56,17 @@ def uvicorn(
     workers: int = 1,
     pin: bool = True,
 ) -> Iterator[tuple[str, int]]:
-    """Run ``app`` under uvicorn without access log; once ``probe`` answers, yield its
-    base URL and process id."""
+    """Run ``app`` under uvicorn as ``serve`` runs Tessera, without access log
+    (``server.bench.served``); once ``probe`` answers, yield its base URL and process id."""
     port = free_port()
     command = [
         *(pinned(SERVER) if pin else []),
         sys.executable,
         "-m",
-        "uvicorn",
+        "server.bench.served",
         app,
-        "--host",
-        "127.0.0.1",
-        "--port",
         str(port),
-        "--workers",
         str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--no-server-header",
     ]
     quiet = {**env, "TESSERA_ACCESS_LOG": "false"}  # Tessera's own access log, too
     with _running(app, command, port, quiet, probe, log) as server:
