@@ -11,9 +11,9 @@ for the same reason; this is that: writes to one connection are held and leave i
 waits longer than that round; order is kept; closing the connection first sends what
 is held, and aborting it drops it, as a transport does.
 
-For the small answers of a busy day (a card's JSON, a marshal's check page) it is a
-third of the server's CPU per request (README, "Performance"). ``serve`` runs uvicorn
-with ``http=OneWriteHttpToolsProtocol``.
+For the small answers of a busy day (a card's JSON, a marshal's check page) it saves a
+third of the server's CPU per request (README, "Running in production"). ``serve`` runs
+uvicorn with ``http=OneWriteHttpToolsProtocol``.
 """
 
 from __future__ import annotations
