@@ -274,7 +274,7 @@ def _reset_rate_limits() -> None:
 
 @pytest.fixture
 def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The real app under uvicorn, on the same database as ``db``/``app``."""
+    """The real app under ``manage.py serve``, on the same database as ``db``/``app``."""
     server = LiveServer(tmp_path / "live", database_url)
     server.log_path.parent.mkdir(parents=True, exist_ok=True)
     server.start()

@@ -1,4 +1,4 @@
-"""A real uvicorn server in a subprocess, and headless Chromium driven by Playwright."""
+"""A real server in a subprocess (``manage.py serve``) and headless Chromium (Playwright)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """``python -m uvicorn server.asgi:app`` on a free loopback port; stop and start again."""
+    """``python manage.py serve`` on a free loopback port, as a user starts it (uvicorn
+    with Tessera's protocol and logging; background jobs as the environment says, off
+    unless a test asks); stop and start again."""
 
     def __init__(
         self,
@@ -72,14 +74,12 @@ class LiveServer:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "server.asgi:app",
+                    "manage.py",
+                    "serve",
                     "--host",
                     "127.0.0.1",
                     "--port",
                     str(self.port),
-                    "--no-server-header",
                 ],
                 cwd=self.root,
                 env=self.env,

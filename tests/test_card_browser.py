@@ -445,6 +445,7 @@ def _release(root: Path, into: Path) -> Path:
     """A copy of the app as deployed: what a new release changes is changed in the copy."""
     for part in ("server", "pwa", "templates", "static"):
         shutil.copytree(root / part, into / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(root / "manage.py", into / "manage.py")  # what the server is started with
     return into
 
 
