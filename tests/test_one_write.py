@@ -70,8 +70,8 @@ async def served() -> AsyncIterator[tuple[App, dict[type, int], dict[type, list[
         writes[base] = []
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            app, http=_noting(base, writes[base]), lifespan="off", log_level="warning"
+        config = uvicorn.Config(  # log_config=None: the test process's logging stays as it is
+            app, http=_noting(base, writes[base]), lifespan="off", log_config=None
         )
         server = uvicorn.Server(config)
         tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
