@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from server.bench.day.plan import CLASSES
 from tests.conftest import PG_ADMIN_URL, missing
+from tests.live import run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,20 +144,9 @@ def test_a_postgresql_url_it_cannot_use_is_named_before_any_seeding(tmp_path):
     for a minute, then said "The PostgreSQL database '…/tessera.sqlite3' does not exist"
     (the environment's DATABASE_URL, not the URL given)."""
     given = make_url(PG_ADMIN_URL).set(password="hunter2", database="no_such_tessera_db")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "bench",
-            "--day",
-            "--postgres",
-            given.render_as_string(False),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TESSERA_DATA_DIR": str(tmp_path)},
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path)}
+    done = run_manage(
+        env, "bench", "--day", "--postgres", given.render_as_string(False), timeout=60
     )
     assert done.returncode == 2, done.stdout + done.stderr
     first = done.stdout.splitlines()[0]

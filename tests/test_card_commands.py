@@ -12,8 +12,6 @@ from server.db.engine import make_engine, make_sessionmaker
 from tests.factories import make_branch, make_member
 from tests.live import run_manage
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _manage(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {

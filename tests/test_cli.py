@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 
 import pytest
 
 import manage
 from server.cli import build_parser
 from tests.live import run_manage
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")

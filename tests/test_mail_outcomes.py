@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 
 from sqlalchemy import select
 from starlette.datastructures import Secret
@@ -18,7 +17,6 @@ from tests.factories import csrf_from, login, make_member, make_staff
 from tests.live import free_port, run_manage
 
 smtp_server = smtp_fixtures.smtp_server
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def with_smtp(settings, url):
