@@ -1,27 +1,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 from sqlalchemy import select
 
 from server.members.models import Member
 from tests.factories import login
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.live import run_manage
 
 
 def _run(tmp_path, database_url, *args):
     env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "manage.py", "create-admin", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return run_manage(env, "create-admin", *args)
 
 
 async def test_create_admin_makes_and_updates_a_superuser(tmp_path, database_url, client, db):

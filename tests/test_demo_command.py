@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -13,8 +10,7 @@ from server.demo.core import ADMIN_EMAIL, ADMIN_PASSWORD
 from server.members.models import Branch, Member
 from server.nightly.models import NightlyJobRun
 from tests.factories import login
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.live import run_manage
 
 
 async def test_demo_is_idempotent_and_the_admin_can_log_in(database_url, client, db):
@@ -33,14 +29,10 @@ async def test_demo_is_idempotent_and_the_admin_can_log_in(database_url, client,
 
 def test_manage_py_demo_and_nightly(tmp_path, database_url):
     env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
-    demo = subprocess.run(
-        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    demo = run_manage(env, "demo")
     assert demo.returncode == 0, demo.stderr
     assert f"as {ADMIN_EMAIL} with the password {ADMIN_PASSWORD}" in demo.stdout
-    nightly = subprocess.run(
-        [sys.executable, "manage.py", "nightly"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    nightly = run_manage(env, "nightly")
     assert nightly.returncode == 0, nightly.stderr
     assert "staff_sync: staff granted to" in nightly.stdout
 
@@ -100,21 +92,13 @@ async def test_nightly_for_a_date_years_away_is_refused_before_any_job_runs(
     staff_sync took staff access from every officer (and mailed them), then retention
     failed with an OverflowError traceback. Now two lines, exit 2, nothing run."""
     env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
-    demo = subprocess.run(
-        [sys.executable, "manage.py", "demo"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    demo = run_manage(env, "demo")
     assert demo.returncode == 0, demo.stderr
     staff = select(func.count()).select_from(Member).where(Member.is_staff)
     before = await db.scalar(staff)
     await db.commit()
     for typo in ("0001-01-02", "9026-12-01"):
-        nightly = subprocess.run(
-            [sys.executable, "manage.py", "nightly", "--date", typo],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        nightly = run_manage(env, "nightly", "--date", typo)
         assert nightly.returncode == 2, nightly.stdout + nightly.stderr
         lines = nightly.stderr.strip().splitlines()
         assert len(lines) == 2 and "Nothing was run" in lines[1], nightly.stderr
