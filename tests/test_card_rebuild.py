@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from server.app import create_app
 from server.cards import builder, rebuild_process
@@ -23,13 +23,17 @@ from server.cards.invalidation import CURRENT_EPOCH, invalidate
 from server.cards.models import CardPayload
 from server.cards.rebuild import CardRebuilder
 from server.cards.rebuild_process import RebuilderProcess
+from server.checks.revocations import revoke_codes
 from server.members.models import Member
+from server.photos.images import process
+from server.photos.store import save_photo
 from server.settings.models import SettingValue
 from server.settings.store import set_setting
 from tests.card_fixtures import issued_token
 from tests.db_fixtures import long_write
 from tests.factories import make_member
 from tests.live import free_port
+from tests.test_photos import jpeg_bytes
 
 CARDS = 40
 
@@ -298,3 +302,37 @@ def test_stopping_the_whole_service_stops_the_rebuilder_in_order(tmp_path, when,
     assert "Application shutdown complete" in output, output
     assert " ERROR " not in output, output
     assert not _rebuilders(server.pid)
+
+
+async def test_a_batch_reads_in_the_same_few_statements_whatever_its_size(db, settings):
+    """The members, their payloads' generations, the epoch and every extra part (the
+    check code's revocations, the photo) come in one statement; the plugin sections add
+    their own. One card or thirty, with photos and revocations: as many statements."""
+    members = [await make_member(db, sca_name=f"Batch {n}") for n in range(30)]
+    for member in members:
+        await save_photo(db, member.id, process(jpeg_bytes(size=(60, 80), exif=False)), None)
+        await revoke_codes(db, member, None, "Lost phone")
+    await db.commit()
+    ids = [m.id for m in members]
+    statements: list[str] = []
+
+    def counted(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        one = await builder.build_many(db, ids[:1], settings, sites=builder.SiteSettings())
+        one_count = len(statements)
+        statements.clear()
+        many = await builder.build_many(db, ids, settings, sites=builder.SiteSettings())
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    await db.rollback()
+    # The settings once (then kept per card epoch), the members with their parts, and
+    # the activities plugin's two (current authorizations, permissions).
+    assert len(statements) == one_count <= 4
+    assert all(
+        built is not None and '"photo":"data:image/jpeg' in built.body for built in many.values()
+    )
+    assert one[ids[0]] is not None

@@ -80,7 +80,12 @@ async def test_card_payload_carries_the_photo_and_changes_with_it(app, db, setti
     await db.commit()
     rebuilt = await builder.refresh(db, member_id, settings)
     assert rebuilt.etag != built.etag
-    assert '"photo":"data:image/jpeg;base64,' in rebuilt.body
+    first = json.loads(rebuilt.body)["photo"]
+    assert first.startswith("data:image/jpeg;base64,")
+    await save_photo(db, member_id, process(jpeg_bytes(size=(900, 1200))), None)
+    await db.commit()
+    replaced = json.loads((await builder.refresh(db, member_id, settings)).body)["photo"]
+    assert replaced.startswith("data:image/jpeg;base64,") and replaced != first  # the newest
 
 
 async def test_building_a_card_draws_no_qr_code(app, db, settings):

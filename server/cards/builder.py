@@ -2,10 +2,10 @@
 
 ``build_many`` reads, in a fixed number of queries whatever the batch size (in one read
 transaction on SQLite; the rebuilder reads PostgreSQL in autocommit, where READ
-COMMITTED gives every statement a snapshot of its own anyway): the current epoch and
-each payload's generation first, then the members and their branches, the app
-settings, the plugin sections (for the card and for the marshal's check page) and every
-extra part's data; it composes each payload — and the marshal's view of the member
+COMMITTED gives every statement a snapshot of its own anyway): the members, their
+branches, the current epoch, each payload's generation and every extra part's columns
+in one statement, then the app settings (kept per card epoch) and the plugin sections
+(for the card and for the marshal's check page); it composes each payload — and the marshal's view of the member
 (``check_view``) — in memory. Nothing is locked meanwhile.
 ``store`` then writes the payloads in one short write transaction, each only if its
 generation is still the one it was built from (a payload invalidated meanwhile is not
@@ -92,19 +92,16 @@ async def build_many(
         return found
     epoch = int(rows[0].epoch)
     generations = {row[0].id: row.generation for row in rows if row.generation is not None}
-    members = [(member, branch_name) for member, branch_name, _, _ in rows]
     site = await sites.at(db, epoch) if sites is not None else await load_settings(db)
     today = clock.today(site, now)
-    loaded_members = [m for m, _ in members]
     contexts = (MOBILE_CARD, CHECK_PAGE) if check_views else (MOBILE_CARD,)
-    sections = await collect_sections_in(db, loaded_members, contexts, today, site=site)
-    present = [m.id for m, _ in members]
-    loaded = [(part, await part.load(db, present)) for part in PARTS]
-    for member, branch_name in members:
+    sections = await collect_sections_in(db, [row[0] for row in rows], contexts, today, site=site)
+    for row in rows:
+        member, branch_name = row[0], row[1]
         shown = sections[MOBILE_CARD].get(member.id, [])
         build = compose(member, branch_name or "", site, settings, shown, now)
-        for part, data in loaded:
-            part.apply(build, data.get(member.id))
+        for part, columns in _PART_COLUMNS:
+            part.apply(build, tuple(row[columns]))
         body, etag = encode(build.data)
         found[member.id] = BuiltPayload(
             member.id,
@@ -142,8 +139,26 @@ class SiteSettings:
 
 # A batch's statements are built once: building them cost more than running them.
 _IDS: BindParameter[int] = bindparam("ids", expanding=True)
+
+
+def _part_columns(first: int) -> list[tuple[PayloadPart, slice]]:
+    """Where each part's columns are in a row of ``_MEMBERS`` (from column ``first``)."""
+    found = []
+    for part in PARTS:
+        found.append((part, slice(first, first + len(part.columns))))
+        first += len(part.columns)
+    return found
+
+
+_PART_COLUMNS = _part_columns(4)  # after the member, branch name, generation and epoch
 _MEMBERS = (
-    select(Member, Branch.name, CardPayload.generation, CURRENT_EPOCH.label("epoch"))
+    select(
+        Member,
+        Branch.name,
+        CardPayload.generation,
+        CURRENT_EPOCH.label("epoch"),
+        *(column for part in PARTS for column in part.columns),
+    )
     .outerjoin(Branch, Branch.id == Member.branch_id)
     .outerjoin(CardPayload, CardPayload.member_id == Member.id)
     .where(Member.id.in_(_IDS), Member.deleted_at.is_(None))

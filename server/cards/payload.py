@@ -1,10 +1,10 @@
 """The card payload: what a member's card shows, as data, built once per change.
 
 The core part (names, branch, standing, membership, background check, plugin sections)
-is composed here; extra parts (the marshal check code, the photo) load what they need
-for many members at once and then fill each payload (``PayloadPart``). Building and
-storing many payloads set-based is ``server.cards.builder``; marking them stale is
-``server.cards.invalidation``.
+is composed here; extra parts (the marshal check code, the photo) are read with the
+members, as columns of the same statement, and then fill each payload (``PayloadPart``).
+Building and storing many payloads set-based is ``server.cards.builder``; marking them
+stale is ``server.cards.invalidation``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement
 
 from server import clock
 from server.cards import wording
@@ -44,13 +44,14 @@ class PayloadBuild:
 
 @dataclass(frozen=True)
 class PayloadPart:
-    """An extra part of the card: ``load`` reads what it needs for many members in a
-    query or two (a mapping by member id); ``apply`` fills one payload from its entry
-    (None when the mapping has none)."""
+    """An extra part of the card: ``columns`` are scalar expressions correlated to
+    ``members.id`` (a subquery's value for the member), read in the builder's members
+    statement — one statement for a batch, whatever the parts; ``apply`` fills one
+    payload from their values, in the order given."""
 
     name: str
-    load: Callable[[AsyncSession, Sequence[int]], Awaitable[Mapping[int, Any]]]
-    apply: Callable[[PayloadBuild, Any], None]
+    columns: tuple[ColumnElement[Any], ...]
+    apply: Callable[[PayloadBuild, tuple[Any, ...]], None]
 
 
 def compose(

@@ -21,6 +21,7 @@ from server.cards.payload import PayloadBuild, PayloadPart
 from server.checks import codes
 from server.checks.keyring import keyring_for
 from server.checks.models import CodeRevocation
+from server.members.models import Member
 
 _LATEST = (
     select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
@@ -36,7 +37,8 @@ async def latest_revocations(
     return {member_id: moment for member_id, moment in rows.all() if moment is not None}
 
 
-def apply_check_code(build: PayloadBuild, revoked_before: dt.datetime | None) -> None:
+def apply_check_code(build: PayloadBuild, values: tuple[dt.datetime | None]) -> None:
+    (revoked_before,) = values
     ring = keyring_for(build.settings.data_dir)
     day_start = clock.day_start(build.site, build.today)
     code = codes.mobile_code(ring, build.member.public_id, build.now, revoked_before, day_start)
@@ -51,4 +53,10 @@ def apply_check_code(build: PayloadBuild, revoked_before: dt.datetime | None) ->
     }
 
 
-check_part = PayloadPart("check", latest_revocations, apply_check_code)
+# The member's latest revocation, as a column of the builder's members statement.
+_LATEST_OF_MEMBER = (
+    select(func.max(CodeRevocation.revoked_before))
+    .where(CodeRevocation.member_id == Member.id)
+    .scalar_subquery()
+)
+check_part = PayloadPart("check", (_LATEST_OF_MEMBER,), apply_check_code)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from server.cards.payload import PayloadBuild, PayloadPart
+from server.members.models import Member
 from server.photos.models import MemberPhoto
-from server.photos.store import data_uri
+from server.photos.store import inline
 
-_CURRENT = (
-    select(MemberPhoto)
-    .where(
-        MemberPhoto.member_id.in_(bindparam("ids", expanding=True)),
-        MemberPhoto.replaced_at.is_(None),
+
+def _current(column: Any) -> Any:
+    """``column`` of the member's current photo (the newest unreplaced one), as a column
+    of the builder's members statement."""
+    return (
+        select(column)
+        .where(MemberPhoto.member_id == Member.id, MemberPhoto.replaced_at.is_(None))
+        .order_by(MemberPhoto.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    .order_by(MemberPhoto.member_id, MemberPhoto.id)
+
+
+def apply_photo(build: PayloadBuild, values: tuple[str | None, bytes | None]) -> None:
+    content_type, image = values
+    build.data["photo"] = inline(content_type, image) if content_type and image else None
+
+
+photo_part = PayloadPart(
+    "photo", (_current(MemberPhoto.content_type), _current(MemberPhoto.image)), apply_photo
 )
-
-
-async def current_photos(db: AsyncSession, member_ids: Sequence[int]) -> Mapping[int, str]:
-    """Data URIs of the members' current photos (the newest unreplaced one each)."""
-    rows = await db.execute(_CURRENT, {"ids": list(member_ids)})
-    return {photo.member_id: data_uri(photo) for photo in rows.scalars()}
-
-
-def apply_photo(build: PayloadBuild, uri: str | None) -> None:
-    build.data["photo"] = uri
-
-
-photo_part = PayloadPart("photo", current_photos, apply_photo)

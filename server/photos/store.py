@@ -79,7 +79,12 @@ async def remove_photo(db: AsyncSession, member_id: int, actor_id: int | None) -
 
 def data_uri(photo: MemberPhoto) -> str:
     """The photo inline (for the offline card and the check page: no second request)."""
-    return f"data:{photo.content_type};base64,{base64.b64encode(photo.image).decode()}"
+    return inline(photo.content_type, photo.image)
+
+
+def inline(content_type: str, image: bytes) -> str:
+    """A data URI of ``image``."""
+    return f"data:{content_type};base64,{base64.b64encode(image).decode()}"
 
 
 async def photo_data_uri(db: AsyncSession, member_id: int) -> str | None:
