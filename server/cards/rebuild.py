@@ -31,7 +31,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -64,11 +64,18 @@ Answer = Callable[[Any], None]  # takes the payload (or None) or the exception
 Waiter = tuple[Answer, bool]
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class RebuilderStopped(RuntimeError):
     """The rebuilder is not running (the app's lifespan has not started it, or it stops)."""
 
 
-def _settle(future: asyncio.Future[BuiltPayload | None], outcome: Any) -> None:
+def settle(future: asyncio.Future[BuiltPayload | None], outcome: Any) -> None:
     """On the asking loop: answer the request unless it gave up meanwhile."""
     if future.done():
         return
@@ -85,7 +92,7 @@ def answer_on(
 
     def answer(outcome: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the asking loop has closed
-            loop.call_soon_threadsafe(_settle, future, outcome)
+            loop.call_soon_threadsafe(settle, future, outcome)
 
     return answer
 
@@ -98,6 +105,7 @@ class CardRebuilder:
         self.sweep_enabled = sweep
         self.sweep_rate = sweep_rate
         self._thread: threading.Thread | None = None
+        self._beside: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()
         self._stopping = False
@@ -119,7 +127,10 @@ class CardRebuilder:
 
     # --- lifecycle (called on the serving loop) ----------------------------------
 
-    def start(self) -> None:
+    def start(self, beside: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Start the rebuilder's thread; ``beside`` runs on its loop until it stops (a
+        child process serves its pipe there: ``server.cards.rebuild_process``)."""
+        self._beside = beside
         self._thread = threading.Thread(target=self._thread_main, name="card-rebuilder")
         self._thread.daemon = True
         self._thread.start()
@@ -165,7 +176,10 @@ class CardRebuilder:
         the rebuilder's thread)."""
         if not self.running or self._loop is None:
             raise RebuilderStopped("the card rebuilder is not running")
-        self._loop.call_soon_threadsafe(self._ask, member_id, (answer, check_view))
+        if _running_loop() is self._loop:  # asked on its own loop: no hop
+            self._ask(member_id, (answer, check_view))
+        else:
+            self._loop.call_soon_threadsafe(self._ask, member_id, (answer, check_view))
 
     # --- the rebuilder's own loop ------------------------------------------------
 
@@ -194,6 +208,7 @@ class CardRebuilder:
         tasks = [asyncio.create_task(self._build_loop()), asyncio.create_task(self._store_loop())]
         if self.sweep_enabled:
             tasks.append(asyncio.create_task(self._sweep_loop()))
+        beside = asyncio.create_task(self._beside()) if self._beside is not None else None
         self._started.set()
         try:
             await self._stopped.wait()
@@ -210,6 +225,10 @@ class CardRebuilder:
             with contextlib.suppress(Exception):
                 await self._store_pending()
         finally:
+            if beside is not None:
+                beside.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await beside
             await engine.dispose()
             await store_engine.dispose()
 
