@@ -257,7 +257,7 @@ async def test_4_a_huge_png_is_refused_and_a_large_one_does_not_stall_other_requ
             files={"photo": ("big.png", data, "image/png")},
         )
 
-    bomb = _png(6000, 6000)  # about 120 KB
+    bomb = _png(7000, 7000)  # 49 million pixels in about 160 KB
     refused = await upload(bomb)
     assert refused.status_code == 400 and "too many pixels" in refused.text
 
@@ -277,7 +277,7 @@ async def test_4_a_huge_png_is_refused_and_a_large_one_does_not_stall_other_requ
 
     beating = asyncio.create_task(heartbeat())
     started = time.perf_counter()
-    accepted = await upload(_png(4000, 3900))
+    accepted = await upload(_png(6000, 6000))  # the 120 KB PNG: half a second
     took = time.perf_counter() - started
     stop.set()
     await beating
