@@ -408,6 +408,20 @@ async def test_a_saved_card_marks_an_authorization_that_has_expired_since(
     assert await page.locator(".headline").text_content() == "Current member"
 
 
+# The words of an element's text that are split across two lines.
+_WORDS_SPLIT_ACROSS_LINES = """(selector) => {
+  const text = document.querySelector(selector).firstChild, split = [], word = /\\S+/g;
+  let m;
+  while ((m = word.exec(text.data))) {
+    const range = document.createRange();
+    range.setStart(text, m.index);
+    range.setEnd(text, m.index + m[0].length);
+    if (new Set([...range.getClientRects()].map(r => Math.round(r.top))).size > 1) split.push(m[0]);
+  }
+  return split;
+}"""
+
+
 @pytest.mark.browser
 async def test_a_long_name_stays_on_the_card_from_320_px(
     sqlite_only, live_server, browser, db, artifacts
@@ -437,6 +451,9 @@ async def test_a_long_name_stays_on_the_card_from_320_px(
             })"""
         )
         assert fits["page"] <= width and fits["cut"] == [], (width, fits)
+        # Its ordinary words stay whole beside the photo ("Wulfrūnsdó / ttir" at 320 px
+        # before the name's size followed the screen's).
+        assert await page.evaluate(_WORDS_SPLIT_ACROSS_LINES, ".who h1") == [], width
     await page.set_viewport_size({"width": 320, "height": 844})
     await page.screenshot(path=str(artifacts / "card-320-long-name.png"))
 

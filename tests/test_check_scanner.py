@@ -591,3 +591,29 @@ async def test_a_wifi_sign_in_page_does_not_replace_the_saved_scanner(
     await _check_with_the_server_stopped(page, live_server, link)
     await expect(page.locator("#r-word")).to_have_text("OK")
     await expect(page.locator("#r-name")).to_have_text("Aelfric of the Lake")
+
+
+@pytest.mark.browser
+async def test_a_keyboard_user_sees_where_the_focus_is_on_the_photo_button(
+    sqlite_only, live_server, browser, db
+):
+    """ "Scan a photo of a code" is a label for a hidden file input: tabbing from "Scan with
+    camera" lands on the input, and the label it hides behind shows the focus (it showed
+    nothing: the focus seemed lost between the camera button and the code field)."""
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Maud")
+    await db.commit()
+    page = await browser.new_page()
+    await log_in_to_scanner(page, live_server.url, marshal.email)
+    await page.get_by_role("button", name="Scan with camera").focus()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "scan-image"
+    ring = await page.locator("label[for=scan-image]").evaluate(
+        "l => [getComputedStyle(l).outlineStyle, parseFloat(getComputedStyle(l).outlineWidth)]"
+    )
+    assert ring[0] != "none" and ring[1] >= 2, ring
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "manual-code"
+    ring = await page.locator("label[for=scan-image]").evaluate(
+        "l => getComputedStyle(l).outlineStyle"
+    )
+    assert ring == "none"

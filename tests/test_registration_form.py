@@ -108,6 +108,23 @@ async def test_every_error_is_tied_to_its_field_and_summarised(client, db):
     assert "<title>Please correct the form:" in response.text
 
 
+async def test_the_summary_lists_the_errors_in_the_forms_order(client, db):
+    """Phone is checked before the birth year but comes after it on the form: the summary
+    reads top to bottom like the form (it listed Phone first)."""
+    branch = await make_branch(db)
+    await db.commit()
+    token = await csrf_from(client, "/register")
+    data = {"csrf_token": token, "sca_name": "Test Person", "first_name": "T", "last_name": "P",
+            "email": "not-an-email@x", "birth_month": "4", "birth_year": "1890",
+            "branch_id": str(branch.id), "phone": "abc", "accept_terms": "on"}  # fmt: skip
+    response = await client.post("/register", data=data)
+    assert response.status_code == 400
+    summary = re.search(r'id="error-summary".*?</ul>', response.text, re.S)
+    assert summary
+    linked = re.findall(r'href="#f-(\w+)"', summary.group(0))
+    assert linked == ["email", "birth_year", "phone"]
+
+
 async def test_the_terms_link_comes_from_a_setting(client, db):
     page = await client.get("/register")
     assert "Read the terms of membership" not in page.text
