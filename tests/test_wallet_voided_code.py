@@ -133,6 +133,46 @@ async def test_a_voided_pass_code_checks_as_revoked_and_nothing_else_does(
         assert entry["before"] == 0
 
 
+async def test_codes_a_pass_showed_before_an_update_are_refused_once_it_is_voided(
+    wallet_app, wallet_client, configured
+):
+    """A member renews, so the pass is updated with a new code; then the phone is lost
+    and the card link revoked. A phone that was offline since before the renewal (or a
+    copy of the earlier pass) still shows the earlier code: it must check as REVOKED
+    too, at the live check and on offline scanners — not OK until it runs out."""
+    client = wallet_client
+    async with wallet_app.state.sessionmaker() as db:
+        member = await make_verified(db, sca_name="Aelfric of the Lake")
+        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mildred")
+        await db.commit()
+        token = await issued_token(db, configured, member)
+        assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 200
+        [before] = (await _codes(db)).values()
+
+        member.membership_expires_on = dt.date.today() + dt.timedelta(days=400)  # renewed
+        await db.commit()
+        await refresh(db, configured, await stale_passes(db, dt.datetime.now(dt.UTC)))
+        [after] = (await _codes(db)).values()
+        assert after != before
+        assert await _result(client, before) == "ok"
+        assert await _result(client, after) == "ok"
+
+        # The phone is lost: a new card link replaces the old one and voids its pass.
+        await issued_token(db, configured, member)
+        await refresh(db, configured, await stale_passes(db, dt.datetime.now(dt.UTC)))
+        assert await _result(client, after) == "revoked"
+        answer = await client.get(f"/check/{before}", headers=ACCEPT)
+        assert answer.json()["result"] == "revoked", answer.json()
+        assert "voided" in answer.json()["reason"]
+
+        await login(client, marshal.email)
+        listed = await client.get("/check/revoked.json")
+        [entry] = [e for e in listed.json()["entries"] if e["p"] == member.public_id]
+        assert sorted(map(tuple, entry["voided"])) == sorted(
+            codes.times(c) for c in (before, after)
+        )
+
+
 @pytest.mark.browser
 async def test_the_offline_scanner_refuses_a_voided_pass_code(
     sqlite_only, database_url, db, browser, tmp_path

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal_column, null, select
+from sqlalchemy import and_, bindparam, case, func, literal_column, null, select, union_all
 from sqlalchemy.dialects import sqlite
 
 from server import clock
@@ -25,7 +25,7 @@ from server.checks.models import CodeRevocation
 from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
 from server.settings.models import SettingValue
-from server.wallet.models import WalletPass
+from server.wallet.models import WalletPass, WalletPassCode
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,20 @@ WITH_VIEW_QUERY = FACTS_QUERY.add_columns(_fresh_view)
 WITH_VIEW_SQLITE_SQL = str(WITH_VIEW_QUERY.compile(dialect=sqlite.dialect(paramstyle="named")))
 WITH_VIEW_POSTGRESQL_SQL = compiled(WITH_VIEW_QUERY)[1]
 
-# Whether a code is a wallet pass's that was voided (and no live pass shows it).
-VOIDED_QUERY = select(WalletPass.voided_at.is_not(None)).where(
-    WalletPass.member_id == bindparam("member_id"),
-    WalletPass.check_code == bindparam("code"),
+# Whether a code is a wallet pass's that was voided (and no live pass shows it): the
+# code a pass shows, or one it showed before (``WalletPassCode``), which a phone offline
+# since still shows. Parameters: member id, code, member id, code.
+VOIDED_QUERY = union_all(
+    select(WalletPass.voided_at.is_not(None)).where(
+        WalletPass.member_id == bindparam("member_id"),
+        WalletPass.check_code == bindparam("code"),
+    ),
+    select(WalletPass.voided_at.is_not(None))
+    .join(WalletPassCode, WalletPassCode.pass_id == WalletPass.id)
+    .where(
+        WalletPassCode.member_id == bindparam("earlier_member_id"),
+        WalletPassCode.code == bindparam("earlier_code"),
+    ),
 )
 VOIDED_SQLITE_SQL, VOIDED_POSTGRESQL_SQL = compiled(VOIDED_QUERY)
 
@@ -169,8 +179,11 @@ class FactsLookup:
         """Whether ``code`` is what a voided wallet pass of the member shows (and no live
         pass does): one indexed read, asked only for long-lived codes."""
         if self.hot.sqlite is not None:
-            rows = self.hot.sqlite.execute(VOIDED_SQLITE_SQL, (member_id, code)).fetchall()
+            params = (member_id, code, member_id, code)
+            rows = self.hot.sqlite.execute(VOIDED_SQLITE_SQL, params).fetchall()
         else:
-            rows = await self.hot.pool.fetch(VOIDED_POSTGRESQL_SQL, member_id, code)
+            rows = await self.hot.pool.fetch(
+                VOIDED_POSTGRESQL_SQL, member_id, code, member_id, code
+            )
         found = [bool(row[0]) for row in rows]
         return bool(found) and all(found)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
@@ -14,7 +14,7 @@ from server.checks import codes
 from server.checks.models import CodeRevocation
 from server.database import utcnow
 from server.members.models import Member
-from server.wallet.models import WalletPass
+from server.wallet.models import WalletPass, WalletPassCode
 
 ALL_CODES = 2**32 - 1  # "every code, whenever issued" in the revocation list
 
@@ -83,11 +83,21 @@ async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
             "before": int(before.timestamp()),
             "result": "revoked",
         }
-    # Wallet passes that were voided: exactly their codes (none a live pass shows).
-    shown = await db.execute(
-        select(Member.public_id, WalletPass.check_code, WalletPass.voided_at)
-        .join(WalletPass, WalletPass.member_id == Member.id)
-        .where(WalletPass.check_code.is_not(None))
+    # Wallet passes that were voided: exactly their codes (none a live pass shows) — the
+    # code a pass shows and those it showed before that are still valid (a phone offline
+    # since shows them).
+    shown: list[Any] = list(
+        await db.execute(
+            union_all(
+                select(Member.public_id, WalletPass.check_code, WalletPass.voided_at)
+                .join(WalletPass, WalletPass.member_id == Member.id)
+                .where(WalletPass.check_code.is_not(None)),
+                select(Member.public_id, WalletPassCode.code, WalletPass.voided_at)
+                .join(WalletPassCode, WalletPassCode.member_id == Member.id)
+                .join(WalletPass, WalletPass.id == WalletPassCode.pass_id)
+                .where(WalletPassCode.valid_until > utcnow()),
+            )
+        )
     )
     voided: dict[str, set[str]] = {}
     live: set[str] = set()

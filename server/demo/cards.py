@@ -61,7 +61,8 @@ async def _demo_member(db: AsyncSession, demo: DemoData) -> Member:
 async def demo_card(db: AsyncSession, demo: DemoData) -> None:
     member = await _demo_member(db, demo)
     demo.members.setdefault("card_demo", member)
-    secret = str(load_settings().secret_key)
+    settings = load_settings()
+    secret = str(settings.secret_key)
     token = demo_token(secret)
     link = await live_link(db, member.id)
     if link is None or link.token_hash != hash_token(token):
@@ -70,7 +71,7 @@ async def demo_card(db: AsyncSession, demo: DemoData) -> None:
             await load_recipients(db, [member.id]),
             actor_id=None,
             via="demo",
-            mail=MailContext(demo.base_url, secret),
+            mail=MailContext(demo.base_url, secret, settings.wallet.offered()),
             tokens={member.id: token},
         )
     demo.notes.append(f"Demo member card ({member.sca_name}): {demo.base_url}/card/{token}")

@@ -27,7 +27,7 @@ from server.nightly.chunks import PAUSE
 from server.nightly.models import NightlyJobRun
 from server.nightly.registry import nightly_job
 from server.settings.store import get_setting
-from server.wallet.models import WalletDelivery
+from server.wallet.models import WalletDelivery, WalletPassCode
 
 BATCH = 5000
 
@@ -50,6 +50,11 @@ def _targets(cutoff: dt.datetime) -> list[tuple[str, Any, ColumnElement[bool]]]:
             WalletDelivery.id,
             (WalletDelivery.created_at < cutoff)
             & WalletDelivery.status.in_(("sent", "dropped", "failed")),
+        ),
+        (
+            "run-out pass codes",
+            WalletPassCode.id,
+            WalletPassCode.valid_until < cutoff,
         ),
         (
             "bulk-issue runs",

@@ -11,8 +11,10 @@ membership expiry, or within ``RENEW_BEFORE`` of running out.
 Each pass's code is its own: its valid-until is the printed card's less a few seconds
 to an hour that depend on the pass (``pass_shift``), so no two of a member's passes,
 and no pass and printed card, carry the same code. Voiding a pass then refuses exactly
-its code (``WalletPass.check_code``; the live check and the offline scanner's
-revocation list), not the member's printed card or their other passes.
+its codes — the one it shows (``WalletPass.check_code``) and those it showed before that
+have not run out (``WalletPassCode``: a phone offline since still shows them) — at the
+live check and in the offline scanner's revocation list, not the member's printed card
+or their other passes.
 
 ``content_of`` returns canonical JSON (sorted keys): equal text is an unchanged pass.
 """
@@ -60,6 +62,17 @@ def read_code(text: str | None, ring: Keyring) -> PassCode | None:
     except codes.CodeRejected:
         return None
     return PassCode(text, code.issued_at, code.valid_until)
+
+
+def code_times(text: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """A stored code's issued-at and valid-until, as written in it (unverified)."""
+    found = codes.times(text)
+    if found is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(found[0], dt.UTC),
+        dt.datetime.fromtimestamp(found[1], dt.UTC),
+    )
 
 
 def fresh_code(

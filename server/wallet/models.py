@@ -56,6 +56,24 @@ class WalletPass(Base):
         return self.voided_at is None
 
 
+class WalletPassCode(Base):
+    """A check code a pass showed before it was given another (the membership was
+    renewed, the signing key rotated, the code renewed before running out).
+
+    A phone that was offline since then, or a copy of the earlier pass, still shows it,
+    and it stays valid until it runs out: once the pass is voided the check refuses these
+    too (``server.checks.lookup``, the offline scanners' revocation list). Kept until the
+    code has run out (``server.nightly.retention``)."""
+
+    __tablename__ = "wallet_pass_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pass_id: Mapped[int] = mapped_column(ForeignKey("wallet_passes.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    code: Mapped[str] = mapped_column(String(200))
+    valid_until: Mapped[dt.datetime] = mapped_column()
+
+
 class WalletDevice(Base):
     """An Apple device registered for a pass's updates (its push token).
 

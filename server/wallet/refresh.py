@@ -41,11 +41,33 @@ from server.members.models import Member
 from server.settings.store import load_settings
 from server.wallet import content as pass_content
 from server.wallet.delivery import queue_updates
-from server.wallet.models import WalletPass
+from server.wallet.models import WalletPass, WalletPassCode
 from server.wallet.tags import next_modified, next_tag
 from server.wallet.voiding import void_locked
 
 SWEEP_CHUNK = 200
+
+
+def _keep_earlier_code(
+    db: AsyncSession, wallet_pass: WalletPass, new_code: str, now: dt.datetime
+) -> None:
+    """Remember the code the pass showed until now if it is replaced while still valid:
+    a phone offline since, or a copy of the earlier pass, still shows it, and voiding
+    the pass must refuse it too (``WalletPassCode``)."""
+    earlier = wallet_pass.check_code
+    if not earlier or earlier == new_code:
+        return
+    times = pass_content.code_times(earlier)
+    if times is None or times[1] <= now:
+        return
+    db.add(
+        WalletPassCode(
+            pass_id=wallet_pass.id,
+            member_id=wallet_pass.member_id,
+            code=earlier,
+            valid_until=times[1],
+        )
+    )
 
 
 @dataclass
@@ -193,6 +215,7 @@ async def refresh(
             first = not wallet_pass.content  # a new pass: no device has an older one
             wallet_pass.content = text
             wallet_pass.content_hash = digest
+            _keep_earlier_code(db, wallet_pass, code.text, now)
             wallet_pass.check_code = code.text
             wallet_pass.updated_at = next_modified(wallet_pass.updated_at, now)
             wallet_pass.tag = tag
