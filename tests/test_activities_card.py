@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from server.cards.builder import refresh
+from server.cards.builder import build_many, refresh
 from server.cards.models import CardPayload
 from server.nightly.registry import jobs
 from server.plugins.activities.decisions import revoke, vote
@@ -94,3 +94,25 @@ async def test_joining_or_changing_an_authorizing_group_refreshes_may_authorize(
     assert await _stale(db, member.id)
     rows = (await _sections(db, settings, member.id))["may_authorize"]["rows"]
     assert [r["label"] for r in rows] == ["Single Rapier"]
+
+
+async def test_the_card_lists_authorizations_by_group_then_activity(db, settings):
+    """Whatever order they were granted in, a batch of cards lists each member's
+    authorizations sorted by group, then activity (and a marshal's "May authorize" too)."""
+    member = await make_member(db)
+    marshal = await make_authorizer(db, "authorize_rapier")
+    granted = [("Rapier", "Two Weapon"), ("Archery", "Target"), ("Rapier", "Epee")]
+    for group, name in granted:
+        activity = await make_activity(db, group, name, authorize_permission="authorize_rapier")
+        await make_authorization(db, member, activity)
+        await make_authorization(db, marshal, activity)
+    await db.commit()
+    marshal_id = marshal.id
+    built = await build_many(db, [marshal_id, member.id], settings)
+    await db.rollback()
+    expected = [("Archery", "Target"), ("Rapier", "Epee"), ("Rapier", "Two Weapon")]
+    for payload in built.values():
+        sections = {s["key"]: s for s in json.loads(payload.body)["sections"]}
+        assert [(r["group"], r["label"]) for r in sections["authorizations"]["rows"]] == expected
+    marshal_sections = {s["key"]: s for s in json.loads(built[marshal_id].body)["sections"]}
+    assert [(r["group"], r["label"]) for r in marshal_sections["may_authorize"]["rows"]] == expected

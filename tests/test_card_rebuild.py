@@ -307,7 +307,7 @@ def test_stopping_the_whole_service_stops_the_rebuilder_in_order(tmp_path, when,
 async def test_a_batch_reads_in_the_same_few_statements_whatever_its_size(db, settings):
     """The members, their payloads' generations, the epoch and every extra part (the
     check code's revocations, the photo) come in one statement; the plugin sections add
-    their own. One card or thirty, with photos and revocations: as many statements."""
+    their own (one for the activities plugin). One card or thirty, with photos and revocations: as many statements."""
     members = [await make_member(db, sca_name=f"Batch {n}") for n in range(30)]
     for member in members:
         await save_photo(db, member.id, process(jpeg_bytes(size=(60, 80), exif=False)), None)
@@ -329,9 +329,9 @@ async def test_a_batch_reads_in_the_same_few_statements_whatever_its_size(db, se
     finally:
         event.remove(engine, "before_cursor_execute", counted)
     await db.rollback()
-    # The settings once (then kept per card epoch), the members with their parts, and
-    # the activities plugin's two (current authorizations, permissions).
-    assert len(statements) == one_count <= 4
+    # The settings (then kept per card epoch), the members with their parts, and the
+    # activities plugin's one (current authorizations and group memberships).
+    assert len(statements) == one_count <= 3
     assert all(
         built is not None and '"photo":"data:image/jpeg' in built.body for built in many.values()
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Date, Select, and_, bindparam, or_, select
@@ -94,28 +94,41 @@ async def permissions_of(
 async def permissions_of_many(
     session: AsyncSession, members: list[Member], today: dt.date
 ) -> dict[int, frozenset[str]]:
-    """``permissions_of`` for many members in one query (batch printing, bulk sections)."""
-    asking = [
-        m.id
-        for m in members
-        if not m.is_deleted and m.status in LOGIN_STATUSES and not m.is_superuser
-    ]
+    """``permissions_of`` for many members in one query (batch printing)."""
+    asking = [m.id for m in members if may_hold_through_groups(m)]
+    rows: Iterable[Any] = (
+        await session.execute(HELD, {"today": today, "ids": asking}) if asking else ()
+    )
+    return permissions_by_member(members, rows, today)
+
+
+def may_hold_through_groups(member: Holder) -> bool:
+    """Whether ``member``'s group memberships matter (``permissions_from``): they can
+    log in and are no superuser (who holds every permission anyway)."""
+    return not member.is_deleted and member.status in LOGIN_STATUSES and not member.is_superuser
+
+
+def permissions_by_member(
+    members: Sequence[Member], rows: Iterable[tuple[int, bool, Any, Any]], today: dt.date
+) -> dict[int, frozenset[str]]:
+    """``permissions_from`` for each of ``members``, from ``HELD``'s rows."""
     held: dict[int, list[Held]] = {m.id: [] for m in members}
-    if asking:
-        rows = await session.execute(_HELD, {"today": today, "ids": asking})
-        for member_id, is_chair, granted, chair_granted in rows:
-            held[member_id].append((is_chair, granted, chair_granted))
+    for member_id, is_chair, granted, chair_granted in rows:
+        held[member_id].append((is_chair, granted, chair_granted))
     return {m.id: permissions_from(m, held[m.id], today) for m in members}
 
 
-# What ``permissions_of_many`` reads: built once (a card rebuild batch asks it each time).
-_HELD = (
-    select(
-        GroupMembership.member_id,
-        GroupMembership.is_chair,
-        Group.permissions,
-        Group.chair_permissions,
-    )
+# The current group memberships of members (``ids``) on ``today``: built once (every card
+# rebuild batch reads it). Columns: member id, chair?, the group's permissions and its
+# chair permissions.
+HELD_COLUMNS = (
+    GroupMembership.member_id,
+    GroupMembership.is_chair,
+    Group.permissions,
+    Group.chair_permissions,
+)
+HELD = (
+    select(*HELD_COLUMNS)
     .join(Group, Group.id == GroupMembership.group_id)
     .where(
         current_membership(bindparam("today", type_=Date())),
