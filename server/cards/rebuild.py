@@ -129,7 +129,7 @@ class CardRebuilder:
 
     def start(self, beside: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         """Start the rebuilder's thread; ``beside`` runs on its loop until it stops (a
-        child process serves its pipe there: ``server.cards.rebuild_process``)."""
+        child process serves its socket there: ``server.cards.rebuild_process``)."""
         self._beside = beside
         self._thread = threading.Thread(target=self._thread_main, name="card-rebuilder")
         self._thread.daemon = True
