@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from server import logs
-from server.web.access_log import AccessLog
+from server.web.access_log import AccessLog, clean_path
 from tests.live import LiveServer, free_port, run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,28 @@ async def test_a_token_in_a_path_of_another_case_is_redacted_too():
     text = "".join(written)
     assert TOKEN[:22] not in text and "A" * 20 not in text
     assert text.count("[redacted]") == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/check/" + "a" * 20, "/check/[redacted]"),
+        ("/check/" + "a" * 19, "/check/" + "a" * 19),  # too short to be a code: a typo
+        ("/check/" + "a-_9" * 30 + ".x/card/" + "b" * 9, "/check/[redacted].x/card/[redacted]"),
+        ("/card/x_y-z.json", "/card/[redacted].json"),
+        ("/card/.json", "/card/.json"),
+        ("/card/abc/card/def", "/card/[redacted]/card/[redacted]"),
+        (
+            "/card/abc/wallet/" + "w" * 22 + "/apple.pkpass",
+            "/card/[redacted]/wallet/[redacted]/apple.pkpass",
+        ),
+        ("/card/é" + "a" * 20, "/card/é" + "a" * 20),
+        ("/check/" + "a" * 20 + "%0A", "/check/[redacted]%0A"),
+    ],
+)
+def test_the_hot_paths_are_masked_as_every_other_path(path, logged):
+    """Card and check links take a shortcut past the regular expressions: the same mask."""
+    assert clean_path(path) == logged
 
 
 async def test_no_request_path_forges_a_line_or_logs_an_address():
