@@ -61,6 +61,11 @@ def test_bench_prints_a_ratio_per_scenario(tmp_path):
     for key in ("reference", "card json", "check"):  # the server's CPU time per request
         match = re.search(rf"^{key} cpu us (\d+)$", done.stdout, re.M)
         assert match and int(match.group(1)) > 0, done.stdout
+    # The stale cards' rebuilds, in the rebuilder process: CPU spent there, held to 1 ms.
+    rebuilt = re.search(
+        r"^card json stale rebuilder cpu us (\d+) \(target 1000: (met|missed)\)$", done.stdout, re.M
+    )
+    assert rebuilt and int(rebuilt.group(1)) > 0, done.stdout
     for key in ("card json", "check"):  # each ratio against the bare route measured beside it
         reference = re.search(rf"^{key} reference req/s (\d+)$", done.stdout, re.M)
         assert reference and int(reference.group(1)) > 0, done.stdout

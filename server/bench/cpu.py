@@ -20,6 +20,20 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_seconds(pid: int) -> float:
+    """``process_seconds`` summed over the running children of ``pid`` (the card
+    rebuilder of a worker; 0 where /proc is missing)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def host_ticks() -> tuple[int, int]:
     """(stolen, total) clock ticks of all CPUs so far, from /proc/stat ((0, 0) elsewhere)."""
     try:

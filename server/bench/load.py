@@ -59,6 +59,7 @@ class Measurement:
     p99_ms: float
     errors: int
     server_cpu_us: float = 0.0  # the server's CPU time per request (user + system)
+    children_cpu_us: float = 0.0  # its children's (the card rebuilder's), per request
     steal_percent: float = 0.0  # of all CPU time, taken by the host meanwhile
 
     @property
