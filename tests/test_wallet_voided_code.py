@@ -62,15 +62,20 @@ async def _result(client: httpx.AsyncClient, code: str) -> str:
     return str(answer.json()["result"])
 
 
+async def _member_and_marshal(db, configured):
+    """A member with a card link (their token) and a marshal who may check cards."""
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mildred")
+    await db.commit()
+    return member, marshal, await issued_token(db, configured, member)
+
+
 async def test_a_voided_pass_code_checks_as_revoked_and_nothing_else_does(
     wallet_app, wallet_client, configured
 ):
     client = wallet_client
     async with wallet_app.state.sessionmaker() as db:
-        member = await make_verified(db, sca_name="Aelfric of the Lake")
-        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mildred")
-        await db.commit()
-        token = await issued_token(db, configured, member)
+        member, marshal, token = await _member_and_marshal(db, configured)
         # The auth card printed in the same hour as the passes are made.
         printed = codes.printed_code(
             keyring_for(configured.data_dir),
@@ -142,10 +147,7 @@ async def test_codes_a_pass_showed_before_an_update_are_refused_once_it_is_voide
     too, at the live check and on offline scanners — not OK until it runs out."""
     client = wallet_client
     async with wallet_app.state.sessionmaker() as db:
-        member = await make_verified(db, sca_name="Aelfric of the Lake")
-        marshal = await make_staff(db, ["check_cards"], sca_name="Marshal Mildred")
-        await db.commit()
-        token = await issued_token(db, configured, member)
+        member, marshal, token = await _member_and_marshal(db, configured)
         assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 200
         [before] = (await _codes(db)).values()
 
