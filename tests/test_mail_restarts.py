@@ -76,7 +76,10 @@ async def _stop_mid_batch(app, db, settings, database_url, tmp_path, how: signal
         assert server.process is not None
         server.process.send_signal(how)
         stopped_at = time.monotonic()
-        server.process.wait(timeout=30)
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hung: the server's own log
+            raise AssertionError("the server did not stop: " + server.log()[-3000:]) from None
         stopped_in = time.monotonic() - stopped_at
         received_at_stop = len(smtp.messages)
         assert received_at_stop < MESSAGES, "the batch finished before the stop: slow the server"
