@@ -423,8 +423,12 @@ async def test_the_offline_scanner_gives_times_on_the_organisations_clock(
     assert f" {zone} (" in (await page.locator("#roster-state").text_content() or "")
     await _check_with_the_server_stopped(page, live_server, link)
     data = await page.locator("#r-data").inner_text()
-    local = issued.astimezone(ZoneInfo("Europe/Berlin"))
-    assert f"{local:%Y-%m-%d %H:%M} {zone}" in data  # the code's issue time
+    # The code is the day's (issued at the UTC day's start), valid 72 hours.
+    berlin = ZoneInfo("Europe/Berlin")
+    code_issued = codes.mobile_issue_time(issued).astimezone(berlin)
+    code_until = (codes.mobile_issue_time(issued) + codes.MOBILE_VALIDITY).astimezone(berlin)
+    assert f"Code issued\n{code_issued:%Y-%m-%d %H:%M} {code_issued.tzname()}" in data
+    assert f"Valid until\n{code_until:%Y-%m-%d %H:%M} {code_until.tzname()}" in data
     assert "UTC" not in data
 
 
