@@ -11,30 +11,12 @@ for at least two more days.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import clock
 from server.cards.payload import PayloadBuild, PayloadPart
 from server.checks import codes
 from server.checks.keyring import keyring_for
-from server.checks.models import CodeRevocation
-from server.members.models import Member
-
-_LATEST = (
-    select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
-    .where(CodeRevocation.member_id.in_(bindparam("ids", expanding=True)))
-    .group_by(CodeRevocation.member_id)
-)
-
-
-async def latest_revocations(
-    db: AsyncSession, member_ids: Sequence[int]
-) -> Mapping[int, dt.datetime]:
-    rows = await db.execute(_LATEST, {"ids": list(member_ids)})
-    return {member_id: moment for member_id, moment in rows.all() if moment is not None}
+from server.checks.revocations import LATEST_REVOCATION
 
 
 def apply_check_code(build: PayloadBuild, values: tuple[dt.datetime | None]) -> None:
@@ -53,10 +35,4 @@ def apply_check_code(build: PayloadBuild, values: tuple[dt.datetime | None]) -> 
     }
 
 
-# The member's latest revocation, as a column of the builder's members statement.
-_LATEST_OF_MEMBER = (
-    select(func.max(CodeRevocation.revoked_before))
-    .where(CodeRevocation.member_id == Member.id)
-    .scalar_subquery()
-)
-check_part = PayloadPart("check", (_LATEST_OF_MEMBER,), apply_check_code)
+check_part = PayloadPart("check", (LATEST_REVOCATION,), apply_check_code)

@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, literal_column, null, select, union_all
+from sqlalchemy import and_, bindparam, case, literal_column, null, select, union_all
 from sqlalchemy.dialects import sqlite
 
 from server import clock
 from server.cards.invalidation import CURRENT_EPOCH
 from server.cards.models import CardPayload
-from server.checks.models import CodeRevocation
+from server.checks.revocations import LATEST_REVOCATION
 from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
 from server.settings.models import SettingValue
@@ -54,11 +54,6 @@ _time_zone = (
     .where(SettingValue.key == literal_column("'time_zone'"))
     .scalar_subquery()
 )
-_latest_revocation = (
-    select(func.max(CodeRevocation.revoked_before))
-    .where(CodeRevocation.member_id == Member.id)
-    .scalar_subquery()
-)
 FACTS_QUERY = (
     select(
         Member.id,
@@ -68,7 +63,7 @@ FACTS_QUERY = (
         Member.status,
         Member.membership_expires_on,
         Member.deleted_at,
-        _latest_revocation,
+        LATEST_REVOCATION,
         CardPayload.check_code,
         _time_zone,
     )

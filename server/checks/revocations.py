@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, union_all
+from sqlalchemy import bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
@@ -39,6 +40,28 @@ async def revoke_codes(
         note=reason,
     )
     return revocation
+
+
+# A member's latest revocation, as a column of a statement over ``Member`` (the live
+# check's facts, the card builder's members).
+LATEST_REVOCATION = (
+    select(func.max(CodeRevocation.revoked_before))
+    .where(CodeRevocation.member_id == Member.id)
+    .scalar_subquery()
+)
+_LATEST_OF = (
+    select(CodeRevocation.member_id, func.max(CodeRevocation.revoked_before))
+    .where(CodeRevocation.member_id.in_(bindparam("ids", expanding=True)))
+    .group_by(CodeRevocation.member_id)
+)
+
+
+async def latest_revocations(
+    db: AsyncSession, member_ids: Sequence[int]
+) -> Mapping[int, dt.datetime]:
+    """The latest revocation of each of ``member_ids`` that has one."""
+    rows = await db.execute(_LATEST_OF, {"ids": list(member_ids)})
+    return {member_id: moment for member_id, moment in rows.all() if moment is not None}
 
 
 async def latest_revocation(db: AsyncSession, member_id: int) -> dt.datetime | None:

@@ -33,8 +33,8 @@ from server import clock
 from server.cards.builder import build_many
 from server.cards.invalidation import CURRENT_EPOCH
 from server.cards.models import CardLink, CardPayload
-from server.checks.card_part import latest_revocations
 from server.checks.keyring import keyring_for
+from server.checks.revocations import latest_revocations
 from server.config import Settings
 from server.db.transactions import lock_for_write
 from server.members.models import Member
