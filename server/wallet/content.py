@@ -64,17 +64,6 @@ def read_code(text: str | None, ring: Keyring) -> PassCode | None:
     return PassCode(text, code.issued_at, code.valid_until)
 
 
-def code_times(text: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """A stored code's issued-at and valid-until, as written in it (unverified)."""
-    found = codes.times(text)
-    if found is None:
-        return None
-    return (
-        dt.datetime.fromtimestamp(found[0], dt.UTC),
-        dt.datetime.fromtimestamp(found[1], dt.UTC),
-    )
-
-
 def fresh_code(
     ring: Keyring,
     public_id: str,

@@ -33,6 +33,7 @@ from server import clock
 from server.cards.builder import build_many
 from server.cards.invalidation import CURRENT_EPOCH
 from server.cards.models import CardLink, CardPayload
+from server.checks import codes
 from server.checks.keyring import keyring_for
 from server.checks.revocations import latest_revocations
 from server.config import Settings
@@ -57,15 +58,18 @@ def _keep_earlier_code(
     earlier = wallet_pass.check_code
     if not earlier or earlier == new_code:
         return
-    times = pass_content.code_times(earlier)
-    if times is None or times[1] <= now:
+    times = codes.times(earlier)  # a code this server stored: no need to verify it
+    if times is None:
+        return
+    valid_until = dt.datetime.fromtimestamp(times[1], dt.UTC)
+    if valid_until <= now:
         return
     db.add(
         WalletPassCode(
             pass_id=wallet_pass.id,
             member_id=wallet_pass.member_id,
             code=earlier,
-            valid_until=times[1],
+            valid_until=valid_until,
         )
     )
 
