@@ -11,27 +11,30 @@ import os
 from pathlib import Path
 
 
+def _stat(path: Path) -> list[str] | None:
+    """The fields of a ``/proc/<pid>/stat`` after the command name (None if unreadable)."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _seconds(fields: list[str]) -> float:
+    """User + system CPU time from a process's stat fields."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (0 where /proc is missing)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return _seconds(fields) if fields is not None else 0.0
 
 
 def children_seconds(pid: int) -> float:
     """``process_seconds`` summed over the running children of ``pid`` (the card
     rebuilder of a worker; 0 where /proc is missing)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    found = (_stat(path) for path in Path("/proc").glob("[0-9]*/stat"))
+    return sum(_seconds(fields) for fields in found if fields is not None and int(fields[1]) == pid)
 
 
 def host_ticks() -> tuple[int, int]:
