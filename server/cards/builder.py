@@ -5,8 +5,8 @@ transaction on SQLite; the rebuilder reads PostgreSQL in autocommit, where READ
 COMMITTED gives every statement a snapshot of its own anyway): the members, their
 branches, the current epoch, each payload's generation and every extra part's columns
 in one statement, then the app settings (kept per card epoch) and the plugin sections
-(for the card and for the marshal's check page); it composes each payload — and the marshal's view of the member
-(``check_view``) — in memory. Nothing is locked meanwhile.
+(for the card and for the marshal's check page); it composes each payload — and the
+marshal's view of the member (``check_view``) — in memory. Nothing is locked meanwhile.
 ``store`` then writes the payloads in one short write transaction, each only if its
 generation is still the one it was built from (a payload invalidated meanwhile is not
 overwritten) — the write lock is held for the UPDATE, never while building.
