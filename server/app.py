@@ -19,6 +19,7 @@ from server.applicants import routes as applicant_routes
 from server.audit import routes as audit_routes
 from server.auth import routes as auth_routes
 from server.authcards import routes as authcard_routes
+from server.authcards.qr import fill_qr_slot
 from server.cards import card_routes
 from server.cards import link_routes as card_link_routes
 from server.cards.reader import CardReader, UsageTracker
@@ -28,6 +29,7 @@ from server.cards.runtime import CardRuntime, Rebuilder
 from server.checks import routes as check_routes
 from server.checks import runtime as check_runtime
 from server.checks.answer import CheckPage
+from server.checks.authcard_part import printed_check_qr
 from server.checks.log import CheckLogWriter
 from server.checks.lookup import FactsLookup
 from server.checks.runtime import CheckRuntime
@@ -56,7 +58,7 @@ from server.proofs import routes as proof_routes
 from server.settings import routes as settings_routes
 from server.wallet import routes as wallet_routes
 from server.wallet.worker import WalletWorker
-from server.web import root_files
+from server.web import navigation, root_files
 from server.web.access_log import install as install_log_redaction
 from server.web.csrf import CSRFMiddleware
 from server.web.errors import csrf_rejected, exception_handlers
@@ -128,6 +130,13 @@ def build_routes() -> list[BaseRoute]:
         routes.extend(plugin.routes)
     routes.append(Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"))
     return routes
+
+
+def build_menu() -> None:
+    """The admin menu: each area's ``nav_links`` (plugins' join when they are installed)."""
+    for module in ROUTE_MODULES:
+        for link in getattr(module, "nav_links", ()):
+            navigation.add(link)
 
 
 def _at_stop(
@@ -212,6 +221,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(CSRFMiddleware, reject=csrf_rejected, exempt_prefixes=CSRF_EXEMPT_PREFIXES),
     ]
+    build_menu()
+    fill_qr_slot(printed_check_qr)  # the printed auth card's QR: a check code
     app = Starlette(
         routes=build_routes(),
         middleware=middleware,

@@ -188,7 +188,8 @@ async def pending_applicants(
     return int(count or 0)
 
 
-navigation.add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Applicants",
         "/applicants",
@@ -198,5 +199,5 @@ navigation.add(
         waiting=pending_applicants,
         waiting_label="applicants to review",
         waiting_label_one="applicant to review",
-    )
-)
+    ),
+]

@@ -12,10 +12,13 @@ from server.audit.views import PAGE_SIZE, page_of_entries
 from server.auth.guards import page
 from server.members.lookup import REGISTER_PERMISSIONS, path_member
 from server.web.forms import parse_id
-from server.web.navigation import NavLink, add
+from server.web.navigation import NavLink
 from server.web.templating import render
 
-add(NavLink("Audit log", "/admin/audit", permission="view_reports", order=90))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Audit log", "/admin/audit", permission="view_reports", order=90),
+]
 
 
 def _page_number(request: Request) -> int:

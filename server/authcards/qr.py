@@ -1,6 +1,6 @@
 """The QR slot on the front of the auth card.
 
-The marshal-check area fills it: at import time it calls ``fill_qr_slot(provider)`` with
+``create_app`` fills it with the marshal-check area's provider (``fill_qr_slot(provider)``),
 ``async def provider(db, member, base_url) -> str | None`` returning trusted SVG markup
 (the QR of the member's signed check URL), or None to leave the slot empty. Until then
 the card shows an empty, labelled box of the same size.

@@ -17,7 +17,7 @@ from server.authcards.cards import build_cards
 from server.members.models import Branch, Member
 from server.members.status import STATUSES, is_adult
 from server.web.forms import parse_id
-from server.web.navigation import REGISTER, NavLink, add
+from server.web.navigation import REGISTER, NavLink
 from server.web.templating import render
 
 # "any": the sheet names no page size, so the browser prints at 100 % on whatever paper the
@@ -152,11 +152,12 @@ async def batch(request: Request) -> Response:
     )
 
 
-add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Print auth cards", "/auth-cards", permission="manage_members", order=45, group=REGISTER
-    )
-)
+    ),
+]
 
 routes = [
     Route("/members/{member_id}/auth-card", auth_card),

@@ -41,15 +41,16 @@ from server.web.forms import FormReader, parse_id
 from server.web.navigation import NavLink
 from server.web.templating import flash, render
 
-navigation.add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Card links",
         "/cards/bulk",
         permission="issue_card_links",
         order=40,
         group=navigation.REGISTER,
-    )
-)
+    ),
+]
 
 # Bulk jobs running in this process (kept referenced until they finish).
 _RUNNING: set[asyncio.Task[None]] = set()

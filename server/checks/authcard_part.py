@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.authcards.qr import fill_qr_slot
 from server.checks import codes, qr, runtime
 from server.checks.keyring import keyring_for
 from server.checks.revocations import latest_revocation
@@ -13,7 +12,6 @@ from server.members.models import Member
 from server.settings.store import get_setting
 
 
-@fill_qr_slot
 async def printed_check_qr(db: AsyncSession, member: Member, base_url: str) -> str | None:
     """Inline SVG of ``BASE_URL/check/{code}``, the code valid until the membership's last
     day ends where the organisation is (at most a year). Staff revoke it (lost card) on

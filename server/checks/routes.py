@@ -21,7 +21,6 @@ from server.auth.current import current_user
 from server.auth.guards import page
 from server.auth.precedence import require_may_act
 from server.cards import runtime as card_runtime
-from server.checks import authcard_part as _authcard_part  # noqa: F401  (auth card QR)
 from server.checks import reports, runtime, scanner
 from server.checks.checker import Checker, checker_from, find_checker, session_rows
 from server.checks.decide import Verdict, decide
@@ -31,7 +30,7 @@ from server.checks.revocations import revocation_list, revoke_codes
 from server.database import utcnow
 from server.members.models import Member
 from server.web.forms import FormReader
-from server.web.navigation import CHECKS, NavLink, add
+from server.web.navigation import CHECKS, NavLink
 from server.web.ratelimit import RateLimiter, client_key
 from server.web.templating import flash
 
@@ -232,8 +231,11 @@ async def revoke(request: Request) -> Response:
     return RedirectResponse(f"/checks/member/{member.id}", status_code=303)
 
 
-add(NavLink("Check log", "/checks", "view_reports", order=80, group=CHECKS))
-add(NavLink("Card scanner", "/check/scan/", "check_cards", order=81, group=CHECKS))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Check log", "/checks", "view_reports", order=80, group=CHECKS),
+    NavLink("Card scanner", "/check/scan/", "check_cards", order=81, group=CHECKS),
+]
 
 # The live check: also answered early, for visitors without a session, by
 # ``server.web.hot_routes``.

@@ -33,11 +33,14 @@ from server.groups.service import (
 )
 from server.members.models import Member
 from server.web.forms import FormReader, parse_id
-from server.web.navigation import NavLink, add
+from server.web.navigation import NavLink
 from server.web.seen import fingerprint
 from server.web.templating import flash, render
 
-add(NavLink("Groups", "/groups", permission="manage_groups", order=30))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Groups", "/groups", permission="manage_groups", order=30),
+]
 
 
 async def _group_or_404(request: Request) -> Group:

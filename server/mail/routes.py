@@ -118,12 +118,13 @@ routes = [
     Route("/admin/outbox/{message_id}/retry", outbox_retry, methods=["POST"]),
 ]
 
-navigation.add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Outbox",
         "/admin/outbox",
         order=95,
         group=navigation.ADMINISTRATION,
         superuser_only=True,
-    )
-)
+    ),
+]

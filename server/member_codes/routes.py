@@ -143,12 +143,13 @@ routes = [
     Route("/member-codes/{agreement_id}/extend", agreement_extend, methods=["POST"]),
 ]
 
-navigation.add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Member codes",
         "/member-codes",
         permission=PERMISSION,
         order=41,
         group=navigation.REGISTER,
-    )
-)
+    ),
+]

@@ -16,11 +16,14 @@ from server.db.transactions import lock_table
 from server.members.branches import all_branches, branch_options, subtree_ids, tree_order
 from server.members.models import Branch, Member
 from server.web.forms import FormReader, parse_id
-from server.web.navigation import NavLink, add
+from server.web.navigation import NavLink
 from server.web.seen import STALE, fingerprint, stale
 from server.web.templating import flash, render
 
-add(NavLink("Branches", "/branches", permission="manage_settings", order=75))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Branches", "/branches", permission="manage_settings", order=75),
+]
 KINDS = (
     "kingdom",
     "principality",

@@ -39,10 +39,13 @@ from server.members.service import EmailTaken, MemberChangeError, save_member, s
 from server.members.status import STATUSES
 from server.proofs.service import proofs_of
 from server.web.forms import FormReader
-from server.web.navigation import REGISTER, NavLink, add
+from server.web.navigation import REGISTER, NavLink
 from server.web.templating import flash, render
 
-add(NavLink("Members", "/members", LIST_PERMISSIONS, order=10, group=REGISTER))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Members", "/members", LIST_PERMISSIONS, order=10, group=REGISTER),
+]
 
 
 @page(LIST_PERMISSIONS)

@@ -260,7 +260,8 @@ async def waiting(db: AsyncSession, user: Member, perms: frozenset[str], today: 
     return await service.pending_count(db, await protected_ids(db, user, perms, today))
 
 
-navigation.add(
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
     NavLink(
         "Membership proofs",
         "/membership-proofs",
@@ -270,8 +271,8 @@ navigation.add(
         waiting=waiting,
         waiting_label="membership proofs to verify",
         waiting_label_one="membership proof to verify",
-    )
-)
+    ),
+]
 
 routes = [
     Route("/me/membership-proof", my_proof, methods=["GET", "POST"]),

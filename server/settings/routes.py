@@ -18,11 +18,14 @@ from server.auth.guards import page
 from server.settings.registry import SettingError, definitions
 from server.settings.store import load_settings, lock_settings, set_setting
 from server.web.forms import MAX_FIELD
-from server.web.navigation import NavLink, add
+from server.web.navigation import NavLink
 from server.web.seen import fingerprint, stale
 from server.web.templating import flash, render
 
-add(NavLink("Settings", "/admin/settings", permission="manage_settings", order=80))
+# The admin menu's links to this area's pages (``create_app`` adds them).
+nav_links = [
+    NavLink("Settings", "/admin/settings", permission="manage_settings", order=80),
+]
 
 
 def _page(
