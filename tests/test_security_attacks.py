@@ -594,3 +594,33 @@ async def _count(db, model) -> int:
     value = await db.scalar(select(func.count()).select_from(model))
     await db.commit()
     return int(value or 0)
+
+
+# A later attacker's replay (sec2): what the first fixes left open ------------------
+
+BLANK_LOOKING = "\u3164\u115f\u1160\uffa0\u034f\u17b4"  # Hangul fillers and friends
+
+
+async def test_sec2_a_name_of_invisible_fillers_is_refused_not_shown_blank(client, db):
+    """The deputy renamed a member to Hangul fillers (U+3164 …): the register, the card
+    and a marshal's check then showed a member with a blank name, and a name with a
+    filler or a line separator inside looked like another member's. They are stripped
+    now like the direction controls, so a name of nothing but them is no name at all."""
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    member = await offices.person(db, "member")
+    await db.commit()
+    await login(client, officer.email)
+    token = await csrf_from(client, f"/members/{member.id}/edit")
+    names = {"sca_name": BLANK_LOOKING, "first_name": BLANK_LOOKING, "last_name": "\u3164"}
+    blank = {**_edit_data(member, **names), "csrf_token": token}
+    refused = await client.post(f"/members/{member.id}/edit", data=blank)
+    assert refused.status_code == 400 and "Give an SCA name or a legal name" in refused.text
+    lookalike = f"Hal{BLANK_LOOKING}dor\u2028of the Lake\u2029"
+    data = {
+        **_edit_data(member, sca_name=lookalike, city=f"York{BLANK_LOOKING}"),
+        "csrf_token": token,
+    }
+    assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
+    await reload(db, member)
+    assert (member.sca_name, member.city) == ("Haldorof the Lake", "York")
