@@ -40,6 +40,7 @@ from server.members.models import Branch, Member
 from server.nightly.models import JobLock
 from server.photos.store import save_photo
 from server.settings.store import set_setting
+from server.web.access_log import AccessLog
 from server.web.ratelimit import RateLimiter
 from server.web.sessions import COOKIE_NAME
 from tests.card_fixtures import issued_token, reset_card_limiter
@@ -624,3 +625,20 @@ async def test_sec2_a_name_of_invisible_fillers_is_refused_not_shown_blank(clien
     assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
     await reload(db, member)
     assert (member.sca_name, member.city) == ("Haldorof the Lake", "York")
+
+
+@pytest.mark.parametrize("token", ["w" * 21, "w" * 23, "w" * 40])
+async def test_sec2_a_mistyped_wallet_link_keeps_its_token_out_of_the_access_log(token):
+    """A member's wallet link arrives with a character lost (or one added) in a forward:
+    the 404 went into the access log with the token whole (only 22 characters were
+    masked), and whoever reads the logs had the card link but for one guessed character.
+    Tokens of any length are masked now, as in card links."""
+    written: list[str] = []
+    log = AccessLog(written.append)
+    log.add(1_764_500_000.0, "GET", f"/wallet/{token}/apple.pkpass", 404, 0.001)
+    log.add(1_764_500_000.5, "GET", f"/wallet/{token}/google", 404, 0.001)
+    log.add(1_764_500_001.0, "POST", "/members/12/wallet/3/void", 303, 0.001)
+    log.flush()
+    text = "".join(written)
+    assert token not in text and text.count("/wallet/[redacted]/") == 2
+    assert "/members/12/wallet/3/void" in text  # a pass number is no secret
