@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,7 @@ from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
+from server.photos import images
 from server.photos.store import save_photo
 from server.settings.store import set_setting
 from server.web.access_log import AccessLog
@@ -642,3 +644,47 @@ async def test_sec2_a_mistyped_wallet_link_keeps_its_token_out_of_the_access_log
     text = "".join(written)
     assert token not in text and text.count("/wallet/[redacted]/") == 2
     assert "/members/12/wallet/3/void" in text  # a pass number is no secret
+
+
+async def test_sec2_a_member_firing_many_large_images_gets_try_again_not_a_long_line(
+    client, db, monkeypatch
+):
+    """A member sent a dozen large PNGs as their membership proof at once: each waited its
+    turn for the one photo thread (about a second each), the last answered after half a
+    minute, every upload held in memory meanwhile and everyone else's photo queued
+    behind them. The line is bounded now: a member has at most two images in it and the
+    others are answered at once with "send it again in a minute"."""
+    member = await make_member(db, email="flood@example.org")
+    await db.commit()
+    await login(client, member.email)
+    token = await csrf_from(client, "/me/membership-proof")
+    working = threading.Event()  # the photo thread holds each image until released
+    real = images.process
+
+    def slow(upload: bytes, max_side: int = images.MAX_SIDE) -> images.Photo:
+        working.wait(10)
+        return real(upload, max_side)
+
+    monkeypatch.setattr(images, "process", slow)
+    card = io.BytesIO()
+    Image.new("RGB", (800, 500), (10, 100, 200)).save(card, "JPEG")
+
+    async def send() -> httpx.Response:
+        return await client.post(
+            "/me/membership-proof",
+            data={"csrf_token": token, "membership_number": "12345"},
+            files={"image": ("card.jpg", card.getvalue(), "image/jpeg")},
+        )
+
+    sending = [asyncio.create_task(send()) for _ in range(6)]
+    for _ in range(100):  # until the four beyond the member's share are answered
+        if sum(task.done() for task in sending) >= 4:
+            break
+        await asyncio.sleep(0.05)
+    answered_at_once = sum(task.done() for task in sending)
+    working.set()
+    answers = await asyncio.gather(*sending)
+    assert answered_at_once == 4, "the uploads waited in line"
+    busy = [r for r in answers if r.status_code == 400]
+    assert len(busy) == 4 and all("Send it again in a minute" in r.text for r in busy)
+    assert [r.status_code for r in answers].count(303) == 2
