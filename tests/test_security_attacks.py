@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import os
 import re
+import socket
 import stat
 import subprocess
 import threading
@@ -688,3 +689,47 @@ async def test_sec2_a_member_firing_many_large_images_gets_try_again_not_a_long_
     busy = [r for r in answers if r.status_code == 400]
     assert len(busy) == 4 and all("Send it again in a minute" in r.text for r in busy)
     assert [r.status_code for r in answers].count(303) == 2
+
+
+def _raw_answer(port: int, request: bytes) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+
+
+def test_sec2_a_request_uvicorn_cannot_parse_is_answered_with_the_security_headers(
+    database_url, tmp_path, sqlite_only
+):
+    """A malformed request (a bad Content-Length, a control character in the path) never
+    reaches the app: uvicorn answered it "400 Invalid HTTP request" by itself, the one
+    answer of the server without CSP, nosniff or — behind https — HSTS. It carries them
+    now like every other answer."""
+    server = LiveServer(
+        tmp_path / "live", database_url, extra_env={"BASE_URL": "https://members.example.org"}
+    )
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        for request in (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"NOT HTTP AT ALL\r\n\r\n",
+        ):
+            head = _raw_answer(server.port, request)
+            assert head.startswith("http/1.1 400"), head
+            for header in (
+                "content-security-policy: default-src 'self'",
+                "x-content-type-options: nosniff",
+                "referrer-policy: same-origin",
+                "x-frame-options: deny",
+                "strict-transport-security: max-age=31536000",
+            ):
+                assert header in head, (header, head)
+    finally:
+        server.stop()
