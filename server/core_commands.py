@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     from server.cli import COMMANDS
     from server.mail.delivery import check_smtp_url
     from server.wallet.config import web_service_warning
-    from server.web.one_write import OneWriteHttpToolsProtocol
+    from server.web.protocol import TesseraHttpProtocol
 
     if "BASE_URL" not in os.environ:
         # Links in mail and the demo's card link point where this server listens (the
@@ -126,7 +126,7 @@ def serve(args: argparse.Namespace) -> int:
         server_header=False,
         log_config=None,
         access_log=False,
-        http=OneWriteHttpToolsProtocol,  # each response in one write (server.web.one_write)
+        http=TesseraHttpProtocol,  # each response in one write, headers on uvicorn's own 400
     )
     return 0
 

@@ -14,8 +14,10 @@ import datetime as dt
 import io
 import os
 import re
+import socket
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -38,8 +40,10 @@ from server.mail.models import OutboxMessage
 from server.mail.sealed import unseal
 from server.members.models import Branch, Member
 from server.nightly.models import JobLock
+from server.photos import images
 from server.photos.store import save_photo
 from server.settings.store import set_setting
+from server.web.access_log import AccessLog
 from server.web.ratelimit import RateLimiter
 from server.web.sessions import COOKIE_NAME
 from tests.card_fixtures import issued_token, reset_card_limiter
@@ -594,3 +598,138 @@ async def _count(db, model) -> int:
     value = await db.scalar(select(func.count()).select_from(model))
     await db.commit()
     return int(value or 0)
+
+
+# A later attacker's replay (sec2): what the first fixes left open ------------------
+
+BLANK_LOOKING = "\u3164\u115f\u1160\uffa0\u034f\u17b4"  # Hangul fillers and friends
+
+
+async def test_sec2_a_name_of_invisible_fillers_is_refused_not_shown_blank(client, db):
+    """The deputy renamed a member to Hangul fillers (U+3164 …): the register, the card
+    and a marshal's check then showed a member with a blank name, and a name with a
+    filler or a line separator inside looked like another member's. They are stripped
+    now like the direction controls, so a name of nothing but them is no name at all."""
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    member = await offices.person(db, "member")
+    await db.commit()
+    await login(client, officer.email)
+    token = await csrf_from(client, f"/members/{member.id}/edit")
+    names = {"sca_name": BLANK_LOOKING, "first_name": BLANK_LOOKING, "last_name": "\u3164"}
+    blank = {**_edit_data(member, **names), "csrf_token": token}
+    refused = await client.post(f"/members/{member.id}/edit", data=blank)
+    assert refused.status_code == 400 and "Give an SCA name or a legal name" in refused.text
+    lookalike = f"Hal{BLANK_LOOKING}dor\u2028of the Lake\u2029"
+    data = {
+        **_edit_data(member, sca_name=lookalike, city=f"York{BLANK_LOOKING}"),
+        "csrf_token": token,
+    }
+    assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
+    await reload(db, member)
+    assert (member.sca_name, member.city) == ("Haldorof the Lake", "York")
+
+
+@pytest.mark.parametrize("token", ["w" * 21, "w" * 23, "w" * 40])
+async def test_sec2_a_mistyped_wallet_link_keeps_its_token_out_of_the_access_log(token):
+    """A member's wallet link arrives with a character lost (or one added) in a forward:
+    the 404 went into the access log with the token whole (only 22 characters were
+    masked), and whoever reads the logs had the card link but for one guessed character.
+    Tokens of any length are masked now, as in card links."""
+    written: list[str] = []
+    log = AccessLog(written.append)
+    log.add(1_764_500_000.0, "GET", f"/wallet/{token}/apple.pkpass", 404, 0.001)
+    log.add(1_764_500_000.5, "GET", f"/wallet/{token}/google", 404, 0.001)
+    log.add(1_764_500_001.0, "POST", "/members/12/wallet/3/void", 303, 0.001)
+    log.flush()
+    text = "".join(written)
+    assert token not in text and text.count("/wallet/[redacted]/") == 2
+    assert "/members/12/wallet/3/void" in text  # a pass number is no secret
+
+
+async def test_sec2_a_member_firing_many_large_images_gets_try_again_not_a_long_line(
+    client, db, monkeypatch
+):
+    """A member sent a dozen large PNGs as their membership proof at once: each waited its
+    turn for the one photo thread (about a second each), the last answered after half a
+    minute, every upload held in memory meanwhile and everyone else's photo queued
+    behind them. The line is bounded now: a member has at most two images in it and the
+    others are answered at once with "send it again in a minute"."""
+    member = await make_member(db, email="flood@example.org")
+    await db.commit()
+    await login(client, member.email)
+    token = await csrf_from(client, "/me/membership-proof")
+    working = threading.Event()  # the photo thread holds each image until released
+    real = images.process
+
+    def slow(upload: bytes, max_side: int = images.MAX_SIDE) -> images.Photo:
+        working.wait(10)
+        return real(upload, max_side)
+
+    monkeypatch.setattr(images, "process", slow)
+    card = io.BytesIO()
+    Image.new("RGB", (800, 500), (10, 100, 200)).save(card, "JPEG")
+
+    async def send() -> httpx.Response:
+        return await client.post(
+            "/me/membership-proof",
+            data={"csrf_token": token, "membership_number": "12345"},
+            files={"image": ("card.jpg", card.getvalue(), "image/jpeg")},
+        )
+
+    sending = [asyncio.create_task(send()) for _ in range(6)]
+    for _ in range(100):  # until the four beyond the member's share are answered
+        if sum(task.done() for task in sending) >= 4:
+            break
+        await asyncio.sleep(0.05)
+    answered_at_once = sum(task.done() for task in sending)
+    working.set()
+    answers = await asyncio.gather(*sending)
+    assert answered_at_once == 4, "the uploads waited in line"
+    busy = [r for r in answers if r.status_code == 400]
+    assert len(busy) == 4 and all("Send it again in a minute" in r.text for r in busy)
+    assert [r.status_code for r in answers].count(303) == 2
+
+
+def _raw_answer(port: int, request: bytes) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+
+
+def test_sec2_a_request_uvicorn_cannot_parse_is_answered_with_the_security_headers(
+    database_url, tmp_path, sqlite_only
+):
+    """A malformed request (a bad Content-Length, a control character in the path) never
+    reaches the app: uvicorn answered it "400 Invalid HTTP request" by itself, the one
+    answer of the server without CSP, nosniff or — behind https — HSTS. It carries them
+    now like every other answer."""
+    server = LiveServer(
+        tmp_path / "live", database_url, extra_env={"BASE_URL": "https://members.example.org"}
+    )
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        for request in (
+            b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"NOT HTTP AT ALL\r\n\r\n",
+        ):
+            head = _raw_answer(server.port, request)
+            assert head.startswith("http/1.1 400"), head
+            for header in (
+                "content-security-policy: default-src 'self'",
+                "x-content-type-options: nosniff",
+                "referrer-policy: same-origin",
+                "x-frame-options: deny",
+                "strict-transport-security: max-age=31536000",
+            ):
+                assert header in head, (header, head)
+    finally:
+        server.stop()

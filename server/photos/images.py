@@ -7,7 +7,11 @@ file — EXIF, GPS, comments, trailing data — survives.
 
 The work runs off the event loop (``process_off_loop``) on one worker thread shared by
 the process (Pillow releases the GIL while it decodes and resamples), so a large image
-delays only the uploads queued behind it, never other requests. Images with more
+delays only the uploads queued behind it, never other requests. The line is bounded:
+at most ``MAX_IN_LINE`` uploads wait or run at once, ``MAX_PER_UPLOADER`` of them one
+person's, and an upload beyond that is answered at once with "try again" (``PhotoBusy``)
+— a member firing a hundred large images holds neither a hundred uploads in memory nor
+everyone else's photo behind them for minutes. Images with more
 pixels than a phone camera makes are refused before they are decoded: a JPEG is decoded
 at a reduced scale (libjpeg's draft mode), a PNG has no such shortcut and a lower limit.
 """
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -33,10 +39,16 @@ MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo; Pillow's bomb guard is 89
 MAX_PNG_PIXELS = 40_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG")  # phone MPO files open as JPEG
 JPEG_QUALITY = 82
+MAX_IN_LINE = 8  # uploads waiting for the photo thread or on it
+MAX_PER_UPLOADER = 2
 
 
 class PhotoRefused(ValueError):
     """The upload is not an acceptable photo; the message says why, for the user."""
+
+
+class PhotoBusy(PhotoRefused):
+    """Too many uploads are being processed: the same one may be sent again shortly."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +60,35 @@ class Photo:
 
 
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo")
+# Uploads waiting for the photo thread or on it, in all and by uploader. An upload
+# leaves the line when its work ends, not when its request does: a client that hangs up
+# does not take back the thread's time.
+_in_line: Counter[object] = Counter()
+_line_lock = threading.Lock()
+BUSY = "Many photos are being processed just now. Send it again in a minute."
 
 
-async def process_off_loop(upload: bytes, max_side: int = MAX_SIDE) -> Photo:
-    """``process`` on the photo thread: the event loop keeps serving meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(_WORKER, process, upload, max_side)
+async def process_off_loop(
+    upload: bytes, max_side: int = MAX_SIDE, *, uploader: object = None
+) -> Photo:
+    """``process`` on the photo thread: the event loop keeps serving meanwhile. Refused
+    with ``PhotoBusy`` when the line is full, or holds ``uploader``'s share already."""
+    with _line_lock:
+        if _in_line.total() >= MAX_IN_LINE or (
+            uploader is not None and _in_line[uploader] >= MAX_PER_UPLOADER
+        ):
+            raise PhotoBusy(BUSY)
+        _in_line[uploader] += 1
+    work = _WORKER.submit(process, upload, max_side)
+    work.add_done_callback(lambda _: _leave_line(uploader))
+    return await asyncio.wrap_future(work)
+
+
+def _leave_line(uploader: object) -> None:
+    with _line_lock:
+        _in_line[uploader] -= 1
+        if not _in_line[uploader]:
+            del _in_line[uploader]
 
 
 def process(upload: bytes, max_side: int = MAX_SIDE) -> Photo:

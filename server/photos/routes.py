@@ -19,7 +19,7 @@ from server.auth.guards import page
 from server.auth.precedence import require_may_act
 from server.members.models import Member
 from server.members.status import is_adult
-from server.photos.images import MAX_UPLOAD_BYTES, PhotoRefused, process_off_loop
+from server.photos.images import MAX_UPLOAD_BYTES, PhotoBusy, PhotoRefused, process_off_loop
 from server.photos.store import current_photo, remove_photo, save_photo
 from server.web.headers import IMAGE_HEADERS
 from server.web.templating import flash, render
@@ -98,9 +98,9 @@ async def upload(request: Request) -> Response:
             return RedirectResponse(_back(request, member), status_code=303)
         else:
             try:
-                processed = await process_off_loop(data)
+                processed = await process_off_loop(data, uploader=request.state.user.id)
             except PhotoRefused as refused:
-                error, status = str(refused), 400
+                error, status = str(refused), 503 if isinstance(refused, PhotoBusy) else 400
             else:
                 await save_photo(db, member.id, processed, request.state.user.id)
                 await db.commit()

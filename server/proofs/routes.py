@@ -65,7 +65,7 @@ async def my_proof(request: Request) -> Response:
         data = await file.read(MAX_UPLOAD_BYTES + 1) if isinstance(file, UploadFile) else b""
     image = None
     try:
-        image = await process_off_loop(data, DOCUMENT_MAX_SIDE)
+        image = await process_off_loop(data, DOCUMENT_MAX_SIDE, uploader=member.id)
     except PhotoRefused as refused:
         reader.errors["image"] = (
             str(refused).replace("a photo", "an image").replace("photo", "image")

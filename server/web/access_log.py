@@ -33,10 +33,13 @@ from urllib.parse import quote
 SECRET_PATHS = re.compile(
     r"(/(?i:card|password-reset)/|/(?i:check)/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+"
 )
-# Wallet passes: the card token in ``/wallet/<token>/…``, and the device ids and pass
-# serials of Apple Wallet's web service (``server.wallet``).
+# Wallet passes: the card token in ``/wallet/<token>/…`` — of any length, as card links
+# are: a token with a character missing or one too many is a token all the same — and the
+# device ids and pass serials of Apple Wallet's web service (``server.wallet``). Not an
+# officer's ``/members/<id>/wallet/<pass id>/void``: a number is no token.
 WALLET_PATHS = re.compile(
-    r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*|(/wallet/)[A-Za-z0-9_\-]{22}(?=/)",
+    r"(/wallet/apple/v1/(?:devices|passes)/)[^\s?#]*"
+    r"|(/wallet/)(?!apple/)(?!\d+(?:/|$))[^/\s?#]+",
     re.IGNORECASE,
 )
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
