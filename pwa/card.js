@@ -311,6 +311,7 @@
   function keep(path, response) {
     if (!firstVisit || navigator.serviceWorker.controller || !("caches" in window)) return;
     keeping = keeping.then(function () {
+      if (!jsonUrl) return null;  // gone meanwhile: nothing of it is kept
       return caches.open(CARDS).then(function (cache) { return cache.put(path, response); });
     }).catch(function () {});
   }
@@ -321,6 +322,11 @@
       "X-Tessera-Card": "card",
       "Date": new Date($("updated").getAttribute("datetime")).toUTCString()
     } }));
+    // The manifest too (the browser reads it at every start; not kept by the browser itself).
+    var manifest = location.pathname + "/manifest.webmanifest";
+    fetch(manifest, { cache: "no-store", credentials: "omit", redirect: "manual" }).then(function (res) {
+      if (res.status === 200 && res.headers.get(ANSWER) === "card") keep(manifest, res);
+    }).catch(function () {});
   }
 
   function forgetKept() {

@@ -293,12 +293,17 @@ async def test_a_card_whose_signal_went_while_its_worker_installed_still_opens_o
 
     async with _phone(profile) as phone:  # at the event, the phone's browser starts cold
         page = await phone.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("requestfailed", lambda r: errors.append(r.url))
         await page.goto(url)
         await page.get_by_role("heading", name="Ebba of the Lost Signal").wait_for()
         await page.wait_for_selector("body[data-freshness=offline]")
         assert await page.locator("#freshness-word").text_content() == "Offline"
         assert await page.locator("#photo-slot img").is_visible()
         assert decode_qr(await page.locator("#qr svg").screenshot()) == [check_url]
+        await page.wait_for_timeout(500)
+        assert errors == [], errors
 
 
 @pytest.mark.browser
