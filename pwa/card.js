@@ -11,6 +11,11 @@
   var body = document.body;
   var jsonUrl = body.dataset.json;
   if (!jsonUrl) return;
+  var CARDS = "tessera-cards-v1";  // the worker's cache of saved cards (pwa/sw.js)
+  // Not controlled by the card's worker: this load did not pass through it (the first
+  // visit). The page as the server sent it, before anything here changes it, to keep.
+  var firstVisit = "serviceWorker" in navigator && !navigator.serviceWorker.controller;
+  var pageAsServed = firstVisit ? "<!doctype html>\n" + document.documentElement.outerHTML : null;
   var REFRESH_MS = 5 * 60 * 1000;
   var TIMEOUT_MS = 4500;
   var STALE_MS = 24 * 60 * 60 * 1000;
@@ -296,8 +301,47 @@
     $("saved").hidden = false;
   }
 
+  /* --- the first visit keeps itself on the phone --- */
+
+  // The first visit's page and data, saved here by the page itself: the worker only
+  // starts installing once the page is on screen, and the signal may be gone before it
+  // could fetch them again. (Once it controls the page, the worker saves every answer.)
+  var keeping = Promise.resolve();
+
+  function keep(path, response) {
+    if (!firstVisit || navigator.serviceWorker.controller || !("caches" in window)) return;
+    keeping = keeping.then(function () {
+      if (!jsonUrl) return null;  // gone meanwhile: nothing of it is kept
+      return caches.open(CARDS).then(function (cache) { return cache.put(path, response); });
+    }).catch(function () {});
+  }
+
+  function keepPage() {
+    keep(location.pathname, new Response(pageAsServed, { headers: {
+      "Content-Type": "text/html; charset=utf-8",
+      "X-Tessera-Card": "card",
+      "Date": new Date($("updated").getAttribute("datetime")).toUTCString()
+    } }));
+    // The manifest too (the browser reads it at every start; not kept by the browser itself).
+    var manifest = location.pathname + "/manifest.webmanifest";
+    fetch(manifest, { cache: "no-store", credentials: "omit", redirect: "manual" }).then(function (res) {
+      if (res.status === 200 && res.headers.get(ANSWER) === "card") keep(manifest, res);
+    }).catch(function () {});
+  }
+
+  function forgetKept() {
+    if (!firstVisit || navigator.serviceWorker.controller || !("caches" in window)) return;
+    var paths = [location.pathname, location.pathname + ".json", location.pathname + "/manifest.webmanifest"];
+    keeping = keeping.then(function () {
+      return caches.open(CARDS).then(function (cache) {
+        return Promise.all(paths.map(function (p) { return cache.delete(p); }));
+      });
+    }).catch(function () {});
+  }
+
   // The card is gone (this server's 404/410 for this link): nothing personal stays on the page.
   function showGone(status) {
+    forgetKept();
     var card = $("card");
     if (card) card.parentNode.removeChild(card);
     timers.forEach(clearInterval);
@@ -344,6 +388,7 @@
           return;
         }
         var fromCache = res.headers.get("x-tessera-source") === "cache";
+        if (!fromCache && answer === "card") keep(jsonUrl, res.clone());
         return res.json().then(function (data) {
           if (!jsonUrl) return;
           render(data);
@@ -363,8 +408,7 @@
 
   function saveForOffline() {
     if (!("serviceWorker" in navigator)) return;
-    // Not controlled: this load did not pass through the worker, so nothing of it is saved.
-    var firstVisit = !navigator.serviceWorker.controller;
+    if (firstVisit) keepPage();
     navigator.serviceWorker.register("/sw.js", { scope: "/card/" }).catch(function () {});
     navigator.serviceWorker.ready.then(function (registration) {
       if (!registration.active || !jsonUrl) return;

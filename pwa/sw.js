@@ -6,16 +6,19 @@
  * the copy says why (X-Tessera-Reason). Once the card is gone, its page keeps only a
  * notice saying so (offline too), nothing of the member's. The card pages open while the
  * worker installs are saved before it is ready; a page also asks for its card to be saved
- * ("save-card"), as the first visit is not loaded through the worker.
+ * ("save-card"), as the first visit is not loaded through the worker. That first page
+ * also keeps itself and its data in the cards' cache, and the worker's own files come
+ * from the browser's cache when the network is gone: a first visit whose signal went
+ * while the worker installed still opens offline.
  */
 "use strict";
-var SHELL = "tessera-shell-v7";
+var SHELL = "tessera-shell-v8";
 var CARDS = "tessera-cards-v1";
 // Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
 // new ?v= there and here (and a new SHELL): a page still running the old script after an
 // update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css?v=6", "/pwa/card.js?v=5", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/card.css?v=6", "/pwa/card.js?v=6", "/pwa/vendor/qrcode-generator/qrcode.js",
   "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];
@@ -34,14 +37,32 @@ function saveOpenCards() {
   });
 }
 
+// The icons are for the home screen, not for the card: one that cannot be fetched now
+// is saved the next time the phone asks for it with signal.
+var OPTIONAL = /^\/pwa\/icons\//;
+
+// A shell file from the network; without signal (the first visit's page on screen, the
+// signal gone before the worker got this far) the copy that page just loaded, from the
+// browser's own cache.
+function fetchShellFile(path) {
+  var request = new Request(path, { cache: "no-cache" });
+  return fetch(request).catch(function () {
+    return fetch(new Request(path, { cache: "force-cache" }));
+  }).then(function (response) {
+    if (!isShellFile(request, response)) throw new Error(path + ": not the card's file");
+    return response;
+  }, function (error) {
+    if (OPTIONAL.test(path)) return null;
+    throw error;
+  });
+}
+
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(SHELL).then(function (c) {
     // Each file as it should be, or no install (the old worker and its files stay).
     return Promise.all(SHELL_FILES.map(function (path) {
-      var request = new Request(path, { cache: "no-cache" });
-      return fetch(request).then(function (response) {
-        if (!isShellFile(request, response)) throw new Error(path + ": not the card's file");
-        return c.put(path, response);
+      return fetchShellFile(path).then(function (response) {
+        return response ? c.put(path, response) : null;
       });
     }));
   })

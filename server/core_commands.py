@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import errno
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from server import clock
 from server.audit.log import changes, record, snapshot
 from server.auth.passwords import hash_password, password_problem
 from server.auth.reset import void_open_links
@@ -26,6 +26,7 @@ from server.db.engine import make_engine, make_sessionmaker
 from server.members.models import Member
 from server.members.status import refresh_status
 from server.migrate import needs_upgrade, upgrade
+from server.settings.store import load_settings as load_site_settings
 from server.web.forms import EMAIL_RE, MAX_EMAIL
 from server.web.text import visible_text
 
@@ -212,7 +213,7 @@ async def _create_admin(email: str, password: str) -> str:
         member.password_hash = hash_password(password)
         member.is_superuser = True
         member.is_staff = True
-        refresh_status(member, dt.date.today())
+        refresh_status(member, clock.today(await load_site_settings(db)))
         await db.flush()
         await end_all(db, member.id, "password_set")
         await void_open_links(db, member.id, utcnow())

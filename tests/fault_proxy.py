@@ -4,6 +4,10 @@ The browser talks to the front; in ``pass`` mode it forwards each request to the
 server (answering 502 when the server is down, as a reverse proxy does). The other
 modes answer ``/card/…`` requests themselves, as an overloaded front, a Wi-Fi sign-in
 portal or a dead link would; every other path is forwarded as usual.
+
+With ``hold_worker_files`` it holds the card worker's own requests for its files (``/pwa/…``
+fetched by a script, not loaded by the page) unanswered until ``stop``, when they fail as
+the signal going does: the worker is caught mid-install.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ class FaultProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.mode = "pass"
+        self.hold_worker_files = False
+        self.worker_file_held = asyncio.Event()
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -61,6 +67,17 @@ class FaultProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         path = head.split(b" ", 2)[1].decode()
+        if (
+            self.hold_worker_files
+            and path.startswith("/pwa/")
+            and b"sec-fetch-dest: empty" in head.lower()
+        ):
+            self.worker_file_held.set()
+            try:
+                await asyncio.sleep(3600)  # until stop() cancels it
+            except asyncio.CancelledError:
+                writer.transport.abort()  # the connection drops, unanswered
+                return
         mode = self.mode if path.startswith("/card/") else "pass"
         assert mode in MODES, mode
         if mode == "hang":

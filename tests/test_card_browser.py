@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.cards.issuing import MailContext
 from server.cards.service import issue_link, revoke_link
 from server.members.models import Member
+from server.photos.images import process
+from server.photos.store import save_photo
 from tests import smtp_fixtures
 from tests.activities_fixtures import make_activity, make_authorization
 from tests.check_fixtures import decode_qr, make_verified
@@ -27,6 +29,7 @@ from tests.factories import make_branch, make_member
 from tests.fault_proxy import CANNED as FAULT_PAGES
 from tests.fault_proxy import FaultProxy
 from tests.live import CHROMIUM_ARGS, ROOT, LiveServer
+from tests.test_photos import jpeg_bytes
 
 smtp_server = smtp_fixtures.smtp_server
 CARDS_CACHE = "tessera-cards-v1"
@@ -249,6 +252,58 @@ async def test_a_phone_closed_as_soon_as_the_worker_is_ready_keeps_the_card(
         await page.get_by_role("heading", name=name).wait_for()
         await page.wait_for_selector("body[data-freshness=offline]")
         assert await page.locator("#qr svg").is_visible()
+
+
+@pytest.mark.browser
+async def test_a_card_whose_signal_went_while_its_worker_installed_still_opens_offline(
+    sqlite_only, live_server, db, tmp_path
+):
+    """The member opens the emailed link, the card is on the screen, and the signal goes
+    before the card's worker has fetched its files: what the page itself loaded (the
+    card, its photo, its script, its style) is enough for the worker to finish
+    installing, and the card opens after a cold start without signal, QR and photo too."""
+    proxy = FaultProxy(live_server.port)
+    await proxy.start()
+    proxy.hold_worker_files = True  # the worker's own fetches never get an answer
+    try:
+        member = await make_verified(db, sca_name="Ebba of the Lost Signal")
+        await save_photo(db, member.id, process(jpeg_bytes(size=(60, 80), exif=False)), None)
+        issued = await issue_link(
+            db, member, None, MailContext(proxy.url, "secret-" + "z" * 32), dt.date.today()
+        )
+        await db.commit()
+        url = f"{proxy.url}/card/{issued.token}"
+        profile = tmp_path / "phone"
+        async with _phone(profile) as phone:
+            page = await phone.new_page()
+            await page.goto(url)
+            await page.get_by_role("heading", name="Ebba of the Lost Signal").wait_for()
+            check_url = await page.locator("#qr").get_attribute("data-url")
+            await asyncio.wait_for(proxy.worker_file_held.wait(), 20)  # it is installing
+            live_server.stop()
+            await proxy.stop()  # no signal at all: what the worker waits for fails
+            await _wait_for_async(
+                lambda: page.evaluate(
+                    "navigator.serviceWorker.getRegistration('/card/')"
+                    ".then(r => !r || !r.installing)"
+                )
+            )
+    finally:
+        await proxy.stop()
+
+    async with _phone(profile) as phone:  # at the event, the phone's browser starts cold
+        page = await phone.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("requestfailed", lambda r: errors.append(r.url))
+        await page.goto(url)
+        await page.get_by_role("heading", name="Ebba of the Lost Signal").wait_for()
+        await page.wait_for_selector("body[data-freshness=offline]")
+        assert await page.locator("#freshness-word").text_content() == "Offline"
+        assert await page.locator("#photo-slot img").is_visible()
+        assert decode_qr(await page.locator("#qr svg").screenshot()) == [check_url]
+        await page.wait_for_timeout(500)
+        assert errors == [], errors
 
 
 @pytest.mark.browser

@@ -46,3 +46,31 @@ async def test_create_admin_refuses_an_address_nobody_could_log_in_with(
     await db.commit()
     assert [a.email for a in admins] == ["root@example.org"]
     assert (await login(client, "root@example.org", "first password!")).status_code == 303
+
+
+async def test_create_admin_judges_age_by_the_organisations_date(
+    tmp_path, database_url, db, monkeypatch
+):
+    """A member made superuser on the organisation's first day of their 18th birth month
+    (already begun where it keeps its clock, not yet on the machine's) is an adult: one
+    "today" for the organisation, as the cards, checks and nightly jobs use."""
+    import datetime as dt
+
+    from server import clock
+    from server.core_commands import _create_admin
+    from server.settings.store import set_setting
+    from tests.factories import make_member
+
+    moment = dt.datetime(2027, 1, 31, 12, 0, tzinfo=dt.UTC)  # 2027-02-01 at UTC+14
+    member = await make_member(db, email="wulf@example.org", birth_month=2, birth_year=2009)
+    member_id = member.id
+    await set_setting(db, "time_zone", "Pacific/Kiritimati", None)
+    await db.commit()
+    monkeypatch.setattr(clock, "now", lambda: moment)
+    monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    await _create_admin("wulf@example.org", "a long password")
+    db.expire_all()
+    made = await db.get(Member, member_id)
+    assert made is not None and made.is_superuser
+    assert made.status == "active"
