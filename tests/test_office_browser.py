@@ -378,3 +378,26 @@ async def test_a_membership_card_opened_at_full_size_shows_without_console_error
     await page.goto(live_server.url + full_size)
     assert await page.evaluate("document.images[0].naturalWidth") > 0
     assert errors == []
+
+
+async def test_an_auth_card_of_a_long_unbroken_name_fits_a_320_px_phone(
+    sqlite_only, live_server, browser, db
+):
+    """The print sheet's title names the member: a 50-letter SCA name without a space
+    pushed the page 166 px past a 320 px screen (the sheet scrolls in its own box; the
+    page itself must not)."""
+    root = await make_staff(db, [], is_superuser=True, email="root@example.org")
+    long_name = "Ullasdóttirþorgeirsdóttirhalldórsdóttirgunnarsdóttir of the Marches"
+    member = await make_member(db, sca_name=long_name)
+    await db.commit()
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 320, "height": 640})
+    await _log_in(page, live_server.url, root.email)
+    title = page.get_by_role("heading", name=re.compile("Ullasdóttir"))
+    for path in (f"/members/{member.id}/auth-card", f"/auth-cards?ids={member.id}&paper=a4"):
+        await page.goto(live_server.url + path)
+        assert await page.locator(".pair").count() >= 1
+        width, client = await page.evaluate(OVERFLOW)
+        assert width <= client, (path, width)
+    await page.goto(f"{live_server.url}/members/{member.id}/auth-card")
+    assert await title.is_visible()
