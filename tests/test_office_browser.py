@@ -401,3 +401,19 @@ async def test_an_auth_card_of_a_long_unbroken_name_fits_a_320_px_phone(
         assert width <= client, (path, width)
     await page.goto(f"{live_server.url}/members/{member.id}/auth-card")
     assert await title.is_visible()
+
+
+async def test_the_skip_link_is_a_24_px_target_focused_or_not(
+    sqlite_only, live_server, browser, db
+):
+    """Measuring every link of a page with getBoundingClientRect found "Skip to content"
+    at 122 × 23 px (it took its padding only when focused)."""
+    page = await browser.new_page()
+    await page.goto(live_server.url + "/login")
+    skip = page.get_by_role("link", name="Skip to content")
+    box = await skip.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["x"] + box["width"] < 0
+    await page.keyboard.press("Tab")
+    assert await skip.evaluate("el => el === document.activeElement")
+    box = await skip.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["x"] >= 0
