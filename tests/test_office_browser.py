@@ -341,6 +341,13 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
         if small:
             found[path] = small
 
+    # A mail to a member: the outbox viewer links the member ("#3" was 23.6 × 27 px).
+    mail = OutboxMessage(
+        kind="x", to_addr="k@example.org", subject="S", body_text="b", member_id=people["kid"].id
+    )
+    db.add(mail)
+    await db.commit()
+    assert people["kid"].id < 10
     for path in ("/login", "/password-reset", "/register", "/check/hello-world"):
         await look(path)
     await _log_in(page, live_server.url, people["root"].email)
@@ -355,6 +362,7 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
         "/groups/new",
         "/auth-cards",
         f"/members/{parent}/auth-card",
+        f"/admin/outbox/{mail.id}",
     ):
         await look(path)
     assert found == {}
