@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "server.members.ageup_bench",
     "server.plugins.activities.bench_command",
     "server.backup.commands",
+    "server.wallet.commands",
 ]
 
 

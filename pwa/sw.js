@@ -12,13 +12,13 @@
  * while the worker installed still opens offline.
  */
 "use strict";
-var SHELL = "tessera-shell-v8";
+var SHELL = "tessera-shell-v9";
 var CARDS = "tessera-cards-v1";
 // Exactly the URLs templates/cards/card.html loads. A changed card.js or card.css gets a
 // new ?v= there and here (and a new SHELL): a page still running the old script after an
 // update would otherwise be served the old file from the old worker's cache.
 var SHELL_FILES = [
-  "/pwa/card.css?v=6", "/pwa/card.js?v=6", "/pwa/vendor/qrcode-generator/qrcode.js",
+  "/pwa/card.css?v=7", "/pwa/card.js?v=6", "/pwa/vendor/qrcode-generator/qrcode.js",
   "/pwa/icons/icon-192.png", "/pwa/icons/icon-512.png",
   "/pwa/icons/maskable-512.png", "/pwa/icons/apple-touch-icon.png"
 ];

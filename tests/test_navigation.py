@@ -37,6 +37,23 @@ async def test_the_menu_is_grouped_and_marks_the_current_page(client, db):
     assert detail.count("aria-current") == 1
 
 
+async def test_the_profile_s_own_pages_mark_my_profile(client, db):
+    """/me/cards and /me/membership-proof are reached from the profile and
+    lie under it: the menu says where the member is, for an officer and a member alike."""
+    officer = await make_staff(db, ["manage_members"])
+    member = await make_member(db)
+    await db.commit()
+    for who in (officer, member):
+        await login(client, who.email)
+        for path in ("/me/cards", "/me/membership-proof"):
+            page = await client.get(path)
+            assert page.status_code == 200, path
+            assert '<a href="/me" aria-current="true">My profile</a>' in page.text, path
+            assert page.text.count("aria-current") == 1, path
+        profile = (await client.get("/me")).text
+        assert '<a href="/me" aria-current="page">My profile</a>' in profile
+
+
 async def test_superusers_find_the_outbox_in_the_menu(client, db):
     root = await make_staff(db, [], is_superuser=True)
     await db.commit()

@@ -341,6 +341,13 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
         if small:
             found[path] = small
 
+    # A mail to a member: the outbox viewer links the member ("#3" was 23.6 × 27 px).
+    mail = OutboxMessage(
+        kind="x", to_addr="k@example.org", subject="S", body_text="b", member_id=people["kid"].id
+    )
+    db.add(mail)
+    await db.commit()
+    assert people["kid"].id < 10
     for path in ("/login", "/password-reset", "/register", "/check/hello-world"):
         await look(path)
     await _log_in(page, live_server.url, people["root"].email)
@@ -355,6 +362,7 @@ async def test_links_on_their_own_line_and_checkboxes_are_24_px(
         "/groups/new",
         "/auth-cards",
         f"/members/{parent}/auth-card",
+        f"/admin/outbox/{mail.id}",
     ):
         await look(path)
     assert found == {}
@@ -378,3 +386,42 @@ async def test_a_membership_card_opened_at_full_size_shows_without_console_error
     await page.goto(live_server.url + full_size)
     assert await page.evaluate("document.images[0].naturalWidth") > 0
     assert errors == []
+
+
+async def test_an_auth_card_of_a_long_unbroken_name_fits_a_320_px_phone(
+    sqlite_only, live_server, browser, db
+):
+    """The print sheet's title names the member: a 50-letter SCA name without a space
+    pushed the page 166 px past a 320 px screen (the sheet scrolls in its own box; the
+    page itself must not)."""
+    root = await make_staff(db, [], is_superuser=True, email="root@example.org")
+    long_name = "Ullasdóttirþorgeirsdóttirhalldórsdóttirgunnarsdóttir of the Marches"
+    member = await make_member(db, sca_name=long_name)
+    await db.commit()
+    page = await browser.new_page()
+    await page.set_viewport_size({"width": 320, "height": 640})
+    await _log_in(page, live_server.url, root.email)
+    title = page.get_by_role("heading", name=re.compile("Ullasdóttir"))
+    for path in (f"/members/{member.id}/auth-card", f"/auth-cards?ids={member.id}&paper=a4"):
+        await page.goto(live_server.url + path)
+        assert await page.locator(".pair").count() >= 1
+        width, client = await page.evaluate(OVERFLOW)
+        assert width <= client, (path, width)
+    await page.goto(f"{live_server.url}/members/{member.id}/auth-card")
+    assert await title.is_visible()
+
+
+async def test_the_skip_link_is_a_24_px_target_focused_or_not(
+    sqlite_only, live_server, browser, db
+):
+    """Measuring every link of a page with getBoundingClientRect found "Skip to content"
+    at 122 × 23 px (it took its padding only when focused)."""
+    page = await browser.new_page()
+    await page.goto(live_server.url + "/login")
+    skip = page.get_by_role("link", name="Skip to content")
+    box = await skip.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["x"] + box["width"] < 0
+    await page.keyboard.press("Tab")
+    assert await skip.evaluate("el => el === document.activeElement")
+    box = await skip.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["x"] >= 0

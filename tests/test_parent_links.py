@@ -154,3 +154,24 @@ async def test_a_parent_recorded_as_under_18_ends_the_links(db):
     await save_member(db, parent, {"birth_year": TODAY.year - 16}, actor_id=officer.id, today=TODAY)
     await db.commit()
     await _assert_links_ended(db, parent, kid, verified_kid, officer)
+
+
+async def test_the_officer_is_not_told_the_office_was_told_when_it_has_no_address(client, db):
+    """Deactivating a parent with no Membership Office email set: the children are
+    emailed, the office is not (it has no address), and the message says so instead of
+    "they and the Membership Office are told"."""
+    officer, parent, kid, verified_kid = await _family(db)
+    await set_setting(db, "membership_office_email", "", None)
+    await db.commit()
+    await login(client, officer.email)
+    token = await csrf_from(client, f"/members/{parent.id}/status")
+    response = await client.post(
+        f"/members/{parent.id}/deactivate",
+        data={"csrf_token": token, "version": parent.version, "reason": "Left the kingdom"},
+    )
+    page = (await client.get(response.headers["location"])).text
+    assert "is deactivated" in page and "parent link of" in page
+    assert "Membership Office are told" not in page
+    assert "no Membership Office email is set" in page
+    assert await _rows(db, OutboxMessage, OutboxMessage.kind == "parent_link_ended_office") == []
+    assert len(await _rows(db, OutboxMessage, OutboxMessage.kind == "parent_link_ended")) == 2

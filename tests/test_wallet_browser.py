@@ -45,6 +45,11 @@ async def test_the_member_adds_the_card_to_a_wallet(
     await page.reload()
     assert await page.evaluate("navigator.serviceWorker.controller !== null")
     await page.screenshot(path=str(artifacts / "card-wallet-links.png"), full_page=True)
+    # Both are targets a thumb hits on a 320 px phone (they were 19 px tall text links).
+    await page.set_viewport_size({"width": 320, "height": 640})
+    for name in ("Add to Apple Wallet", "Save to Google Wallet"):
+        box = await page.get_by_role("link", name=name).bounding_box()
+        assert box is not None and box["height"] >= 24 and box["x"] + box["width"] <= 320, name
 
     async with page.expect_download() as waiting:
         await page.get_by_role("link", name="Add to Apple Wallet").click()

@@ -18,8 +18,9 @@ from server.checks import codes
 from server.checks.runtime import keyring
 from server.config import Settings
 from server.members.actions import deactivate
-from server.wallet.delivery import deliver_once
-from server.wallet.models import WalletDelivery
+from server.wallet.commands import sync
+from server.wallet.delivery import Report, deliver_once
+from server.wallet.models import WalletDelivery, WalletPass
 from server.wallet.worker import WalletWorker
 from tests.card_fixtures import issued_token, reset_card_limiter  # noqa: F401
 from tests.check_fixtures import make_verified
@@ -204,3 +205,31 @@ async def test_a_pass_never_saved_is_not_updated(
     row = (await db.execute(select(WalletDelivery))).scalar_one()
     assert row.status == "dropped"
     assert "not saved" in row.last_error
+
+
+async def test_wallet_sync_from_cron_voids_and_tells_google(
+    app, client, db, settings, credentials, google_port
+):
+    """A deployment that runs its background jobs from cron (no wallet loop in
+    ``serve``): ``manage.py wallet-sync`` voids the pass of a revoked card link and
+    sends Google the update; nothing else ever did."""
+    assert not settings.run_background_jobs
+    member = await make_verified(db, sca_name="Aelfric of the Lake")
+    await db.commit()
+    token = await issued_token(db, settings, member)
+    saved = await client.get(f"/wallet/{token}/google")
+    object_id = decode(saved.headers["location"], credentials)[1]["payload"]["genericObjects"][0][
+        "id"
+    ]
+    await revoke_link(db, member, None, "Phone stolen", dt.date.today())
+    await db.commit()
+    recorded = Recorded()
+    async with serving(google_app(recorded, credentials.google_public_key), google_port):
+        changed, report = await sync(settings, rounds=5)
+        assert (changed, report.counts) == (1, {"sent": 1})
+        assert recorded.objects[object_id]["state"] == "INACTIVE"
+        # A second run finds nothing to do.
+        assert await sync(settings, rounds=5) == (0, Report())
+    voided = (await db.execute(select(WalletPass.voided_at))).scalar_one()
+    await db.commit()
+    assert voided is not None

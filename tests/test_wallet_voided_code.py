@@ -233,3 +233,37 @@ async def test_the_offline_scanner_refuses_a_voided_pass_code(
         assert await answer.get_attribute("data-mode") == "offline"
         answers[wallet] = await answer.get_attribute("data-result")
     assert answers == {"apple": "revoked", "google": "ok"}
+
+
+async def test_a_pass_code_is_refused_as_soon_as_its_card_link_is_revoked(
+    wallet_app, wallet_client, configured
+):
+    """An officer revokes a stolen phone's card link and a marshal scans the pass at
+    once: REVOKED, before the wallet loop has written the void (it checked OK for up to
+    10 s, and with background jobs off until a phone asked). The officer's page of the
+    member's passes says Voided straight away, and offline scanners list the codes."""
+    from server.cards.service import revoke_link
+
+    client = wallet_client
+    async with wallet_app.state.sessionmaker() as db:
+        member, marshal, token = await _member_and_marshal(db, configured)
+        officer = await make_staff(db, ["issue_card_links"], sca_name="Officer Osk")
+        await db.commit()
+        assert (await client.get(f"/wallet/{token}/apple.pkpass")).status_code == 200
+        assert (await client.get(f"/wallet/{token}/google")).status_code == 303
+        shown = set((await _codes(db)).values())
+        assert {await _result(client, c) for c in shown} == {"ok"}
+
+        await revoke_link(db, member, None, "Phone stolen", dt.date.today())
+        await db.commit()
+        assert {await _result(client, c) for c in shown} == {"revoked"}
+        await login(client, marshal.email)
+        listed = (await client.get("/check/revoked.json")).json()["entries"]
+        [entry] = [e for e in listed if e["p"] == member.public_id]
+        assert len(entry["voided"]) == 2
+
+        await login(client, officer.email)
+        page = await client.get(f"/members/{member.id}/wallet")
+        assert page.status_code == 200
+        assert page.text.count(">Voided</span>") == 2 and ">Live</span>" not in page.text
+        assert "The card link was revoked (Phone stolen)" in page.text

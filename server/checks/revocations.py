@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.cards.invalidation import invalidate
+from server.cards.models import CardLink
 from server.checks import codes
 from server.checks.models import CodeRevocation
 from server.database import utcnow
 from server.members.models import Member
 from server.wallet.models import WalletPass, WalletPassCode
+from server.wallet.void_state import PASS_IS_VOID
 
 ALL_CODES = 2**32 - 1  # "every code, whenever issued" in the revocation list
 
@@ -106,28 +108,30 @@ async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
             "before": int(before.timestamp()),
             "result": "revoked",
         }
-    # Wallet passes that were voided: exactly their codes (none a live pass shows) — the
+    # Wallet passes that were voided (or whose card link went: ``PASS_IS_VOID``): exactly their codes (none a live pass shows) — the
     # code a pass shows and those it showed before that are still valid (a phone offline
     # since shows them).
     shown: list[Any] = list(
         await db.execute(
             union_all(
-                select(Member.public_id, WalletPass.check_code, WalletPass.voided_at)
+                select(Member.public_id, WalletPass.check_code, PASS_IS_VOID)
                 .join(WalletPass, WalletPass.member_id == Member.id)
+                .join(CardLink, CardLink.id == WalletPass.card_link_id)
                 .where(WalletPass.check_code.is_not(None)),
-                select(Member.public_id, WalletPassCode.code, WalletPass.voided_at)
+                select(Member.public_id, WalletPassCode.code, PASS_IS_VOID)
                 .join(WalletPassCode, WalletPassCode.member_id == Member.id)
                 .join(WalletPass, WalletPass.id == WalletPassCode.pass_id)
+                .join(CardLink, CardLink.id == WalletPass.card_link_id)
                 .where(WalletPassCode.valid_until > utcnow()),
             )
         )
     )
     voided: dict[str, set[str]] = {}
     live: set[str] = set()
-    for public_id, code, voided_at in shown:
+    for public_id, code, void in shown:
         if code is None:
             continue
-        if voided_at is None:
+        if not void:
             live.add(code)
         else:
             voided.setdefault(public_id, set()).add(code)

@@ -25,7 +25,7 @@ from server.database import utcnow
 from server.db.transactions import lock_for_write
 from server.members.ageup import age_up_member
 from server.members.models import Member
-from server.members.parent_links import end_links_to
+from server.members.parent_links import end_links_to, ended_words
 from server.members.service import STALE_MESSAGE
 from server.members.status import is_adult, label, refresh_status
 
@@ -234,14 +234,8 @@ async def deactivate(
     await end_all(db, member.id, "deactivated")
     await _finish(db, member, actor, "member.deactivate", before, today, note=reason)
     children = await end_links_to(db, member, actor_id=actor.id, today=today)
-    return f"{member.display_name} is deactivated.{_links_ended(children)}"
-
-
-def _links_ended(children: list[Member]) -> str:
-    if not children:
-        return ""
-    names = ", ".join(c.display_name for c in children)
-    return f" The parent link of {names} ended; they and the Membership Office are told."
+    ended = await ended_words(db, children)
+    return f"{member.display_name} is deactivated." + (f" {ended}" if ended else "")
 
 
 async def reactivate(

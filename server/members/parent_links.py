@@ -105,6 +105,20 @@ async def end_links_to(
     return ended
 
 
+async def ended_words(db: AsyncSession, children: list[Member]) -> str:
+    """What the officer's message says of the links ``end_links_to`` ended: whose, and
+    who is told (the Membership Office only when its address is set)."""
+    if not children:
+        return ""
+    names = ", ".join(c.display_name for c in children)
+    if (await load_settings(db)).get("membership_office_email"):
+        return f"The parent link of {names} ended; they and the Membership Office are told."
+    return (
+        f"The parent link of {names} ended; they are told. The Membership Office is not: "
+        "no Membership Office email is set in the settings."
+    )
+
+
 async def _tell(db: AsyncSession, parent: Member, children: list[Member], why: str) -> None:
     site = await load_settings(db)
     for child in children:

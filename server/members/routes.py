@@ -27,6 +27,7 @@ from server.members.branches import all_branches, branch_options
 from server.members.form import info_fields, read_member_form
 from server.members.lookup import LIST_PERMISSIONS, REGISTER_PERMISSIONS, path_member
 from server.members.models import Member
+from server.members.parent_links import ended_words
 from server.members.search import (
     CARD_FILTERS,
     MEMBERSHIP_FILTERS,
@@ -218,10 +219,7 @@ async def member_delete(request: Request) -> Response:
     await db.commit()
     flash(request, f"{name} was deleted. Their history stays readable; the email is free again.")
     if children:
-        names = ", ".join(c.display_name for c in children)
-        flash(
-            request, f"The parent link of {names} ended; they and the Membership Office are told."
-        )
+        flash(request, await ended_words(db, children))
     return RedirectResponse("/members", status_code=303)
 
 

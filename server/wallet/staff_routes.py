@@ -22,6 +22,7 @@ from server.auth.precedence import refusal, require_may_act
 from server.config import Settings
 from server.members.models import Member
 from server.wallet.models import WalletDelivery, WalletDevice, WalletPass
+from server.wallet.refresh import refresh
 from server.wallet.voiding import WALLET_NAMES, VoidRefused, void_pass
 from server.web.forms import FormReader, parse_id
 from server.web.templating import flash, render
@@ -42,6 +43,14 @@ async def _page(
     request: Request, member: Member, errors: dict[int, str] | None = None, status_code: int = 200
 ) -> Response:
     db = request.state.db
+    settings: Settings = request.app.state.settings
+    # Bring the member's passes up to date first, as a phone asking would: right after
+    # the card link was revoked the page says "Voided", not "Live" until the wallet
+    # loop's next round (or forever, with background jobs off).
+    live = select(WalletPass.id).where(
+        WalletPass.member_id == member.id, WalletPass.voided_at.is_(None)
+    )
+    await refresh(db, settings, list((await db.execute(live)).scalars()))
     passes = list(
         (
             await db.execute(
@@ -76,7 +85,6 @@ async def _page(
         officer.id: officer.display_name
         for officer in (await db.execute(select(Member).where(Member.id.in_(voider_ids)))).scalars()
     }
-    settings: Settings = request.app.state.settings
     return render(
         request,
         "wallet/member.html",
