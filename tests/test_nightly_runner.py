@@ -162,3 +162,37 @@ async def test_a_stopping_server_stops_while_its_nightly_tick_waits_for_the_data
         done, _ = await asyncio.wait([loop], timeout=8)
     assert done, "the nightly loop did not stop when the server did"
     assert loop.cancelled(), loop.exception()
+
+
+async def test_jobs_a_stopping_server_did_not_reach_run_at_the_next_wake(app):
+    """A deploy restarts the server while its nightly run is half done: the lock was
+    released with the day marked as run, so the scheduler skipped the jobs it had not
+    reached until the next day. Now the next wake (of any worker) runs them, and only
+    them."""
+    today = dt.date(2030, 6, 3)
+    reached: list[str] = []
+    stop_here = asyncio.Event()
+
+    async def long_job(db, day):
+        reached.append("long")
+        if len(reached) == 1:
+            stop_here.set()
+            await asyncio.Event().wait()  # the server stops while it runs
+        return "long job done"
+
+    registry.register(registry.NightlyJob("test_long", 1000, long_job))
+    try:
+        first = asyncio.create_task(tick(app, today))
+        await asyncio.wait_for(stop_here.wait(), 30)
+        first.cancel()  # SIGTERM
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        again = await tick(app, today)  # the next wake, in this or another worker
+        assert again.ran, again.reason
+        assert dict(again.results)["test_long"] == "long job done"
+        assert all(
+            text.startswith("skipped") for name, text in again.results if name != "test_long"
+        )
+        assert not (await tick(app, today)).ran  # and then it is done for the day
+    finally:
+        registry._JOBS.pop("test_long")
