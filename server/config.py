@@ -15,6 +15,7 @@ from starlette.config import Config, Environ, environ
 from starlette.datastructures import Secret
 
 from server.datafiles import make_private
+from server.keyfiles import read_private
 from server.wallet.config import WalletConfig, load_wallet_config
 
 REBUILDERS = ("process", "thread")
@@ -65,7 +66,7 @@ class Settings:
 def _secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
-        return path.read_text().strip()
+        return read_private(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     path.touch(mode=0o600)

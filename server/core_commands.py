@@ -106,6 +106,7 @@ def serve(args: argparse.Namespace) -> int:
     # Made before the workers start: the file to copy to the other machines exists
     # (README, "Running on PostgreSQL") before the first card is signed.
     keyring.ensure(settings.data_dir)
+    keyring.read(settings.data_dir)  # one it cannot read stops serve here, not a request
     warning = foreign_key_warning(settings.database_url, settings.data_dir)
     if warning:
         print(warning, file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Keeping the data directory private: the directory 0700, the SQLite files 0600.
+"""Keeping the data directory private: the directory 0700, the SQLite and key files 0600.
 
 The process's umask is set to 077, so every file it creates — the database and its
 ``-wal``/``-shm`` files, keys, backups — is private to its user; files from before are
@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from server.db.target import BadDatabaseURL, DatabaseTarget
+from server.keyfiles import narrow
 
 log = logging.getLogger("tessera")
 
@@ -23,6 +24,7 @@ def make_private(data_dir: Path, database_url: str) -> None:
     os.umask(0o077)
     try:
         data_dir.chmod(0o700)
+        narrow(data_dir)
         try:
             found = DatabaseTarget.parse(database_url).sqlite_path
         except BadDatabaseURL:

@@ -20,6 +20,7 @@ from server.config import ConfigError
 from server.db.busy import is_busy
 from server.db.outage import exception_chain
 from server.db.target import BadDatabaseURL
+from server.keyfiles import KeyFileProblem
 from server.mail.delivery import BadSmtpURL
 from server.migrate import SchemaNewer
 from server.wallet.config import WalletConfigError
@@ -76,7 +77,7 @@ def explain(error: BaseException, database_url: str = "") -> str:
     chain = list(exception_chain(error))
     text = " ".join(str(e) for e in chain)
     for e in chain:
-        if isinstance(e, SchemaNewer):
+        if isinstance(e, SchemaNewer | KeyFileProblem):
             return str(e)
         if isinstance(e, ConfigError):
             return f"{str(e).rstrip('.')}.\nFix it in the environment (the README's Configuration table lists them)."

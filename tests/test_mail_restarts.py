@@ -289,3 +289,29 @@ async def test_stopping_hands_the_rest_back_while_the_message_in_flight_is_finis
         smtp.stop()
     assert (await _statuses(db)) == {"sent": 1, "queued": 4}
     assert [m["To"] for m in smtp.messages] == ["m0@example.org"]
+
+
+async def test_a_message_sent_again_after_a_kill_carries_the_same_message_id(app, db, settings):
+    """kill -9 between the SMTP server's "250" and the row marked sent: the message is
+    sent again once its claim runs out (README, "When mail fails": at most one per
+    worker). Each copy had a fresh Message-ID, so the member's mail client showed it
+    twice; with the same one, mail servers and clients treat it as one message."""
+    smtp = SmtpCapture()
+    smtp.start()
+    try:
+        queue_email(db, to="twice@example.org", template="card_link", context=_ctx())
+        await db.commit()
+        smtp_settings = settings_with(settings, smtp)
+        assert (await deliver_once(app.state.sessionmaker, smtp_settings)).sent == 1
+        # What a kill -9 right after the server's "250" leaves: the row still claimed.
+        row = (await db.execute(select(OutboxMessage))).scalar_one()
+        row.status, row.claimed_by = "sending", "vm:999999"
+        row.claimed_until = dt.datetime.now(dt.UTC)
+        await db.commit()
+        later = dt.datetime.now(dt.UTC) + LEASE + dt.timedelta(seconds=1)
+        assert (await deliver_once(app.state.sessionmaker, smtp_settings, now=later)).sent == 1
+    finally:
+        smtp.stop()
+    first, again = smtp.messages
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].endswith("@testserver>")

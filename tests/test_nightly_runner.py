@@ -6,8 +6,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from server.db.transactions import lock_for_write
 from server.members.models import Member
-from server.nightly import registry
+from server.nightly import registry, scheduler
 from server.nightly.models import JobLock
 from server.nightly.runner import acquire, run_nightly
 from server.nightly.scheduler import tick
@@ -139,3 +140,59 @@ def test_two_nightly_commands_started_together_run_each_job_once(
         [*command, "--force"], cwd=root, env=env, capture_output=True, text=True, timeout=120
     )
     assert forced.returncode == 0 and "age_up: " in forced.stdout and "skipped" not in forced.stdout
+
+
+async def test_a_stopping_server_stops_while_its_nightly_tick_waits_for_the_database(
+    app, monkeypatch
+):
+    """SIGTERM to ``serve --workers 2`` while one worker's scheduler waited for the
+    nightly lock (the other worker held the database): the cancelled statement left the
+    SQLite connection invalid, its rollback raised PendingRollbackError in place of the
+    cancellation, the loop logged "tick failed" and slept ten minutes, and the worker
+    never stopped (uvicorn waits for the app's shutdown for ever)."""
+    monkeypatch.setattr(scheduler.random, "uniform", lambda a, b: 0.0)
+    sm = app.state.sessionmaker
+    await acquire(sm, "setup", dt.date(2030, 1, 1), only_if_due=False)  # the lock row
+    async with sm() as other, other.begin():
+        await lock_for_write(other)  # the other worker, mid-write
+        await other.execute(select(JobLock).with_for_update())
+        loop = asyncio.create_task(scheduler.daily_nightly_jobs(app))
+        await asyncio.sleep(0.5)  # waiting for the lock now
+        loop.cancel()  # the server stops
+        done, _ = await asyncio.wait([loop], timeout=8)
+    assert done, "the nightly loop did not stop when the server did"
+    assert loop.cancelled(), loop.exception()
+
+
+async def test_jobs_a_stopping_server_did_not_reach_run_at_the_next_wake(app):
+    """A deploy restarts the server while its nightly run is half done: the lock was
+    released with the day marked as run, so the scheduler skipped the jobs it had not
+    reached until the next day. Now the next wake (of any worker) runs them, and only
+    them."""
+    today = dt.date(2030, 6, 3)
+    reached: list[str] = []
+    stop_here = asyncio.Event()
+
+    async def long_job(db, day):
+        reached.append("long")
+        if len(reached) == 1:
+            stop_here.set()
+            await asyncio.Event().wait()  # the server stops while it runs
+        return "long job done"
+
+    registry.register(registry.NightlyJob("test_long", 1000, long_job))
+    try:
+        first = asyncio.create_task(tick(app, today))
+        await asyncio.wait_for(stop_here.wait(), 30)
+        first.cancel()  # SIGTERM
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        again = await tick(app, today)  # the next wake, in this or another worker
+        assert again.ran, again.reason
+        assert dict(again.results)["test_long"] == "long job done"
+        assert all(
+            text.startswith("skipped") for name, text in again.results if name != "test_long"
+        )
+        assert not (await tick(app, today)).ran  # and then it is done for the day
+    finally:
+        registry._JOBS.pop("test_long")

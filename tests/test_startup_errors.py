@@ -371,3 +371,35 @@ def test_a_command_that_finds_the_database_busy_says_so(database_url, tmp_path, 
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2, done.stderr
     assert "stayed busy" in lines[0] and "Run the command again" in lines[1]
+
+
+@pytest.mark.parametrize("key_file", ["secret_key", "check_keys.json"])
+def test_a_key_file_other_users_may_read_is_made_private_at_start(tmp_path, key_file):
+    """An operator copies the keys by hand (README: "copy it (mode 0600)") and forgets
+    the mode: serve started and signed sessions and check codes with a key anyone on
+    the machine could read, and said nothing. Now it is narrowed like the database
+    files, with a warning naming it."""
+    from server.checks import keyring
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "secret_key").write_text("k" * 48)
+    keyring.ensure(data)
+    (data / key_file).chmod(0o644)
+    _port, done = _serve_on_a_taken_port(tmp_path, {})
+    assert (data / key_file).stat().st_mode & 0o777 == 0o600
+    assert f"{data / key_file} could be read by other users (mode 0644); it is 0600 now" in (
+        done.stderr
+    )
+
+
+def test_an_empty_secret_key_file_stops_every_command(tmp_path):
+    """An empty ``secret_key`` (a restore by hand that went wrong) signed sessions with
+    the empty string."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "secret_key").touch(mode=0o600)
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    done = _manage(env | {"TESSERA_DATA_DIR": str(data)}, "migrate")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[0] == f"{data / 'secret_key'} is empty."

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from server.keyfiles import read_private
+
 FILE_NAME = "check_keys.json"
 RELOAD_SECONDS = 5.0
 MAX_KEY_ID = 0xFFFF
@@ -128,13 +130,13 @@ def _write_new(path: Path, ring: Keyring) -> None:
 def read(data_dir: Path) -> Keyring | None:
     """The keyring in ``data_dir``, or None when there is none (nothing is made)."""
     path = data_dir / FILE_NAME
-    return _parse(path.read_text()) if path.exists() else None
+    return _parse(read_private(path)) if path.exists() else None
 
 
 def load_or_create(data_dir: Path) -> Keyring:
     """The keyring in ``data_dir``; made (one key pair) if there is none yet."""
     ensure(data_dir)
-    return _parse((data_dir / FILE_NAME).read_text())
+    return _parse(read_private(data_dir / FILE_NAME))
 
 
 def ensure(data_dir: Path) -> None:

@@ -78,6 +78,12 @@ def install(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _ended(connection: Connection) -> None:
+        # An invalidated connection (a statement cancelled mid-way: a stopping server)
+        # has no DBAPI connection to hold the state, and asking for it raises
+        # PendingRollbackError in place of the rollback (and of the cancellation
+        # behind it). Its replacement starts afresh at the next ``begin``.
+        if connection.invalidated:
+            return
         connection.info[STATE] = None
 
 

@@ -46,13 +46,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import ipaddress
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -166,6 +168,18 @@ def _loopback_host(host: str) -> bool:
         return False
 
 
+def message_id(row: OutboxMessage, settings: Settings) -> str:
+    """The same ``Message-ID`` every time this outbox row is sent: a copy sent again (the
+    one message in flight when a process was killed, mail queued again by a restore or
+    a retry) is recognised as the same message by mail servers and clients, which show
+    it once. Keyed with SECRET_KEY, so it tells recipients nothing about the outbox."""
+    made = row.created_at.strftime("%Y%m%d%H%M%S%f")
+    digest = hmac.new(
+        str(settings.secret_key).encode(), f"outbox:{row.id}:{made}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    return f"<{digest}@{urlsplit(settings.base_url).hostname or 'localhost'}>"
+
+
 def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     key = str(settings.secret_key)
     message = EmailMessage()
@@ -173,7 +187,7 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     message["To"] = row.to_addr
     message["Subject"] = row.subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=urlsplit(settings.base_url).hostname or "localhost")
+    message["Message-ID"] = message_id(row, settings)
     message.set_content(unseal(row.body_text, key))
     if row.body_html:
         message.add_alternative(unseal(row.body_html, key), subtype="html")

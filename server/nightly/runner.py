@@ -117,27 +117,35 @@ async def acquire(
 
 
 async def release(
-    sessionmaker: async_sessionmaker[AsyncSession], holder: str, today: dt.date, summary: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    holder: str,
+    today: dt.date | None,
+    summary: str,
 ) -> None:
+    """Hand the lock back; with ``today``, mark the jobs as run for that date."""
     await retry_when_busy(
         lambda: _release(sessionmaker, holder, today, summary), what="nightly lock"
     )
 
 
 async def _release(
-    sessionmaker: async_sessionmaker[AsyncSession], holder: str, today: dt.date, summary: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    holder: str,
+    today: dt.date | None,
+    summary: str,
 ) -> None:
+    values: dict[str, object] = {"holder": None, "locked_until": None}
+    if today is not None:
+        values |= {
+            "last_run_on": today,
+            "last_finished_at": utcnow(),
+            "last_result": summary[:4000],
+        }
     async with sessionmaker() as db, db.begin():
         await db.execute(
             update(JobLock)
             .where(JobLock.name == LOCK_NAME, JobLock.holder == holder)
-            .values(
-                holder=None,
-                locked_until=None,
-                last_run_on=today,
-                last_finished_at=utcnow(),
-                last_result=summary[:4000],
-            )
+            .values(values)
         )
 
 
@@ -234,11 +242,16 @@ async def run_nightly(
             log.info("nightly jobs for %s not run: %s", today, reason)
         return NightlyRun(ran=False, reason=reason)
     run = NightlyRun(ran=True)
+    finished = False
     try:
         run = await run_jobs(sessionmaker, today, force=force, holder=holder)
+        finished = True
     finally:
+        # Stopped part-way (the server stopping, the database gone): the lock is handed
+        # back but the day is not marked as run, so the scheduler's next wake runs the
+        # jobs that had not succeeded yet (those that had are skipped).
         summary = "; ".join(f"{name}: {text}" for name, text in run.results)
-        await release(sessionmaker, holder, today, summary)
+        await release(sessionmaker, holder, today if finished else None, summary)
     return run
 
 
