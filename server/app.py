@@ -210,7 +210,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             RequestObserver, metrics=request_metrics, access_log=access_log(settings.access_log)
         ),
         Middleware(
-            HotRoutes, routes=HOT_ROUTES, sessionless=SESSIONLESS_PREFIXES, https=settings.https
+            HotRoutes,
+            routes=HOT_ROUTES,
+            sessionless=SESSIONLESS_PREFIXES,
+            secret_key=str(settings.secret_key),
+            https=settings.https,
         ),
         Middleware(SecurityHeadersMiddleware, https=settings.https),
         Middleware(
