@@ -144,6 +144,8 @@ async def test_members_get_passes_and_staff_void_them(wallet_app, wallet_client,
         refused = await client.post(action, data={"csrf_token": csrf, "reason": "  "})
         assert refused.status_code == 400
         assert "Give a reason" in refused.text
+        # The error summary takes the focus and leads to the field (as every form's does).
+        assert 'id="error-summary"' in refused.text and 'href="#reason-' in refused.text
         assert (await db.get(WalletPass, apple_pass.id)).voided_at is None
         await db.commit()
         voided = await client.post(action, data={"csrf_token": csrf, "reason": "Phone stolen"})
