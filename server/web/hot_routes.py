@@ -81,8 +81,9 @@ class HotRoutes:
         try:
             response = await scope["endpoint"](Request(scope, receive, send))
         except Exception as exc:
-            # Not the exception itself: its text may hold the statement's values.
-            log.debug("%s: %s; the full stack answers", scope["path"], type(exc).__name__)
+            # Neither the path (a card token, a check code) nor the exception's text (it may
+            # hold the statement's values).
+            log.debug("a hot route's endpoint: %s; the full stack answers", type(exc).__name__)
             raise _Unanswered from None
         add_defaults(response.raw_headers, self.defaults)
         await response(scope, receive, send)
