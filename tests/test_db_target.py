@@ -115,7 +115,9 @@ async def test_cards_and_checks_are_served_with_url_options(
     server.log_path.parent.mkdir(parents=True, exist_ok=True)
     server.start()
     try:
-        async with httpx.AsyncClient(base_url=server.url) as http:
+        # The first card is built by the rebuilder process, which may still be starting
+        # on a busy machine: wait for it as a phone would, not httpx's 5 s.
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             card = await http.get(f"/card/{token}.json")
             assert card.status_code == 200, server.log()
             assert card.json()["member"]["sca_name"] == "Options Everywhere"
