@@ -20,7 +20,7 @@ from sqlalchemy.dialects import sqlite
 
 from server import clock
 from server.cards.invalidation import CURRENT_EPOCH
-from server.cards.models import CardLink, CardPayload
+from server.cards.models import CardPayload
 from server.checks.revocations import LATEST_REVOCATION
 from server.db.hot import HotConnections, compiled
 from server.members.models import Branch, Member
@@ -92,16 +92,14 @@ WITH_VIEW_POSTGRESQL_SQL = compiled(WITH_VIEW_QUERY)[1]
 
 # Whether a code is a wallet pass's that was voided (and no live pass shows it): the
 # code a pass shows, or one it showed before (``WalletPassCode``), which a phone offline
-# since still shows. A pass counts as void once its card link goes (``PASS_IS_VOID``). Parameters: member id, code, member id, code.
+# since still shows. A pass counts as void once its card link goes (``PASS_IS_VOID``).
+# Parameters: member id, code, member id, code.
 VOIDED_QUERY = union_all(
-    select(PASS_IS_VOID)
-    .join(CardLink, CardLink.id == WalletPass.card_link_id)
-    .where(
+    select(PASS_IS_VOID).where(
         WalletPass.member_id == bindparam("member_id"),
         WalletPass.check_code == bindparam("code"),
     ),
     select(PASS_IS_VOID)
-    .join(CardLink, CardLink.id == WalletPass.card_link_id)
     .join(WalletPassCode, WalletPassCode.pass_id == WalletPass.id)
     .where(
         WalletPassCode.member_id == bindparam("earlier_member_id"),

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.log import record
 from server.cards.invalidation import invalidate
-from server.cards.models import CardLink
 from server.checks import codes
 from server.checks.models import CodeRevocation
 from server.database import utcnow
@@ -108,20 +107,18 @@ async def revocation_list(db: AsyncSession) -> list[dict[str, Any]]:
             "before": int(before.timestamp()),
             "result": "revoked",
         }
-    # Wallet passes that were voided (or whose card link went: ``PASS_IS_VOID``): exactly their codes (none a live pass shows) — the
-    # code a pass shows and those it showed before that are still valid (a phone offline
-    # since shows them).
+    # Wallet passes that were voided (or whose card link went: ``PASS_IS_VOID``): exactly
+    # their codes (none a live pass shows) — the code a pass shows and those it showed
+    # before that are still valid (a phone offline since shows them).
     shown: list[Any] = list(
         await db.execute(
             union_all(
                 select(Member.public_id, WalletPass.check_code, PASS_IS_VOID)
                 .join(WalletPass, WalletPass.member_id == Member.id)
-                .join(CardLink, CardLink.id == WalletPass.card_link_id)
                 .where(WalletPass.check_code.is_not(None)),
                 select(Member.public_id, WalletPassCode.code, PASS_IS_VOID)
                 .join(WalletPassCode, WalletPassCode.member_id == Member.id)
                 .join(WalletPass, WalletPass.id == WalletPassCode.pass_id)
-                .join(CardLink, CardLink.id == WalletPass.card_link_id)
                 .where(WalletPassCode.valid_until > utcnow()),
             )
         )

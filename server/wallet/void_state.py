@@ -9,12 +9,17 @@ revoking transaction commits, as the README promises.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, or_, select
 
 from server.cards.models import CardLink
 from server.wallet.models import WalletPass
 
-# Read with ``CardLink`` joined on ``WalletPass.card_link_id``.
+# A column of any statement over ``WalletPass`` (its card link read as a correlated
+# subquery, so no caller has to join it).
 PASS_IS_VOID: ColumnElement[bool] = or_(
-    WalletPass.voided_at.is_not(None), CardLink.revoked_at.is_not(None)
+    WalletPass.voided_at.is_not(None),
+    select(CardLink.revoked_at)
+    .where(CardLink.id == WalletPass.card_link_id)
+    .scalar_subquery()
+    .is_not(None),
 )
