@@ -85,6 +85,19 @@ def _edit_data(member: Member, **changes: object) -> dict[str, object]:
     }
 
 
+async def _officer_at_edit_form(
+    client: httpx.AsyncClient, db, **member: object
+) -> tuple[Member, Member, str]:
+    """An officer logged in on a member's edit form: the officer, the member (made with
+    ``member``) and the form's CSRF token."""
+    offices = await Offices.make(db)
+    officer = await offices.person(db, "officer")
+    edited = await offices.person(db, "member", **member)
+    await db.commit()
+    await login(client, officer.email)
+    return officer, edited, await csrf_from(client, f"/members/{edited.id}/edit")
+
+
 async def _mail_to(db, address: str) -> list[OutboxMessage]:
     rows = list(
         (
@@ -130,12 +143,9 @@ async def test_1_a_deputy_cannot_take_over_the_superuser(client, db):
 
 async def test_1_a_changed_login_email_is_announced_and_a_reset_tells_the_old_address(client, db):
     """Even a legitimate officer changing an email cannot then reset the password silently."""
-    offices = await Offices.make(db)
-    officer = await offices.person(db, "officer")
-    member = await offices.person(db, "member", email="old.address@example.org")
-    await db.commit()
-    await login(client, officer.email)
-    token = await csrf_from(client, f"/members/{member.id}/edit")
+    officer, member, token = await _officer_at_edit_form(
+        client, db, email="old.address@example.org"
+    )
     data = {**_edit_data(member, email=ATTACKER_INBOX), "csrf_token": token}
     assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
     [notice] = await _mail_to(db, "old.address@example.org")
@@ -500,12 +510,7 @@ async def test_7_retiring_the_previous_key_makes_mobile_cards_stale_at_once(
 
 
 async def test_7_invisible_direction_controls_are_stripped_from_names(client, db):
-    offices = await Offices.make(db)
-    officer = await offices.person(db, "officer")
-    member = await offices.person(db, "member")
-    await db.commit()
-    await login(client, officer.email)
-    token = await csrf_from(client, f"/members/{member.id}/edit")
+    _, member, token = await _officer_at_edit_form(client, db)
     spoof = "Hal\u202efdlaw\u202c of the \u2066Lake\u2069\u200b"
     data = {**_edit_data(member, sca_name=spoof), "csrf_token": token}
     assert (await client.post(f"/members/{member.id}/edit", data=data)).status_code == 303
@@ -610,12 +615,7 @@ async def test_sec2_a_name_of_invisible_fillers_is_refused_not_shown_blank(clien
     and a marshal's check then showed a member with a blank name, and a name with a
     filler or a line separator inside looked like another member's. They are stripped
     now like the direction controls, so a name of nothing but them is no name at all."""
-    offices = await Offices.make(db)
-    officer = await offices.person(db, "officer")
-    member = await offices.person(db, "member")
-    await db.commit()
-    await login(client, officer.email)
-    token = await csrf_from(client, f"/members/{member.id}/edit")
+    _, member, token = await _officer_at_edit_form(client, db)
     names = {"sca_name": BLANK_LOOKING, "first_name": BLANK_LOOKING, "last_name": "\u3164"}
     blank = {**_edit_data(member, **names), "csrf_token": token}
     refused = await client.post(f"/members/{member.id}/edit", data=blank)
