@@ -46,8 +46,14 @@ async def _is_empty(url: str) -> bool:
 @command("migrate", "Bring the database schema up to date.")
 def migrate(args: argparse.Namespace) -> int:
     settings = load_settings()
-    asyncio.run(upgrade(settings.database_url))
-    print("Database is up to date.")
+    before, after = asyncio.run(upgrade(settings.database_url))
+    if before == after:
+        print(f"Database is up to date (at {', '.join(sorted(after))}): nothing to migrate.")
+    else:  # the revisions that moved (a plugin's branch may not have)
+        was = ", ".join(sorted(before - after)) or "an empty database"
+        print(
+            f"Database migrated from {was} to {', '.join(sorted(after - before))}; it is up to date."
+        )
     return 0
 
 

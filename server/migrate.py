@@ -70,19 +70,22 @@ def _check_not_newer(connection: Connection, config: Config) -> set[str]:
     return current
 
 
-def _upgrade(connection: Connection, config: Config) -> None:
-    _check_not_newer(connection, config)
+def _upgrade(connection: Connection, config: Config) -> tuple[set[str], set[str]]:
+    before = _check_not_newer(connection, config)
     config.attributes["connection"] = connection
     command.upgrade(config, "heads")
+    return before, set(MigrationContext.configure(connection).get_current_heads())
 
 
-async def upgrade(database_url: str) -> None:
-    """Bring the database to the newest revision of every branch."""
+async def upgrade(database_url: str) -> tuple[set[str], set[str]]:
+    """Bring the database to the newest revision of every branch; returns the
+    revisions before and after (empty before: a new database)."""
     engine = make_engine(database_url)
     async with engine.connect() as connection:
-        await connection.run_sync(_upgrade, alembic_config(database_url))
+        revisions = await connection.run_sync(_upgrade, alembic_config(database_url))
         await connection.commit()
     await engine.dispose()
+    return revisions
 
 
 def _pending(connection: Connection, config: Config) -> bool:

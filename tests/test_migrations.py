@@ -3,12 +3,14 @@ and 0009 step down and back up with rows in place."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -22,6 +24,7 @@ from server.members.models import Member
 from server.members.search import SEARCH_TABLE
 from server.migrate import alembic_config
 from server.plugins import registry as plugin_registry
+from tests.live import run_manage
 
 # Indexes on expressions, which SQLAlchemy cannot reflect from SQLite (it warns and skips
 # them): compared by their definition below instead.
@@ -295,3 +298,27 @@ def test_the_search_table_finds_the_same_members_with_or_without_trigrams(trigra
         assert ids(connection, "ragn") == [1] and ids(connection, "ulf") == []
         connection.execute("DELETE FROM members WHERE id = 2")
         assert ids(connection, "uma") == []
+
+
+async def test_migrate_says_what_it_did(tmp_path):
+    """``migrate`` said "Database is up to date." whatever it had done: an operator
+    upgrading could not tell whether a migration ran."""
+    env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    first = run_manage(env, "migrate")
+    assert first.returncode == 0, first.stderr
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tessera.sqlite3'}"
+    script = ScriptDirectory.from_config(alembic_config(url))
+    heads = sorted(script.get_heads())  # the core's and each plugin's
+    assert f"migrated from an empty database to {', '.join(heads)};" in first.stdout
+    latest = script.get_revision(max(h for h in heads if h.isdigit()))  # the core's
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        await conn.run_sync(_alembic(url, "downgrade", str(latest.down_revision)))
+        await conn.commit()
+    await engine.dispose()
+    again = run_manage(env, "migrate")
+    assert again.returncode == 0, again.stderr
+    assert f"migrated from {latest.down_revision} to {latest.revision};" in again.stdout
+    idle = run_manage(env, "migrate")
+    assert "nothing to migrate" in idle.stdout
