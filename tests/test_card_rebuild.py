@@ -336,3 +336,39 @@ async def test_a_batch_reads_in_the_same_few_statements_whatever_its_size(db, se
         built is not None and '"photo":"data:image/jpeg' in built.body for built in many.values()
     )
     assert one[ids[0]] is not None
+
+
+async def test_a_store_writes_every_unchanged_payload_in_one_statement(db, settings):
+    """The storer writes a batch in one statement (on PostgreSQL an UPDATE over arrays,
+    not a statement per payload) and still skips a payload whose member changed after
+    it was built."""
+    members = [await make_member(db, sca_name=f"Stored {n}") for n in range(3)]
+    ids = [m.id for m in members]
+    await builder.ensure_rows(db, ids)
+    await db.commit()
+    built = await builder.build_many(db, ids, settings)
+    await db.rollback()
+    members[1].sca_name = "Renamed meanwhile"  # invalidates that card after its build
+    await invalidate(db, [ids[1]])
+    await db.commit()
+    statements: list[tuple[str, bool]] = []
+
+    def counted(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((statement, executemany))
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        assert await builder.store(db, built.values(), later=True) == 3
+        await db.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    writes = [s for s in statements if s[0].lstrip().upper().startswith("UPDATE")]
+    assert len(writes) == 1
+    if engine.dialect.name == "postgresql":
+        assert not writes[0][1] and "unnest" in writes[0][0]
+    query = select(CardPayload.member_id, CardPayload.body).where(CardPayload.member_id.in_(ids))
+    rows = {member_id: body for member_id, body in (await db.execute(query)).all()}
+    await db.rollback()
+    assert "Stored 0" in rows[ids[0]] and "Stored 2" in rows[ids[2]]
+    assert rows[ids[1]] is None  # stale: rebuilt at its next ask, never the old name

@@ -9,7 +9,9 @@ in one statement, then the app settings (kept per card epoch) and the plugin sec
 marshal's view of the member (``check_view``) — in memory. Nothing is locked meanwhile.
 ``store`` then writes the payloads in one short write transaction, each only if its
 generation is still the one it was built from (a payload invalidated meanwhile is not
-overwritten) — the write lock is held for the UPDATE, never while building.
+overwritten) — the write lock is held for the UPDATE, never while building. On
+PostgreSQL the UPDATE is one statement over arrays (``unnest``): one round trip and one
+plan whatever the number of payloads, where an executemany sends a statement per row.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, bindparam, select, update
+from sqlalchemy import BindParameter, Integer, Table, Text, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -204,7 +207,9 @@ async def store(
             inserts.append({"member_id": item.member_id, "generation": 0, **row})
         else:
             updates.append({"m": item.member_id, "g": item.generation, **item.row()})
-    if updates:
+    if updates and db.get_bind().dialect.name == "postgresql":
+        await db.execute(_PG_UPDATE, {name: [row[name] for row in updates] for name in _PG_COLUMNS})
+    elif updates:
         await db.execute(
             update(PAYLOADS)
             .where(PAYLOADS.c.member_id == bindparam("m"), PAYLOADS.c.generation == bindparam("g"))
@@ -219,6 +224,26 @@ async def store(
             insert(PAYLOADS).on_conflict_do_nothing(index_elements=["member_id"]), inserts
         )
     return len(updates) + len(inserts)
+
+
+# ``store``'s UPDATE on PostgreSQL: every payload's values as one array per column.
+_PG_COLUMNS = {
+    "m": Integer,
+    "g": Integer,
+    "body": Text,
+    "etag": Text,
+    "valid_until": Integer,
+    "check_code": Text,
+    "check_view": Text,
+    "epoch": Integer,
+}
+_PG_UPDATE = text(
+    "UPDATE card_payloads AS p SET body = v.body, etag = v.etag, valid_until = v.valid_until, "
+    "check_code = v.check_code, check_view = v.check_view, epoch = v.epoch "
+    "FROM unnest(:m, :g, :body, :etag, :valid_until, :check_code, :check_view, :epoch) "
+    "AS v(member_id, generation, body, etag, valid_until, check_code, check_view, epoch) "
+    "WHERE p.member_id = v.member_id AND p.generation = v.generation"
+).bindparams(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _PG_COLUMNS.items()))
 
 
 async def ensure_rows(db: AsyncSession, member_ids: Sequence[int]) -> None:

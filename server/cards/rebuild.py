@@ -53,6 +53,7 @@ BATCH = 200  # members per on-demand batch (the requests waiting, at most)
 DEMAND_BATCHES = 3  # on-demand batches under way at once
 SWEEP_BATCH = 25  # members per sweep batch: small, so demand is never kept waiting long
 STORE_BATCH = 1000  # payloads per write transaction
+STORE_GATHER = 0.25  # seconds the storer waits for more payloads before it writes
 STORE_BACKLOG = 20_000  # built payloads waiting to be stored before the oldest are dropped
 SWEEP_RATE = 200.0  # cards a second, at most
 SWEEP_IDLE = 5.0  # seconds between looks for stale cards when none were found
@@ -203,6 +204,10 @@ class CardRebuilder:
             # round trips per batch; ``builder.store`` checks generations either way.
             engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         store_engine = make_engine(self.settings.database_url)
+        if store_engine.dialect.name == "postgresql":
+            # A store is one statement (``builder.store``): it needs no BEGIN and COMMIT
+            # of its own, two round trips of three.
+            store_engine = store_engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker = make_sessionmaker(engine)
         self._store_sessionmaker = make_sessionmaker(store_engine)
         tasks = [asyncio.create_task(self._build_loop()), asyncio.create_task(self._store_loop())]
@@ -386,9 +391,16 @@ class CardRebuilder:
                     raise
 
     async def _store_loop(self) -> None:
-        assert self._store_wake is not None
+        assert self._store_wake is not None and self._stopped is not None
         while not self._stopping:
             await self._store_wake.wait()
+            # While requests are asking for cards (the sweep is paused meanwhile), gather
+            # what the next batches build — a storm's batches are a few cards each —
+            # into one write, not a write per batch.
+            demanded = time.monotonic() - self._last_demand < SWEEP_QUIET
+            if demanded and len(self._to_store) < STORE_BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), STORE_GATHER)
             self._store_wake.clear()
             try:
                 await self._store_pending()
