@@ -75,9 +75,9 @@ def prepare_database(url: str) -> bool:
 
 
 @command("serve", "Run the web server (and, inside it, the mail loop and nightly jobs).")
-@argument("--host", default="127.0.0.1")
-@argument("--port", type=port_number, default=8000)
-@argument("--workers", type=positive_int, default=1)
+@argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+@argument("--port", type=port_number, default=8000, help="Port (default 8000).")
+@argument("--workers", type=positive_int, default=1, help="Worker processes (default 1).")
 @argument("--demo", action="store_true", help="Load the demo data first (idempotent).")
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -240,8 +240,8 @@ async def _create_admin(email: str, password: str) -> str:
 
 
 @command("create-admin", "Create (or update) a superuser who can log in with a password.")
-@argument("email")
-@argument("--password", required=True)
+@argument("email", help="The address the admin logs in with.")
+@argument("--password", required=True, help="At least 10 characters.")
 def create_admin(args: argparse.Namespace) -> int:
     email = visible_text(args.email).strip()
     problem = admin_email_problem(email) or password_problem(args.password)

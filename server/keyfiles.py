@@ -4,7 +4,7 @@ their owner, and readable.
 A key file others on the machine may read (copied by hand without ``chmod 600``,
 unpacked with a loose umask) would let them forge sessions or sign check codes: it is
 narrowed to 0600 at every start, with a warning saying so. One Tessera cannot read, or
-that is empty, stops every command with two lines saying which and what to do.
+that is empty, stops the command that reads it with two lines saying which and what to do.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 
@@ -57,3 +58,16 @@ def test_commands_on_a_new_data_dir_migrate_it_like_serve(tmp_path, command, sql
     assert "Empty database: creating the schema." in done.stdout, done.stdout + done.stderr
     assert "could not start" not in done.stderr and "Traceback" not in done.stderr
     assert done.returncode in (0, 1, 2)  # each command's own answer on an empty register
+
+
+def test_every_option_of_every_command_says_what_it_takes(parser):
+    """`manage.py COMMAND --help` explains each option (serve's listed bare --host, --port
+    and --workers, without their defaults)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [
+        f"{name} {option.dest}"
+        for name, command in commands.choices.items()
+        for option in command._actions
+        if not option.help
+    ]
+    assert not bare, bare

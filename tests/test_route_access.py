@@ -188,3 +188,22 @@ async def test_who_gets_into_every_route(app, client, db):
                 if problem:
                     problems.append(f"{method} {path} (JSON) refusing {principal.name}: {problem}")
     assert not problems, "\n".join(problems)
+
+
+async def test_head_answers_every_form_page_as_get_does(app, client, db):
+    """HEAD (uptime monitors, link checkers) of a page that also takes a form POST shows
+    the page, as GET does: it answered 400 ("the form is incomplete") on /login,
+    /register and /password-reset, and on the admin forms ran the form unchecked."""
+    root = await make_member(db, is_superuser=True, is_staff=True)
+    await db.commit()
+    assert (await login(client, root.email)).status_code == 303
+    samples = {"member_id": root.id}
+    differ: list[str] = []
+    for route in app.routes:
+        if not (isinstance(route, Route) and {"GET", "POST"} <= (route.methods or set())):
+            continue
+        url = PARAM.sub(lambda m: str(samples.get(m.group(1), 1)), route.path)
+        got, head = await client.get(url), await client.head(url)
+        if head.status_code != got.status_code:
+            differ.append(f"HEAD {url}: {head.status_code}, GET: {got.status_code}")
+    assert not differ, "\n".join(differ)

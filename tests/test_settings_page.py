@@ -241,3 +241,16 @@ async def test_enabled_plugins_names_only_installed_plugins(client, db):
     )
     assert response.status_code == 303  # every plugin off is a choice
     assert (await load_settings(db))["enabled_plugins"] == []
+
+
+async def test_a_head_request_with_a_form_body_changes_no_setting(client, db):
+    """HEAD is a safe method, so the CSRF check lets it by: it must show the page as GET
+    does, never run the form (it closed registration with no token before)."""
+    await _settings_admin(client, db)
+    response = await client.request(
+        "HEAD", "/admin/settings", data={"registration_open": "off", "site_title": "Forged"}
+    )
+    assert response.status_code == 200
+    values = await load_settings(db)
+    await db.commit()
+    assert values["registration_open"] is True and values["site_title"] == "Tessera"

@@ -55,6 +55,10 @@ def test_complete_settings_offer_each_wallet(tmp_path: Path):
         ),
         ({"WALLET_GOOGLE_KEY_FILE": ""}, "set WALLET_GOOGLE_KEY_FILE too"),
         ({"WALLET_GOOGLE_KEY_FILE": "ROOT"}, "is not a service-account key"),
+        (
+            {"WALLET_GOOGLE_KEY_FILE": "/nowhere/key.json"},
+            "WALLET_GOOGLE_KEY_FILE: cannot read /nowhere/key.json",
+        ),
         ({"WALLET_GOOGLE_ISSUER_ID": "my issuer"}, "WALLET_GOOGLE_ISSUER_ID must be the issuer"),
         ({"WALLET_GOOGLE_CLASS_SUFFIX": "member card/2026"}, "WALLET_GOOGLE_CLASS_SUFFIX may"),
     ],

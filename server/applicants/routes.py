@@ -33,7 +33,7 @@ async def register(request: Request) -> Response:
         return render(request, "applicants/closed.html", status_code=404)
     db = request.state.db
     branches = await branch_options(db)
-    if request.method == "GET":
+    if request.method != "POST":
         return _form(request, branches, {})
     key = client_key(request.client)
     wait = register_limiter.retry_after(key)

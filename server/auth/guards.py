@@ -96,7 +96,7 @@ def page(
                 request.state.is_superuser = user is not None and user.is_superuser
                 as_json = json or wants_json(request)
                 if user is None and not anonymous:
-                    if request.method == "GET" and not as_json:
+                    if request.method in ("GET", "HEAD") and not as_json:
                         target = quote(request.url.path, safe="/")
                         return RedirectResponse(f"/login?next={target}", status_code=303)
                     return _refuse(401, "login_required", "Please log in first.", as_json)

@@ -57,7 +57,7 @@ def _too_many(
 @page(anonymous=True)
 async def login(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next", "/"))
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "auth/login.html", {"next": next_url})
     form = FormReader(await request.form())
     email = form.text("email", "Email", max_length=254)
@@ -125,7 +125,7 @@ async def logout(request: Request) -> Response:
 
 @page(anonymous=True)
 async def reset_request(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "auth/reset_request.html")
     limited = _too_many(request, reset_limiter, "auth/reset_request.html")
     if limited:
@@ -168,7 +168,7 @@ async def reset_confirm(request: Request) -> Response:
     response: Response
     if row is None:
         response = render(request, "auth/reset_invalid.html", status_code=400)
-    elif request.method == "GET":
+    elif request.method != "POST":
         response = render(request, "auth/reset_form.html")
     else:
         form = FormReader(await request.form())

@@ -47,7 +47,7 @@ async def _issue_one(settings: Settings, email: str) -> tuple[int, str]:
 
 
 @command("issue-card", "Issue a new card link to one member (by email) and queue the email.")
-@argument("email")
+@argument("email", help="The member's email address.")
 def issue_card(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not prepare_database(settings.database_url):

@@ -148,7 +148,7 @@ async def _save_group(request: Request, group: Group | None) -> Response:
 
 @page("manage_groups")
 async def group_new(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return _form_page(request, None, {}, None)
     return await _save_group(request, None)
 
@@ -156,7 +156,7 @@ async def group_new(request: Request) -> Response:
 @page("manage_groups")
 async def group_edit(request: Request) -> Response:
     group = await _group_or_404(request)
-    if request.method == "GET":
+    if request.method != "POST":
         return _form_page(request, group, {}, None)
     return await _save_group(request, group)
 
@@ -269,7 +269,7 @@ async def membership_edit(request: Request) -> Response:
         "errors": {},
         "seen": fingerprint(snapshot(membership, MEMBERSHIP_EDITED)),
     }
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "groups/membership_edit.html", context)
     form = FormReader(await request.form())
     values = read_membership(form, membership.since)

@@ -82,7 +82,7 @@ async def _form_page(
 @page(PERMISSION)
 async def agreement_new(request: Request) -> Response:
     db = request.state.db
-    if request.method == "GET":
+    if request.method != "POST":
         return await _form_page(request, None, {}, {})
     form = FormReader(await request.form())
     values = await agreements.read_agreement_form(db, form, None)
@@ -98,7 +98,7 @@ async def agreement_new(request: Request) -> Response:
 async def agreement_edit(request: Request) -> Response:
     db = request.state.db
     agreement = await _load(request)
-    if request.method == "GET":
+    if request.method != "POST":
         shown = {name: _text(getattr(agreement, name)) for name in agreements.EDITABLE}
         return await _form_page(request, agreement, shown, {})
     form = FormReader(await request.form())

@@ -74,7 +74,9 @@ async def run_bench(url: str, members: int, today: dt.date) -> dict[str, float]:
 
 
 @command("bench-age-up", "Time the nightly age-up over a seeded register (SQLite).")
-@argument("--members", type=positive_int, default=100_000)
+@argument(
+    "--members", type=positive_int, default=100_000, help="Members to seed (default 100,000)."
+)
 def bench_age_up(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"

@@ -81,7 +81,7 @@ async def _page(
 
 @page("manage_settings")
 async def branch_list(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method != "POST":
         return await _page(request)
     db = request.state.db
     form = FormReader(await request.form())
@@ -122,7 +122,7 @@ async def branch_edit(request: Request) -> Response:
         "values": None,
         "seen": fingerprint(snapshot(branch, EDITABLE)),
     }
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "members/branch_edit.html", context)
     form = FormReader(await request.form())
     await lock_table(db, Branch.__tablename__)

@@ -138,7 +138,7 @@ async def member_edit(request: Request) -> Response:
     if member.is_deleted:
         raise HTTPException(409, "This member was deleted; their record can be read, not edited.")
     await require_may_act(request, member)
-    if request.method == "GET":
+    if request.method != "POST":
         return await _edit_page(request, member)
     form = FormReader(await request.form())
     version = form.integer("version", "Version", required=True, minimum=1, maximum=2**31 - 1)
@@ -197,7 +197,7 @@ async def member_delete(request: Request) -> Response:
     if member.is_deleted:
         flash(request, f"{member.display_name} was already deleted.", "warning")
         return RedirectResponse(f"/members/{member.id}", status_code=303)
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "members/delete.html", {"member": member, "errors": {}})
     form = FormReader(await request.form())
     reason = form.text("reason", "Reason", required=True, max_length=500)

@@ -52,7 +52,7 @@ async def _my_page(
 @page()
 async def my_proof(request: Request) -> Response:
     """Upload a photo of your membership card with its number; see what became of it."""
-    if request.method == "GET":
+    if request.method != "POST":
         return await _my_page(request)
     db = request.state.db
     member: Member = request.state.user

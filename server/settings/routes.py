@@ -59,7 +59,7 @@ def _page(
 async def settings_page(request: Request) -> Response:
     db = request.state.db
     current = await load_settings(db)
-    if request.method == "GET":
+    if request.method != "POST":
         return _page(request, current)
     form = await request.form()
     whole_page = all(d.key in form for d in definitions() if d.kind != "bool")

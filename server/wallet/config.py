@@ -190,8 +190,9 @@ def _google(config: Config) -> GoogleWallet | None:
     if not (issuer and key_file):
         which = "WALLET_GOOGLE_KEY_FILE" if issuer else "WALLET_GOOGLE_ISSUER_ID"
         raise WalletConfigError(f"Google Wallet is half configured: set {which} too")
+    text = _read("WALLET_GOOGLE_KEY_FILE", key_file)  # outside the try: its error is a ValueError
     try:
-        account = json.loads(_read("WALLET_GOOGLE_KEY_FILE", key_file))
+        account = json.loads(text)
         email = str(account["client_email"])
         pem = str(account["private_key"]).encode()
     except (ValueError, KeyError, TypeError):
