@@ -23,6 +23,7 @@ from server.cli import argument, command, port_number, positive_int
 from server.config import load_settings
 from server.database import utcnow
 from server.db.engine import make_engine, make_sessionmaker
+from server.db.target import DatabaseTarget
 from server.members.models import Member
 from server.members.status import refresh_status
 from server.migrate import needs_upgrade, upgrade
@@ -31,6 +32,14 @@ from server.web.forms import EMAIL_RE, MAX_EMAIL
 from server.web.text import visible_text
 
 ADMIN_FACTS = ["is_superuser", "is_staff", "status", "deactivated_at", "locked_until"]
+
+
+def has_register(url: str) -> bool:
+    """Whether the database exists and has a schema (checked without making a file)."""
+    path = DatabaseTarget.parse(url).sqlite_path
+    if path is not None and not Path(path).exists():
+        return False
+    return not asyncio.run(_is_empty(url))
 
 
 async def _is_empty(url: str) -> bool:

@@ -336,3 +336,16 @@ def test_the_check_keys_exist_to_copy_before_the_first_card(database_url, tmp_pa
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_backup_without_a_database_leaves_no_folder_behind(tmp_path):
+    """``backup`` of a data dir that has no database said so, but had made the
+    destination folder first."""
+    from server.backup.archive import BackupError, backup
+    from server.config import load_settings
+
+    settings = load_settings({"TESSERA_DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "x" * 40})
+    destination = tmp_path / "backups" / "nightly"
+    with pytest.raises(BackupError, match="there is no database at"):
+        backup(settings, destination, secret_from_environment=True)
+    assert not (tmp_path / "backups").exists()

@@ -217,8 +217,13 @@ def test_rotate_check_key_command(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TESSERA_DATA_DIR", str(tmp_path))
     assert manage.main(["rotate-check-key"]) == 0
     assert "New check key 2" in capsys.readouterr().out
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the data dir's own: none yet
     assert manage.main(["rotate-check-key", "--retire", "1"]) == 0
     assert keyring.load_or_create(tmp_path).keys[1].retired
+    # A data dir without a register: nothing to mark, said plainly, and no database made.
+    retired = capsys.readouterr()
+    assert "No register yet" in retired.out and not retired.err
+    assert not (tmp_path / "tessera.sqlite3").exists()
     assert manage.main(["rotate-check-key", "--retire", "2"]) == 2  # the current key
     assert "cannot be retired" in capsys.readouterr().err
     # Both at once was --retire alone, silently: the operator meant every earlier key.

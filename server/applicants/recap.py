@@ -110,9 +110,9 @@ def weekly_recap(args: argparse.Namespace) -> int:
         return 1
     try:
         count = asyncio.run(_run())
-    except RecapError as exc:
+    except RecapError as exc:  # a setting missing, not a usage error (exit 2)
         print(exc)
-        return 2
+        return 1
     print(
         f"Queued the weekly recap: {count} new member(s)."
         if count

@@ -158,6 +158,9 @@ def archive_path(destination: Path, now: dt.datetime) -> Path:
 
 def backup(settings: Settings, destination: Path, *, secret_from_environment: bool) -> Result:
     """Write the archive; nothing is left behind (no partial file) when that fails."""
+    database = sqlite_path(settings.database_url)
+    if database is not None and not database.exists():  # before any folder is made
+        raise BackupError(f"there is no database at {database} to back up")
     now = dt.datetime.now(dt.UTC)
     target = archive_path(destination, now)
     partial = target.with_name(target.name + ".partial")
@@ -188,8 +191,6 @@ def _backup(
         staged: list[tuple[str, Path]] = []
         revisions: list[str] = []
         if database is not None:
-            if not database.exists():
-                raise BackupError(f"there is no database at {database} to back up")
             copy = Path(tmp) / DATABASE
             revisions = _copy_sqlite(database, copy)
             staged.append((DATABASE, copy))

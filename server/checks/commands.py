@@ -85,7 +85,12 @@ def rotate_check_key(args: argparse.Namespace) -> int:
     print("Running servers pick the change up within a few seconds.")
     retired = {k.key_id for k in ring.keys.values() if k.retired} - before
     if retired:
+        from server.core_commands import has_register
+
         try:
+            if not has_register(settings.database_url):
+                print("No register yet: no mobile card carries a code of the retired keys.")
+                return 0
             stale = asyncio.run(invalidate_cards_signed_by(settings.database_url, retired))
         except (SQLAlchemyError, OSError) as problem:
             print(
