@@ -35,6 +35,9 @@ def test_manage_py_demo_and_nightly(tmp_path, database_url):
     nightly = run_manage(env, "nightly")
     assert nightly.returncode == 0, nightly.stderr
     assert "staff_sync: staff granted to" in nightly.stdout
+    # The demo names the Membership Office's address: the weekly recap goes out.
+    recap = run_manage(env, "weekly-recap")
+    assert recap.returncode == 0 and "Queued the weekly recap" in recap.stdout, recap.stdout
 
 
 async def test_demo_covers_every_status_and_the_offices(database_url, db):

@@ -19,6 +19,7 @@ from server.groups.models import Group, GroupMembership
 from server.groups.service import GroupValues, MembershipValues, add_membership, create_group
 from server.members.models import Branch, Member
 from server.members.service import create_member
+from server.settings.store import get_setting, set_setting
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "tessera-demo-admin"
@@ -295,6 +296,9 @@ async def core_demo(db: AsyncSession, demo: DemoData) -> None:
     await _members(db, demo)
     await _groups(db, demo)
     marshal, officer = demo.members["verified:0"], demo.members["verified:4"]
+    # The weekly recap and login refusals need the office's address (kept if set).
+    if not await get_setting(db, "membership_office_email"):
+        await set_setting(db, "membership_office_email", officer.email, admin.id)
     demo.notes += [
         f"Log in at {demo.base_url}/login as {admin.email} with the password {ADMIN_PASSWORD}",
         f"The other demo members' password is {MEMBER_PASSWORD} (unless a line below says "
