@@ -1,0 +1,53 @@
+"""The same request in an unexpected shape (shape4), replayed as attacks.
+
+A tester sent the app's own requests with another method, another path spelling, other
+headers or another kind of body, looking for an answer that differs from the usual one.
+Each test follows those steps and asserts that the difference is gone; each failed
+before its fix.
+"""
+
+from __future__ import annotations
+
+from server.web.csrf import MAX_BODY
+from tests.factories import csrf_from, make_member
+
+
+async def test_a_header_token_does_not_let_a_body_of_any_size_through(client, db):
+    """Anyone may open the login page and read its CSRF token. Sent as the form field,
+    the token lets at most ``MAX_BODY`` (8 MB) of form through; sent as the
+    ``X-CSRF-Token`` header (as the scanner sends it), the body was not read before the
+    endpoint, which then took all of it — a multipart "file" of any size spooled to the
+    server's disk from a visitor who is not even logged in. The body is bounded now
+    whichever way the token comes."""
+    await make_member(db, email="someone@example.org")
+    await db.commit()
+    token = await csrf_from(client, "/login")
+    boundary = "shape4"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="email"\r\n\r\nsomeone@example.org\r\n'
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="upload"; filename="big.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + b"A" * (MAX_BODY + 1)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    refused = await client.post(
+        "/login",
+        content=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRF-Token": token,
+        },
+    )
+    assert refused.status_code == 403 and "The form was too large." in refused.text
+
+    # A body of the usual size with the header token still reaches the login.
+    answered = await client.post(
+        "/login",
+        data={"email": "someone@example.org", "password": "wrong"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert answered.status_code == 400 and "do not match" in answered.text
