@@ -8,8 +8,10 @@ before its fix.
 
 from __future__ import annotations
 
+from server.cards.card_routes import unknown_limiter
 from server.web.csrf import MAX_BODY
-from tests.factories import csrf_from, make_member
+from tests.card_fixtures import issued_token
+from tests.factories import clients_from, csrf_from, make_member
 
 
 async def test_a_header_token_does_not_let_a_body_of_any_size_through(client, db):
@@ -51,3 +53,23 @@ async def test_a_header_token_does_not_let_a_body_of_any_size_through(client, db
         headers={"X-CSRF-Token": token},
     )
     assert answered.status_code == 400 and "do not match" in answered.text
+
+
+async def test_a_guesser_stepping_through_its_ipv6_block_is_held_back(app, db, settings):
+    """Unknown card links are limited to 20 per address in 10 minutes. An IPv6 client is
+    given a whole /64 and may send from any address in it: the tester asked for 25
+    unknown cards from 2001:db8:1:2::1, ::2, … and every one was answered 404, never 429.
+    A limit counts an IPv6 client by its /64 now; another block, and a valid card from
+    the held-back block, are answered as before."""
+    member = await make_member(db)
+    token = await issued_token(db, settings, member)
+    block = clients_from(app, "2001:db8:1:2::", unknown_limiter.limit + 5)
+    elsewhere = clients_from(app, "2001:db8:1:3::", 1)[0]
+    try:
+        answers = [(await c.get(f"/card/{'z' * 22}.json")).status_code for c in block]
+        assert answers == [404] * unknown_limiter.limit + [429] * 5
+        assert (await elsewhere.get(f"/card/{'z' * 22}.json")).status_code == 404
+        assert (await block[0].get(f"/card/{token}.json")).status_code == 200
+    finally:
+        for c in [*block, elsewhere]:
+            await c.aclose()
