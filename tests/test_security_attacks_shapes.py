@@ -8,10 +8,14 @@ before its fix.
 
 from __future__ import annotations
 
+import re
+import socket
+
 from server.cards.card_routes import unknown_limiter
 from server.web.csrf import MAX_BODY
 from tests.card_fixtures import issued_token
 from tests.factories import clients_from, csrf_from, make_member
+from tests.live import LiveServer
 
 
 async def test_a_header_token_does_not_let_a_body_of_any_size_through(client, db):
@@ -73,3 +77,50 @@ async def test_a_guesser_stepping_through_its_ipv6_block_is_held_back(app, db, s
     finally:
         for c in [*block, elsewhere]:
             await c.aclose()
+
+
+def test_a_websocket_handshake_is_answered_with_the_headers_and_logged_without_an_address(
+    database_url, tmp_path, sqlite_only
+):
+    """Tessera has no WebSocket route, yet uvicorn took every ``Upgrade: websocket``
+    handshake itself: a bare "403 Forbidden" without CSP, nosniff or HSTS, and two log
+    lines, one of them with the client's address and port (``127.0.0.1:39208 -
+    "WebSocket /login" 403``), which the access log never writes. The handshake is
+    answered now as the GET it also is: the page, its headers, one access-log line."""
+    server = LiveServer(
+        tmp_path / "live", database_url, extra_env={"BASE_URL": "https://members.example.org"}
+    )
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        head = _raw_head(
+            server.port,
+            b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+    finally:
+        server.stop()
+    assert head.startswith("http/1.1 200"), head
+    for header in (
+        "content-security-policy: default-src 'self'",
+        "x-content-type-options: nosniff",
+        "strict-transport-security: max-age=31536000",
+    ):
+        assert header in head, (header, head)
+    log = server.log()
+    assert not re.search(r"127\.0\.0\.1:\d+ - ", log), log  # no client address
+    assert "WebSocket" not in log and "upgrade" not in log, log
+    assert log.count("GET /login 200") == 2, log  # the start-up probe and the handshake
+
+
+def _raw_head(port: int, request: bytes) -> str:
+    """The head of the server's answer to ``request`` sent as it is, lower-cased."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()

@@ -6,6 +6,13 @@ A request uvicorn cannot parse (a malformed request line or header, an invalid
 received." on its own, without the headers ``SecurityHeadersMiddleware`` puts on every
 other answer. Here that answer carries them too (HSTS as well when ``BASE_URL`` is
 https), so no response of the server goes out without them.
+
+Tessera has no WebSocket route, and ``serve`` runs uvicorn without WebSockets
+(``ws="none"``): a handshake (``Upgrade: websocket``) is answered as the plain GET it also
+is, through the whole app (its headers, its access log). uvicorn otherwise rejected it
+with a bare 403 of its own, without those headers, and logged it with the client's
+address; nor is the operator warned, for each such request, that a WebSocket library is
+missing.
 """
 
 from __future__ import annotations
@@ -44,3 +51,7 @@ class TesseraHttpProtocol(OneWriteHttpToolsProtocol):
         )
         self.transport.write(b"".join(content))
         self.transport.close()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """An ``Upgrade`` Tessera does not take (any: it serves no WebSocket, no h2c) is
+        answered as plain HTTP, and the access log has its line: nothing to warn about."""
