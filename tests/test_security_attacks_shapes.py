@@ -8,6 +8,7 @@ before its fix.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 
@@ -124,3 +125,33 @@ def _raw_head(port: int, request: bytes) -> str:
                 break
             received += chunk
     return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+
+
+def test_a_head_that_never_ends_is_refused_before_it_fills_the_memory(
+    database_url, tmp_path, sqlite_only
+):
+    """A cookie of 200 MB, sent and never finished: httptools gathers a header of any
+    length before uvicorn sees it, and the worker held all of it (its memory grew by
+    200 MB, for one connection). A head over 64 KB is refused now, with the security
+    headers, and the connection closed; heads of the usual size are answered."""
+    server = LiveServer(tmp_path / "live", database_url)
+    server.log_path.parent.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+            conn.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: tessera_session=")
+            sent = 0
+            with contextlib.suppress(OSError):  # the server stops reading
+                while sent < 8 * 1024 * 1024:
+                    conn.sendall(b"A" * 16384)
+                    sent += 16384
+            answer = conn.recv(4096).decode("latin-1").lower()
+        usual = _raw_head(
+            server.port, b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: a=" + b"b" * 8000 + b"\r\n\r\n"
+        )
+    finally:
+        server.stop()
+    assert sent < 8 * 1024 * 1024
+    assert answer.startswith("http/1.1 431"), answer
+    assert "content-security-policy: default-src 'self'" in answer
+    assert usual.startswith("http/1.1 200"), usual
