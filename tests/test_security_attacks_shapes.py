@@ -155,3 +155,23 @@ def test_a_head_that_never_ends_is_refused_before_it_fills_the_memory(
     assert answer.startswith("http/1.1 431"), answer
     assert "content-security-policy: default-src 'self'" in answer
     assert usual.startswith("http/1.1 200"), usual
+
+
+async def test_a_trailing_slash_redirects_to_this_site_whatever_the_host_header(client):
+    """``/login/`` is redirected to ``/login``: Starlette built the address from the
+    request's Host header, so ``Host: evil.example`` was answered ``Location:
+    http://evil.example/login`` (and behind a proxy that passes its upstream address as
+    the host, nginx's default, browsers were sent to ``http://127.0.0.1:8000/login``).
+    The redirect names only the path now, which the browser resolves against the
+    address it asked."""
+    evil = {"Host": "evil.example"}
+    for path, target in [
+        ("/login/", "/login"),
+        ("/login//?next=/me", "/login?next=/me"),
+        ("/check/scan", "/check/scan/"),
+    ]:
+        answer = await client.get(path, headers=evil)
+        assert answer.status_code in (307, 308), (path, answer.status_code)
+        assert answer.headers["location"] == target
+    for path in ("/nowhere/", "/nowhere//", "/static/no-such-file", "/static/no-such/"):
+        assert (await client.get(path, headers=evil)).status_code == 404, path
