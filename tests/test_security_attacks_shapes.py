@@ -12,10 +12,13 @@ import contextlib
 import re
 import socket
 
+from sqlalchemy import select
+
+from server.audit.models import AuditEntry
 from server.cards.card_routes import unknown_limiter
 from server.web.csrf import MAX_BODY
 from tests.card_fixtures import issued_token
-from tests.factories import clients_from, csrf_from, make_member
+from tests.factories import clients_from, csrf_from, login, make_member, make_staff
 from tests.live import LiveServer
 
 
@@ -175,3 +178,24 @@ async def test_a_trailing_slash_redirects_to_this_site_whatever_the_host_header(
         assert answer.headers["location"] == target
     for path in ("/nowhere/", "/nowhere//", "/static/no-such-file", "/static/no-such/"):
         assert (await client.get(path, headers=evil)).status_code == 404, path
+
+
+async def test_a_head_request_is_not_audited_as_a_download(client, db):
+    """A HEAD runs the page's GET code, and Starlette sends its headers alone. For the
+    marshal's roster (every current member, for an offline scanner) and the officer's
+    CSV export of the register, that GET code writes the audit entry "downloaded" /
+    "exported": a link checker or a script's HEAD left an audit trail of downloads that
+    never happened (a 304 of the roster is not audited for that reason). A HEAD is
+    answered with the same headers now and audits nothing; a GET still does."""
+    staff = await make_staff(db, ["check_cards", "export_members"])
+    await db.commit()
+    await login(client, staff.email)
+    for path in ("/check/scan/roster.json", "/members.csv"):
+        head = await client.head(path)
+        assert head.status_code == 200 and head.content == b""
+        get = await client.get(path)
+        assert get.status_code == 200
+        assert head.headers["content-type"] == get.headers["content-type"]
+    actions = (await db.execute(select(AuditEntry.action).order_by(AuditEntry.id))).scalars()
+    downloads = [a for a in actions if a in ("checks.roster_download", "members.export")]
+    assert downloads == ["checks.roster_download", "members.export"]  # the GETs only
