@@ -234,6 +234,10 @@ async def roster(request: Request) -> Response:
     }
     if found.etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
+    body = found.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        body = found.gzipped
     if request.method == "HEAD":
         return Response(media_type="application/json", headers=headers)
     record(
@@ -249,7 +253,4 @@ async def roster(request: Request) -> Response:
     )
     await db.commit()
     log.info("check roster sent to member %d (%d members)", marshal_id, found.members)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(found.gzipped, media_type="application/json", headers=headers)
-    return Response(found.body, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
