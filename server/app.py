@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # relative, on the router's 404: server.web.slashes
     app.state.settings = settings
     app.state.engine = engine
     app.state.request_metrics = request_metrics

@@ -144,6 +144,7 @@ def serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         http=TesseraHttpProtocol,  # each response in one write, headers on uvicorn's own 400
+        ws="none",  # no WebSocket route: a handshake is answered as the GET it is
     )
     return 0
 

@@ -3,6 +3,7 @@ worker, JSON on request, no personal data, an access log also with several worke
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from server import logs
-from server.web.access_log import AccessLog, clean_path
+from server.web.access_log import FLUSH_SECONDS, AccessLog, clean_path
 from tests.live import LiveServer, free_port, run_manage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,8 @@ async def test_a_token_in_a_path_of_another_case_is_redacted_too():
             "/card/abc/wallet/" + "w" * 22 + "/apple.pkpass",
             "/card/[redacted]/wallet/[redacted]/apple.pkpass",
         ),
-        ("/card/é" + "a" * 20, "/card/é" + "a" * 20),
+        ("/card/é" + "a" * 15, "/card/é" + "a" * 15),
+        ("/card/é" + "a" * 20, "/card/é[redacted]"),  # most of a token, a letter typed in
         ("/check/" + "a" * 20 + "%0A", "/check/[redacted]%0A"),
     ],
 )
@@ -340,3 +342,38 @@ def test_a_log_format_that_is_no_format_is_said_not_ignored(tmp_path):
     [line] = [line for line in done.stderr.splitlines() if "TESSERA_LOG_FORMAT" in line]
     assert TEXT_LINE.match(line), line
     assert "WARNING tessera: TESSERA_LOG_FORMAT is 'jsonl': use text or json" in line
+
+
+async def test_a_live_token_behind_an_extra_slash_stays_out_of_the_access_log(
+    app, client, db, settings, capsys
+):
+    """A card link or check code that reached the server as ``/card//<token>``,
+    ``/card/%2F<token>``, ``/card/./<token>`` or ``/check/x/<code>`` (a link mangled in a
+    forward, a scanner or a script that joins paths carelessly): the token came right
+    after a slash or a dot rather than after ``/card/``, and the access log wrote the live
+    token, or the member's genuine code, whole. Every token-long run past those words is
+    masked now."""
+    from tests.card_fixtures import issued_token
+    from tests.check_fixtures import code_for, make_verified
+
+    member = await make_verified(db)
+    token = await issued_token(db, settings, member)
+    code = code_for(app, member)
+    paths = [
+        f"/card//{token}",
+        f"/card/%2F{token}.json",
+        f"/card/./{token}",
+        f"/wallet//{token}/apple.pkpass",
+        f"/password-reset//{'r' * 43}",
+        f"/check//{code}",
+        f"/check/x/{code}",
+    ]
+    for path in paths:
+        assert (await client.get(path)).status_code in (200, 400, 404)
+    await asyncio.sleep(FLUSH_SECONDS + 0.2)
+    access = [line for line in capsys.readouterr().err.splitlines() if "tessera.access" in line]
+    assert len(access) == len(paths), access
+    assert not [line for line in access if token in line or code[:20] in line or "r" * 20 in line]
+    assert all("[redacted]" in line for line in access)
+    assert clean_path("/check/scan/manifest.webmanifest") == "/check/scan/manifest.webmanifest"
+    assert clean_path("/check/" + "a" * 19) == "/check/" + "a" * 19  # a typo, no code

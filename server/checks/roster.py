@@ -219,7 +219,8 @@ def _etags(header: str) -> set[str]:
 
 @page("check_cards", json=True)
 async def roster(request: Request) -> Response:
-    """The roster for the scanner; a full download is audited, a 304 is not."""
+    """The roster for the scanner; a full download is audited, a 304 is not, nor a HEAD
+    (its headers alone: no member leaves)."""
     db: AsyncSession = request.state.db
     marshal_id: int = request.state.user.id
     await db.rollback()  # hold no transaction while the roster is (maybe) built
@@ -233,6 +234,12 @@ async def roster(request: Request) -> Response:
     }
     if found.etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
+    body = found.body
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        body = found.gzipped
+    if request.method == "HEAD":
+        return Response(media_type="application/json", headers=headers)
     record(
         db,
         actor_id=marshal_id,
@@ -246,7 +253,4 @@ async def roster(request: Request) -> Response:
     )
     await db.commit()
     log.info("check roster sent to member %d (%d members)", marshal_id, found.members)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(found.gzipped, media_type="application/json", headers=headers)
-    return Response(found.body, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -3,7 +3,7 @@
 The columns are what a kingdom's exchequer or seneschal works with — names, contact,
 branch, status and membership — and never the private notes or additional info. Every
 export is audited (who, when, which filters, how many rows) before the first byte goes
-out. Rows are streamed from the database in batches, so a 100,000-member register never
+out; a HEAD, answered its headers alone, is not. Rows are streamed from the database in batches, so a 100,000-member register never
 sits in memory. Cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with ``'``.
 """
@@ -134,6 +134,13 @@ async def export_members(request: Request) -> Response:
     criteria = MemberSearch.from_query(dict(request.query_params))
     branches = await all_branches(db)
     today = clock.today(request.state.site)
+    filename = f"members-{today.isoformat()}.csv"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
+    if request.method == "HEAD":  # the headers alone: no member leaves, nothing to audit
+        return Response(media_type="text/csv; charset=utf-8", headers=headers)
     total = await db.scalar(
         select(func.count()).select_from(filtered(criteria, branches, today).subquery())
     )
@@ -148,14 +155,10 @@ async def export_members(request: Request) -> Response:
     await db.commit()
     chosen = columns(today)
     query = export_query(criteria, branches, today, chosen)
-    filename = f"members-{today.isoformat()}.csv"
     return StreamingResponse(
         stream_rows(request.app.state.sessionmaker, query, chosen),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
+        headers=headers,
     )
 
 

@@ -11,7 +11,11 @@ few per cent. A process killed with SIGKILL loses at most the last half second o
 Lines carry no query string and no client address, and bearer tokens in paths (card
 links and the wallet-pass links made from them, password-reset links, marshal check codes)
 are replaced by ``[redacted]``, as are the device ids and pass serials in Apple Wallet's
-web-service paths; email addresses in a path become ``[email]``. Characters that are
+web-service paths; email addresses in a path become ``[email]``. So is a token that
+does not follow its word directly — ``/card//<token>``, ``/card/./<token>`` (or ``%2F``
+for the slash), ``/check/x/<code>``, a link with a blank typed into it: past one of those
+words, every run of 16 or more token characters (20 under ``/check/``) is masked; none of
+the words of these areas' own paths is that long. Characters that are
 not printable (a ``%0A`` in the requested path decodes to a line break) are written
 percent-encoded, so no request can start a line of its own in the log.
 """
@@ -31,8 +35,16 @@ from urllib.parse import quote
 # token must not reach the log either. (Only the words are: a pattern that starts with
 # a plain "/" is searched for that character first, twice as fast on a hot path's line.)
 SECRET_PATHS = re.compile(
-    r"(/(?i:card|password-reset)/|/(?i:check)/(?=[A-Za-z0-9_\-]{20}))[A-Za-z0-9_\-]+"
+    r"(/(?i:card|password-reset)/(?:\.{0,2}/)*|/(?i:check)/(?:\.{0,2}/)*(?=[A-Za-z0-9_\-]{20}))"
+    r"[A-Za-z0-9_\-]+"
 )
+# What follows one of those words (or ``/wallet/``) up to the end of the path (a blank or
+# a quote ends it in a line of text), and the runs in it long enough to be a token, or
+# most of one: a path ``/card//<token>`` or ``/check/x/<code>`` is answered 404 or
+# UNKNOWN, and its token or code is a live one all the same.
+SECRET_TAILS = re.compile(r"/(?i:(check)|card|password-reset|wallet)/[^\s\"'<>]*")
+LONG_RUN = re.compile(r"[A-Za-z0-9_\-]{16,}")
+CODE_RUN = re.compile(r"[A-Za-z0-9_\-]{20,}")
 # Wallet passes: the card token in ``/wallet/<token>/…`` — of any length, as card links
 # are: a token with a character missing or one too many is a token all the same — and the
 # device ids and pass serials of Apple Wallet's web service (``server.wallet``). Not an
@@ -70,11 +82,18 @@ def redact_path(text: str) -> str:
     if hot is not None:
         return hot
     folded = text.lower()
-    if "/card/" in folded or "/password-reset/" in folded or "/check/" in folded:
+    secret = "/card/" in folded or "/password-reset/" in folded or "/check/" in folded
+    if secret:
         text = SECRET_PATHS.sub(r"\1[redacted]", text)
     if "/wallet/" in folded:
+        secret = True
         text = WALLET_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
-    return text
+    return SECRET_TAILS.sub(_mask_long_runs, text) if secret else text
+
+
+def _mask_long_runs(tail: re.Match[str]) -> str:
+    runs = CODE_RUN if tail.group(1) else LONG_RUN
+    return runs.sub("[redacted]", tail.group())
 
 
 def clean_path(path: str) -> str:

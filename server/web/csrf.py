@@ -2,7 +2,8 @@
 
 The token travels as the ``csrf_token`` form field (every form template includes it)
 or, for scripts, the ``X-CSRF-Token`` header. A request without a valid token is
-answered with a 403 page before any endpoint runs.
+answered with a 403 page before any endpoint runs, and so is one whose body is larger
+than ``MAX_BODY``, whichever way its token came.
 """
 
 from __future__ import annotations
@@ -93,17 +94,18 @@ class CSRFMiddleware:
             return
         expected = scope.get("session", {}).get("csrf")
         header_token = dict(scope["headers"]).get(HEADER)
-        body: bytes | None = b""
+        given: str | None = None
         if header_token is not None:
-            given: str | None = header_token.decode("latin-1")
-        else:
+            given = header_token.decode("latin-1")
+        # The body is read (at most ``MAX_BODY`` of it) whichever way the token came: a
+        # script's header token does not let a body of any size through to the endpoint.
+        # Only a request whose header token is wrong is refused unread.
+        body: bytes | None = b""
+        if given is None or _same(expected, given):
             body = await _read_body(receive)
-            given = None if body is None else await _form_token(scope, body)
-        if not (
-            isinstance(expected, str)
-            and isinstance(given, str)
-            and hmac.compare_digest(expected.encode(), given.encode())
-        ):
+        if given is None and body is not None:
+            given = await _form_token(scope, body)
+        if body is None or not _same(expected, given):
             reason = (
                 "The form was too large."
                 if body is None
@@ -118,9 +120,6 @@ class CSRFMiddleware:
             await response(scope, receive, send)
             return
 
-        if header_token is not None:
-            await self.app(scope, receive, send)
-            return
         sent = False
 
         async def replay() -> Message:
@@ -131,3 +130,12 @@ class CSRFMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _same(expected: object, given: str | None) -> bool:
+    """Whether ``given`` is the session's token (compared in constant time)."""
+    return (
+        isinstance(expected, str)
+        and isinstance(given, str)
+        and hmac.compare_digest(expected.encode(), given.encode())
+    )

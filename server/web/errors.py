@@ -11,13 +11,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from server import logs
 from server.cards.rebuild import RebuilderStopped
 from server.db.busy import RETRY_AFTER_SECONDS, is_busy
 from server.db.outage import unreachable
 from server.db.unique import is_unique_violation
+from server.web.slashes import slash_twin
 from server.web.templating import render
 
 log = logging.getLogger("tessera")
@@ -60,6 +61,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail
     if exc.status_code == 404 and detail == "Not Found":
+        twin = slash_twin(request)  # the router found no route: /login/ for /login?
+        if twin is not None:
+            return RedirectResponse(twin, status_code=307)
         detail = "There is no page at this address."
     if exc.status_code == 405:
         detail = "This address does not accept that kind of request."

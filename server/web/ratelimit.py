@@ -14,6 +14,7 @@ kept in the database.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import weakref
 from collections import OrderedDict, deque
@@ -93,5 +94,26 @@ class RateLimiter:
             limiter.reset()
 
 
+IPV6_PREFIX = 64  # the block one subscriber (a home, a phone, an event's Wi-Fi) is given
+
+
 def client_key(scope_client: tuple[str, int] | None) -> str:
-    return scope_client[0] if scope_client else "unknown"
+    """Whom a limit counts: an IPv4 address, or the /64 block of an IPv6 one.
+
+    An IPv6 client is given a whole /64 (2^64 addresses, each of which it may use): counted
+    per address, a guesser stepping through its block was never held back at all. An
+    IPv4 address written as IPv6 (``::ffff:192.0.2.1``, as a server listening on ``::``
+    sees it) is that IPv4 address.
+    """
+    if not scope_client:
+        return "unknown"
+    host = scope_client[0]
+    if ":" not in host:
+        return host
+    try:
+        address = ipaddress.IPv6Address(host)
+    except ValueError:
+        return host
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
