@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from server.auth import permissions as catalogue
 from server.members.models import Member
 from server.web.ratelimit import RateLimiter
-from tests.factories import QUICK_HASH, csrf_from, login, make_group, make_member, make_staff
+from tests.factories import csrf_from, login, make_group, make_member, make_staff
 from tests.route_access import (
     ANYONE,
     MEMBER,
@@ -97,9 +97,7 @@ def denied(response: httpx.Response) -> bool:
 
 
 class Principals:
-    """Logged-in clients made on demand and reused. Each has ``QUICK_HASH`` for a password
-    hash: the session enders make everyone log in afresh, and at the real argon2
-    parameters the logins were two thirds of this test's time."""
+    """Logged-in clients made on demand and reused (logging in costs an argon2 hash)."""
 
     def __init__(self, client: httpx.AsyncClient, db) -> None:
         self.client = client
@@ -109,8 +107,6 @@ class Principals:
     async def get(self, name: str, member_factory) -> Principal:
         if name not in self.cache:
             member = await member_factory() if member_factory else None
-            if member is not None:
-                member.password_hash = QUICK_HASH
             await self.db.commit()
             self.client.cookies.clear()
             if member is not None:
