@@ -64,6 +64,16 @@ ROWS_SQL = """
 SELECT string_agg(format('%I', tablename), ', ') FROM pg_tables
 WHERE schemaname = 'public' AND tablename <> 'alembic_version'
 """
+# Emptying a test's few rows: DELETE, with the foreign keys' triggers off for the
+# transaction, and every sequence back at its start, as TRUNCATE … RESTART IDENTITY
+# leaves them. TRUNCATE makes new files for every table and index: 0.3–0.5 s a test
+# here, against 0.08 s.
+EMPTY_SQL = """
+SELECT (SELECT string_agg(format('DELETE FROM %I', tablename), '; ') FROM pg_tables
+        WHERE schemaname = 'public' AND tablename <> 'alembic_version'),
+       (SELECT string_agg(format('ALTER SEQUENCE %I RESTART', sequencename), '; ')
+        FROM pg_sequences WHERE schemaname = 'public')
+"""
 
 
 async def _pg_schema(name: str) -> tuple[list[str], list[str]]:
@@ -77,15 +87,23 @@ async def _pg_schema(name: str) -> tuple[list[str], list[str]]:
         await conn.close()
 
 
-async def _pg_truncate(name: str) -> None:
+async def _pg_empty(name: str) -> None:
+    """Every table of the database without rows, its sequences restarted (``EMPTY_SQL``;
+    TRUNCATE where the user may not turn the foreign keys' triggers off)."""
     import asyncpg
 
     conn = await asyncpg.connect(_pg_dsn(name), timeout=5)
     try:
         await conn.execute("SET lock_timeout = '5s'")
-        tables = await conn.fetchval(ROWS_SQL)
-        if tables:
-            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        deletes, restarts = await conn.fetchrow(EMPTY_SQL)
+        try:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                await conn.execute("; ".join(filter(None, (deletes, restarts))))
+        except asyncpg.InsufficientPrivilegeError:
+            tables = await conn.fetchval(ROWS_SQL)
+            if tables:
+                await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
 
@@ -95,7 +113,7 @@ class DatabaseTemplates:
 
     SQLite: each test gets a copy of a migrated file. PostgreSQL: creating and dropping
     a database costs a checkpoint (about 2 s here), so one migrated database is reused:
-    after each test its tables are truncated. A test that changed the schema (a plugin
+    after each test its tables are emptied (``_pg_empty``). A test that changed the schema (a plugin
     migration, say) leaves a database that is dropped instead, and the next test gets a
     fresh copy of the template. Migrations therefore must not insert rows.
     """
@@ -149,7 +167,7 @@ class DatabaseTemplates:
         name = url.rsplit("/", 1)[1]
         try:
             if asyncio.run(_pg_schema(name)) == self.pg_schema:
-                asyncio.run(_pg_truncate(name))
+                asyncio.run(_pg_empty(name))
                 self.pg_clean = name
                 return
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -34,6 +35,29 @@ def run_manage(
         text=True,
         timeout=timeout,
     )
+
+
+def run_manage_each(
+    *runs: tuple[dict[str, str], list[str]], timeout: float = 120
+) -> list[subprocess.CompletedProcess[str]]:
+    """``python manage.py ARGS`` with ``env`` for each ``(env, ARGS)``, one after another
+    in one process (``tests.manage_runs``): for tests whose point is each command's
+    answer, not its process starting. Results as ``run_manage`` gives them, in order."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.manage_runs"],
+        cwd=ROOT,
+        env=runs[0][0],
+        input=json.dumps([{"env": env, "args": list(args)} for env, args in runs]),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"tests.manage_runs failed: {done.stdout}{done.stderr}")
+    return [
+        subprocess.CompletedProcess(["manage.py", *args], r["returncode"], r["stdout"], r["stderr"])
+        for (_, args), r in zip(runs, json.loads(done.stdout), strict=True)
+    ]
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ from server.mail.delivery import deliver_once
 from server.migrate import upgrade
 from tests.card_fixtures import mail_for
 from tests.factories import make_member
-from tests.live import free_port, run_manage
+from tests.live import free_port, run_manage, run_manage_each
 from tests.smtp_fixtures import SmtpCapture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,49 +172,63 @@ def test_on_postgresql_the_backup_keeps_the_keys(database_url, tmp_path, spellin
 
 
 def test_bad_destinations_and_cut_archives_get_a_clear_message(tmp_path, sqlite_only):
+    """Each command's answer is the point, not its process: the commands run in two
+    processes (``run_manage_each``), not eleven."""
     env = environment(tmp_path / "original")
-    assert manage("migrate", env=env).returncode == 0
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder")
-    for destination, says in [
+    bad = [
         (a_file, "is a file, not a folder"),
         (a_file / "backups", "cannot make the folder"),
         (a_file / "b.tar.gz", "cannot make the folder"),
-    ]:
-        done = manage("backup", str(destination), env=env)
+    ]
+    # The README's cron line: the same folder, night after night (or twice a second).
+    backups = tmp_path / "backups"
+    migrated, *done_all = run_manage_each(
+        (env, ["migrate"]),
+        *((env, ["backup", str(destination)]) for destination, _ in bad),
+        *((env, ["backup", str(backups)]) for _night in (1, 2, 3)),
+        (env, ["backup", str(tmp_path / "b.tar.gz")]),
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    for (_, says), done in zip(bad, done_all[:3], strict=True):
         assert done.returncode == 1, done.stdout
         assert says in done.stderr and "could not start" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert a_file.read_text() == "not a folder"
 
-    # The README's cron line: the same folder, night after night (or twice a second).
-    backups = tmp_path / "backups"
-    for night in (1, 2, 3):
-        done = manage("backup", str(backups), env=env)
+    written_on: list[Path] = []
+    for done in done_all[3:6]:
         assert done.returncode == 0, done.stderr
         assert f"Backup written to {backups}/tessera-backup-" in done.stdout
-        assert len(list(backups.glob("tessera-backup-*.tar.gz"))) == night
         # A small archive's size in KB, as the file is (it said "0.0 MB").
         written = Path(done.stdout.split("Backup written to ", 1)[1].split(" (", 1)[0])
         assert f"({round(written.stat().st_size / 1e3)} KB)" in done.stdout, done.stdout
+        written_on.append(written)
+    # Each night's archive beside the earlier ones, none overwritten.
+    assert sorted(backups.glob("tessera-backup-*.tar.gz")) == sorted(set(written_on))
+    assert len(set(written_on)) == 3
 
-    assert manage("backup", str(tmp_path / "b.tar.gz"), env=env).returncode == 0
+    assert done_all[6].returncode == 0, done_all[6].stderr
     whole = (tmp_path / "b.tar.gz").read_bytes()
     (tmp_path / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
     fresh = tmp_path / "fresh"
-    done = manage("restore", str(tmp_path / "cut.tar.gz"), env=environment(fresh))
-    assert done.returncode == 1
-    assert "damaged or cut short" in done.stderr and "could not start" not in done.stderr
+    mistyped = [
+        (tmp_path / "no-such-backup.tar.gz", "there is no such file"),
+        (tmp_path, "it is not a file"),
+    ]
+    cut, *refused = run_manage_each(
+        (environment(fresh), ["restore", str(tmp_path / "cut.tar.gz")]),
+        *((environment(fresh), ["restore", str(path)]) for path, _ in mistyped),
+    )
+    assert cut.returncode == 1
+    assert "damaged or cut short" in cut.stderr and "could not start" not in cut.stderr
     assert not [p for p in fresh.iterdir()] if fresh.exists() else True
     assert not list(tmp_path.glob("*.partial"))
 
-    for mistyped, says in [
-        (tmp_path / "no-such-backup.tar.gz", "there is no such file"),
-        (tmp_path, "it is not a file"),
-    ]:
-        done = manage("restore", str(mistyped), env=environment(fresh))
+    for (path, says), done in zip(mistyped, refused, strict=True):
         assert done.returncode == 1
-        assert f"Restore refused: cannot read {mistyped}: {says}" in done.stderr, done.stderr
+        assert f"Restore refused: cannot read {path}: {says}" in done.stderr, done.stderr
 
 
 async def test_mail_being_sent_at_backup_time_is_queued_in_the_restore(tmp_path, sqlite_only):

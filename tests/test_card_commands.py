@@ -10,10 +10,14 @@ from sqlalchemy import func, select
 from server.cards.models import CardLink
 from server.db.engine import make_engine, make_sessionmaker
 from tests.factories import make_branch, make_member
-from tests.live import run_manage
+from tests.live import run_manage_each
 
 
-def _manage(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _manage(
+    database_url: str, tmp_path: Path, *calls: list[str]
+) -> list[subprocess.CompletedProcess[str]]:
+    """``manage.py ARGS`` for each of ``calls``, in order, in one process
+    (``run_manage_each``: each command's answer is the point, not its process)."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -22,7 +26,7 @@ def _manage(database_url: str, tmp_path: Path, *args: str) -> subprocess.Complet
         "BASE_URL": "https://cards.example.org",
     }
     env.pop("SMTP_URL", None)
-    return run_manage(env, *args)
+    return run_manage_each(*((env, call) for call in calls))
 
 
 async def _seed(database_url: str) -> str:
@@ -51,23 +55,27 @@ async def _live_links(database_url: str) -> int:
 def test_issue_cards_issue_card_and_send_mail(database_url, tmp_path):
     email = asyncio.run(_seed(database_url))
 
-    bulk = _manage(database_url, tmp_path, "issue-cards", "--branch", "Shire of Commands")
+    (bulk,) = _manage(database_url, tmp_path, ["issue-cards", "--branch", "Shire of Commands"])
     assert bulk.returncode == 0, bulk.stderr
     assert "Issued 3 card links" in bulk.stdout
     assert "3/3" in bulk.stderr and "#" in bulk.stderr  # the progress bar
     assert asyncio.run(_live_links(database_url)) == 3
 
-    one = _manage(database_url, tmp_path, "issue-card", email.upper())
+    one, missing, bad, sent = _manage(
+        database_url,
+        tmp_path,
+        ["issue-card", email.upper()],
+        ["issue-card", "nobody@example.org"],
+        ["issue-cards", "--status", "bogus"],
+        ["send-mail"],
+    )
     assert one.returncode == 0, one.stderr
     assert "Issued a new card link" in one.stdout
-    assert asyncio.run(_live_links(database_url)) == 4
+    assert asyncio.run(_live_links(database_url)) == 4  # the commands after it issue none
 
-    missing = _manage(database_url, tmp_path, "issue-card", "nobody@example.org")
     assert missing.returncode == 1 and "No member with the email" in missing.stderr
-    bad = _manage(database_url, tmp_path, "issue-cards", "--status", "bogus")
     assert bad.returncode == 2 and "Unknown status" in bad.stderr
 
-    sent = _manage(database_url, tmp_path, "send-mail")
     assert sent.returncode == 0, sent.stderr
     assert "sent 4" in sent.stdout
     assert sent.stdout.count("https://cards.example.org/card/") == 4

@@ -285,8 +285,11 @@ async def test_the_scanner_opened_once_works_offline_after_a_cold_start(
     profile = tmp_path / "phone"
 
     async def slow(route) -> None:  # the field's slow link, for the worker's downloads
+        # A second a request (Chromium fetches the shell three at a time: about five
+        # seconds in all) is slow enough: a page that said it was ready before the worker
+        # had kept the shell would be closed, by the lines below, long before it had.
         if route.request.service_worker is not None:
-            await asyncio.sleep(3)
+            await asyncio.sleep(1)
         await route.continue_()
 
     async with _phone(profile) as phone:  # a fresh profile: no worker, nothing kept

@@ -6,20 +6,26 @@ from sqlalchemy import select
 
 from server.members.models import Member
 from tests.factories import login
-from tests.live import run_manage
+from tests.live import run_manage_each
 
 
-def _run(tmp_path, database_url, *args):
+def _run(tmp_path, database_url, *calls: list[str]):
+    """``manage.py create-admin ARGS`` for each of ``calls``, in order, in one process
+    (``run_manage_each``: each command's answer is the point, not its process)."""
     env = {**os.environ, "TESSERA_DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
-    return run_manage(env, "create-admin", *args)
+    return run_manage_each(*((env, ["create-admin", *args]) for args in calls))
 
 
 async def test_create_admin_makes_and_updates_a_superuser(tmp_path, database_url, client, db):
-    short = _run(tmp_path, database_url, "root@example.org", "--password", "short")
+    short, made, again = _run(
+        tmp_path,
+        database_url,
+        ["root@example.org", "--password", "short"],
+        ["Root@Example.org", "--password", "first password!"],
+        ["root@example.org", "--password", "second password!"],
+    )
     assert short.returncode == 2 and "at least 10" in short.stderr
-    made = _run(tmp_path, database_url, "Root@Example.org", "--password", "first password!")
     assert made.returncode == 0 and "Created superuser" in made.stdout
-    again = _run(tmp_path, database_url, "root@example.org", "--password", "second password!")
     assert again.returncode == 0 and "Updated superuser" in again.stdout
     admins = (await db.execute(select(Member).where(Member.is_superuser))).scalars().all()
     await db.commit()
@@ -35,12 +41,17 @@ async def test_create_admin_refuses_an_address_nobody_could_log_in_with(
     """An operator's typo (no @, a comma, an address longer than the column) gets two
     lines and exit 2, and no superuser is made; surrounding spaces (a pasted address) are
     trimmed as the login form trims them, so the admin can log in."""
-    for bad in ("root", "root@example,org", "a" * 250 + "@example.org"):
-        refused = _run(tmp_path, database_url, bad, "--password", "first password!")
+    bad = ("root", "root@example,org", "a" * 250 + "@example.org")
+    *refusals, made = _run(
+        tmp_path,
+        database_url,
+        *([address, "--password", "first password!"] for address in bad),
+        ["  root@example.org ", "--password", "first password!"],
+    )
+    for refused in refusals:
         assert refused.returncode == 2, refused.stderr
         assert "Traceback" not in refused.stderr and "Nothing was changed" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 2
-    made = _run(tmp_path, database_url, "  root@example.org ", "--password", "first password!")
     assert made.returncode == 0 and "Created superuser root@example.org." in made.stdout
     admins = (await db.execute(select(Member).where(Member.is_superuser))).scalars().all()
     await db.commit()

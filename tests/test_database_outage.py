@@ -286,8 +286,10 @@ async def test_the_server_stops_while_the_database_swallows_every_packet(
     that never answers. Each part gets ``STOP_SECONDS``; the server stops, and says what
     it could not write, instead of hanging until it is killed."""
     from server import app as app_module
+    from server.cards import rebuild
 
     monkeypatch.setattr(app_module, "STOP_SECONDS", 1.0)
+    monkeypatch.setattr(rebuild, "STOP_PATIENCE", 1.0)  # its loops' share of the bound
     url = make_url(settings.database_url).set(host="127.0.0.1", port=relay.port)
     through = dataclasses.replace(settings, database_url=url.render_as_string(False))
     app = create_app(through)
@@ -302,8 +304,8 @@ async def test_the_server_stops_while_the_database_swallows_every_packet(
         assert (await c.get(f"/card/{issued.token}.json")).status_code == 200
     relay.hung = True
     try:
-        # Four parts of 1 s each and the card rebuilder's own bounded stop (about 20 s
-        # with the database hung), not for ever.
+        # Four parts of 1 s each and the card rebuilder's own bounded stop (its loops'
+        # patience and ten seconds more: about 11 s here, 20 s as shipped), not for ever.
         await within(60, lifespan.__aexit__(None, None, None), unblock=relay.pull)
     finally:
         relay.pull()

@@ -24,7 +24,7 @@ from server.members.models import Member
 from server.members.search import SEARCH_TABLE
 from server.migrate import alembic_config
 from server.plugins import registry as plugin_registry
-from tests.live import run_manage
+from tests.live import run_manage, run_manage_each
 
 # Indexes on expressions, which SQLAlchemy cannot reflect from SQLite (it warns and skips
 # them): compared by their definition below instead.
@@ -317,8 +317,7 @@ async def test_migrate_says_what_it_did(tmp_path):
         await conn.run_sync(_alembic(url, "downgrade", str(latest.down_revision)))
         await conn.commit()
     await engine.dispose()
-    again = run_manage(env, "migrate")
+    again, idle = run_manage_each((env, ["migrate"]), (env, ["migrate"]))  # one process
     assert again.returncode == 0, again.stderr
     assert f"migrated from {latest.down_revision} to {latest.revision};" in again.stdout
-    idle = run_manage(env, "migrate")
     assert "nothing to migrate" in idle.stdout

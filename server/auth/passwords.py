@@ -8,13 +8,24 @@ cards and checks being served meanwhile.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("tessera-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both paths cost the same.
+
+    Made on first use rather than at import: every ``manage.py`` command imports this
+    module, and most of them never verify a password (one hash is a fifth of a second
+    on a busy two-core machine).
+    """
+    return _hasher.hash("tessera-dummy-password")
+
 
 MIN_LENGTH = 10
 
@@ -24,8 +35,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    dummy = _dummy_hash()  # made on the first verification, known address or not
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or dummy, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
