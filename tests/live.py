@@ -133,3 +133,16 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+def raw_head(port: int, request: bytes) -> str:
+    """The head of the server's answer to ``request`` sent as it is, lower-cased."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()

@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import os
 import re
-import socket
 import stat
 import subprocess
 import threading
@@ -49,7 +48,7 @@ from server.web.sessions import COOKIE_NAME
 from tests.card_fixtures import issued_token, reset_card_limiter
 from tests.check_fixtures import code_for
 from tests.factories import PASSWORD, csrf_from, login, make_member, post_form
-from tests.live import LiveServer, run_manage
+from tests.live import LiveServer, raw_head, run_manage
 from tests.reload import reload
 from tests.role_fixtures import Offices
 
@@ -694,18 +693,6 @@ async def test_sec2_a_member_firing_many_large_images_gets_try_again_not_a_long_
     assert [r.status_code for r in answers].count(303) == 2
 
 
-def _raw_answer(port: int, request: bytes) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
-
-
 def test_sec2_a_request_uvicorn_cannot_parse_is_answered_with_the_security_headers(
     database_url, tmp_path, sqlite_only
 ):
@@ -724,7 +711,7 @@ def test_sec2_a_request_uvicorn_cannot_parse_is_answered_with_the_security_heade
             b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
             b"NOT HTTP AT ALL\r\n\r\n",
         ):
-            head = _raw_answer(server.port, request)
+            head = raw_head(server.port, request)
             assert head.startswith("http/1.1 400"), head
             for header in (
                 "content-security-policy: default-src 'self'",

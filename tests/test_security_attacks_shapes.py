@@ -19,7 +19,7 @@ from server.cards.card_routes import unknown_limiter
 from server.web.csrf import MAX_BODY
 from tests.card_fixtures import issued_token
 from tests.factories import clients_from, csrf_from, login, make_member, make_staff
-from tests.live import LiveServer
+from tests.live import LiveServer, raw_head
 
 
 async def test_a_header_token_does_not_let_a_body_of_any_size_through(client, db):
@@ -97,7 +97,7 @@ def test_a_websocket_handshake_is_answered_with_the_headers_and_logged_without_a
     server.log_path.parent.mkdir(parents=True, exist_ok=True)
     server.start()
     try:
-        head = _raw_head(
+        head = raw_head(
             server.port,
             b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -115,19 +115,6 @@ def test_a_websocket_handshake_is_answered_with_the_headers_and_logged_without_a
     assert not re.search(r"127\.0\.0\.1:\d+ - ", log), log  # no client address
     assert "WebSocket" not in log and "upgrade" not in log, log
     assert log.count("GET /login 200") == 2, log  # the start-up probe and the handshake
-
-
-def _raw_head(port: int, request: bytes) -> str:
-    """The head of the server's answer to ``request`` sent as it is, lower-cased."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(request)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-    return received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
 
 
 def test_a_head_that_never_ends_is_refused_before_it_fills_the_memory(
@@ -149,7 +136,7 @@ def test_a_head_that_never_ends_is_refused_before_it_fills_the_memory(
                     conn.sendall(b"A" * 16384)
                     sent += 16384
             answer = conn.recv(4096).decode("latin-1").lower()
-        usual = _raw_head(
+        usual = raw_head(
             server.port, b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: a=" + b"b" * 8000 + b"\r\n\r\n"
         )
     finally:
