@@ -53,7 +53,6 @@ BATCH = 200  # members per on-demand batch (the requests waiting, at most)
 DEMAND_BATCHES = 3  # on-demand batches under way at once
 SWEEP_BATCH = 25  # members per sweep batch: small, so demand is never kept waiting long
 STORE_BATCH = 1000  # payloads per write transaction
-STORE_GATHER = 0.25  # seconds the storer waits for more payloads before it writes
 STORE_BACKLOG = 20_000  # built payloads waiting to be stored before the oldest are dropped
 SWEEP_RATE = 200.0  # cards a second, at most
 SWEEP_IDLE = 5.0  # seconds between looks for stale cards when none were found
@@ -391,16 +390,9 @@ class CardRebuilder:
                     raise
 
     async def _store_loop(self) -> None:
-        assert self._store_wake is not None and self._stopped is not None
+        assert self._store_wake is not None
         while not self._stopping:
             await self._store_wake.wait()
-            # While requests are asking for cards (the sweep is paused meanwhile), gather
-            # what the next batches build — a storm's batches are a few cards each —
-            # into one write, not a write per batch.
-            demanded = time.monotonic() - self._last_demand < SWEEP_QUIET
-            if demanded and len(self._to_store) < STORE_BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopped.wait(), STORE_GATHER)
             self._store_wake.clear()
             try:
                 await self._store_pending()
