@@ -187,6 +187,11 @@ async def test_failed_codes_are_rate_limited_per_client(app, client, db):
     limited = await client.get(f"/check/{'garbage' * 8}-again")
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
+    # The scanner, asking for JSON, gets JSON it can read, not an HTML page.
+    scanner = await client.get(
+        f"/check/{'garbage' * 8}-json", headers={"Accept": "application/json"}
+    )
+    assert scanner.status_code == 429 and scanner.json()["error"] == "rate_limited"
     await runtime.flush_log(app)
     results = (await db.execute(select(CheckEntry.result))).scalars().all()
     assert len(results) == 60 and set(results) == {"unknown"}

@@ -84,6 +84,19 @@ def _respond(request: Request, verdict: Verdict, extra: dict[str, Any]) -> Respo
     return HTMLResponse(page, headers=NO_STORE)
 
 
+def _too_many(request: Request, wait: int) -> Response:
+    """429 for a client whose codes keep failing to verify (JSON for the scanner)."""
+    message = (
+        "Too many codes that did not verify came from your address. Wait a minute and try again."
+    )
+    headers = {**NO_STORE, "Retry-After": str(wait)}
+    if "application/json" in request.headers.get("accept", ""):
+        body = {"error": "rate_limited", "message": message}
+        return JSONResponse(body, status_code=429, headers=headers)
+    page = f"<!doctype html><title>Too many checks</title><p>{message}</p>"
+    return HTMLResponse(page, status_code=429, headers=headers)
+
+
 async def _checker(
     request: Request, verdict: Verdict, now: dt.datetime, rows: list[Any]
 ) -> Checker | None:
@@ -173,12 +186,7 @@ async def check(request: Request) -> Response:
         client = client_key(request.client)
         wait = failure_limiter.retry_after(client)
         if wait:
-            return HTMLResponse(
-                "<!doctype html><title>Too many checks</title><p>Too many codes that did not "
-                "verify came from your address. Wait a minute and try again.</p>",
-                status_code=429,
-                headers={**NO_STORE, "Retry-After": str(wait)},
-            )
+            return _too_many(request, wait)
         failure_limiter.hit(client)
     checker_id: int | None = None
     extra: dict[str, Any] = {}
