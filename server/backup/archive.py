@@ -165,7 +165,7 @@ def backup(settings: Settings, destination: Path, *, secret_from_environment: bo
     target = archive_path(destination, now)
     partial = target.with_name(target.name + ".partial")
     try:
-        return _backup(settings, target, partial, now, secret_from_environment)
+        return _backup(settings, database, target, partial, now, secret_from_environment)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         where = exc.filename or target
@@ -180,12 +180,12 @@ def backup(settings: Settings, destination: Path, *, secret_from_environment: bo
 
 def _backup(
     settings: Settings,
+    database: Path | None,
     target: Path,
     partial: Path,
     now: dt.datetime,
     secret_from_environment: bool,
 ) -> Result:
-    database = sqlite_path(settings.database_url)
     result = Result(target)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".tessera-backup-") as tmp:
         staged: list[tuple[str, Path]] = []

@@ -3,8 +3,8 @@
 The columns are what a kingdom's exchequer or seneschal works with — names, contact,
 branch, status and membership — and never the private notes or additional info. Every
 export is audited (who, when, which filters, how many rows) before the first byte goes
-out; a HEAD, answered its headers alone, is not. Rows are streamed from the database in batches, so a 100,000-member register never
-sits in memory. Cells that a spreadsheet would run as a formula (starting with ``=``,
+out; a HEAD, answered its headers alone, is not. Rows are streamed from the database in
+batches, so a 100,000-member register never sits in memory. Cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with ``'``.
 """
 
